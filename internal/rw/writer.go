@@ -1,0 +1,233 @@
+// Package rw holds windhover's one http.ResponseWriter wrapper.
+//
+// A policy that must see what a handler does with its response (the status it
+// sends, the bytes it writes, whether it hijacks the connection) embeds a
+// [Writer] in its per-request state, calls [Writer.Reset] and hands the handler
+// [Writer.ResponseWriter]. The value handed out has exactly the optional
+// interfaces of the wrapped writer (http.Flusher, http.Hijacker, io.ReaderFrom,
+// http.Pusher) and an Unwrap method, so http.ResponseController and
+// feature detection by type assertion behave as if the wrapper were absent.
+//
+// Embedding the Writer in the caller's own state keeps the cost to the one
+// allocation that state needs anyway: the value returned by ResponseWriter is
+// pointer-shaped and converts to an interface without allocating.
+package rw
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+)
+
+// Hooks receives a Writer's events. The Writer calls them on the goroutine
+// that called the ResponseWriter method, which for a well-behaved handler is
+// one goroutine at a time. Embed [NopHooks] to implement only some of them.
+type Hooks interface {
+	// WriteHeader is called once, with the first final status code, just
+	// before it is sent: explicitly by WriteHeader or implicitly (200) by the
+	// first Write, ReadFrom or Flush. The header map may still be changed.
+	// Informational (1xx other than 101) statuses do not call it.
+	WriteHeader(code int)
+
+	// Wrote is called after body bytes went to the wrapped writer through
+	// Write, WriteString or ReadFrom, with the count written and the error.
+	Wrote(n int64, err error)
+
+	// Hijacked is called after a successful Hijack with the connection the
+	// wrapped writer returned. The connection it returns is handed to the
+	// handler in its place (to learn when it closes, say).
+	Hijacked(c net.Conn) net.Conn
+}
+
+// NopHooks implements every method of [Hooks] by doing nothing.
+type NopHooks struct{}
+
+// WriteHeader does nothing.
+func (NopHooks) WriteHeader(int) {}
+
+// Wrote does nothing.
+func (NopHooks) Wrote(int64, error) {}
+
+// Hijacked returns c unchanged.
+func (NopHooks) Hijacked(c net.Conn) net.Conn { return c }
+
+// optional interfaces of the wrapped writer, as bits.
+const (
+	hasFlusher = 1 << iota
+	hasHijacker
+	hasReaderFrom
+	hasPusher
+)
+
+// Writer wraps an http.ResponseWriter, records its status and byte count and
+// reports them to its [Hooks]. The zero Writer is not usable: call Reset.
+// A Writer must not be copied after Reset.
+type Writer struct {
+	inner    http.ResponseWriter
+	hooks    Hooks
+	status   int
+	written  int64
+	hijacked bool
+	kinds    uint8
+}
+
+// Reset makes w wrap inner and report to hooks (nil for none), forgetting any
+// earlier state.
+func (w *Writer) Reset(inner http.ResponseWriter, hooks Hooks) {
+	var kinds uint8
+	if _, ok := inner.(http.Flusher); ok {
+		kinds |= hasFlusher
+	}
+	if _, ok := inner.(http.Hijacker); ok {
+		kinds |= hasHijacker
+	}
+	if _, ok := inner.(io.ReaderFrom); ok {
+		kinds |= hasReaderFrom
+	}
+	if _, ok := inner.(http.Pusher); ok {
+		kinds |= hasPusher
+	}
+	if hooks == nil {
+		hooks = NopHooks{}
+	}
+	*w = Writer{inner: inner, hooks: hooks, kinds: kinds}
+}
+
+// Status returns the first final status code written, or 0 if none has been.
+func (w *Writer) Status() int { return w.status }
+
+// WroteHeader reports whether a final status has been written.
+func (w *Writer) WroteHeader() bool { return w.status != 0 }
+
+// Written returns the number of body bytes written so far.
+func (w *Writer) Written() int64 { return w.written }
+
+// Hijacked reports whether the connection was hijacked through w.
+func (w *Writer) Hijacked() bool { return w.hijacked }
+
+// Committed reports whether the response can no longer be changed: a final
+// status went out or the connection was hijacked.
+func (w *Writer) Committed() bool { return w.status != 0 || w.hijacked }
+
+// Header returns the wrapped writer's header map.
+func (w *Writer) Header() http.Header { return w.inner.Header() }
+
+// Unwrap returns the wrapped writer, for http.ResponseController.
+func (w *Writer) Unwrap() http.ResponseWriter { return w.inner }
+
+// WriteHeader records the first final status and passes code on.
+func (w *Writer) WriteHeader(code int) {
+	if w.status == 0 && !w.hijacked && (code < 100 || code > 199 || code == http.StatusSwitchingProtocols) {
+		w.status = code
+		w.hooks.WriteHeader(code)
+	}
+	w.inner.WriteHeader(code)
+}
+
+// implicitHeader records the implicit 200 that the wrapped writer is about to send.
+func (w *Writer) implicitHeader() {
+	if w.status == 0 && !w.hijacked {
+		w.status = http.StatusOK
+		w.hooks.WriteHeader(http.StatusOK)
+	}
+}
+
+// Write writes p to the wrapped writer.
+func (w *Writer) Write(p []byte) (int, error) {
+	w.implicitHeader()
+	n, err := w.inner.Write(p)
+	w.wrote(int64(n), err)
+	return n, err
+}
+
+// WriteString writes s to the wrapped writer, through its WriteString method
+// when it has one. Every writer net/http hands a handler has that method, so
+// offering io.StringWriter changes no behaviour and spares io.WriteString a
+// copy.
+func (w *Writer) WriteString(s string) (int, error) {
+	w.implicitHeader()
+	var n int
+	var err error
+	if sw, ok := w.inner.(io.StringWriter); ok {
+		n, err = sw.WriteString(s)
+	} else {
+		n, err = w.inner.Write([]byte(s))
+	}
+	w.wrote(int64(n), err)
+	return n, err
+}
+
+func (w *Writer) wrote(n int64, err error) {
+	w.written += n
+	w.hooks.Wrote(n, err)
+}
+
+func (w *Writer) flush() error {
+	w.implicitHeader()
+	if fe, ok := w.inner.(interface{ FlushError() error }); ok {
+		return fe.FlushError()
+	}
+	w.inner.(http.Flusher).Flush()
+	return nil
+}
+
+func (w *Writer) hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := w.inner.(http.Hijacker).Hijack()
+	if err != nil {
+		return c, brw, err
+	}
+	w.hijacked = true
+	return w.hooks.Hijacked(c), brw, nil
+}
+
+func (w *Writer) readFrom(src io.Reader) (int64, error) {
+	w.implicitHeader()
+	n, err := w.inner.(io.ReaderFrom).ReadFrom(src)
+	w.wrote(n, err)
+	return n, err
+}
+
+func (w *Writer) push(target string, opts *http.PushOptions) error {
+	return w.inner.(http.Pusher).Push(target, opts)
+}
+
+// ResponseWriter returns w as an http.ResponseWriter with exactly the optional
+// interfaces (http.Flusher, http.Hijacker, io.ReaderFrom, http.Pusher) of the
+// writer it wraps. The result does not allocate.
+func (w *Writer) ResponseWriter() http.ResponseWriter {
+	switch w.kinds {
+	case 0:
+		return w
+	case hasFlusher:
+		return f{w}
+	case hasHijacker:
+		return h{w}
+	case hasFlusher | hasHijacker:
+		return fh{w}
+	case hasReaderFrom:
+		return r{w}
+	case hasFlusher | hasReaderFrom:
+		return fr{w}
+	case hasHijacker | hasReaderFrom:
+		return hr{w}
+	case hasFlusher | hasHijacker | hasReaderFrom:
+		return fhr{w}
+	case hasPusher:
+		return p{w}
+	case hasFlusher | hasPusher:
+		return fp{w}
+	case hasHijacker | hasPusher:
+		return hp{w}
+	case hasFlusher | hasHijacker | hasPusher:
+		return fhp{w}
+	case hasReaderFrom | hasPusher:
+		return rp{w}
+	case hasFlusher | hasReaderFrom | hasPusher:
+		return frp{w}
+	case hasHijacker | hasReaderFrom | hasPusher:
+		return hrp{w}
+	default:
+		return fhrp{w}
+	}
+}
