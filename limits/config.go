@@ -1,0 +1,274 @@
+package limits
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"time"
+)
+
+// Kestrel's defaults, which the zero [Config] stands for.
+const (
+	DefaultMaxRequestLineSize         = 8192
+	DefaultMaxRequestHeadersTotalSize = 32768
+	DefaultMaxRequestHeaderCount      = 100
+	DefaultMaxRequestBodySize         = 30_000_000
+	// DefaultConnectionQueueTimeout is how long a queued connection waits for
+	// a slot when ConnectionQueueTimeout is zero. Kestrel has no connection
+	// queue; this is windhover's choice.
+	DefaultConnectionQueueTimeout = 5 * time.Second
+)
+
+// NoUpgrades, as MaxConcurrentUpgradedConnections, refuses every upgrade
+// request with 503 (Kestrel's MaxConcurrentUpgradedConnections = 0).
+const NoUpgrades = -1
+
+// Overflow says what becomes of a connection that finds MaxConcurrentConnections
+// connections open (and, with a queue, the queue full or its wait over).
+type Overflow uint8
+
+const (
+	// OverflowClose accepts the connection and closes it at once without a
+	// reply, as Kestrel does. The client sees the connection reset or closed.
+	OverflowClose Overflow = iota
+	// OverflowRespond503 answers a plaintext HTTP/1 client with a canned
+	// "503 Service Unavailable" and "Connection: close" (aspnetcore #4777),
+	// from a bounded set of goroutines with short deadlines. A connection
+	// that opens with a TLS handshake or the HTTP/2 preface, sends nothing
+	// within a second, or arrives while 64 refusals are already being
+	// answered, is closed as with OverflowClose: a plaintext reply means
+	// nothing to it, and a TLS handshake is work an overloaded server should
+	// not take on.
+	OverflowRespond503
+)
+
+// String returns "close" or "respond503".
+func (o Overflow) String() string {
+	switch o {
+	case OverflowClose:
+		return "close"
+	case OverflowRespond503:
+		return "respond503"
+	}
+	return fmt.Sprintf("Overflow(%d)", uint8(o))
+}
+
+// Config holds Kestrel's server limits (KestrelServerLimits). The zero Config
+// is Kestrel's defaults: unlimited connections and upgrades, an 8,192-byte
+// request line, 100 header fields in at most 32,768 bytes, a 30,000,000-byte
+// body, and Kestrel's HTTP/2 limits.
+//
+// Sizes are counted as Kestrel counts them; see the package documentation.
+type Config struct {
+	// MaxConcurrentConnections is the most connections open at once, shared
+	// by every listener wrapped with [Limiter.Listener] and every server
+	// given to [Limiter.Apply]. Zero means no limit (Kestrel's default);
+	// negative is an error.
+	MaxConcurrentConnections int
+
+	// ConnectionOverflow is what happens to a connection over
+	// MaxConcurrentConnections. The zero value is Kestrel's: accept and close.
+	ConnectionOverflow Overflow
+
+	// ConnectionQueueLength lets up to this many connections per listener
+	// wait in Accept for a slot instead of being refused at once. A
+	// connection that finds the queue full, or waits longer than
+	// ConnectionQueueTimeout, meets ConnectionOverflow. Zero means no queue;
+	// negative is an error. Only [Limiter.Listener] queues.
+	ConnectionQueueLength int
+
+	// ConnectionQueueTimeout is how long a queued connection may wait. Zero
+	// means [DefaultConnectionQueueTimeout]; negative is an error.
+	ConnectionQueueTimeout time.Duration
+
+	// MaxConcurrentUpgradedConnections is the most upgraded connections
+	// (HTTP/1.1 "Connection: Upgrade" requests, such as WebSockets) at once.
+	// An upgrade request over the limit gets 503 before its handler runs,
+	// so no 101 is ever written. A connection that upgrades leaves the
+	// MaxConcurrentConnections pool and holds an upgrade slot until it
+	// closes. Zero means no limit (Kestrel's default); [NoUpgrades] (any
+	// negative value) refuses every upgrade.
+	MaxConcurrentUpgradedConnections int
+
+	// MaxRequestLineSize is the longest request line in bytes: method,
+	// target and version with the two spaces between them, without the CRLF.
+	// Over it: 414. Zero means 8,192 (Kestrel's default); negative switches
+	// the check off.
+	MaxRequestLineSize int
+
+	// MaxRequestHeadersTotalSize bounds the header fields in bytes, each
+	// counted as name, ": ", value and CRLF. Over it: 431. Zero means 32,768
+	// (Kestrel's default); negative switches the check off.
+	MaxRequestHeadersTotalSize int
+
+	// MaxRequestHeaderCount bounds the number of header field lines. Over it:
+	// 431. Zero means 100 (Kestrel's default); negative switches the check
+	// off.
+	MaxRequestHeaderCount int
+
+	// MaxRequestBodySize bounds a request body in bytes. A declared
+	// Content-Length over it is answered 413 before the handler runs; a body
+	// of unknown length fails as it is read, with *http.MaxBytesError, and
+	// gets 413 if the handler wrote nothing. Zero means 30,000,000 (Kestrel's
+	// default); negative means no limit. Upgrade requests are exempt.
+	MaxRequestBodySize int64
+
+	// MaxRequestBodySizeFunc, if set, chooses the body limit for each request
+	// before its handler runs, for routes that take more (or less) than
+	// MaxRequestBodySize: it returns the limit in bytes, zero for
+	// MaxRequestBodySize, or a negative number for none. It is called only
+	// for requests that have a body, and must be safe for concurrent use.
+	MaxRequestBodySizeFunc func(r *http.Request) int64
+
+	// HTTP2 holds Kestrel's HTTP/2 limits, which [Limiter.Apply] puts on the
+	// server's http.Server.HTTP2 wherever the user left a field zero.
+	HTTP2 HTTP2Limits
+
+	// OnReject, if set, is called for each refusal with the request (nil for
+	// a refused connection) and an [*Error]. It runs on the goroutine that
+	// refused, before the client is answered, so it must be quick and safe
+	// for concurrent use.
+	OnReject func(r *http.Request, err error)
+}
+
+// HTTP2Limits holds Kestrel's HTTP/2 limits (Http2Limits). Each zero field
+// means Kestrel's default; each maps to a field of http.HTTP2Config.
+// Kestrel's MaxRequestHeaderFieldSize has no equivalent in Go; the size of a
+// whole header list is bounded by MaxRequestLineSize and
+// MaxRequestHeadersTotalSize through http.Server.MaxHeaderBytes.
+type HTTP2Limits struct {
+	// MaxStreamsPerConnection: concurrent streams per connection. Zero: 100.
+	MaxStreamsPerConnection int
+	// HeaderTableSize: the HPACK decoder's table size in bytes. Zero: 4,096.
+	HeaderTableSize int
+	// MaxFrameSize: the largest frame payload read, 16,384 to 16,777,215
+	// bytes. Zero: 16,384.
+	MaxFrameSize int
+	// InitialConnectionWindowSize: the receive window of a connection,
+	// at least 65,535 bytes. Zero: 1 MiB.
+	InitialConnectionWindowSize int
+	// InitialStreamWindowSize: the receive window of a stream. Zero: 768 KiB.
+	InitialStreamWindowSize int
+	// KeepAlivePingDelay: ping a connection that has been silent this long.
+	// Zero: never (Kestrel's default).
+	KeepAlivePingDelay time.Duration
+	// KeepAlivePingTimeout: close a connection whose ping is unanswered this
+	// long. Zero: 20 s.
+	KeepAlivePingTimeout time.Duration
+}
+
+// Kestrel's HTTP/2 defaults.
+const (
+	defaultHTTP2MaxStreams        = 100
+	defaultHTTP2HeaderTableSize   = 4096
+	defaultHTTP2MaxFrameSize      = 16384
+	defaultHTTP2ConnectionWindow  = 1 << 20
+	defaultHTTP2StreamWindow      = 768 << 10
+	defaultHTTP2PingTimeout       = 20 * time.Second
+	maxHTTP2FrameSize             = 1<<24 - 1
+	minHTTP2ConnectionWindow      = 65535
+	maxHTTP2WindowOrStreamsOrSize = math.MaxInt32
+)
+
+// settings is a Config validated and with its defaults filled in. A negative
+// size means the check is off.
+type settings struct {
+	maxConns     int64
+	overflow     Overflow
+	queueLen     int
+	queueTimeout time.Duration
+	maxUpgrades  int64 // 0 unlimited, negative none allowed
+	lineSize     int
+	headersSize  int
+	headerCount  int
+	bodySize     int64
+	bodySizeFunc func(*http.Request) int64
+	http2        *http.HTTP2Config // nil: leave the server's alone
+	onReject     func(*http.Request, error)
+}
+
+func (c *Config) settings() (settings, error) {
+	s := settings{
+		maxConns:     int64(c.MaxConcurrentConnections),
+		overflow:     c.ConnectionOverflow,
+		queueLen:     c.ConnectionQueueLength,
+		queueTimeout: c.ConnectionQueueTimeout,
+		maxUpgrades:  int64(c.MaxConcurrentUpgradedConnections),
+		lineSize:     orDefault(c.MaxRequestLineSize, DefaultMaxRequestLineSize),
+		headersSize:  orDefault(c.MaxRequestHeadersTotalSize, DefaultMaxRequestHeadersTotalSize),
+		headerCount:  orDefault(c.MaxRequestHeaderCount, DefaultMaxRequestHeaderCount),
+		bodySize:     orDefault(c.MaxRequestBodySize, DefaultMaxRequestBodySize),
+		bodySizeFunc: c.MaxRequestBodySizeFunc,
+		onReject:     c.OnReject,
+	}
+	if c.MaxConcurrentConnections < 0 {
+		return s, fieldError("MaxConcurrentConnections", c.MaxConcurrentConnections, "must not be negative (0 means no limit)")
+	}
+	if c.ConnectionOverflow > OverflowRespond503 {
+		return s, fieldError("ConnectionOverflow", c.ConnectionOverflow, "is not OverflowClose or OverflowRespond503")
+	}
+	if c.ConnectionQueueLength < 0 {
+		return s, fieldError("ConnectionQueueLength", c.ConnectionQueueLength, "must not be negative (0 means no queue)")
+	}
+	if c.ConnectionQueueTimeout < 0 {
+		return s, fieldError("ConnectionQueueTimeout", c.ConnectionQueueTimeout, "must not be negative")
+	}
+	if s.queueTimeout == 0 {
+		s.queueTimeout = DefaultConnectionQueueTimeout
+	}
+	if s.maxUpgrades < 0 {
+		s.maxUpgrades = NoUpgrades
+	}
+	h2, err := c.HTTP2.config()
+	if err != nil {
+		return s, err
+	}
+	s.http2 = h2
+	return s, nil
+}
+
+func (h *HTTP2Limits) config() (*http.HTTP2Config, error) {
+	check := func(name string, v, min, max int) error {
+		if v != 0 && (v < min || v > max) {
+			return fieldError("HTTP2."+name, v, fmt.Sprintf("must be 0 (Kestrel's default) or between %d and %d", min, max))
+		}
+		return nil
+	}
+	for _, err := range []error{
+		check("MaxStreamsPerConnection", h.MaxStreamsPerConnection, 1, maxHTTP2WindowOrStreamsOrSize),
+		check("HeaderTableSize", h.HeaderTableSize, 1, maxHTTP2WindowOrStreamsOrSize),
+		check("MaxFrameSize", h.MaxFrameSize, defaultHTTP2MaxFrameSize, maxHTTP2FrameSize),
+		check("InitialConnectionWindowSize", h.InitialConnectionWindowSize, minHTTP2ConnectionWindow, maxHTTP2WindowOrStreamsOrSize),
+		check("InitialStreamWindowSize", h.InitialStreamWindowSize, 1, maxHTTP2WindowOrStreamsOrSize),
+	} {
+		if err != nil {
+			return nil, err
+		}
+	}
+	if h.KeepAlivePingDelay < 0 {
+		return nil, fieldError("HTTP2.KeepAlivePingDelay", h.KeepAlivePingDelay, "must not be negative (0 means no pings)")
+	}
+	if h.KeepAlivePingTimeout < 0 {
+		return nil, fieldError("HTTP2.KeepAlivePingTimeout", h.KeepAlivePingTimeout, "must not be negative")
+	}
+	return &http.HTTP2Config{
+		MaxConcurrentStreams:          orDefault(h.MaxStreamsPerConnection, defaultHTTP2MaxStreams),
+		MaxDecoderHeaderTableSize:     orDefault(h.HeaderTableSize, defaultHTTP2HeaderTableSize),
+		MaxReadFrameSize:              orDefault(h.MaxFrameSize, defaultHTTP2MaxFrameSize),
+		MaxReceiveBufferPerConnection: orDefault(h.InitialConnectionWindowSize, defaultHTTP2ConnectionWindow),
+		MaxReceiveBufferPerStream:     orDefault(h.InitialStreamWindowSize, defaultHTTP2StreamWindow),
+		SendPingTimeout:               h.KeepAlivePingDelay,
+		PingTimeout:                   orDefault(h.KeepAlivePingTimeout, defaultHTTP2PingTimeout),
+	}, nil
+}
+
+func orDefault[T int | int64 | time.Duration](v, def T) T {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+func fieldError(field string, value any, problem string) error {
+	return fmt.Errorf("windhover/limits: Config.%s = %v %s", field, value, problem)
+}

@@ -1,0 +1,131 @@
+package limits
+
+import (
+	"net/http"
+)
+
+// Handler returns next behind l's request limits, checked in this order:
+//
+//   - a request line over MaxRequestLineSize: 414;
+//   - more than MaxRequestHeaderCount header fields: 431;
+//   - header fields over MaxRequestHeadersTotalSize bytes: 431;
+//   - an upgrade request while no upgrade slot is free, or upgrades are
+//     disabled: 503, before the handler could write a 101;
+//   - a declared Content-Length over the body limit: 413, before the handler
+//     runs;
+//   - a body that turns out longer than the limit as it is read: the Read
+//     fails with *http.MaxBytesError, and if the handler then writes nothing
+//     the client gets 413.
+//
+// Over HTTP/1 each of these closes the connection after the reply
+// ("Connection: close"); over HTTP/2 only the stream ends. A request that
+// passes reaches next unchanged, except that one with a body gets a shallow
+// copy whose Body enforces the limit (see [SetMaxRequestBodySize]) and whose
+// ResponseWriter is wrapped, keeping every optional interface of the original
+// and an Unwrap method for http.ResponseController. A request without a body
+// is handed on as is, without allocating.
+func (l *Limiter) Handler(next http.Handler) http.Handler {
+	return &handler{l: l, next: next}
+}
+
+type handler struct {
+	l    *Limiter
+	next http.Handler
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	l := h.l
+	if l.policies&headPolicy != 0 {
+		if err := l.checkHead(r); err != nil {
+			l.refuseRequest(w, r, err)
+			return
+		}
+	}
+	upgrade := l.policies&(upgradePolicy|bodyPolicy) != 0 && isUpgrade(r)
+	if upgrade && l.policies&upgradePolicy != 0 {
+		l.serveUpgrade(h.next, w, r)
+		return
+	}
+	// Upgrade requests are exempt from the body limit: after the switch
+	// the connection carries another protocol.
+	if l.policies&bodyPolicy == 0 || r.Body == nil || r.Body == http.NoBody || upgrade {
+		h.next.ServeHTTP(w, r)
+		return
+	}
+	limit := l.bodyLimit(r)
+	if limit >= 0 && r.ContentLength > limit {
+		l.refuseRequest(w, r, &Error{Reason: ReasonBodyTooLarge, Limit: limit, Size: r.ContentLength})
+		return
+	}
+	br := &bodyRequest{req: *r, l: l}
+	br.body = limitedBody{rc: r.Body, br: br, limit: limit}
+	br.req.Body = &br.body
+	br.w.Reset(w, nil)
+	h.next.ServeHTTP(br.w.ResponseWriter(), &br.req)
+	if br.exceeded.Load() && !br.w.Committed() {
+		writeRefusal(&br.w, r, http.StatusRequestEntityTooLarge)
+	}
+}
+
+// Check applies l's request line, header and declared body size limits to r
+// and returns an [*Error] for the first one it fails, counted and reported to
+// OnReject as the Handler would. It is for callers that answer refusals
+// themselves; [Error.Reason] tells which status fits.
+func (l *Limiter) Check(r *http.Request) error {
+	if l.policies&headPolicy != 0 {
+		if err := l.checkHead(r); err != nil {
+			l.reject(r, err)
+			return err
+		}
+	}
+	if l.policies&bodyPolicy != 0 && r.Body != nil && r.Body != http.NoBody && !isUpgrade(r) {
+		if limit := l.bodyLimit(r); limit >= 0 && r.ContentLength > limit {
+			err := &Error{Reason: ReasonBodyTooLarge, Limit: limit, Size: r.ContentLength}
+			l.reject(r, err)
+			return err
+		}
+	}
+	return nil
+}
+
+// bodyLimit returns the body limit for r before its handler runs.
+func (l *Limiter) bodyLimit(r *http.Request) int64 {
+	if f := l.s.bodySizeFunc; f != nil {
+		if n := f(r); n != 0 {
+			return n
+		}
+	}
+	return l.s.bodySize
+}
+
+// Status returns the HTTP status that answers a refusal for reason r, or 0 for
+// the connection reasons, which are answered without one.
+func (r Reason) Status() int {
+	switch r {
+	case ReasonUpgradeLimit, ReasonUpgradesDisabled:
+		return http.StatusServiceUnavailable
+	case ReasonRequestLineTooLong:
+		return http.StatusRequestURITooLong
+	case ReasonTooManyHeaders, ReasonHeadersTooLarge:
+		return http.StatusRequestHeaderFieldsTooLarge
+	case ReasonBodyTooLarge:
+		return http.StatusRequestEntityTooLarge
+	}
+	return 0
+}
+
+// refuseRequest counts err and answers it.
+func (l *Limiter) refuseRequest(w http.ResponseWriter, r *http.Request, err *Error) {
+	l.reject(r, err)
+	writeRefusal(w, r, err.Reason.Status())
+}
+
+// writeRefusal answers with code and a one-line plain text body. Over HTTP/1
+// it also closes the connection: after a refusal the rest of what the client
+// sends (an unread body, say) cannot be trusted to frame a next request.
+func writeRefusal(w http.ResponseWriter, r *http.Request, code int) {
+	if r.ProtoMajor == 1 {
+		w.Header().Set("Connection", "close")
+	}
+	http.Error(w, http.StatusText(code), code)
+}

@@ -1,0 +1,278 @@
+package limits
+
+import (
+	"bufio"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The Go client adds only User-Agent (set explicitly here) to a GET: the test
+// transports disable compression, so there is no Accept-Encoding.
+const testUA = "wh"
+
+func uaHeader() http.Header { return http.Header{"User-Agent": {testUA}} }
+
+// fixedFields is what a test request carries besides the fields under test,
+// as Kestrel counts it for protocol p: User-Agent, and Host over HTTP/1.
+func fixedFields(s *testServer) (count, size int) {
+	count, size = 1, len("User-Agent")+len(testUA)+fieldOverhead
+	if s.proto == h1 || s.proto == h1tls {
+		count++
+		size += len("Host") + len(s.addr()) + fieldOverhead
+	}
+	return count, size
+}
+
+func TestRequestLineBoundary(t *testing.T) {
+	for _, p := range allProtos {
+		t.Run(string(p), func(t *testing.T) {
+			lim, err := New(Config{})
+			require.NoError(t, err)
+			s := serve(t, lim, hello, p)
+			// The path that makes the line exactly n bytes long.
+			pathFor := func(n int) string {
+				fixed := len("GET") + len(" ") + len(" HTTP/1.1")
+				if s.proto == h2tls || s.proto == h2c {
+					scheme := "http"
+					if s.proto == h2tls {
+						scheme = "https"
+					}
+					fixed = len("GET") + len(scheme) + len(s.addr())
+				}
+				return "/" + strings.Repeat("a", n-fixed-1)
+			}
+			code, _ := s.get(t, pathFor(DefaultMaxRequestLineSize), uaHeader())
+			assert.Equal(t, 200, code, "a line of exactly the limit passes")
+			code, body := s.get(t, pathFor(DefaultMaxRequestLineSize+1), uaHeader())
+			assert.Equal(t, http.StatusRequestURITooLong, code, "one byte more is refused")
+			assert.Equal(t, "Request URI Too Long\n", body)
+			assert.EqualValues(t, 1, lim.Stats().Rejected[ReasonRequestLineTooLong])
+		})
+	}
+}
+
+func TestHeaderCountBoundary(t *testing.T) {
+	for _, p := range allProtos {
+		t.Run(string(p), func(t *testing.T) {
+			lim, err := New(Config{})
+			require.NoError(t, err)
+			s := serve(t, lim, hello, p)
+			fixedCount, _ := fixedFields(s)
+			fields := func(n int) http.Header {
+				h := headerOfSize(n-fixedCount, 20*(n-fixedCount))
+				h["User-Agent"] = []string{testUA}
+				return h
+			}
+			code, _ := s.get(t, "/", fields(DefaultMaxRequestHeaderCount))
+			assert.Equal(t, 200, code, "exactly the limit passes")
+			code, body := s.get(t, "/", fields(DefaultMaxRequestHeaderCount+1))
+			assert.Equal(t, http.StatusRequestHeaderFieldsTooLarge, code)
+			assert.Equal(t, "Request Header Fields Too Large\n", body)
+			assert.EqualValues(t, 1, lim.Stats().Rejected[ReasonTooManyHeaders])
+		})
+	}
+}
+
+func TestHeadersTotalSizeBoundary(t *testing.T) {
+	for _, p := range allProtos {
+		t.Run(string(p), func(t *testing.T) {
+			lim, err := New(Config{})
+			require.NoError(t, err)
+			s := serve(t, lim, hello, p)
+			_, fixedSize := fixedFields(s)
+			fields := func(size int) http.Header {
+				h := headerOfSize(40, size-fixedSize)
+				h["User-Agent"] = []string{testUA}
+				return h
+			}
+			code, _ := s.get(t, "/", fields(DefaultMaxRequestHeadersTotalSize))
+			assert.Equal(t, 200, code, "exactly the limit passes")
+			code, _ = s.get(t, "/", fields(DefaultMaxRequestHeadersTotalSize+1))
+			assert.Equal(t, http.StatusRequestHeaderFieldsTooLarge, code)
+			assert.EqualValues(t, 1, lim.Stats().Rejected[ReasonHeadersTooLarge])
+		})
+	}
+}
+
+// rawRequest builds an HTTP/1.1 request head whose fields (Host and the extra
+// ones given) total exactly size bytes as Kestrel counts them.
+func rawHead(host, line string, extra []string, size int) string {
+	var b strings.Builder
+	b.WriteString(line + "\r\nHost: " + host + "\r\n")
+	used := len("Host") + len(host) + fieldOverhead
+	for _, f := range extra {
+		b.WriteString(f + "\r\n")
+		name, value, _ := strings.Cut(f, ":")
+		used += len(name) + len(strings.TrimSpace(value)) + fieldOverhead
+	}
+	pad := size - used - len("X-Pad") - fieldOverhead
+	b.WriteString("X-Pad: " + strings.Repeat("p", pad) + "\r\n\r\n")
+	return b.String()
+}
+
+func TestRawHeaderCounting(t *testing.T) {
+	// What the wire carries, including the fields net/http takes out of
+	// Request.Header, and whitespace around values that Kestrel's count
+	// ignores.
+	tests := []struct {
+		name  string
+		line  string
+		extra []string
+		body  string
+	}{
+		{"plain", "GET / HTTP/1.1", nil, ""},
+		{"whitespace around values", "GET / HTTP/1.1", []string{"X-A:    spaced   ", "X-B:\tv"}, ""},
+		{"repeated names", "GET / HTTP/1.1", []string{"X-R: 1", "X-R: 2", "X-R: 3"}, ""},
+		{"chunked", "POST / HTTP/1.1", []string{"Transfer-Encoding: chunked"}, "3\r\nabc\r\n0\r\n\r\n"},
+		{"chunked with trailer", "POST / HTTP/1.1", []string{"Transfer-Encoding: chunked", "Trailer: X-T"}, "1\r\na\r\n0\r\nX-T: 1\r\n\r\n"},
+		{"pragma alone", "GET / HTTP/1.1", []string{"Pragma: no-cache"}, ""},
+		{"content length", "POST / HTTP/1.1", []string{"Content-Length: 3"}, "abc"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lim, err := New(Config{MaxRequestHeadersTotalSize: 1000})
+			require.NoError(t, err)
+			s := serve(t, lim, hello, h1)
+			c := dial(t, s.addr())
+			c.send(t, rawHead(s.addr(), tt.line, tt.extra, 1000)+tt.body)
+			res, _ := c.response(t)
+			assert.Equal(t, 200, res.StatusCode, "exactly the limit passes")
+
+			c = dial(t, s.addr())
+			c.send(t, rawHead(s.addr(), tt.line, tt.extra, 1001)+tt.body)
+			res, _ = c.response(t)
+			assert.Equal(t, 431, res.StatusCode, "one byte more is refused")
+			assert.True(t, res.Close, "Connection: close")
+			assert.True(t, c.closedByPeer(t), "the connection is closed")
+		})
+	}
+}
+
+func TestHTTP10WithoutHost(t *testing.T) {
+	lim, err := New(Config{MaxRequestHeaderCount: 1})
+	require.NoError(t, err)
+	s := serve(t, lim, hello, h1)
+	c := dial(t, s.addr())
+	c.send(t, "GET / HTTP/1.0\r\nX-One: 1\r\n\r\n")
+	res, _ := c.response(t)
+	assert.Equal(t, 200, res.StatusCode, "no Host, one field")
+	c = dial(t, s.addr())
+	c.send(t, "GET / HTTP/1.0\r\nX-One: 1\r\nX-Two: 2\r\n\r\n")
+	res, _ = c.response(t)
+	assert.Equal(t, 431, res.StatusCode)
+}
+
+func TestHugeHeaderStoppedByMaxHeaderBytes(t *testing.T) {
+	// Far past the limits, net/http's MaxHeaderBytes (set by Apply) refuses
+	// before parsing into memory; the status is still 431.
+	lim, err := New(Config{})
+	require.NoError(t, err)
+	var srv http.Server
+	lim.Apply(&srv)
+	require.Equal(t, 8192+2+32768+2+32*104, srv.MaxHeaderBytes)
+	s := serve(t, lim, hello, h1)
+	c := dial(t, s.addr())
+	c.send(t, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: "+strings.Repeat("b", 200<<10)+"\r\n\r\n")
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	require.NoError(t, err)
+	assert.Equal(t, 431, res.StatusCode)
+	assert.Zero(t, lim.Stats().Rejected[ReasonHeadersTooLarge], "net/http answered, not the Handler")
+}
+
+func TestHeaderFootprintTable(t *testing.T) {
+	tests := []struct {
+		raw         string
+		count, size int
+	}{
+		{"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 1, 4 + 1 + 4},
+		{"GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\nX: 22\r\n\r\n", 3, 9 + 6 + 7},
+		{"GET http://abs/ HTTP/1.1\r\nHost: abs\r\n\r\n", 1, 4 + 3 + 4},
+		{"GET / HTTP/1.1\r\nHost: a\r\nPragma: no-cache\r\n\r\n", 2, 9 + 6 + 8 + 4},
+		{"GET / HTTP/1.0\r\n\r\n", 0, 0},
+	}
+	for _, tt := range tests {
+		r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(tt.raw)))
+		require.NoError(t, err, tt.raw)
+		count, size := headerFootprint(r)
+		assert.Equal(t, tt.count, count, "count of %q", tt.raw)
+		assert.Equal(t, tt.size, size, "size of %q", tt.raw)
+	}
+}
+
+func TestRequestLineSizeTable(t *testing.T) {
+	for _, raw := range []string{
+		"GET / HTTP/1.1",
+		"OPTIONS * HTTP/1.1",
+		"CONNECT example.com:443 HTTP/1.1",
+		"GET http://example.com/a?b=c HTTP/1.1",
+		"PURGE /x HTTP/1.0",
+	} {
+		r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(raw + "\r\nHost: h\r\n\r\n")))
+		require.NoError(t, err, raw)
+		assert.Equal(t, len(raw), requestLineSize(r), raw)
+	}
+	h2 := &http.Request{Method: "GET", ProtoMajor: 2, Host: "example.com", RequestURI: "/p?q"}
+	assert.Equal(t, len("GET")+len("http")+len("example.com")+len("/p?q"), requestLineSize(h2))
+	connect := &http.Request{Method: "CONNECT", ProtoMajor: 2, Host: "example.com:443", RequestURI: "example.com:443"}
+	assert.Equal(t, len("CONNECT")+len("example.com:443"), requestLineSize(connect))
+}
+
+// FuzzHeaderFootprint checks the count against the header block as written:
+// whatever fields a request carries, headerFootprint must find as many lines
+// as were sent and the same bytes, after net/http has parsed and rearranged
+// them.
+func FuzzHeaderFootprint(f *testing.F) {
+	f.Add("X-A", "1", "Cookie", "a=b", "Transfer-Encoding", "chunked", uint8(3))
+	f.Add("Content-Length", "0", "X-B", "  padded  ", "Trailer", "X-T", uint8(1))
+	f.Add("Pragma", "no-cache", "Accept", "*/*", "X-C", "", uint8(2))
+	f.Fuzz(func(t *testing.T, n1, v1, n2, v2, n3, v3 string, repeat uint8) {
+		for _, s := range []string{n1, v1, n2, v2, n3, v3} {
+			if strings.ContainsAny(s, "\r\n") {
+				return // more lines than fields: the reference would miscount
+			}
+		}
+		for _, n := range []string{n1, n2, n3} {
+			if n == "" || n[0] == ' ' || n[0] == '\t' {
+				// An obsolete line folding: net/http joins it to the
+				// previous field, as RFC 9112 allows, and so does the count.
+				return
+			}
+			if strings.Trim(n, "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
+				return // not a field name
+			}
+		}
+		var b strings.Builder
+		b.WriteString("POST / HTTP/1.1\r\nHost: h.example\r\n")
+		wantCount, wantSize := 1, len("Host")+len("h.example")+fieldOverhead
+		for range repeat % 4 {
+			for _, f := range [][2]string{{n1, v1}, {n2, v2}, {n3, v3}} {
+				fmt.Fprintf(&b, "%s: %s\r\n", f[0], f[1])
+				wantCount++
+				wantSize += len(f[0]) + len(strings.Trim(f[1], " \t")) + fieldOverhead
+			}
+		}
+		b.WriteString("\r\n")
+		r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(b.String())))
+		if err != nil {
+			return // not a request net/http would serve
+		}
+		if p := r.Header["Pragma"]; len(p) > 0 && p[0] == "no-cache" && len(r.Header["Cache-Control"]) == 1 {
+			return // the documented ambiguity
+		}
+		if repeat%4 > 1 && len(r.Header["Content-Length"]) == 1 {
+			return // repeated identical Content-Length fields, merged by net/http
+		}
+		count, size := headerFootprint(r)
+		if len(r.Trailer) > 0 {
+			return // the Trailer line is rebuilt, its spelling may differ
+		}
+		if count != wantCount || size != wantSize {
+			t.Fatalf("got %d fields in %d bytes, sent %d in %d:\n%q", count, size, wantCount, wantSize, b.String())
+		}
+	})
+}

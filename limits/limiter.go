@@ -1,0 +1,180 @@
+package limits
+
+import (
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+)
+
+// Limiter enforces a [Config]: on connections through [Limiter.Listener] and
+// [Limiter.Apply], on requests through [Limiter.Handler] and [Limiter.Check].
+// One Limiter may serve several listeners and servers, which then share its
+// connection and upgrade pools. A Limiter is safe for concurrent use.
+type Limiter struct {
+	s        settings
+	policies policy
+	conns    pool
+	upgrades pool
+	tracked  tracked
+	accepted atomic.Uint64
+	queued   atomic.Int64
+	rejected [numReasons]atomic.Uint64
+}
+
+// policy says which parts of a Limiter act: all of them for [New], one for
+// each single-limit constructor.
+type policy uint8
+
+const (
+	connectionPolicy policy = 1 << iota
+	upgradePolicy
+	headPolicy
+	bodyPolicy
+	serverPolicy // Apply sets MaxHeaderBytes and the HTTP/2 limits
+	allPolicies  = connectionPolicy | upgradePolicy | headPolicy | bodyPolicy | serverPolicy
+)
+
+// tracked holds the connections of servers given to Apply whose listener is
+// not a Limiter listener (http.Server.ListenAndServe, say).
+type tracked struct {
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+}
+
+// New returns a Limiter for cfg, or an error naming the first invalid field.
+func New(cfg Config) (*Limiter, error) {
+	s, err := cfg.settings()
+	if err != nil {
+		return nil, err
+	}
+	return newLimiter(s, allPolicies), nil
+}
+
+func newLimiter(s settings, p policy) *Limiter {
+	l := &Limiter{s: s, policies: p}
+	l.conns.max = s.maxConns
+	l.upgrades.max = s.maxUpgrades
+	l.tracked.conns = make(map[net.Conn]struct{})
+	return l
+}
+
+// only builds a Limiter that enforces one limit, panicking on a bad value:
+// the single-limit constructors take a literal, so a bad one is a
+// programmer's error.
+func only(p policy, cfg Config) *Limiter {
+	s, err := cfg.settings()
+	if err != nil {
+		panic("limits: " + err.Error())
+	}
+	if p&headPolicy == 0 {
+		s.lineSize, s.headersSize, s.headerCount = -1, -1, -1
+	}
+	if p&bodyPolicy == 0 {
+		s.bodySize = -1
+	}
+	return newLimiter(s, p)
+}
+
+// MaxConcurrentConnections returns a Limiter that only bounds open
+// connections, closing those over n as Kestrel does. Use its Listener method,
+// or Apply for a server whose listener you do not hold. It panics if n is
+// negative; zero means no limit (connections are still counted).
+func MaxConcurrentConnections(n int) *Limiter {
+	return only(connectionPolicy, Config{MaxConcurrentConnections: n})
+}
+
+// MaxConcurrentUpgradedConnections returns a Limiter that only bounds
+// upgraded connections, through its Handler; n < 0 ([NoUpgrades]) refuses
+// every upgrade and zero counts them without a limit.
+func MaxConcurrentUpgradedConnections(n int) *Limiter {
+	return only(upgradePolicy, Config{MaxConcurrentUpgradedConnections: n})
+}
+
+// MaxRequestLineSize returns a Limiter that only bounds the request line to n
+// bytes (414 over it), through its Handler or Check. It panics if n is not
+// positive.
+func MaxRequestLineSize(n int) *Limiter {
+	mustPositive("MaxRequestLineSize", n)
+	return only(headPolicy, Config{MaxRequestLineSize: n, MaxRequestHeadersTotalSize: -1, MaxRequestHeaderCount: -1})
+}
+
+// MaxRequestHeaders returns a Limiter that only bounds the header fields, to
+// count fields in at most totalSize bytes (431 over either), through its
+// Handler or Check. It panics if either is not positive.
+func MaxRequestHeaders(count, totalSize int) *Limiter {
+	mustPositive("MaxRequestHeaders count", count)
+	mustPositive("MaxRequestHeaders totalSize", totalSize)
+	return only(headPolicy, Config{MaxRequestLineSize: -1, MaxRequestHeadersTotalSize: totalSize, MaxRequestHeaderCount: count})
+}
+
+// MaxRequestBodySize returns a Limiter that only bounds request bodies to n
+// bytes (413 over it), through its Handler; a negative n sets no limit but
+// still lets handlers set one with [SetMaxRequestBodySize]. Unlike
+// http.MaxBytesHandler it answers a declared Content-Length over the limit
+// before the handler runs, answers 413 itself when the handler did not, and
+// lets a handler change the limit until it reads.
+func MaxRequestBodySize(n int64) *Limiter {
+	l := only(bodyPolicy, Config{})
+	// Set directly: Config's zero would mean Kestrel's default, here it
+	// means zero bytes.
+	l.s.bodySize = n
+	return l
+}
+
+func mustPositive(what string, n int) {
+	if n <= 0 {
+		panic("limits: " + what + " must be positive")
+	}
+}
+
+// Stats is a snapshot of a Limiter's counters.
+type Stats struct {
+	// ActiveConnections is the number of open connections holding a slot.
+	ActiveConnections int64
+	// UpgradedConnections is the number of upgrade slots in use.
+	UpgradedConnections int64
+	// QueuedConnections is the number of connections waiting in a queue.
+	QueuedConnections int64
+	// AcceptedConnections counts the connections ever given a slot.
+	AcceptedConnections uint64
+	// Rejected counts the refusals, indexed by [Reason].
+	Rejected [NumReasons]uint64
+}
+
+// RejectedTotal is the sum of Rejected.
+func (s Stats) RejectedTotal() uint64 {
+	var t uint64
+	for _, n := range s.Rejected {
+		t += n
+	}
+	return t
+}
+
+// Stats returns a snapshot of l's counters. Each counter is read atomically;
+// the snapshot as a whole is not a single instant.
+func (l *Limiter) Stats() Stats {
+	s := Stats{
+		ActiveConnections:   l.conns.inUse(),
+		UpgradedConnections: l.upgrades.inUse(),
+		QueuedConnections:   l.queued.Load(),
+		AcceptedConnections: l.accepted.Load(),
+	}
+	for i := range l.rejected {
+		s.Rejected[i] = l.rejected[i].Load()
+	}
+	return s
+}
+
+// reject counts a refusal and reports it to OnReject.
+func (l *Limiter) reject(r *http.Request, err *Error) {
+	l.rejected[err.Reason].Add(1)
+	if l.s.onReject != nil {
+		l.s.onReject(r, err)
+	}
+}
+
+func (l *Limiter) admit(c net.Conn) net.Conn {
+	l.accepted.Add(1)
+	return &conn{Conn: c, l: l}
+}

@@ -1,0 +1,242 @@
+package limits
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"time"
+)
+
+// Listener returns ln limited to MaxConcurrentConnections open connections,
+// counted together with every other listener and server of l.
+//
+// Over the limit a connection meets ConnectionOverflow, or with
+// ConnectionQueueLength set, waits in Accept for a slot. Each connection
+// releases its slot exactly once, when it is closed, also after a hijack; a
+// connection that upgrades through l's handler gives up its slot for an
+// upgrade slot. The connections keep the optional methods net/http relies on
+// (ReadFrom for sendfile, CloseWrite) and offer NetConn to reach the one they
+// wrap.
+//
+// The listener returned has an Unwrap method returning ln. Close closes ln
+// once and is idempotent; Accept returns promptly after Close. The listener
+// is safe for concurrent use.
+func (l *Limiter) Listener(ln net.Listener) net.Listener {
+	wl := &listener{Listener: ln, l: l, done: make(chan struct{}), ready: make(chan struct{}, 1)}
+	wl.responder.init()
+	return wl
+}
+
+type listener struct {
+	net.Listener
+	l         *Limiter
+	closeOnce sync.Once
+	done      chan struct{}
+	responder responder
+
+	// The queue, used when ConnectionQueueLength > 0: a goroutine accepts
+	// from the wrapped listener into q, and Accept hands out its head when
+	// a slot frees.
+	feedOnce sync.Once
+	feeding  sync.WaitGroup
+	ready    chan struct{} // a connection was queued, or the feed ended
+	mu       sync.Mutex
+	q        []queued
+	qErr     error // why the feed ended
+	closed   bool
+}
+
+type queued struct {
+	c        net.Conn
+	deadline time.Time
+}
+
+// Unwrap returns the wrapped listener.
+func (ln *listener) Unwrap() net.Listener { return ln.Listener }
+
+// Accept waits for and returns the next connection that fits the limit.
+func (ln *listener) Accept() (net.Conn, error) {
+	if ln.l.s.queueLen > 0 {
+		return ln.acceptQueued()
+	}
+	for {
+		c, err := ln.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if ln.l.conns.acquire() {
+			return ln.l.admit(c), nil
+		}
+		ln.refuse(c, ReasonConnectionLimit)
+	}
+}
+
+// Close closes the wrapped listener and every queued connection, and stops the
+// goroutines answering refused connections. It is idempotent.
+func (ln *listener) Close() error {
+	err := net.ErrClosed
+	ln.closeOnce.Do(func() {
+		close(ln.done)
+		err = ln.Listener.Close()
+		ln.mu.Lock()
+		q := ln.q
+		ln.q, ln.closed = nil, true
+		ln.mu.Unlock()
+		for _, qc := range q {
+			ln.l.queued.Add(-1)
+			_ = qc.c.Close()
+		}
+		ln.feeding.Wait()
+		ln.responder.stop()
+	})
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+func (ln *listener) refuse(c net.Conn, reason Reason) {
+	ln.l.reject(nil, &Error{Reason: reason, Limit: ln.l.s.maxConns, Size: -1, Addr: c.RemoteAddr()})
+	if ln.l.s.overflow == OverflowRespond503 {
+		ln.responder.respond(c)
+		return
+	}
+	_ = c.Close()
+}
+
+func (ln *listener) acceptQueued() (net.Conn, error) {
+	ln.feedOnce.Do(func() {
+		ln.feeding.Add(1)
+		go ln.feed()
+	})
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		// Watch the pool before trying it, so that a slot released in
+		// between still wakes this loop.
+		wake := ln.l.conns.watch()
+		ln.mu.Lock()
+		expired := ln.expireLocked(time.Now())
+		var c net.Conn
+		if len(ln.q) > 0 && ln.l.conns.acquire() {
+			c = ln.q[0].c
+			ln.q[0] = queued{}
+			ln.q = ln.q[1:]
+			ln.l.queued.Add(-1)
+		}
+		var headDeadline time.Time
+		if len(ln.q) > 0 {
+			headDeadline = ln.q[0].deadline
+		}
+		empty, closed, qErr := len(ln.q) == 0, ln.closed, ln.qErr
+		ln.mu.Unlock()
+		for _, e := range expired {
+			ln.refuse(e, ReasonConnectionQueueTimeout)
+		}
+		if c != nil {
+			ln.l.conns.unwatch()
+			if !empty {
+				// Pass the turn to another Accept caller, if any.
+				ln.signal()
+			}
+			return ln.l.admit(c), nil
+		}
+		if closed {
+			ln.l.conns.unwatch()
+			return nil, net.ErrClosed
+		}
+		if empty && qErr != nil {
+			ln.l.conns.unwatch()
+			return nil, qErr
+		}
+		var expire <-chan time.Time
+		if !empty {
+			if timer == nil {
+				timer = time.NewTimer(time.Until(headDeadline))
+			} else {
+				timer.Reset(time.Until(headDeadline))
+			}
+			expire = timer.C
+		} else {
+			// Nothing queued: a released slot is of no use yet.
+			wake = nil
+		}
+		select {
+		case <-wake:
+		case <-ln.ready:
+		case <-expire:
+		case <-ln.done:
+		}
+		ln.l.conns.unwatch()
+	}
+}
+
+// expireLocked removes the queued connections whose wait is over. The queue
+// is in arrival order, so they are at its head.
+func (ln *listener) expireLocked(now time.Time) []net.Conn {
+	var expired []net.Conn
+	for len(ln.q) > 0 && !now.Before(ln.q[0].deadline) {
+		expired = append(expired, ln.q[0].c)
+		ln.q[0] = queued{}
+		ln.q = ln.q[1:]
+		ln.l.queued.Add(-1)
+	}
+	return expired
+}
+
+// feed accepts connections into the queue until the wrapped listener fails
+// for good. Transient errors (out of file descriptors, say) are retried after
+// a pause that doubles up to a second, as net/http does.
+func (ln *listener) feed() {
+	defer ln.feeding.Done()
+	var pause time.Duration
+	for {
+		c, err := ln.Listener.Accept()
+		if err != nil {
+			select {
+			case <-ln.done:
+			default:
+				if !errors.Is(err, net.ErrClosed) {
+					pause = min(max(2*pause, 5*time.Millisecond), time.Second)
+					select {
+					case <-time.After(pause):
+						continue
+					case <-ln.done:
+					}
+				}
+			}
+			ln.mu.Lock()
+			ln.qErr = err
+			ln.mu.Unlock()
+			ln.signal()
+			return
+		}
+		pause = 0
+		ln.mu.Lock()
+		if ln.closed {
+			ln.mu.Unlock()
+			_ = c.Close()
+			return
+		}
+		if len(ln.q) >= ln.l.s.queueLen {
+			ln.mu.Unlock()
+			ln.refuse(c, ReasonConnectionQueueFull)
+			continue
+		}
+		ln.q = append(ln.q, queued{c: c, deadline: time.Now().Add(ln.l.s.queueTimeout)})
+		ln.l.queued.Add(1)
+		ln.mu.Unlock()
+		ln.signal()
+	}
+}
+
+func (ln *listener) signal() {
+	select {
+	case ln.ready <- struct{}{}:
+	default:
+	}
+}

@@ -1,0 +1,72 @@
+package limits
+
+import (
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/windhover/windhover/internal/rw"
+)
+
+// isUpgrade reports whether r asks to switch protocols: an HTTP/1.1 request
+// with an Upgrade field and "upgrade" among its Connection options (a
+// WebSocket handshake, say), or an HTTP/2 extended CONNECT (RFC 8441), which
+// net/http accepts when GODEBUG=http2xconnect=1.
+func isUpgrade(r *http.Request) bool {
+	if r.ProtoMajor == 2 {
+		return r.Method == http.MethodConnect && r.Header[":protocol"] != nil
+	}
+	if !r.ProtoAtLeast(1, 1) || len(r.Header["Upgrade"]) == 0 {
+		return false
+	}
+	for _, v := range r.Header["Connection"] {
+		for v != "" {
+			var opt string
+			opt, v, _ = strings.Cut(v, ",")
+			if strings.EqualFold(strings.TrimSpace(opt), "upgrade") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// upgradeRequest is the state of an upgrade request that holds a slot.
+type upgradeRequest struct {
+	rw.NopHooks
+	w      rw.Writer
+	l      *Limiter
+	handed bool // the slot went to the hijacked connection
+}
+
+// Hijacked hands the request's upgrade slot to the connection: a connection
+// from a Limiter listener leaves its connection pool for it, any other is
+// wrapped so that its Close releases the slot.
+func (u *upgradeRequest) Hijacked(c net.Conn) net.Conn {
+	u.handed = true
+	if lc := findConn(c); lc != nil && lc.upgrade(u.l) {
+		return c
+	}
+	return &upgradedConn{Conn: c, l: u.l}
+}
+
+// serveUpgrade runs an upgrade request if an upgrade slot is free, and
+// answers 503 without running the handler otherwise.
+func (l *Limiter) serveUpgrade(next http.Handler, w http.ResponseWriter, r *http.Request) {
+	if l.s.maxUpgrades < 0 {
+		l.refuseRequest(w, r, &Error{Reason: ReasonUpgradesDisabled, Limit: 0, Size: -1})
+		return
+	}
+	if !l.upgrades.acquire() {
+		l.refuseRequest(w, r, &Error{Reason: ReasonUpgradeLimit, Limit: l.s.maxUpgrades, Size: -1})
+		return
+	}
+	u := &upgradeRequest{l: l}
+	defer func() {
+		if !u.handed {
+			l.upgrades.release()
+		}
+	}()
+	u.w.Reset(w, u)
+	next.ServeHTTP(u.w.ResponseWriter(), r)
+}
