@@ -19,15 +19,15 @@ import (
 
 // fake is an inner ResponseWriter that records what reached it.
 type fake struct {
-	header   http.Header
-	codes    []int
-	body     bytes.Buffer
-	flushes  int
-	hijacks  int
-	pushes   []string
+	header    http.Header
+	codes     []int
+	body      bytes.Buffer
+	flushes   int
+	hijacks   int
+	pushes    []string
 	readFroms int
-	conn     net.Conn
-	deadline time.Time
+	conn      net.Conn
+	deadline  time.Time
 }
 
 func newFake() *fake { return &fake{header: http.Header{}} }
