@@ -1,0 +1,194 @@
+package limits
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// nopWriter is a ResponseWriter that allocates nothing.
+type nopWriter struct{ h http.Header }
+
+func (w *nopWriter) Header() http.Header         { return w.h }
+func (w *nopWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *nopWriter) WriteHeader(int)             {}
+func (w *nopWriter) Flush()                      {}
+
+// rewindBody is a request body that can be read again without allocating.
+type rewindBody struct{ bytes.Reader }
+
+func (*rewindBody) Close() error { return nil }
+
+// drain reads the body (through io.Discard's pooled buffer) and answers a
+// constant.
+var drain = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	_, _ = io.WriteString(w, "ok")
+})
+
+// requestFor returns a parsed request as net/http would hand it over, with a
+// body of n bytes (none if n is 0), and a function to rewind it.
+func requestFor(tb testing.TB, n int) (*http.Request, func()) {
+	method, extra := "GET", ""
+	if n > 0 {
+		method, extra = "POST", "Content-Length: "+strconv.Itoa(n)+"\r\n"
+	}
+	raw := method + " /items/42?x=1 HTTP/1.1\r\nHost: example.com\r\nUser-Agent: bench\r\nAccept: */*\r\n" +
+		"Accept-Language: en\r\nCookie: session=abcdef0123456789\r\n" + extra + "\r\n"
+	r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(raw)))
+	require.NoError(tb, err)
+	if n == 0 {
+		r.Body = http.NoBody
+		return r, func() {}
+	}
+	body := &rewindBody{}
+	data := bytes.Repeat([]byte("b"), n)
+	r.Body = body
+	return r, func() { body.Reset(data) }
+}
+
+func TestHandlerAllocations(t *testing.T) {
+	lim, err := New(Config{})
+	require.NoError(t, err)
+	w := &nopWriter{h: http.Header{}}
+	for _, tt := range []struct {
+		name  string
+		body  int
+		extra float64
+	}{
+		{"no body", 0, 0},
+		{"1 KiB body", 1024, 1},
+	} {
+		r, rewind := requestFor(t, tt.body)
+		allocs := func(h http.Handler) float64 {
+			return testing.AllocsPerRun(200, func() {
+				rewind()
+				h.ServeHTTP(w, r)
+			})
+		}
+		bare, limited := allocs(drain), allocs(lim.Handler(drain))
+		assert.Equal(t, tt.extra, limited-bare, "%s: %v allocations bare, %v behind limits", tt.name, bare, limited)
+	}
+}
+
+func BenchmarkHandler(b *testing.B) {
+	lim, err := New(Config{})
+	require.NoError(b, err)
+	for _, size := range []int{0, 1024} {
+		for _, tc := range []struct {
+			name string
+			h    http.Handler
+		}{
+			{"bare", drain},
+			{"limits", lim.Handler(drain)},
+			{"MaxBytesHandler", http.MaxBytesHandler(drain, DefaultMaxRequestBodySize)},
+		} {
+			b.Run(tc.name+"/body="+strconv.Itoa(size), func(b *testing.B) {
+				w := &nopWriter{h: http.Header{}}
+				r, rewind := requestFor(b, size)
+				b.ReportAllocs()
+				for b.Loop() {
+					rewind()
+					tc.h.ServeHTTP(w, r)
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkServer measures whole requests over loopback, keep-alive, bare and
+// behind every limit, with the Limiter's listener.
+func BenchmarkServer(b *testing.B) {
+	for _, p := range []proto{h1, h2c} {
+		for _, withLimits := range []bool{false, true} {
+			name := string(p) + "/bare"
+			var lim *Limiter
+			if withLimits {
+				name = string(p) + "/limits"
+				lim, _ = New(Config{MaxConcurrentConnections: 1000})
+			}
+			b.Run(name, func(b *testing.B) {
+				s := serve(b, lim, drain, p)
+				req, _ := http.NewRequest("POST", s.URL+"/items/42", nil)
+				body := strings.Repeat("b", 1024)
+				b.ReportAllocs()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						r := req.Clone(req.Context())
+						r.Body = io.NopCloser(strings.NewReader(body))
+						r.ContentLength = int64(len(body))
+						res, err := s.client.Do(r)
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						_, _ = io.Copy(io.Discard, res.Body)
+						res.Body.Close()
+					}
+				})
+			})
+		}
+	}
+}
+
+// memListener hands out in-memory connections as fast as Accept is called.
+type memListener struct{}
+
+func (memListener) Accept() (net.Conn, error) { return memConn{}, nil }
+func (memListener) Close() error              { return nil }
+func (memListener) Addr() net.Addr            { return &net.TCPAddr{} }
+
+type memConn struct{ net.Conn }
+
+func (memConn) Close() error { return nil }
+
+// BenchmarkListener measures what the connection limit adds to accepting and
+// closing one connection.
+func BenchmarkListener(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		ln   net.Listener
+	}{
+		{"bare", memListener{}},
+		{"limits", MaxConcurrentConnections(1 << 20).Listener(memListener{})},
+		{"limits-unlimited", MaxConcurrentConnections(0).Listener(memListener{})},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				c, _ := tc.ln.Accept()
+				_ = c.Close()
+			}
+		})
+	}
+}
+
+func TestListenerAllocations(t *testing.T) {
+	ln := MaxConcurrentConnections(10).Listener(memListener{})
+	allocs := testing.AllocsPerRun(100, func() {
+		c, _ := ln.Accept()
+		_ = c.Close()
+	})
+	assert.Equal(t, 1.0, allocs, "one connection wrapper per connection")
+}
+
+func BenchmarkConnectionQueue(b *testing.B) {
+	lim, err := New(Config{MaxConcurrentConnections: 1 << 20, ConnectionQueueLength: 64, ConnectionQueueTimeout: time.Second})
+	require.NoError(b, err)
+	ln := lim.Listener(memListener{})
+	defer ln.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		c, _ := ln.Accept()
+		_ = c.Close()
+	}
+}

@@ -1,0 +1,342 @@
+package limits
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// echoLen reads the whole body and answers its length; a read error is
+// returned as "error: ..." with status 400 unless asked to stay silent.
+func echoLen(silentOnError bool, calls *atomic.Int32) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if calls != nil {
+			calls.Add(1)
+		}
+		n, err := io.Copy(io.Discard, r.Body)
+		if err != nil {
+			if silentOnError {
+				return
+			}
+			http.Error(w, "error: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		fmt.Fprint(w, n)
+	}
+}
+
+// unsized hides a reader's length so that clients send it without a
+// Content-Length (chunked over HTTP/1, DATA frames alone over HTTP/2).
+type unsized struct{ io.Reader }
+
+func TestDeclaredBodyOverLimitRefusedBeforeHandler(t *testing.T) {
+	for _, p := range allProtos {
+		t.Run(string(p), func(t *testing.T) {
+			var calls atomic.Int32
+			lim, err := New(Config{MaxRequestBodySize: 1000})
+			require.NoError(t, err)
+			s := serve(t, lim, echoLen(false, &calls), p)
+
+			req, _ := http.NewRequest("POST", s.URL, bytes.NewReader(make([]byte, 1000)))
+			code, body := s.do(t, req)
+			assert.Equal(t, 200, code, "exactly the limit passes")
+			assert.Equal(t, "1000", body)
+			assert.EqualValues(t, 1, calls.Load())
+
+			req, _ = http.NewRequest("POST", s.URL, bytes.NewReader(make([]byte, 1001)))
+			code, body = s.do(t, req)
+			assert.Equal(t, http.StatusRequestEntityTooLarge, code)
+			assert.Equal(t, "Request Entity Too Large\n", body)
+			assert.EqualValues(t, 1, calls.Load(), "the handler did not run")
+			assert.EqualValues(t, 1, lim.Stats().Rejected[ReasonBodyTooLarge])
+		})
+	}
+}
+
+func TestUndeclaredBodyOverLimitFailsAsRead(t *testing.T) {
+	for _, p := range allProtos {
+		t.Run(string(p), func(t *testing.T) {
+			var seen atomic.Value
+			lim, err := New(Config{MaxRequestBodySize: 1000})
+			require.NoError(t, err)
+			s := serve(t, lim, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, err := io.Copy(io.Discard, r.Body)
+				if err != nil {
+					seen.Store(err)
+					return // writes nothing: windhover answers 413
+				}
+				fmt.Fprint(w, "ok")
+			}), p)
+
+			req, _ := http.NewRequest("POST", s.URL, unsized{bytes.NewReader(make([]byte, 1000))})
+			code, _ := s.do(t, req)
+			assert.Equal(t, 200, code, "exactly the limit passes")
+
+			req, _ = http.NewRequest("POST", s.URL, unsized{bytes.NewReader(make([]byte, 1001))})
+			code, body := s.do(t, req)
+			assert.Equal(t, http.StatusRequestEntityTooLarge, code)
+			assert.Equal(t, "Request Entity Too Large\n", body)
+			var mbe *http.MaxBytesError
+			require.ErrorAs(t, seen.Load().(error), &mbe, "handlers see net/http's own error")
+			assert.EqualValues(t, 1000, mbe.Limit)
+		})
+	}
+}
+
+func TestHandlerKeepsItsOwnStatusAfterOverflow(t *testing.T) {
+	lim, err := New(Config{MaxRequestBodySize: 10})
+	require.NoError(t, err)
+	s := serve(t, lim, echoLen(false, nil), h1)
+	c := dial(t, s.addr())
+	c.send(t, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n")
+	res, body := c.response(t)
+	assert.Equal(t, 400, res.StatusCode, "the handler answered, its answer stands")
+	assert.Contains(t, body, "http: request body too large")
+	assert.True(t, c.closedByPeer(t), "the connection is not reused")
+}
+
+func TestChunkedOverflowClosesConnection(t *testing.T) {
+	lim, err := New(Config{MaxRequestBodySize: 10})
+	require.NoError(t, err)
+	s := serve(t, lim, echoLen(true, nil), h1)
+	c := dial(t, s.addr())
+	// A small overflow that net/http would otherwise discard and reuse the
+	// connection after.
+	c.send(t, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nb\r\n0123456789a\r\n0\r\n\r\n")
+	res, _ := c.response(t)
+	assert.Equal(t, 413, res.StatusCode)
+	assert.True(t, res.Close)
+	assert.True(t, c.closedByPeer(t))
+}
+
+func TestOverflowAfterResponseStartedClosesConnection(t *testing.T) {
+	// The handler streams its answer before reading: no 413 is possible, but
+	// the connection must still not be reused.
+	var readErr atomic.Value
+	lim, err := New(Config{MaxRequestBodySize: 10})
+	require.NoError(t, err)
+	s := serve(t, lim, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		// Without full duplex net/http closes the body at the first write.
+		_ = rc.EnableFullDuplex()
+		w.WriteHeader(200)
+		_ = rc.Flush()
+		_, err := io.Copy(io.Discard, r.Body)
+		readErr.Store(err)
+		fmt.Fprint(w, "done")
+	}), h1)
+	c := dial(t, s.addr())
+	c.send(t, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nb\r\n0123456789a\r\n0\r\n\r\n")
+	res, body := c.response(t)
+	assert.Equal(t, 200, res.StatusCode)
+	assert.Equal(t, "done", body)
+	assert.True(t, c.closedByPeer(t), "the connection is closed after the response")
+	var mbe *http.MaxBytesError
+	assert.ErrorAs(t, readErr.Load().(error), &mbe)
+}
+
+func TestHTTP2OverflowKeepsConnection(t *testing.T) {
+	for _, p := range []proto{h2tls, h2c} {
+		t.Run(string(p), func(t *testing.T) {
+			lim, err := New(Config{MaxRequestBodySize: 100})
+			require.NoError(t, err)
+			s := serve(t, lim, echoLen(true, nil), p)
+			var reused []bool
+			trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = append(reused, i.Reused) }}
+			for i, size := range []int{101, 50, 101, 50} {
+				req, _ := http.NewRequest("POST", s.URL, unsized{bytes.NewReader(make([]byte, size))})
+				req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
+				code, _ := s.do(t, req)
+				want := 200
+				if size > 100 {
+					want = 413
+				}
+				assert.Equal(t, want, code, "request %d", i)
+			}
+			assert.Equal(t, []bool{false, true, true, true}, reused, "one connection carries every stream")
+		})
+	}
+}
+
+func TestExpectContinueGetsNo100(t *testing.T) {
+	var calls atomic.Int32
+	lim, err := New(Config{MaxRequestBodySize: 10})
+	require.NoError(t, err)
+	s := serve(t, lim, echoLen(false, &calls), h1)
+	c := dial(t, s.addr())
+	c.send(t, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\nExpect: 100-continue\r\n\r\n")
+	res, _ := c.response(t)
+	assert.Equal(t, 413, res.StatusCode, "the first response is the refusal, not 100 Continue")
+	assert.True(t, c.closedByPeer(t))
+	assert.Zero(t, calls.Load())
+}
+
+func TestSetMaxRequestBodySize(t *testing.T) {
+	type result struct {
+		setErr error
+		n      int64
+		err    error
+	}
+	results := make(chan result, 1)
+	newLimit := int64(0)
+	setAfterRead := false
+	lim, err := New(Config{MaxRequestBodySize: 100})
+	require.NoError(t, err)
+	s := serve(t, lim, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var res result
+		if setAfterRead {
+			_, _ = r.Body.Read(make([]byte, 1))
+		}
+		res.setErr = SetMaxRequestBodySize(r, newLimit)
+		res.n, res.err = io.Copy(io.Discard, r.Body)
+		results <- res
+	}), h1)
+
+	send := func(body io.Reader) result {
+		req, _ := http.NewRequest("POST", s.URL, body)
+		res, err := s.client.Do(req)
+		require.NoError(t, err)
+		res.Body.Close()
+		return <-results
+	}
+
+	newLimit = 1000
+	r := send(unsized{strings.NewReader(strings.Repeat("x", 500))})
+	assert.NoError(t, r.setErr)
+	assert.NoError(t, r.err, "raised for a body of unknown length")
+	assert.EqualValues(t, 500, r.n)
+
+	newLimit = 10
+	r = send(strings.NewReader(strings.Repeat("x", 50)))
+	assert.NoError(t, r.setErr)
+	var mbe *http.MaxBytesError
+	assert.ErrorAs(t, r.err, &mbe, "lowered: the declared length fails at the first read")
+	assert.Zero(t, r.n)
+
+	newLimit = -1
+	r = send(unsized{strings.NewReader(strings.Repeat("x", 5000))})
+	assert.NoError(t, r.err, "removed")
+	assert.EqualValues(t, 5000, r.n)
+
+	newLimit, setAfterRead = 1000, true
+	r = send(unsized{strings.NewReader(strings.Repeat("x", 50))})
+	assert.ErrorIs(t, r.setErr, ErrBodyReadStarted)
+}
+
+func TestSetMaxRequestBodySizeOutsideLimiter(t *testing.T) {
+	r, _ := http.NewRequest("POST", "/", strings.NewReader("x"))
+	assert.ErrorIs(t, SetMaxRequestBodySize(r, 10), ErrNoBodyLimit)
+	r, _ = http.NewRequest("GET", "/", nil)
+	assert.NoError(t, SetMaxRequestBodySize(r, 10), "no body, nothing to limit")
+	r.Body = http.NoBody
+	assert.NoError(t, SetMaxRequestBodySize(r, 10))
+}
+
+func TestMaxRequestBodySizeFunc(t *testing.T) {
+	var calls atomic.Int32
+	lim, err := New(Config{
+		MaxRequestBodySize: 10,
+		MaxRequestBodySizeFunc: func(r *http.Request) int64 {
+			switch r.URL.Path {
+			case "/upload":
+				return 1000
+			case "/any":
+				return -1
+			}
+			return 0
+		},
+	})
+	require.NoError(t, err)
+	s := serve(t, lim, echoLen(false, &calls), h1)
+	for _, tt := range []struct {
+		path string
+		size int
+		code int
+	}{
+		{"/upload", 1000, 200},
+		{"/upload", 1001, 413},
+		{"/any", 100000, 200},
+		{"/", 10, 200},
+		{"/", 11, 413},
+	} {
+		req, _ := http.NewRequest("POST", s.URL+tt.path, bytes.NewReader(make([]byte, tt.size)))
+		code, body := s.do(t, req)
+		assert.Equal(t, tt.code, code, "%s with %d bytes", tt.path, tt.size)
+		if code == 200 {
+			assert.Equal(t, strconv.Itoa(tt.size), body)
+		}
+	}
+	assert.EqualValues(t, 3, calls.Load())
+}
+
+func TestMaxRequestBodySizeAlone(t *testing.T) {
+	for _, tt := range []struct {
+		limit int64
+		size  int
+		code  int
+	}{
+		{0, 0, 200},
+		{0, 1, 413},
+		{5, 5, 200},
+		{5, 6, 413},
+		{-1, 100000, 200},
+	} {
+		h := MaxRequestBodySize(tt.limit).Handler(echoLen(true, nil))
+		s := serve(t, nil, h, h1)
+		req, _ := http.NewRequest("POST", s.URL, unsized{bytes.NewReader(make([]byte, tt.size))})
+		code, _ := s.do(t, req)
+		assert.Equal(t, tt.code, code, "limit %d, %d bytes", tt.limit, tt.size)
+	}
+}
+
+func TestBodyRejectionReported(t *testing.T) {
+	var got []error
+	var reqs []*http.Request
+	lim, err := New(Config{MaxRequestBodySize: 4, OnReject: func(r *http.Request, err error) {
+		got = append(got, err)
+		reqs = append(reqs, r)
+	}})
+	require.NoError(t, err)
+	s := serve(t, lim, echoLen(true, nil), h1)
+	req, _ := http.NewRequest("POST", s.URL+"/declared", strings.NewReader("12345"))
+	s.do(t, req)
+	req, _ = http.NewRequest("POST", s.URL+"/read", unsized{strings.NewReader("12345")})
+	s.do(t, req)
+
+	require.Len(t, got, 2)
+	for i, err := range got {
+		assert.ErrorIs(t, err, ErrBodyTooLarge)
+		var le *Error
+		require.ErrorAs(t, err, &le)
+		assert.Equal(t, ReasonBodyTooLarge, le.Reason)
+		assert.EqualValues(t, 4, le.Limit)
+		assert.NotNil(t, reqs[i])
+	}
+	assert.Equal(t, "/declared", reqs[0].URL.Path)
+	assert.EqualValues(t, 5, got[0].(*Error).Size)
+	var mbe *http.MaxBytesError
+	assert.ErrorAs(t, got[1], &mbe, "a read overflow wraps the error the handler saw")
+	assert.False(t, errors.As(got[0], &mbe), "a declared length was never read")
+	assert.Equal(t, "windhover/limits: request body too large (limit 4, got 5)", got[0].Error())
+}
+
+func TestUpgradeRequestExemptFromBodyLimit(t *testing.T) {
+	var calls atomic.Int32
+	h := MaxRequestBodySize(1).Handler(echoLen(false, &calls))
+	s := serve(t, nil, h, h1)
+	c := dial(t, s.addr())
+	c.send(t, "POST / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: foo\r\nContent-Length: 5\r\n\r\n12345")
+	res, body := c.response(t)
+	assert.Equal(t, 200, res.StatusCode)
+	assert.Equal(t, "5", body)
+}

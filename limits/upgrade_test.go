@@ -1,0 +1,230 @@
+package limits
+
+import (
+	"bufio"
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const rawUpgrade = "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Upgrade\r\nUpgrade: echo\r\n\r\n"
+
+// echoUpgrade switches to a line echo protocol and serves it until the client
+// closes. Requests that do not ask to upgrade get "plain".
+func echoUpgrade(calls *atomic.Int32) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if calls != nil {
+			calls.Add(1)
+		}
+		if r.Header.Get("Upgrade") == "" {
+			_, _ = io.WriteString(w, "plain")
+			return
+		}
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+		_ = brw.Flush()
+		for {
+			line, err := brw.ReadString('\n')
+			if err != nil {
+				return
+			}
+			_, _ = brw.WriteString(line)
+			_ = brw.Flush()
+		}
+	}
+}
+
+// upgradeClient upgrades a fresh connection and checks the echo works.
+func upgradeClient(t *testing.T, c net.Conn) *bufio.Reader {
+	t.Helper()
+	br := bufio.NewReader(c)
+	_, err := io.WriteString(c, rawUpgrade)
+	require.NoError(t, err)
+	res, err := http.ReadResponse(br, nil)
+	require.NoError(t, err)
+	require.Equal(t, 101, res.StatusCode)
+	_, err = io.WriteString(c, "ping\n")
+	require.NoError(t, err)
+	line, err := br.ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "ping\n", line)
+	return br
+}
+
+func TestUpgradeLimit(t *testing.T) {
+	checkNoLeaks(t)
+	var calls atomic.Int32
+	lim, err := New(Config{MaxConcurrentUpgradedConnections: 2})
+	require.NoError(t, err)
+	s := serve(t, lim, echoUpgrade(&calls), h1)
+
+	a, b := dial(t, s.addr()), dial(t, s.addr())
+	upgradeClient(t, a)
+	upgradeClient(t, b)
+	assert.EqualValues(t, 2, lim.Stats().UpgradedConnections)
+
+	c := dial(t, s.addr())
+	c.send(t, rawUpgrade)
+	res, body := c.response(t)
+	assert.Equal(t, 503, res.StatusCode, "over the limit, before any 101")
+	assert.Equal(t, "Service Unavailable\n", body)
+	assert.True(t, c.closedByPeer(t))
+	assert.EqualValues(t, 2, calls.Load(), "the handler never saw the third")
+	assert.EqualValues(t, 1, lim.Stats().Rejected[ReasonUpgradeLimit])
+
+	// A plain request is not an upgrade and is served.
+	code, plain := s.get(t, "/", nil)
+	assert.Equal(t, 200, code)
+	assert.Equal(t, "plain", plain)
+
+	// The slot comes back when the upgraded connection closes.
+	a.Close()
+	eventually(t, func() bool { return lim.Stats().UpgradedConnections == 1 }, "slot not released")
+	upgradeClient(t, dial(t, s.addr()))
+}
+
+func TestUpgradeLeavesConnectionPool(t *testing.T) {
+	for _, p := range []proto{h1, h1tls} {
+		t.Run(string(p), func(t *testing.T) {
+			lim, err := New(Config{MaxConcurrentConnections: 1})
+			require.NoError(t, err)
+			s := serve(t, lim, echoUpgrade(nil), p)
+			var a net.Conn
+			if p == h1tls {
+				a = tlsDial(t, s)
+			} else {
+				a = dial(t, s.addr())
+			}
+			upgradeClient(t, a)
+			st := lim.Stats()
+			assert.EqualValues(t, 0, st.ActiveConnections, "the upgraded connection left the pool")
+			assert.EqualValues(t, 1, st.UpgradedConnections)
+
+			// The one connection slot is free for another client.
+			code, _ := s.get(t, "/", nil)
+			assert.Equal(t, 200, code)
+			s.client.CloseIdleConnections()
+
+			a.Close()
+			eventually(t, func() bool {
+				st := lim.Stats()
+				return st.UpgradedConnections == 0 && st.ActiveConnections == 0
+			}, "slots not released: %+v", lim.Stats())
+		})
+	}
+}
+
+func tlsDial(t *testing.T, s *testServer) net.Conn {
+	t.Helper()
+	c, err := tls.Dial("tcp", s.addr(), &tls.Config{
+		RootCAs:    s.Server.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs,
+		NextProtos: []string{"http/1.1"},
+	})
+	require.NoError(t, err)
+	require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestUpgradeWithoutLimiterListener(t *testing.T) {
+	// The Handler alone: the hijacked connection is wrapped so that its
+	// Close releases the slot.
+	lim := MaxConcurrentUpgradedConnections(1)
+	s := serve(t, nil, lim.Handler(echoUpgrade(nil)), h1)
+	a := dial(t, s.addr())
+	upgradeClient(t, a)
+	c := dial(t, s.addr())
+	c.send(t, rawUpgrade)
+	res, _ := c.response(t)
+	assert.Equal(t, 503, res.StatusCode)
+	a.Close()
+	eventually(t, func() bool { return lim.Stats().UpgradedConnections == 0 }, "slot not released")
+	upgradeClient(t, dial(t, s.addr()))
+}
+
+func TestNoUpgrades(t *testing.T) {
+	var calls atomic.Int32
+	lim, err := New(Config{MaxConcurrentUpgradedConnections: NoUpgrades})
+	require.NoError(t, err)
+	s := serve(t, lim, echoUpgrade(&calls), h1)
+	c := dial(t, s.addr())
+	c.send(t, rawUpgrade)
+	res, _ := c.response(t)
+	assert.Equal(t, 503, res.StatusCode)
+	assert.Zero(t, calls.Load())
+	assert.EqualValues(t, 1, lim.Stats().Rejected[ReasonUpgradesDisabled])
+}
+
+func TestUpgradeNotTakenReleasesSlot(t *testing.T) {
+	lim := MaxConcurrentUpgradedConnections(1)
+	h := lim.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no", http.StatusBadRequest) // declines to upgrade
+	}))
+	s := serve(t, nil, h, h1)
+	for range 3 {
+		c := dial(t, s.addr())
+		c.send(t, rawUpgrade)
+		res, _ := c.response(t)
+		assert.Equal(t, 400, res.StatusCode)
+	}
+	assert.Zero(t, lim.Stats().UpgradedConnections)
+	assert.Zero(t, lim.Stats().RejectedTotal())
+}
+
+func TestIsUpgrade(t *testing.T) {
+	tests := []struct {
+		raw  string
+		want bool
+	}{
+		{rawUpgrade, true},
+		{"GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n", true},
+		{"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nConnection: UPGRADE \r\nUpgrade: h2c\r\n\r\n", true},
+		{"GET / HTTP/1.1\r\nHost: x\r\nConnection: upgraded\r\nUpgrade: websocket\r\n\r\n", false},
+		{"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n", false},
+		{"GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\n\r\n", false},
+		{"GET / HTTP/1.0\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n", false},
+	}
+	for _, tt := range tests {
+		r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(tt.raw)))
+		require.NoError(t, err)
+		assert.Equal(t, tt.want, isUpgrade(r), "%q", tt.raw)
+	}
+	xconnect := &http.Request{Method: "CONNECT", ProtoMajor: 2, Header: http.Header{":protocol": {"websocket"}}}
+	assert.True(t, isUpgrade(xconnect), "HTTP/2 extended CONNECT")
+	xconnect.Header = http.Header{}
+	assert.False(t, isUpgrade(xconnect), "plain CONNECT")
+}
+
+func FuzzIsUpgrade(f *testing.F) {
+	f.Add("keep-alive, Upgrade", "websocket")
+	f.Add(",,upgrade,,", "x")
+	f.Add(" UpGrAdE ", "")
+	f.Fuzz(func(t *testing.T, connection, upgrade string) {
+		r := &http.Request{ProtoMajor: 1, ProtoMinor: 1, Header: http.Header{
+			"Connection": {connection},
+			"Upgrade":    {upgrade},
+		}}
+		got := isUpgrade(r)
+		want := false
+		for _, opt := range strings.Split(connection, ",") {
+			if strings.EqualFold(strings.TrimSpace(opt), "upgrade") {
+				want = true
+			}
+		}
+		if got != want {
+			t.Fatalf("isUpgrade(Connection: %q) = %v, want %v", connection, got, want)
+		}
+	})
+}
