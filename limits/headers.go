@@ -52,6 +52,7 @@ func requestLineSize(r *http.Request) int {
 // :protocol of an extended CONNECT, which net/http leaves in the header map,
 // is skipped likewise.
 func headerFootprint(r *http.Request) (count, size int) {
+	var pragmaNoCache, cacheControlNoCache bool
 	for name, values := range r.Header {
 		if len(name) > 0 && name[0] == ':' {
 			continue
@@ -59,6 +60,12 @@ func headerFootprint(r *http.Request) (count, size int) {
 		for _, v := range values {
 			count++
 			size += len(name) + len(v) + fieldOverhead
+		}
+		switch name {
+		case "Pragma":
+			pragmaNoCache = len(values) > 0 && values[0] == "no-cache"
+		case "Cache-Control":
+			cacheControlNoCache = len(values) == 1 && values[0] == "no-cache"
 		}
 	}
 	if r.ProtoMajor == 2 {
@@ -81,11 +88,9 @@ func headerFootprint(r *http.Request) (count, size int) {
 			sep = len(", ")
 		}
 	}
-	if p := r.Header["Pragma"]; len(p) > 0 && p[0] == "no-cache" {
-		if cc := r.Header["Cache-Control"]; len(cc) == 1 && cc[0] == "no-cache" {
-			count--
-			size -= len("Cache-Control") + len("no-cache") + fieldOverhead
-		}
+	if pragmaNoCache && cacheControlNoCache {
+		count--
+		size -= len("Cache-Control") + len("no-cache") + fieldOverhead
 	}
 	return count, size
 }

@@ -204,6 +204,14 @@ func TestHeaderFootprintTable(t *testing.T) {
 	}
 }
 
+func TestHeaderFootprintOfBuiltRequests(t *testing.T) {
+	// Requests built by code rather than parsed may hold empty value lists.
+	r := &http.Request{ProtoMajor: 1, Header: http.Header{"Pragma": {}, "Cache-Control": {}, "X-Empty": nil}}
+	count, size := headerFootprint(r)
+	assert.Zero(t, count)
+	assert.Zero(t, size)
+}
+
 func TestRequestLineSizeTable(t *testing.T) {
 	for _, raw := range []string{
 		"GET / HTTP/1.1",

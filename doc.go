@@ -1,0 +1,36 @@
+// Package windhover gives any net/http server the protections of ASP.NET
+// Core's Kestrel server, as small independent packages that a server adopts
+// one line at a time or composes into a hardened server.
+//
+// The packages, each usable alone:
+//
+//   - [github.com/windhover/windhover/limits]: what a client may make the
+//     server hold. Open and upgraded connections (with Kestrel's close, a 503,
+//     or a bounded queue over the limit), the request line (414), header
+//     fields (431), request bodies (413, with per-request overrides), and
+//     Kestrel's HTTP/2 settings.
+//
+// Planned, in the same shape: timeouts (minimum request and response data
+// rates against slow clients), hostfilter (allowed Host names), certauth
+// (client certificates, per host and route, and from trusted proxies),
+// unixsock (Unix-socket listeners and systemd socket activation), graceful
+// (draining several servers together) and metrics (Prometheus collectors
+// reading every policy's counters).
+//
+// # How they compose
+//
+// Each policy acts where net/http gives it a hook, and never replaces a hook
+// the server already has:
+//
+//	listener ─ limits.Listener (connection count)
+//	  └ http.Server ─ limits.Apply (MaxHeaderBytes, HTTP/2 settings, ConnState)
+//	      └ limits.Handler (request line, headers, upgrades, body)
+//	          └ the application
+//
+// Every policy counts its decisions in atomic counters offered as a Stats
+// snapshot, and takes an optional callback for each refusal; the hot path
+// pays an atomic add, and no package depends on a metrics library.
+//
+// Where Kestrel and Go differ, windhover keeps Kestrel's semantics and
+// defaults unless Go can do better, and says so in the package documentation.
+package windhover
