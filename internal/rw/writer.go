@@ -30,9 +30,15 @@ type Hooks interface {
 	// Informational (1xx other than 101) statuses do not call it.
 	WriteHeader(code int)
 
-	// Wrote is called after body bytes went to the wrapped writer through
-	// Write, WriteString or ReadFrom, with the count written and the error.
-	Wrote(n int64, err error)
+	// BeginWrite is called before bytes go to the wrapped writer: n bytes of
+	// body from Write or WriteString, at most n from a chunk of ReadFrom (-1
+	// for a whole ReadFrom of unknown size), or 0 for a Flush. With a chunk
+	// size set, it is called once per chunk.
+	BeginWrite(n int64)
+
+	// EndWrite is called after each write that BeginWrite announced, with
+	// the count of body bytes written and the error.
+	EndWrite(n int64, err error)
 
 	// Hijacked is called after a successful Hijack with the connection the
 	// wrapped writer returned. The connection it returns is handed to the
@@ -46,8 +52,11 @@ type NopHooks struct{}
 // WriteHeader does nothing.
 func (NopHooks) WriteHeader(int) {}
 
-// Wrote does nothing.
-func (NopHooks) Wrote(int64, error) {}
+// BeginWrite does nothing.
+func (NopHooks) BeginWrite(int64) {}
+
+// EndWrite does nothing.
+func (NopHooks) EndWrite(int64, error) {}
 
 // Hijacked returns c unchanged.
 func (NopHooks) Hijacked(c net.Conn) net.Conn { return c }
@@ -68,8 +77,10 @@ type Writer struct {
 	hooks    Hooks
 	status   int
 	written  int64
+	chunk    int64
 	hijacked bool
 	kinds    uint8
+	lr       io.LimitedReader // the chunk of a ReadFrom, kept here so as not to allocate
 }
 
 // Reset makes w wrap inner and report to hooks (nil for none), forgetting any
@@ -92,6 +103,39 @@ func (w *Writer) Reset(inner http.ResponseWriter, hooks Hooks) {
 		hooks = NopHooks{}
 	}
 	*w = Writer{inner: inner, hooks: hooks, kinds: kinds}
+}
+
+// SetChunkSize makes w split writes larger than n bytes (Write, WriteString
+// and ReadFrom alike) into chunks of at most n bytes, each announced to the
+// hooks on its own, so that a policy can time them one by one. Zero, the
+// default, writes whole.
+func (w *Writer) SetChunkSize(n int) { w.chunk = int64(n) }
+
+// Hooks returns the hooks w reports to.
+func (w *Writer) Hooks() Hooks { return w.hooks }
+
+// writer gives Find a way from any shape of Writer back to it. Being
+// unexported, no type outside this package can claim to be a Writer.
+func (w *Writer) writer() *Writer { return w }
+
+// Find looks through w and the writers it wraps (by their Unwrap methods) for
+// a Writer whose hooks are a T, and returns those hooks. A policy uses it to
+// reach its per-request state from the ResponseWriter a handler holds.
+func Find[T Hooks](w http.ResponseWriter) (T, bool) {
+	for range 32 {
+		if rw, ok := w.(interface{ writer() *Writer }); ok {
+			if h, ok := rw.writer().hooks.(T); ok {
+				return h, true
+			}
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			break
+		}
+		w = u.Unwrap()
+	}
+	var zero T
+	return zero, false
 }
 
 // Status returns the first final status code written, or 0 if none has been.
@@ -136,9 +180,29 @@ func (w *Writer) implicitHeader() {
 // Write writes p to the wrapped writer.
 func (w *Writer) Write(p []byte) (int, error) {
 	w.implicitHeader()
+	if w.chunk > 0 && int64(len(p)) > w.chunk {
+		return w.writeChunks(p)
+	}
+	w.hooks.BeginWrite(int64(len(p)))
 	n, err := w.inner.Write(p)
 	w.wrote(int64(n), err)
 	return n, err
+}
+
+func (w *Writer) writeChunks(p []byte) (int, error) {
+	total := 0
+	for len(p) > 0 {
+		c := p[:min(int64(len(p)), w.chunk)]
+		w.hooks.BeginWrite(int64(len(c)))
+		n, err := w.inner.Write(c)
+		w.wrote(int64(n), err)
+		total += n
+		if err != nil {
+			return total, err
+		}
+		p = p[n:]
+	}
+	return total, nil
 }
 
 // WriteString writes s to the wrapped writer, through its WriteString method
@@ -146,30 +210,44 @@ func (w *Writer) Write(p []byte) (int, error) {
 // offering io.StringWriter changes no behaviour and spares io.WriteString a
 // copy.
 func (w *Writer) WriteString(s string) (int, error) {
-	w.implicitHeader()
-	var n int
-	var err error
-	if sw, ok := w.inner.(io.StringWriter); ok {
-		n, err = sw.WriteString(s)
-	} else {
-		n, err = w.inner.Write([]byte(s))
+	sw, ok := w.inner.(io.StringWriter)
+	if !ok {
+		return w.Write([]byte(s))
 	}
-	w.wrote(int64(n), err)
-	return n, err
+	w.implicitHeader()
+	total := 0
+	for {
+		c := s
+		if w.chunk > 0 && int64(len(c)) > w.chunk {
+			c = s[:w.chunk]
+		}
+		w.hooks.BeginWrite(int64(len(c)))
+		n, err := sw.WriteString(c)
+		w.wrote(int64(n), err)
+		total += n
+		s = s[n:]
+		if err != nil || len(s) == 0 {
+			return total, err
+		}
+	}
 }
 
 func (w *Writer) wrote(n int64, err error) {
 	w.written += n
-	w.hooks.Wrote(n, err)
+	w.hooks.EndWrite(n, err)
 }
 
 func (w *Writer) flush() error {
 	w.implicitHeader()
+	w.hooks.BeginWrite(0)
+	var err error
 	if fe, ok := w.inner.(interface{ FlushError() error }); ok {
-		return fe.FlushError()
+		err = fe.FlushError()
+	} else {
+		w.inner.(http.Flusher).Flush()
 	}
-	w.inner.(http.Flusher).Flush()
-	return nil
+	w.hooks.EndWrite(0, err)
+	return err
 }
 
 func (w *Writer) hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -183,9 +261,27 @@ func (w *Writer) hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 func (w *Writer) readFrom(src io.Reader) (int64, error) {
 	w.implicitHeader()
-	n, err := w.inner.(io.ReaderFrom).ReadFrom(src)
-	w.wrote(n, err)
-	return n, err
+	rf := w.inner.(io.ReaderFrom)
+	if w.chunk == 0 {
+		w.hooks.BeginWrite(-1)
+		n, err := rf.ReadFrom(src)
+		w.wrote(n, err)
+		return n, err
+	}
+	// net/http's sendfile and splice paths see through an
+	// *io.LimitedReader, so chunks keep the zero-copy path.
+	var total int64
+	for {
+		w.lr = io.LimitedReader{R: src, N: w.chunk}
+		w.hooks.BeginWrite(w.chunk)
+		n, err := rf.ReadFrom(&w.lr)
+		w.wrote(n, err)
+		total += n
+		if err != nil || n < w.chunk {
+			w.lr = io.LimitedReader{}
+			return total, err
+		}
+	}
 }
 
 func (w *Writer) push(target string, opts *http.PushOptions) error {

@@ -53,13 +53,15 @@ func (f *fake) SetWriteDeadline(t time.Time) error { f.deadline = t; return nil 
 // recorder is a Hooks that records every call.
 type recorder struct {
 	headers []int
+	begun   []int64
 	wrote   []int64
 	conns   []net.Conn
 	swap    net.Conn
 }
 
-func (r *recorder) WriteHeader(code int)     { r.headers = append(r.headers, code) }
-func (r *recorder) Wrote(n int64, err error) { r.wrote = append(r.wrote, n) }
+func (r *recorder) WriteHeader(code int)        { r.headers = append(r.headers, code) }
+func (r *recorder) BeginWrite(n int64)          { r.begun = append(r.begun, n) }
+func (r *recorder) EndWrite(n int64, err error) { r.wrote = append(r.wrote, n) }
 func (r *recorder) Hijacked(c net.Conn) net.Conn {
 	r.conns = append(r.conns, c)
 	if r.swap != nil {
@@ -203,8 +205,61 @@ func TestWriteCountingAndHooks(t *testing.T) {
 	_, _ = io.WriteString(out, " world")
 	_, _ = io.Copy(out, io.LimitReader(strings.NewReader("!!!!"), 3))
 	assert.EqualValues(t, 14, w.Written())
+	assert.Equal(t, []int64{5, 6, -1}, rec.begun)
 	assert.Equal(t, []int64{5, 6, 3}, rec.wrote)
 	assert.Equal(t, "hello world!!!", fk.body.String())
+}
+
+func TestChunkedWrites(t *testing.T) {
+	for _, kinds := range []uint8{0, hasReaderFrom} {
+		fk := newFake()
+		var rec recorder
+		var w Writer
+		w.Reset(newInner(kinds, fk), &rec)
+		w.SetChunkSize(4)
+		out := w.ResponseWriter()
+		_, _ = out.Write([]byte("0123456789"))
+		_, _ = io.WriteString(out, "abcdefghij")
+		_, _ = out.Write([]byte("xy"))
+		assert.Equal(t, []int64{4, 4, 2, 4, 4, 2, 2}, rec.begun[:7], "kinds %04b", kinds)
+		assert.Equal(t, []int64{4, 4, 2, 4, 4, 2, 2}, rec.wrote[:7])
+		if kinds&hasReaderFrom != 0 {
+			n, err := out.(io.ReaderFrom).ReadFrom(strings.NewReader("ABCDEFGHI"))
+			require.NoError(t, err)
+			assert.EqualValues(t, 9, n)
+			assert.Equal(t, []int64{4, 4, 4}, rec.begun[7:], "a last chunk that comes up short ends the copy")
+			assert.Equal(t, []int64{4, 4, 1}, rec.wrote[7:])
+			assert.Equal(t, 3, fk.readFroms)
+		}
+		assert.Equal(t, "0123456789abcdefghijxy", fk.body.String()[:22])
+	}
+}
+
+func TestFlushReported(t *testing.T) {
+	var rec recorder
+	var w Writer
+	w.Reset(newInner(hasFlusher, newFake()), &rec)
+	w.ResponseWriter().(http.Flusher).Flush()
+	assert.Equal(t, []int64{0}, rec.begun)
+	assert.Equal(t, []int64{0}, rec.wrote)
+}
+
+type otherHooks struct{ NopHooks }
+
+func TestFind(t *testing.T) {
+	var rec recorder
+	var inner Writer
+	inner.Reset(newInner(hasFlusher, newFake()), &rec)
+	var outer Writer
+	outer.Reset(inner.ResponseWriter(), otherHooks{})
+
+	got, ok := Find[*recorder](outer.ResponseWriter())
+	require.True(t, ok, "found through the outer Writer")
+	assert.Same(t, &rec, got)
+	_, ok = Find[otherHooks](outer.ResponseWriter())
+	assert.True(t, ok)
+	_, ok = Find[*recorder](newFake())
+	assert.False(t, ok)
 }
 
 // plainWriter has neither WriteString nor any optional interface.
