@@ -32,8 +32,8 @@ func TestHeaderCountBoundaryOverGoLimit(t *testing.T) {
 		h["User-Agent"] = []string{testUA}
 		return h
 	}
-	code, _ := s.get(t, "/", fields(600))
+	code, _ := s.Get(t, "/", fields(600))
 	assert.Equal(t, 200, code)
-	code, _ = s.get(t, "/", fields(601))
+	code, _ = s.Get(t, "/", fields(601))
 	assert.Equal(t, 431, code)
 }

@@ -57,7 +57,7 @@ func TestHTTP2SettingsOnTheWire(t *testing.T) {
 	lim, err := New(Config{})
 	require.NoError(t, err)
 	s := serve(t, lim, hello, h2c)
-	c, err := net.Dial("tcp", s.addr())
+	c, err := net.Dial("tcp", s.Addr())
 	require.NoError(t, err)
 	defer c.Close()
 	require.NoError(t, c.SetDeadline(time.Now().Add(5*time.Second)))

@@ -126,7 +126,7 @@ func BenchmarkServer(b *testing.B) {
 						r := req.Clone(req.Context())
 						r.Body = io.NopCloser(strings.NewReader(body))
 						r.ContentLength = int64(len(body))
-						res, err := s.client.Do(r)
+						res, err := s.Client.Do(r)
 						if err != nil {
 							b.Error(err)
 							return

@@ -48,13 +48,13 @@ func TestDeclaredBodyOverLimitRefusedBeforeHandler(t *testing.T) {
 			s := serve(t, lim, echoLen(false, &calls), p)
 
 			req, _ := http.NewRequest("POST", s.URL, bytes.NewReader(make([]byte, 1000)))
-			code, body := s.do(t, req)
+			code, body := s.Do(t, req)
 			assert.Equal(t, 200, code, "exactly the limit passes")
 			assert.Equal(t, "1000", body)
 			assert.EqualValues(t, 1, calls.Load())
 
 			req, _ = http.NewRequest("POST", s.URL, bytes.NewReader(make([]byte, 1001)))
-			code, body = s.do(t, req)
+			code, body = s.Do(t, req)
 			assert.Equal(t, http.StatusRequestEntityTooLarge, code)
 			assert.Equal(t, "Request Entity Too Large\n", body)
 			assert.EqualValues(t, 1, calls.Load(), "the handler did not run")
@@ -79,11 +79,11 @@ func TestUndeclaredBodyOverLimitFailsAsRead(t *testing.T) {
 			}), p)
 
 			req, _ := http.NewRequest("POST", s.URL, unsized{bytes.NewReader(make([]byte, 1000))})
-			code, _ := s.do(t, req)
+			code, _ := s.Do(t, req)
 			assert.Equal(t, 200, code, "exactly the limit passes")
 
 			req, _ = http.NewRequest("POST", s.URL, unsized{bytes.NewReader(make([]byte, 1001))})
-			code, body := s.do(t, req)
+			code, body := s.Do(t, req)
 			assert.Equal(t, http.StatusRequestEntityTooLarge, code)
 			assert.Equal(t, "Request Entity Too Large\n", body)
 			var mbe *http.MaxBytesError
@@ -97,26 +97,26 @@ func TestHandlerKeepsItsOwnStatusAfterOverflow(t *testing.T) {
 	lim, err := New(Config{MaxRequestBodySize: 10})
 	require.NoError(t, err)
 	s := serve(t, lim, echoLen(false, nil), h1)
-	c := dial(t, s.addr())
-	c.send(t, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n")
-	res, body := c.response(t)
+	c := dial(t, s.Addr())
+	c.Send(t, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n")
+	res, body := c.Response(t)
 	assert.Equal(t, 400, res.StatusCode, "the handler answered, its answer stands")
 	assert.Contains(t, body, "http: request body too large")
-	assert.True(t, c.closedByPeer(t), "the connection is not reused")
+	assert.True(t, c.ClosedByPeer(t), "the connection is not reused")
 }
 
 func TestChunkedOverflowClosesConnection(t *testing.T) {
 	lim, err := New(Config{MaxRequestBodySize: 10})
 	require.NoError(t, err)
 	s := serve(t, lim, echoLen(true, nil), h1)
-	c := dial(t, s.addr())
+	c := dial(t, s.Addr())
 	// A small overflow that net/http would otherwise discard and reuse the
 	// connection after.
-	c.send(t, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nb\r\n0123456789a\r\n0\r\n\r\n")
-	res, _ := c.response(t)
+	c.Send(t, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nb\r\n0123456789a\r\n0\r\n\r\n")
+	res, _ := c.Response(t)
 	assert.Equal(t, 413, res.StatusCode)
 	assert.True(t, res.Close)
-	assert.True(t, c.closedByPeer(t))
+	assert.True(t, c.ClosedByPeer(t))
 }
 
 func TestOverflowAfterResponseStartedClosesConnection(t *testing.T) {
@@ -135,12 +135,12 @@ func TestOverflowAfterResponseStartedClosesConnection(t *testing.T) {
 		readErr.Store(err)
 		fmt.Fprint(w, "done")
 	}), h1)
-	c := dial(t, s.addr())
-	c.send(t, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nb\r\n0123456789a\r\n0\r\n\r\n")
-	res, body := c.response(t)
+	c := dial(t, s.Addr())
+	c.Send(t, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nb\r\n0123456789a\r\n0\r\n\r\n")
+	res, body := c.Response(t)
 	assert.Equal(t, 200, res.StatusCode)
 	assert.Equal(t, "done", body)
-	assert.True(t, c.closedByPeer(t), "the connection is closed after the response")
+	assert.True(t, c.ClosedByPeer(t), "the connection is closed after the response")
 	var mbe *http.MaxBytesError
 	assert.ErrorAs(t, readErr.Load().(error), &mbe)
 }
@@ -156,7 +156,7 @@ func TestHTTP2OverflowKeepsConnection(t *testing.T) {
 			for i, size := range []int{101, 50, 101, 50} {
 				req, _ := http.NewRequest("POST", s.URL, unsized{bytes.NewReader(make([]byte, size))})
 				req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
-				code, _ := s.do(t, req)
+				code, _ := s.Do(t, req)
 				want := 200
 				if size > 100 {
 					want = 413
@@ -173,11 +173,11 @@ func TestExpectContinueGetsNo100(t *testing.T) {
 	lim, err := New(Config{MaxRequestBodySize: 10})
 	require.NoError(t, err)
 	s := serve(t, lim, echoLen(false, &calls), h1)
-	c := dial(t, s.addr())
-	c.send(t, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\nExpect: 100-continue\r\n\r\n")
-	res, _ := c.response(t)
+	c := dial(t, s.Addr())
+	c.Send(t, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\nExpect: 100-continue\r\n\r\n")
+	res, _ := c.Response(t)
 	assert.Equal(t, 413, res.StatusCode, "the first response is the refusal, not 100 Continue")
-	assert.True(t, c.closedByPeer(t))
+	assert.True(t, c.ClosedByPeer(t))
 	assert.Zero(t, calls.Load())
 }
 
@@ -204,7 +204,7 @@ func TestSetMaxRequestBodySize(t *testing.T) {
 
 	send := func(body io.Reader) result {
 		req, _ := http.NewRequest("POST", s.URL, body)
-		res, err := s.client.Do(req)
+		res, err := s.Client.Do(req)
 		require.NoError(t, err)
 		res.Body.Close()
 		return <-results
@@ -270,7 +270,7 @@ func TestMaxRequestBodySizeFunc(t *testing.T) {
 		{"/", 11, 413},
 	} {
 		req, _ := http.NewRequest("POST", s.URL+tt.path, bytes.NewReader(make([]byte, tt.size)))
-		code, body := s.do(t, req)
+		code, body := s.Do(t, req)
 		assert.Equal(t, tt.code, code, "%s with %d bytes", tt.path, tt.size)
 		if code == 200 {
 			assert.Equal(t, strconv.Itoa(tt.size), body)
@@ -294,7 +294,7 @@ func TestMaxRequestBodySizeAlone(t *testing.T) {
 		h := MaxRequestBodySize(tt.limit).Handler(echoLen(true, nil))
 		s := serve(t, nil, h, h1)
 		req, _ := http.NewRequest("POST", s.URL, unsized{bytes.NewReader(make([]byte, tt.size))})
-		code, _ := s.do(t, req)
+		code, _ := s.Do(t, req)
 		assert.Equal(t, tt.code, code, "limit %d, %d bytes", tt.limit, tt.size)
 	}
 }
@@ -309,9 +309,9 @@ func TestBodyRejectionReported(t *testing.T) {
 	require.NoError(t, err)
 	s := serve(t, lim, echoLen(true, nil), h1)
 	req, _ := http.NewRequest("POST", s.URL+"/declared", strings.NewReader("12345"))
-	s.do(t, req)
+	s.Do(t, req)
 	req, _ = http.NewRequest("POST", s.URL+"/read", unsized{strings.NewReader("12345")})
-	s.do(t, req)
+	s.Do(t, req)
 
 	require.Len(t, got, 2)
 	for i, err := range got {
@@ -334,9 +334,9 @@ func TestUpgradeRequestExemptFromBodyLimit(t *testing.T) {
 	var calls atomic.Int32
 	h := MaxRequestBodySize(1).Handler(echoLen(false, &calls))
 	s := serve(t, nil, h, h1)
-	c := dial(t, s.addr())
-	c.send(t, "POST / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: foo\r\nContent-Length: 5\r\n\r\n12345")
-	res, body := c.response(t)
+	c := dial(t, s.Addr())
+	c.Send(t, "POST / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: foo\r\nContent-Length: 5\r\n\r\n12345")
+	res, body := c.Response(t)
 	assert.Equal(t, 200, res.StatusCode)
 	assert.Equal(t, "5", body)
 }

@@ -1,6 +1,8 @@
 package limits
 
 import (
+	"github.com/windhover/windhover/internal/testserver"
+
 	"bufio"
 	"fmt"
 	"net/http"
@@ -19,11 +21,11 @@ func uaHeader() http.Header { return http.Header{"User-Agent": {testUA}} }
 
 // fixedFields is what a test request carries besides the fields under test,
 // as Kestrel counts it for protocol p: User-Agent, and Host over HTTP/1.
-func fixedFields(s *testServer) (count, size int) {
+func fixedFields(s *testserver.Server) (count, size int) {
 	count, size = 1, len("User-Agent")+len(testUA)+fieldOverhead
-	if s.proto == h1 || s.proto == h1tls {
+	if s.Proto == h1 || s.Proto == h1tls {
 		count++
-		size += len("Host") + len(s.addr()) + fieldOverhead
+		size += len("Host") + len(s.Addr()) + fieldOverhead
 	}
 	return count, size
 }
@@ -37,18 +39,18 @@ func TestRequestLineBoundary(t *testing.T) {
 			// The path that makes the line exactly n bytes long.
 			pathFor := func(n int) string {
 				fixed := len("GET") + len(" ") + len(" HTTP/1.1")
-				if s.proto == h2tls || s.proto == h2c {
+				if s.Proto == h2tls || s.Proto == h2c {
 					scheme := "http"
-					if s.proto == h2tls {
+					if s.Proto == h2tls {
 						scheme = "https"
 					}
-					fixed = len("GET") + len(scheme) + len(s.addr())
+					fixed = len("GET") + len(scheme) + len(s.Addr())
 				}
 				return "/" + strings.Repeat("a", n-fixed-1)
 			}
-			code, _ := s.get(t, pathFor(DefaultMaxRequestLineSize), uaHeader())
+			code, _ := s.Get(t, pathFor(DefaultMaxRequestLineSize), uaHeader())
 			assert.Equal(t, 200, code, "a line of exactly the limit passes")
-			code, body := s.get(t, pathFor(DefaultMaxRequestLineSize+1), uaHeader())
+			code, body := s.Get(t, pathFor(DefaultMaxRequestLineSize+1), uaHeader())
 			assert.Equal(t, http.StatusRequestURITooLong, code, "one byte more is refused")
 			assert.Equal(t, "Request URI Too Long\n", body)
 			assert.EqualValues(t, 1, lim.Stats().Rejected[ReasonRequestLineTooLong])
@@ -68,9 +70,9 @@ func TestHeaderCountBoundary(t *testing.T) {
 				h["User-Agent"] = []string{testUA}
 				return h
 			}
-			code, _ := s.get(t, "/", fields(DefaultMaxRequestHeaderCount))
+			code, _ := s.Get(t, "/", fields(DefaultMaxRequestHeaderCount))
 			assert.Equal(t, 200, code, "exactly the limit passes")
-			code, body := s.get(t, "/", fields(DefaultMaxRequestHeaderCount+1))
+			code, body := s.Get(t, "/", fields(DefaultMaxRequestHeaderCount+1))
 			assert.Equal(t, http.StatusRequestHeaderFieldsTooLarge, code)
 			assert.Equal(t, "Request Header Fields Too Large\n", body)
 			assert.EqualValues(t, 1, lim.Stats().Rejected[ReasonTooManyHeaders])
@@ -90,9 +92,9 @@ func TestHeadersTotalSizeBoundary(t *testing.T) {
 				h["User-Agent"] = []string{testUA}
 				return h
 			}
-			code, _ := s.get(t, "/", fields(DefaultMaxRequestHeadersTotalSize))
+			code, _ := s.Get(t, "/", fields(DefaultMaxRequestHeadersTotalSize))
 			assert.Equal(t, 200, code, "exactly the limit passes")
-			code, _ = s.get(t, "/", fields(DefaultMaxRequestHeadersTotalSize+1))
+			code, _ = s.Get(t, "/", fields(DefaultMaxRequestHeadersTotalSize+1))
 			assert.Equal(t, http.StatusRequestHeaderFieldsTooLarge, code)
 			assert.EqualValues(t, 1, lim.Stats().Rejected[ReasonHeadersTooLarge])
 		})
@@ -138,17 +140,17 @@ func TestRawHeaderCounting(t *testing.T) {
 			lim, err := New(Config{MaxRequestHeadersTotalSize: 1000})
 			require.NoError(t, err)
 			s := serve(t, lim, hello, h1)
-			c := dial(t, s.addr())
-			c.send(t, rawHead(s.addr(), tt.line, tt.extra, 1000)+tt.body)
-			res, _ := c.response(t)
+			c := dial(t, s.Addr())
+			c.Send(t, rawHead(s.Addr(), tt.line, tt.extra, 1000)+tt.body)
+			res, _ := c.Response(t)
 			assert.Equal(t, 200, res.StatusCode, "exactly the limit passes")
 
-			c = dial(t, s.addr())
-			c.send(t, rawHead(s.addr(), tt.line, tt.extra, 1001)+tt.body)
-			res, _ = c.response(t)
+			c = dial(t, s.Addr())
+			c.Send(t, rawHead(s.Addr(), tt.line, tt.extra, 1001)+tt.body)
+			res, _ = c.Response(t)
 			assert.Equal(t, 431, res.StatusCode, "one byte more is refused")
 			assert.True(t, res.Close, "Connection: close")
-			assert.True(t, c.closedByPeer(t), "the connection is closed")
+			assert.True(t, c.ClosedByPeer(t), "the connection is closed")
 		})
 	}
 }
@@ -157,13 +159,13 @@ func TestHTTP10WithoutHost(t *testing.T) {
 	lim, err := New(Config{MaxRequestHeaderCount: 1})
 	require.NoError(t, err)
 	s := serve(t, lim, hello, h1)
-	c := dial(t, s.addr())
-	c.send(t, "GET / HTTP/1.0\r\nX-One: 1\r\n\r\n")
-	res, _ := c.response(t)
+	c := dial(t, s.Addr())
+	c.Send(t, "GET / HTTP/1.0\r\nX-One: 1\r\n\r\n")
+	res, _ := c.Response(t)
 	assert.Equal(t, 200, res.StatusCode, "no Host, one field")
-	c = dial(t, s.addr())
-	c.send(t, "GET / HTTP/1.0\r\nX-One: 1\r\nX-Two: 2\r\n\r\n")
-	res, _ = c.response(t)
+	c = dial(t, s.Addr())
+	c.Send(t, "GET / HTTP/1.0\r\nX-One: 1\r\nX-Two: 2\r\n\r\n")
+	res, _ = c.Response(t)
 	assert.Equal(t, 431, res.StatusCode)
 }
 
@@ -176,8 +178,8 @@ func TestHugeHeaderStoppedByMaxHeaderBytes(t *testing.T) {
 	lim.Apply(&srv)
 	require.Equal(t, 8192+2+32768+2+32*104, srv.MaxHeaderBytes)
 	s := serve(t, lim, hello, h1)
-	c := dial(t, s.addr())
-	c.send(t, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: "+strings.Repeat("b", 200<<10)+"\r\n\r\n")
+	c := dial(t, s.Addr())
+	c.Send(t, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: "+strings.Repeat("b", 200<<10)+"\r\n\r\n")
 	res, err := http.ReadResponse(bufio.NewReader(c), nil)
 	require.NoError(t, err)
 	assert.Equal(t, 431, res.StatusCode)

@@ -3,6 +3,8 @@
 package limits
 
 import (
+	"github.com/windhover/windhover/internal/testserver"
+
 	"encoding/pem"
 	"os"
 	"os/exec"
@@ -17,7 +19,7 @@ import (
 // curl runs the real curl against a test server and returns the status it
 // printed and its verbose trace. A missing curl fails the test: .ci/run
 // installs it.
-func curl(t *testing.T, s *testServer, args ...string) (status, trace string) {
+func curl(t *testing.T, s *testserver.Server, args ...string) (status, trace string) {
 	t.Helper()
 	bin, err := exec.LookPath("curl")
 	require.NoError(t, err, "curl is required by the integration suite")

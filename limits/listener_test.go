@@ -1,6 +1,8 @@
 package limits
 
 import (
+	"github.com/windhover/windhover/internal/testserver"
+
 	"crypto/tls"
 	"errors"
 	"io"
@@ -16,11 +18,11 @@ import (
 )
 
 // holdConns dials n connections and waits until the server holds them all.
-func holdConns(t *testing.T, lim *Limiter, s *testServer, n int) []*rawConn {
+func holdConns(t *testing.T, lim *Limiter, s *testserver.Server, n int) []*testserver.Conn {
 	t.Helper()
-	conns := make([]*rawConn, n)
+	conns := make([]*testserver.Conn, n)
 	for i := range conns {
-		conns[i] = dial(t, s.addr())
+		conns[i] = dial(t, s.Addr())
 	}
 	eventually(t, func() bool { return lim.Stats().ActiveConnections == int64(n) },
 		"server holds %d connections, want %d", lim.Stats().ActiveConnections, n)
@@ -40,9 +42,9 @@ func TestConnectionLimitCloses(t *testing.T) {
 	s := serve(t, lim, hello, h1)
 	held := holdConns(t, lim, s, 2)
 
-	c := dial(t, s.addr())
-	c.send(t, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-	assert.True(t, c.closedByPeer(t), "closed without a reply, as Kestrel does")
+	c := dial(t, s.Addr())
+	c.Send(t, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	assert.True(t, c.ClosedByPeer(t), "closed without a reply, as Kestrel does")
 	eventually(t, func() bool { return lim.Stats().Rejected[ReasonConnectionLimit] == 1 }, "not counted")
 	mu.Lock()
 	require.Len(t, refused, 1)
@@ -54,17 +56,17 @@ func TestConnectionLimitCloses(t *testing.T) {
 	mu.Unlock()
 
 	// A held connection is served normally.
-	held[0].send(t, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-	res, body := held[0].response(t)
+	held[0].Send(t, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	res, body := held[0].Response(t)
 	assert.Equal(t, 200, res.StatusCode)
 	assert.Equal(t, "hello\n", body)
 
 	// Closing one frees its slot.
 	held[1].Close()
 	eventually(t, func() bool { return lim.Stats().ActiveConnections == 1 }, "slot not released")
-	c = dial(t, s.addr())
-	c.send(t, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-	res, _ = c.response(t)
+	c = dial(t, s.Addr())
+	c.Send(t, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	res, _ = c.Response(t)
 	assert.Equal(t, 200, res.StatusCode)
 	assert.EqualValues(t, 3, lim.Stats().AcceptedConnections)
 }
@@ -76,19 +78,20 @@ func TestConnectionLimitResponds503(t *testing.T) {
 	s := serve(t, lim, hello, h1)
 	holdConns(t, lim, s, 1)
 
-	c := dial(t, s.addr())
-	c.send(t, "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
-	res, body := c.response(t)
+	c := dial(t, s.Addr())
+	c.Send(t, "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+	res, body := c.Response(t)
 	assert.Equal(t, 503, res.StatusCode)
 	assert.Equal(t, "Service Unavailable\n", body)
 	assert.True(t, res.Close)
-	assert.True(t, c.closedByPeer(t))
+	assert.True(t, c.ClosedByPeer(t))
 
 	// An HTTP/2 prior-knowledge client is closed, not sent HTTP/1 bytes.
-	c = dial(t, s.addr())
-	c.send(t, string(http2Preface))
-	assert.True(t, c.closedByPeer(t))
-	assert.Zero(t, c.br.Buffered())
+	c = dial(t, s.Addr())
+	c.Send(t, string(http2Preface))
+	rest, err := io.ReadAll(c.R)
+	assert.NoError(t, err, "closed, not timed out")
+	assert.Empty(t, rest, "not a byte of HTTP/1")
 
 	assert.EqualValues(t, 2, lim.Stats().Rejected[ReasonConnectionLimit])
 }
@@ -99,7 +102,7 @@ func TestConnectionLimit503ClosesTLS(t *testing.T) {
 	s := serve(t, lim, hello, h1tls)
 	held := tlsDial(t, s) // completes the handshake: the server holds it
 	eventually(t, func() bool { return lim.Stats().ActiveConnections == 1 }, "not held")
-	_, err = tls.Dial("tcp", s.addr(), &tls.Config{InsecureSkipVerify: true})
+	_, err = tls.Dial("tcp", s.Addr(), &tls.Config{InsecureSkipVerify: true})
 	require.Error(t, err, "the handshake of a refused TLS client fails")
 	held.Close()
 }
@@ -111,16 +114,16 @@ func TestConnectionQueue(t *testing.T) {
 	s := serve(t, lim, hello, h1)
 	held := holdConns(t, lim, s, 1)
 
-	waiting := dial(t, s.addr())
-	waiting.send(t, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	waiting := dial(t, s.Addr())
+	waiting.Send(t, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	eventually(t, func() bool { return lim.Stats().QueuedConnections == 1 }, "not queued")
 
-	full := dial(t, s.addr())
-	assert.True(t, full.closedByPeer(t), "the queue holds one")
+	full := dial(t, s.Addr())
+	assert.True(t, full.ClosedByPeer(t), "the queue holds one")
 	eventually(t, func() bool { return lim.Stats().Rejected[ReasonConnectionQueueFull] == 1 }, "not counted")
 
 	held[0].Close()
-	res, body := waiting.response(t)
+	res, body := waiting.Response(t)
 	assert.Equal(t, 200, res.StatusCode, "served once a slot freed")
 	assert.Equal(t, "hello\n", body)
 	assert.Zero(t, lim.Stats().QueuedConnections)
@@ -139,9 +142,9 @@ func TestConnectionQueueTimeout(t *testing.T) {
 	holdConns(t, lim, s, 1)
 
 	start := time.Now()
-	c := dial(t, s.addr())
-	c.send(t, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-	res, _ := c.response(t)
+	c := dial(t, s.Addr())
+	c.Send(t, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	res, _ := c.Response(t)
 	waited := time.Since(start)
 	assert.Equal(t, 503, res.StatusCode, "the overflow action after the wait")
 	assert.GreaterOrEqual(t, waited, 250*time.Millisecond, "it waited in the queue")
@@ -154,10 +157,10 @@ func TestConnectionQueueOrder(t *testing.T) {
 	require.NoError(t, err)
 	s := serve(t, lim, hello, h1)
 	held := holdConns(t, lim, s, 1)
-	var queued []*rawConn
+	var queued []*testserver.Conn
 	for i := range 3 {
-		c := dial(t, s.addr())
-		c.send(t, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		c := dial(t, s.Addr())
+		c.Send(t, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
 		queued = append(queued, c)
 		eventually(t, func() bool { return lim.Stats().QueuedConnections == int64(i+1) }, "not queued")
 	}
@@ -165,7 +168,7 @@ func TestConnectionQueueOrder(t *testing.T) {
 	// Each closes after its one response, freeing the slot for the next,
 	// oldest first.
 	for i, c := range queued {
-		res, _ := c.response(t)
+		res, _ := c.Response(t)
 		assert.Equal(t, 200, res.StatusCode, "queued connection %d", i)
 	}
 }
@@ -224,12 +227,12 @@ func TestHijackedConnectionKeepsItsSlot(t *testing.T) {
 	defer ln.Close()
 
 	c := dial(t, inner.Addr().String())
-	c.send(t, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	c.Send(t, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	eventually(t, func() bool { return lim.Stats().ActiveConnections == 1 }, "not held")
 	time.Sleep(50 * time.Millisecond) // let the hijack happen
 	assert.EqualValues(t, 1, lim.Stats().ActiveConnections)
 	d := dial(t, inner.Addr().String())
-	assert.True(t, d.closedByPeer(t), "the hijacked connection still holds the only slot")
+	assert.True(t, d.ClosedByPeer(t), "the hijacked connection still holds the only slot")
 	close(release)
 	eventually(t, func() bool { return lim.Stats().ActiveConnections == 0 }, "slot not released")
 }
@@ -259,7 +262,7 @@ func TestConnectionLimitUnderLoad(t *testing.T) {
 	var wg sync.WaitGroup
 	for range clients {
 		wg.Go(func() {
-			c, err := net.DialTimeout("tcp", s.addr(), 5*time.Second)
+			c, err := net.DialTimeout("tcp", s.Addr(), 5*time.Second)
 			if err != nil {
 				refused.Add(1)
 				return
@@ -335,20 +338,20 @@ func TestApplyLimitsConnectionsWithoutListener(t *testing.T) {
 	defer srv.Close()
 
 	a := dial(t, ln.Addr().String())
-	a.send(t, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-	res, _ := a.response(t)
+	a.Send(t, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	res, _ := a.Response(t)
 	assert.Equal(t, 200, res.StatusCode)
 	b := dial(t, ln.Addr().String())
-	b.send(t, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-	assert.True(t, b.closedByPeer(t), "over the limit")
+	b.Send(t, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	assert.True(t, b.ClosedByPeer(t), "over the limit")
 	assert.EqualValues(t, 1, lim.Stats().Rejected[ReasonConnectionLimit])
 	assert.Positive(t, userStates.Load(), "the user's hook still runs")
 
 	a.Close()
 	eventually(t, func() bool { return lim.Stats().ActiveConnections == 0 }, "not released")
 	c := dial(t, ln.Addr().String())
-	c.send(t, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-	res, _ = c.response(t)
+	c.Send(t, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	res, _ = c.Response(t)
 	assert.Equal(t, 200, res.StatusCode)
 }
 
@@ -357,7 +360,7 @@ func TestApplyIgnoresListenerConnections(t *testing.T) {
 	lim, err := New(Config{MaxConcurrentConnections: 1})
 	require.NoError(t, err)
 	s := serve(t, lim, hello, h1tls)
-	code, _ := s.get(t, "/", nil)
+	code, _ := s.Get(t, "/", nil)
 	assert.Equal(t, 200, code)
 	assert.EqualValues(t, 1, lim.Stats().AcceptedConnections)
 	assert.EqualValues(t, 1, lim.Stats().ActiveConnections)

@@ -1,6 +1,8 @@
 package limits
 
 import (
+	"github.com/windhover/windhover/internal/testserver"
+
 	"bufio"
 	"crypto/tls"
 	"io"
@@ -70,29 +72,29 @@ func TestUpgradeLimit(t *testing.T) {
 	require.NoError(t, err)
 	s := serve(t, lim, echoUpgrade(&calls), h1)
 
-	a, b := dial(t, s.addr()), dial(t, s.addr())
+	a, b := dial(t, s.Addr()), dial(t, s.Addr())
 	upgradeClient(t, a)
 	upgradeClient(t, b)
 	assert.EqualValues(t, 2, lim.Stats().UpgradedConnections)
 
-	c := dial(t, s.addr())
-	c.send(t, rawUpgrade)
-	res, body := c.response(t)
+	c := dial(t, s.Addr())
+	c.Send(t, rawUpgrade)
+	res, body := c.Response(t)
 	assert.Equal(t, 503, res.StatusCode, "over the limit, before any 101")
 	assert.Equal(t, "Service Unavailable\n", body)
-	assert.True(t, c.closedByPeer(t))
+	assert.True(t, c.ClosedByPeer(t))
 	assert.EqualValues(t, 2, calls.Load(), "the handler never saw the third")
 	assert.EqualValues(t, 1, lim.Stats().Rejected[ReasonUpgradeLimit])
 
 	// A plain request is not an upgrade and is served.
-	code, plain := s.get(t, "/", nil)
+	code, plain := s.Get(t, "/", nil)
 	assert.Equal(t, 200, code)
 	assert.Equal(t, "plain", plain)
 
 	// The slot comes back when the upgraded connection closes.
 	a.Close()
 	eventually(t, func() bool { return lim.Stats().UpgradedConnections == 1 }, "slot not released")
-	upgradeClient(t, dial(t, s.addr()))
+	upgradeClient(t, dial(t, s.Addr()))
 }
 
 func TestUpgradeLeavesConnectionPool(t *testing.T) {
@@ -105,7 +107,7 @@ func TestUpgradeLeavesConnectionPool(t *testing.T) {
 			if p == h1tls {
 				a = tlsDial(t, s)
 			} else {
-				a = dial(t, s.addr())
+				a = dial(t, s.Addr())
 			}
 			upgradeClient(t, a)
 			st := lim.Stats()
@@ -113,9 +115,9 @@ func TestUpgradeLeavesConnectionPool(t *testing.T) {
 			assert.EqualValues(t, 1, st.UpgradedConnections)
 
 			// The one connection slot is free for another client.
-			code, _ := s.get(t, "/", nil)
+			code, _ := s.Get(t, "/", nil)
 			assert.Equal(t, 200, code)
-			s.client.CloseIdleConnections()
+			s.Client.CloseIdleConnections()
 
 			a.Close()
 			eventually(t, func() bool {
@@ -126,10 +128,10 @@ func TestUpgradeLeavesConnectionPool(t *testing.T) {
 	}
 }
 
-func tlsDial(t *testing.T, s *testServer) net.Conn {
+func tlsDial(t *testing.T, s *testserver.Server) net.Conn {
 	t.Helper()
-	c, err := tls.Dial("tcp", s.addr(), &tls.Config{
-		RootCAs:    s.Server.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs,
+	c, err := tls.Dial("tcp", s.Addr(), &tls.Config{
+		RootCAs:    testserver.RootCAs(s.Server),
 		NextProtos: []string{"http/1.1"},
 	})
 	require.NoError(t, err)
@@ -143,15 +145,15 @@ func TestUpgradeWithoutLimiterListener(t *testing.T) {
 	// Close releases the slot.
 	lim := MaxConcurrentUpgradedConnections(1)
 	s := serve(t, nil, lim.Handler(echoUpgrade(nil)), h1)
-	a := dial(t, s.addr())
+	a := dial(t, s.Addr())
 	upgradeClient(t, a)
-	c := dial(t, s.addr())
-	c.send(t, rawUpgrade)
-	res, _ := c.response(t)
+	c := dial(t, s.Addr())
+	c.Send(t, rawUpgrade)
+	res, _ := c.Response(t)
 	assert.Equal(t, 503, res.StatusCode)
 	a.Close()
 	eventually(t, func() bool { return lim.Stats().UpgradedConnections == 0 }, "slot not released")
-	upgradeClient(t, dial(t, s.addr()))
+	upgradeClient(t, dial(t, s.Addr()))
 }
 
 func TestNoUpgrades(t *testing.T) {
@@ -159,9 +161,9 @@ func TestNoUpgrades(t *testing.T) {
 	lim, err := New(Config{MaxConcurrentUpgradedConnections: NoUpgrades})
 	require.NoError(t, err)
 	s := serve(t, lim, echoUpgrade(&calls), h1)
-	c := dial(t, s.addr())
-	c.send(t, rawUpgrade)
-	res, _ := c.response(t)
+	c := dial(t, s.Addr())
+	c.Send(t, rawUpgrade)
+	res, _ := c.Response(t)
 	assert.Equal(t, 503, res.StatusCode)
 	assert.Zero(t, calls.Load())
 	assert.EqualValues(t, 1, lim.Stats().Rejected[ReasonUpgradesDisabled])
@@ -174,9 +176,9 @@ func TestUpgradeNotTakenReleasesSlot(t *testing.T) {
 	}))
 	s := serve(t, nil, h, h1)
 	for range 3 {
-		c := dial(t, s.addr())
-		c.send(t, rawUpgrade)
-		res, _ := c.response(t)
+		c := dial(t, s.Addr())
+		c.Send(t, rawUpgrade)
+		res, _ := c.Response(t)
 		assert.Equal(t, 400, res.StatusCode)
 	}
 	assert.Zero(t, lim.Stats().UpgradedConnections)

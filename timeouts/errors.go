@@ -1,0 +1,62 @@
+package timeouts
+
+import (
+	"errors"
+	"strconv"
+	"time"
+)
+
+// The sentinels a [*RateError] matches with errors.Is.
+var (
+	// ErrMinRequestBodyDataRate: the client sent the request body more slowly
+	// than MinRequestBodyDataRate allows.
+	ErrMinRequestBodyDataRate = errors.New("windhover/timeouts: request body arrived below the minimum data rate")
+	// ErrMinResponseDataRate: the client read the response more slowly than
+	// MinResponseDataRate allows.
+	ErrMinResponseDataRate = errors.New("windhover/timeouts: response read below the minimum data rate")
+	// ErrNotPoliced: the ResponseWriter given to SetMinRequestBodyDataRate or
+	// SetMinResponseDataRate is not one a timeouts handler handed on.
+	ErrNotPoliced = errors.New("windhover/timeouts: response writer is not under a timeouts handler")
+)
+
+// RateError reports a client that moved data more slowly than a minimum
+// rate. It matches [ErrMinRequestBodyDataRate] or [ErrMinResponseDataRate]
+// with errors.Is, and unwraps to the I/O error that the cut produced, which
+// is a timeout (os.ErrDeadlineExceeded).
+type RateError struct {
+	// Rate is the minimum that was broken.
+	Rate Rate
+	// Bytes is how many bytes had moved.
+	Bytes int64
+	// Elapsed is the time counted: for a request body, the time spent waiting
+	// in Read; for a response, the time since its pending writes began.
+	Elapsed time.Duration
+	// Err is the error of the operation that was cut, if it has returned.
+	Err error
+
+	response bool
+}
+
+// Error describes the violation.
+func (e *RateError) Error() string {
+	return e.sentinel().Error() + " (" + strconv.FormatInt(e.Bytes, 10) + " bytes in " +
+		e.Elapsed.Round(time.Millisecond).String() + ", minimum " + e.Rate.String() + ")"
+}
+
+// Unwrap returns the sentinel and the error of the operation that was cut.
+func (e *RateError) Unwrap() []error {
+	if e.Err != nil {
+		return []error{e.sentinel(), e.Err}
+	}
+	return []error{e.sentinel()}
+}
+
+// Timeout reports true, so that code testing for timeouts (net.Error) sees one.
+func (e *RateError) Timeout() bool { return true }
+
+func (e *RateError) sentinel() error {
+	if e.response {
+		return ErrMinResponseDataRate
+	}
+	return ErrMinRequestBodyDataRate
+}

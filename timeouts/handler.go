@@ -1,0 +1,49 @@
+package timeouts
+
+import (
+	"net/http"
+	"time"
+)
+
+// Handler returns next with its request bodies and responses held to p's
+// minimum data rates.
+//
+// Each request gets a wrapped ResponseWriter, with exactly the optional
+// interfaces of the original and an Unwrap method for
+// http.ResponseController; a request with a body gets a shallow copy whose
+// Body is timed. Writes larger than 64 KiB, and copies into the response
+// (io.Copy, which keeps sendfile), are timed in 64 KiB chunks. A hijacked
+// connection is no longer policed. Rates can be changed per request with
+// [SetMinRequestBodyDataRate] and [SetMinResponseDataRate].
+func (p *Policy) Handler(next http.Handler) http.Handler {
+	return &handler{p: p, next: next}
+}
+
+type handler struct {
+	p    *Policy
+	next http.Handler
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p := h.p
+	p.policed.Add(1)
+	p.active.Add(1)
+	defer p.active.Add(-1)
+
+	q := &request{p: p, r: r, in: p.in, out: p.out, h2: r.ProtoMajor == 2}
+	q.w.Reset(w, q)
+	q.w.SetChunkSize(chunkSize)
+	if !q.out.IsOff() && !q.h2 {
+		// An HTTP/1 connection keeps its write deadline from one request
+		// to the next; clear the one the previous response left.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		q.req = *r
+		q.body = body{rc: r.Body, q: q}
+		q.req.Body = &q.body
+		q.r = &q.req
+	}
+	defer q.finish()
+	h.next.ServeHTTP(q.w.ResponseWriter(), q.r)
+}

@@ -1,0 +1,151 @@
+package timeouts
+
+import (
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// Kestrel's server timeouts.
+const (
+	DefaultKeepAliveTimeout      = 130 * time.Second
+	DefaultRequestHeadersTimeout = 30 * time.Second
+)
+
+// Config holds Kestrel's timeouts and minimum data rates. The zero Config is
+// Kestrel's defaults: a 130 s keep-alive timeout, a 30 s request headers
+// timeout, and 240 bytes per second after a 5 s grace period for request
+// bodies and responses.
+type Config struct {
+	// KeepAliveTimeout becomes http.Server.IdleTimeout, if the server has
+	// none: how long an idle keep-alive connection stays open. Zero means
+	// 130 s; negative leaves the server's setting alone.
+	KeepAliveTimeout time.Duration
+
+	// RequestHeadersTimeout becomes http.Server.ReadHeaderTimeout, if the
+	// server has none: how long a client may take to send a request's
+	// header. Zero means 30 s; negative leaves the server's setting alone.
+	RequestHeadersTimeout time.Duration
+
+	// MinRequestBodyDataRate is the slowest a client may send a request body.
+	// Only time the handler spends waiting in a body Read counts. On
+	// violation the Read fails with an error matching
+	// [ErrMinRequestBodyDataRate], the client gets 408 if nothing was
+	// written, and the connection closes (over HTTP/2 only the stream ends).
+	MinRequestBodyDataRate Rate
+
+	// MinResponseDataRate is the slowest a client may read a response. Each
+	// write of n bytes may take max(GracePeriod, n/BytesPerSecond) beyond the
+	// running deadline of the writes before it. On violation the connection
+	// is aborted (over HTTP/2 the stream is reset).
+	MinResponseDataRate Rate
+
+	// OnViolation, if set, is called for each violation with the request
+	// and a [*RateError]. It runs on a timer's goroutine, so it must be quick
+	// and safe for concurrent use.
+	OnViolation func(r *http.Request, err error)
+}
+
+// Policy enforces a [Config]: the server timeouts through [Policy.Apply], the
+// minimum data rates through [Policy.Handler]. A Policy is safe for
+// concurrent use.
+type Policy struct {
+	keepAlive      time.Duration
+	headers        time.Duration
+	in, out        Rate
+	onViolation    func(*http.Request, error)
+	policed        atomic.Uint64
+	active         atomic.Int64
+	bodyViolations atomic.Uint64
+	respViolations atomic.Uint64
+}
+
+// New returns a Policy for cfg, or an error naming the first invalid field.
+func New(cfg Config) (*Policy, error) {
+	if err := cfg.MinRequestBodyDataRate.validate("Config.MinRequestBodyDataRate"); err != nil {
+		return nil, err
+	}
+	if err := cfg.MinResponseDataRate.validate("Config.MinResponseDataRate"); err != nil {
+		return nil, err
+	}
+	return &Policy{
+		keepAlive:   orDefault(cfg.KeepAliveTimeout, DefaultKeepAliveTimeout),
+		headers:     orDefault(cfg.RequestHeadersTimeout, DefaultRequestHeadersTimeout),
+		in:          cfg.MinRequestBodyDataRate.withDefaults(),
+		out:         cfg.MinResponseDataRate.withDefaults(),
+		onViolation: cfg.OnViolation,
+	}, nil
+}
+
+// MinDataRates returns a Policy that enforces only the two minimum data rates
+// (Apply then changes no timeout). Use [Off] for a rate to switch it off. It
+// panics if a rate is invalid, a programmer's error with literal arguments.
+func MinDataRates(requestBody, response Rate) *Policy {
+	p, err := New(Config{MinRequestBodyDataRate: requestBody, MinResponseDataRate: response, KeepAliveTimeout: -1, RequestHeadersTimeout: -1})
+	if err != nil {
+		panic("timeouts: " + err.Error())
+	}
+	return p
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+// Apply sets srv's IdleTimeout and ReadHeaderTimeout to Kestrel's
+// KeepAliveTimeout and RequestHeadersTimeout, each only if it is zero, and,
+// when responses are policed, bounds HTTP/2 connections that accept no bytes
+// at all (HTTP2.WriteByteTimeout, if zero) to the time the response rate
+// allows a 16 KiB frame.
+//
+// It leaves ReadTimeout and WriteTimeout alone, and they are best left zero:
+// a hard limit on a whole request or response cuts off healthy large uploads,
+// downloads and streams, while the minimum data rates cut off only clients
+// that are too slow. Call Apply once per server, before it starts.
+func (p *Policy) Apply(srv *http.Server) {
+	if p.keepAlive > 0 && srv.IdleTimeout == 0 {
+		srv.IdleTimeout = p.keepAlive
+	}
+	if p.headers > 0 && srv.ReadHeaderTimeout == 0 {
+		srv.ReadHeaderTimeout = p.headers
+	}
+	if !p.out.IsOff() && (srv.HTTP2 == nil || srv.HTTP2.WriteByteTimeout == 0) {
+		var cfg http.HTTP2Config
+		if srv.HTTP2 != nil {
+			cfg = *srv.HTTP2
+		}
+		cfg.WriteByteTimeout = max(p.out.GracePeriod, p.out.allowance(16<<10))
+		srv.HTTP2 = &cfg
+	}
+}
+
+// Stats is a snapshot of a Policy's counters.
+type Stats struct {
+	// RequestsPoliced counts the requests the handler has seen.
+	RequestsPoliced uint64
+	// ActiveRequests is the number of requests in the handler now.
+	ActiveRequests int64
+	// BodyRateViolations counts request bodies cut for being too slow.
+	BodyRateViolations uint64
+	// ResponseRateViolations counts responses cut for being read too slowly.
+	ResponseRateViolations uint64
+}
+
+// Stats returns a snapshot of p's counters, each read atomically.
+func (p *Policy) Stats() Stats {
+	return Stats{
+		RequestsPoliced:        p.policed.Load(),
+		ActiveRequests:         p.active.Load(),
+		BodyRateViolations:     p.bodyViolations.Load(),
+		ResponseRateViolations: p.respViolations.Load(),
+	}
+}
+
+// String describes p's settings.
+func (p *Policy) String() string {
+	return fmt.Sprintf("timeouts: keep-alive %v, headers %v, request body %v, response %v", p.keepAlive, p.headers, p.in, p.out)
+}

@@ -1,0 +1,112 @@
+package timeouts
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+)
+
+// Kestrel's minimum data rate, for request bodies and responses alike.
+const (
+	DefaultBytesPerSecond = 240
+	DefaultGracePeriod    = 5 * time.Second
+)
+
+// Rate is a minimum data rate with a grace period (Kestrel's MinDataRate):
+// once the grace period has passed, the bytes moved divided by the time
+// counted must stay at or above BytesPerSecond.
+//
+// The zero Rate is Kestrel's default, 240 bytes per second after 5 seconds.
+// A negative BytesPerSecond, as in [Off], switches the minimum off.
+type Rate struct {
+	// BytesPerSecond is the minimum. Zero means 240; negative means no
+	// minimum; NaN and infinities are errors.
+	BytesPerSecond float64
+	// GracePeriod is how long a transfer may run below the minimum before
+	// it is enforced. Zero means 5 s; negative is an error.
+	GracePeriod time.Duration
+}
+
+// Off is a Rate that switches a minimum off: for long polling, server-sent
+// events, WebSockets, streaming uploads, or any transfer whose pace the
+// application, not the client, sets.
+var Off = Rate{BytesPerSecond: -1}
+
+// IsOff reports whether r switches the minimum off.
+func (r Rate) IsOff() bool { return r.BytesPerSecond < 0 }
+
+// String describes r, as "240 B/s after 5s" or "off".
+func (r Rate) String() string {
+	if r.IsOff() {
+		return "off"
+	}
+	r = r.withDefaults()
+	return strconv.FormatFloat(r.BytesPerSecond, 'g', -1, 64) + " B/s after " + r.GracePeriod.String()
+}
+
+func (r Rate) withDefaults() Rate {
+	if r.IsOff() {
+		return Off
+	}
+	if r.BytesPerSecond == 0 {
+		r.BytesPerSecond = DefaultBytesPerSecond
+	}
+	if r.GracePeriod == 0 {
+		r.GracePeriod = DefaultGracePeriod
+	}
+	return r
+}
+
+func (r Rate) validate(field string) error {
+	if math.IsNaN(r.BytesPerSecond) || math.IsInf(r.BytesPerSecond, 0) {
+		return fmt.Errorf("windhover/timeouts: %s.BytesPerSecond = %v is not a finite number", field, r.BytesPerSecond)
+	}
+	if r.GracePeriod < 0 {
+		return fmt.Errorf("windhover/timeouts: %s.GracePeriod = %v must not be negative", field, r.GracePeriod)
+	}
+	return nil
+}
+
+// allowance is how long n bytes may take at rate r: n/r, without grace.
+// It saturates instead of overflowing.
+func (r Rate) allowance(n int64) time.Duration {
+	if n <= 0 {
+		return 0
+	}
+	d := float64(n) / r.BytesPerSecond * float64(time.Second)
+	if d >= math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return time.Duration(d)
+}
+
+// addSaturating adds d to t, stopping short of overflow.
+func addSaturating(t time.Time, d time.Duration) time.Time {
+	const far = 100 * 365 * 24 * time.Hour
+	return t.Add(min(d, far))
+}
+
+// readDeadline is when a Read starting now breaks rate r, given bytes read
+// and time counted before it: when counted time reaches max(grace, bytes/r).
+// It is never before now.
+func (r Rate) readDeadline(now time.Time, bytes int64, counted time.Duration) time.Time {
+	allowed := max(r.GracePeriod, r.allowance(bytes))
+	return addSaturating(now, max(allowed-counted, 0))
+}
+
+// writeDeadline is the running deadline after a write of n bytes begins at
+// now, given the running deadline before it (zero if none): the write may
+// take max(grace, n/r) from now, and consecutive writes add n/r to the
+// previous deadline without a new grace period.
+func (r Rate) writeDeadline(now, prev time.Time, n int64) time.Time {
+	each := r.allowance(n)
+	single := addSaturating(now, max(r.GracePeriod, each))
+	if prev.IsZero() {
+		return single
+	}
+	if accumulated := addSaturating(prev, each); accumulated.After(single) {
+		return accumulated
+	}
+	return single
+}

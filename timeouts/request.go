@@ -1,0 +1,264 @@
+package timeouts
+
+import (
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/windhover/windhover/internal/rw"
+)
+
+// chunkSize bounds one timed write: a larger Write, or an io.Copy into the
+// response, is timed in chunks of this size, so that a client that stops
+// reading is noticed within max(GracePeriod, chunkSize/BytesPerSecond) rather
+// than after the whole write's allowance.
+const chunkSize = 64 << 10
+
+// request is the state of one policed request. Reads and writes of the
+// handler's goroutines and the alarm's goroutine meet under mu.
+type request struct {
+	w    rw.Writer
+	req  http.Request // the copy handed on when the body is wrapped
+	body body
+	p    *Policy
+	r    *http.Request // the request as handed on
+	h2   bool
+
+	mu    sync.Mutex
+	alarm *alarm
+	armed time.Time // when the alarm will fire; zero if it will not
+
+	in          Rate
+	inBytes     int64
+	inTime      time.Duration // counted: spent waiting in Read
+	readStart   time.Time     // zero unless a Read is in progress
+	readBy      time.Time     // when the Read in progress breaks the rate
+	inViolation *RateError
+
+	out          Rate
+	outBytes     int64
+	outStart     time.Time
+	writeBy      time.Time // the running deadline of the writes
+	writing      int       // writes (and flushes) in progress
+	announced    int64     // bytes announced by the last BeginWrite
+	unflushed    bool      // bytes written since the last flush
+	headerBytes  int64     // status line and header, counted with the first write
+	outViolation *RateError
+
+	hijacked bool
+}
+
+var _ rw.Hooks = (*request)(nil)
+
+// beginRead starts timing a body Read. It reports whether the Read is
+// policed, or the violation that already ended the body.
+func (q *request) beginRead() (bool, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.inViolation != nil {
+		return false, q.inViolation
+	}
+	if q.in.IsOff() || q.hijacked {
+		return false, nil
+	}
+	now := time.Now()
+	q.readStart = now
+	q.readBy = q.in.readDeadline(now, q.inBytes, q.inTime)
+	q.arm(now, q.readBy)
+	return true, nil
+}
+
+// endRead stops timing a body Read and returns its result, or the rate error
+// if the alarm cut it.
+func (q *request) endRead(n int, err error) (int, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.readStart.IsZero() {
+		q.inTime += time.Since(q.readStart)
+		q.readStart = time.Time{}
+	}
+	q.inBytes += int64(n)
+	if q.inViolation != nil {
+		if q.inViolation.Err == nil {
+			q.inViolation.Err = err
+		}
+		return n, q.inViolation
+	}
+	return n, err
+}
+
+// WriteHeader notes the size of the status line and header, which count
+// toward the response rate with the first write, as Kestrel counts them.
+func (q *request) WriteHeader(code int) {
+	size := len("HTTP/1.1 000 \r\n\r\n") + len(http.StatusText(code))
+	for name, values := range q.w.Header() {
+		for _, v := range values {
+			size += len(name) + len(v) + len(": \r\n")
+		}
+	}
+	q.mu.Lock()
+	q.headerBytes = int64(size)
+	q.mu.Unlock()
+}
+
+// BeginWrite starts timing a write of n bytes (0 for a flush): the running
+// deadline moves to max(now + max(grace, n/rate), previous + n/rate).
+func (q *request) BeginWrite(n int64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.out.IsOff() || q.hijacked {
+		return
+	}
+	if n < 0 {
+		n = chunkSize
+	}
+	q.announced = n
+	q.unflushed = n > 0
+	n += q.headerBytes
+	q.headerBytes = 0
+	now := time.Now()
+	q.writeBy = q.out.writeDeadline(now, q.writeBy, n)
+	if q.writing == 0 {
+		q.outStart = now
+	}
+	q.writing++
+	q.outBytes += n
+	q.arm(now, q.writeBy)
+}
+
+// EndWrite stops timing a write. A chunk of a copy that came up short (the
+// end of the source) gives back the allowance of the bytes it did not write.
+func (q *request) EndWrite(n int64, _ error) {
+	q.mu.Lock()
+	if q.writing > 0 {
+		q.writing--
+	}
+	if short := q.announced - n; short > 0 && n >= 0 {
+		q.writeBy = q.writeBy.Add(-q.out.allowance(short))
+		q.outBytes -= short
+	}
+	q.announced = 0
+	q.mu.Unlock()
+}
+
+// Hijacked stops policing: the connection is the handler's now.
+func (q *request) Hijacked(c net.Conn) net.Conn {
+	q.mu.Lock()
+	q.hijacked = true
+	q.mu.Unlock()
+	return c
+}
+
+// arm makes sure the alarm fires no later than at. Deadlines only move
+// later while an operation is in progress, so an alarm armed earlier is left
+// alone: when it fires, check arms it again for what is then pending.
+func (q *request) arm(now, at time.Time) {
+	if !q.armed.IsZero() && !at.Before(q.armed) {
+		return
+	}
+	if q.alarm == nil {
+		q.alarm = getAlarm(q)
+	}
+	q.armed = at
+	q.alarm.t.Reset(at.Sub(now))
+}
+
+// check runs when the alarm fires: it cuts a Read or write whose deadline has
+// passed, and arms the alarm again for whatever is still pending.
+func (q *request) check() {
+	q.mu.Lock()
+	q.armed = time.Time{}
+	if q.hijacked {
+		q.mu.Unlock()
+		return
+	}
+	now := time.Now()
+	var bodyErr, respErr *RateError
+	if !q.readStart.IsZero() && q.inViolation == nil && !q.in.IsOff() {
+		if now.Before(q.readBy) {
+			q.arm(now, q.readBy)
+		} else {
+			elapsed := q.inTime + now.Sub(q.readStart)
+			bodyErr = &RateError{Rate: q.in, Bytes: q.inBytes, Elapsed: elapsed, response: false}
+			q.inViolation = bodyErr
+		}
+	}
+	if q.writing > 0 && q.outViolation == nil && !q.out.IsOff() {
+		if now.Before(q.writeBy) {
+			q.arm(now, q.writeBy)
+		} else {
+			respErr = &RateError{Rate: q.out, Bytes: q.outBytes, Elapsed: now.Sub(q.outStart), response: true}
+			q.outViolation = respErr
+		}
+	}
+	q.mu.Unlock()
+
+	if bodyErr != nil {
+		q.p.bodyViolations.Add(1)
+		q.report(bodyErr)
+		// Cut the Read in progress. Over HTTP/1 this sets the connection's
+		// read deadline; over HTTP/2 it ends the stream's body.
+		_ = http.NewResponseController(q.w.Unwrap()).SetReadDeadline(time.Now())
+	}
+	if respErr != nil {
+		q.p.respViolations.Add(1)
+		q.report(respErr)
+		// Cut the write in progress: over HTTP/1 the connection's write
+		// deadline, after which net/http closes it; over HTTP/2 a reset of
+		// the stream.
+		_ = http.NewResponseController(q.w.Unwrap()).SetWriteDeadline(time.Now())
+	}
+}
+
+func (q *request) report(err *RateError) {
+	if f := q.p.onViolation; f != nil {
+		f(q.r, err)
+	}
+}
+
+// finish ends policing when the handler returns: it answers 408 for a body
+// that was cut before anything was written, bounds what net/http still writes
+// for the response, and gives the alarm back.
+func (q *request) finish() {
+	q.mu.Lock()
+	policeOut := !q.out.IsOff() && !q.hijacked && q.outViolation == nil
+	unflushed := q.unflushed
+	q.mu.Unlock()
+	if policeOut && q.h2 && unflushed {
+		// The last bytes wait in net/http's buffer for a flow-control
+		// window the client may never open; flush them while timed.
+		if f, ok := q.w.ResponseWriter().(http.Flusher); ok {
+			f.Flush()
+		}
+	}
+
+	q.mu.Lock()
+	inViolated := q.inViolation != nil
+	policeOut = !q.out.IsOff() && !q.hijacked && q.outViolation == nil
+	deadline := addSaturating(time.Now(), q.out.GracePeriod)
+	if q.writeBy.After(deadline) {
+		deadline = q.writeBy
+	}
+	a := q.alarm
+	q.alarm = nil
+	q.hijacked = true // nothing more is policed
+	q.mu.Unlock()
+	if a != nil {
+		a.release()
+	}
+
+	if inViolated && !q.w.Committed() {
+		if !q.h2 {
+			q.w.Header().Set("Connection", "close")
+		}
+		http.Error(q.w.Unwrap(), http.StatusText(http.StatusRequestTimeout), http.StatusRequestTimeout)
+	}
+	if policeOut && !q.h2 {
+		// What net/http writes after the handler returns (the buffered
+		// end of the body, or the header of a response with none) is
+		// outside any Write; a deadline bounds it. Over HTTP/2 the end of
+		// a stream needs no flow-control window and cannot stall.
+		_ = http.NewResponseController(q.w.Unwrap()).SetWriteDeadline(deadline)
+	}
+}
