@@ -9,9 +9,14 @@
 //     or a bounded queue over the limit), the request line (414), header
 //     fields (431), request bodies (413, with per-request overrides), and
 //     Kestrel's HTTP/2 settings.
+//   - [github.com/windhover/windhover/timeouts]: how long it may take.
+//     Keep-alive and request header timeouts, and minimum data rates for
+//     request bodies and responses (240 bytes per second after 5 seconds),
+//     enforced per read and per write, against slowloris, slow-body and
+//     slow-read clients, without a WriteTimeout that would cut off honest
+//     large transfers.
 //
-// Planned, in the same shape: timeouts (minimum request and response data
-// rates against slow clients), hostfilter (allowed Host names), certauth
+// Planned, in the same shape: hostfilter (allowed Host names), certauth
 // (client certificates, per host and route, and from trusted proxies),
 // unixsock (Unix-socket listeners and systemd socket activation), graceful
 // (draining several servers together) and metrics (Prometheus collectors
@@ -24,8 +29,10 @@
 //
 //	listener ─ limits.Listener (connection count)
 //	  └ http.Server ─ limits.Apply (MaxHeaderBytes, HTTP/2 settings, ConnState)
-//	      └ limits.Handler (request line, headers, upgrades, body)
-//	          └ the application
+//	                  timeouts.Apply (IdleTimeout, ReadHeaderTimeout)
+//	      └ limits.Handler (request line, headers, upgrades, body size)
+//	          └ timeouts.Handler (request body and response data rates)
+//	              └ the application
 //
 // Every policy counts its decisions in atomic counters offered as a Stats
 // snapshot, and takes an optional callback for each refusal; the hot path

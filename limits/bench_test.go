@@ -13,20 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/windhover/windhover/internal/testserver"
 )
-
-// nopWriter is a ResponseWriter that allocates nothing.
-type nopWriter struct{ h http.Header }
-
-func (w *nopWriter) Header() http.Header         { return w.h }
-func (w *nopWriter) Write(p []byte) (int, error) { return len(p), nil }
-func (w *nopWriter) WriteHeader(int)             {}
-func (w *nopWriter) Flush()                      {}
-
-// rewindBody is a request body that can be read again without allocating.
-type rewindBody struct{ bytes.Reader }
-
-func (*rewindBody) Close() error { return nil }
 
 // drain reads the body (through io.Discard's pooled buffer) and answers a
 // constant.
@@ -50,16 +38,15 @@ func requestFor(tb testing.TB, n int) (*http.Request, func()) {
 		r.Body = http.NoBody
 		return r, func() {}
 	}
-	body := &rewindBody{}
-	data := bytes.Repeat([]byte("b"), n)
+	body := testserver.NewRewindBody(bytes.Repeat([]byte("b"), n))
 	r.Body = body
-	return r, func() { body.Reset(data) }
+	return r, body.Rewind
 }
 
 func TestHandlerAllocations(t *testing.T) {
 	lim, err := New(Config{})
 	require.NoError(t, err)
-	w := &nopWriter{h: http.Header{}}
+	w := testserver.NewNopWriter()
 	for _, tt := range []struct {
 		name  string
 		body  int
@@ -93,7 +80,7 @@ func BenchmarkHandler(b *testing.B) {
 			{"MaxBytesHandler", http.MaxBytesHandler(drain, DefaultMaxRequestBodySize)},
 		} {
 			b.Run(tc.name+"/body="+strconv.Itoa(size), func(b *testing.B) {
-				w := &nopWriter{h: http.Header{}}
+				w := testserver.NewNopWriter()
 				r, rewind := requestFor(b, size)
 				b.ReportAllocs()
 				for b.Loop() {

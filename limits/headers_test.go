@@ -1,8 +1,6 @@
 package limits
 
 import (
-	"github.com/windhover/windhover/internal/testserver"
-
 	"bufio"
 	"fmt"
 	"net/http"
@@ -11,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/windhover/windhover/internal/testserver"
 )
 
 // The Go client adds only User-Agent (set explicitly here) to a GET: the test

@@ -3,38 +3,23 @@
 package limits
 
 import (
-	"github.com/windhover/windhover/internal/testserver"
-
-	"encoding/pem"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/windhover/windhover/internal/testserver"
 )
 
 // curl runs the real curl against a test server and returns the status it
-// printed and its verbose trace. A missing curl fails the test: .ci/run
-// installs it.
+// printed and its verbose trace, failing the test if curl failed.
 func curl(t *testing.T, s *testserver.Server, args ...string) (status, trace string) {
 	t.Helper()
-	bin, err := exec.LookPath("curl")
-	require.NoError(t, err, "curl is required by the integration suite")
-	base := []string{"-sS", "-v", "-o", "/dev/null", "-w", "%{http_code} %{http_version}", "--max-time", "20"}
-	if s.TLS != nil {
-		ca := filepath.Join(t.TempDir(), "ca.pem")
-		require.NoError(t, os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw}), 0o600))
-		base = append(base, "--cacert", ca)
-	}
-	cmd := exec.Command(bin, append(base, args...)...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	require.NoError(t, err, "curl: %s", stderr.String())
-	return string(out), stderr.String()
+	res := testserver.Curl(t, s, args...)
+	require.Zero(t, res.Exit, "curl: %s", res.Trace)
+	return res.Out, res.Trace
 }
 
 func TestCurlUploadOverLimitGetsNo100Continue(t *testing.T) {

@@ -1,8 +1,6 @@
 package limits
 
 import (
-	"github.com/windhover/windhover/internal/testserver"
-
 	"crypto/tls"
 	"errors"
 	"io"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/windhover/windhover/internal/testserver"
 )
 
 // holdConns dials n connections and waits until the server holds them all.

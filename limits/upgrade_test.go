@@ -1,8 +1,6 @@
 package limits
 
 import (
-	"github.com/windhover/windhover/internal/testserver"
-
 	"bufio"
 	"crypto/tls"
 	"io"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/windhover/windhover/internal/testserver"
 )
 
 const rawUpgrade = "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Upgrade\r\nUpgrade: echo\r\n\r\n"

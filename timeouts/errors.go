@@ -2,6 +2,7 @@ package timeouts
 
 import (
 	"errors"
+	"os"
 	"strconv"
 	"time"
 )
@@ -21,8 +22,8 @@ var (
 
 // RateError reports a client that moved data more slowly than a minimum
 // rate. It matches [ErrMinRequestBodyDataRate] or [ErrMinResponseDataRate]
-// with errors.Is, and unwraps to the I/O error that the cut produced, which
-// is a timeout (os.ErrDeadlineExceeded).
+// with errors.Is, and os.ErrDeadlineExceeded too, as the I/O error of the
+// operation it cut does.
 type RateError struct {
 	// Rate is the minimum that was broken.
 	Rate Rate
@@ -31,7 +32,8 @@ type RateError struct {
 	// Elapsed is the time counted: for a request body, the time spent waiting
 	// in Read; for a response, the time since its pending writes began.
 	Elapsed time.Duration
-	// Err is the error of the operation that was cut, if it has returned.
+	// Err is the error of the Read that was cut, if it returned one; nil
+	// if data arrived at the very moment of the cut.
 	Err error
 
 	response bool
@@ -43,12 +45,13 @@ func (e *RateError) Error() string {
 		e.Elapsed.Round(time.Millisecond).String() + ", minimum " + e.Rate.String() + ")"
 }
 
-// Unwrap returns the sentinel and the error of the operation that was cut.
+// Unwrap returns the sentinel and the error of the operation that was cut,
+// or os.ErrDeadlineExceeded if it has none.
 func (e *RateError) Unwrap() []error {
 	if e.Err != nil {
 		return []error{e.sentinel(), e.Err}
 	}
-	return []error{e.sentinel()}
+	return []error{e.sentinel(), os.ErrDeadlineExceeded}
 }
 
 // Timeout reports true, so that code testing for timeouts (net.Error) sees one.

@@ -1,6 +1,7 @@
 package timeouts
 
 import (
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -47,6 +48,7 @@ type request struct {
 	outViolation *RateError
 
 	hijacked bool
+	done     bool // the handler has returned: nothing more is policed
 }
 
 var _ rw.Hooks = (*request)(nil)
@@ -59,7 +61,7 @@ func (q *request) beginRead() (bool, error) {
 	if q.inViolation != nil {
 		return false, q.inViolation
 	}
-	if q.in.IsOff() || q.hijacked {
+	if q.in.IsOff() || q.hijacked || q.done {
 		return false, nil
 	}
 	now := time.Now()
@@ -80,7 +82,7 @@ func (q *request) endRead(n int, err error) (int, error) {
 	}
 	q.inBytes += int64(n)
 	if q.inViolation != nil {
-		if q.inViolation.Err == nil {
+		if q.inViolation.Err == nil && err != nil && err != io.EOF {
 			q.inViolation.Err = err
 		}
 		return n, q.inViolation
@@ -107,7 +109,7 @@ func (q *request) WriteHeader(code int) {
 func (q *request) BeginWrite(n int64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.out.IsOff() || q.hijacked {
+	if q.out.IsOff() || q.hijacked || q.done {
 		return
 	}
 	if n < 0 {
@@ -164,12 +166,15 @@ func (q *request) arm(now, at time.Time) {
 	q.alarm.t.Reset(at.Sub(now))
 }
 
-// check runs when the alarm fires: it cuts a Read or write whose deadline has
-// passed, and arms the alarm again for whatever is still pending.
+// check runs when the alarm fires. For a Read or write whose deadline has
+// passed it records and reports the violation, then cuts the operation; for
+// what is still pending it arms the alarm again. The cut is made under mu,
+// so that it cannot reach a ResponseWriter whose handler has returned:
+// finish takes mu before it returns.
 func (q *request) check() {
 	q.mu.Lock()
 	q.armed = time.Time{}
-	if q.hijacked {
+	if q.done || q.hijacked {
 		q.mu.Unlock()
 		return
 	}
@@ -179,9 +184,9 @@ func (q *request) check() {
 		if now.Before(q.readBy) {
 			q.arm(now, q.readBy)
 		} else {
-			elapsed := q.inTime + now.Sub(q.readStart)
-			bodyErr = &RateError{Rate: q.in, Bytes: q.inBytes, Elapsed: elapsed, response: false}
+			bodyErr = &RateError{Rate: q.in, Bytes: q.inBytes, Elapsed: q.inTime + now.Sub(q.readStart)}
 			q.inViolation = bodyErr
+			q.p.bodyViolations.Add(1)
 		}
 	}
 	if q.writing > 0 && q.outViolation == nil && !q.out.IsOff() {
@@ -190,24 +195,38 @@ func (q *request) check() {
 		} else {
 			respErr = &RateError{Rate: q.out, Bytes: q.outBytes, Elapsed: now.Sub(q.outStart), response: true}
 			q.outViolation = respErr
+			q.p.respViolations.Add(1)
 		}
 	}
 	q.mu.Unlock()
+	if bodyErr == nil && respErr == nil {
+		return
+	}
 
+	// Report before cutting, so that a log line comes before its effects.
 	if bodyErr != nil {
-		q.p.bodyViolations.Add(1)
 		q.report(bodyErr)
-		// Cut the Read in progress. Over HTTP/1 this sets the connection's
-		// read deadline; over HTTP/2 it ends the stream's body.
-		_ = http.NewResponseController(q.w.Unwrap()).SetReadDeadline(time.Now())
 	}
 	if respErr != nil {
-		q.p.respViolations.Add(1)
 		q.report(respErr)
-		// Cut the write in progress: over HTTP/1 the connection's write
-		// deadline, after which net/http closes it; over HTTP/2 a reset of
-		// the stream.
-		_ = http.NewResponseController(q.w.Unwrap()).SetWriteDeadline(time.Now())
+	}
+
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.done || q.hijacked {
+		return
+	}
+	rc := http.NewResponseController(q.w.Unwrap())
+	if bodyErr != nil {
+		// Over HTTP/1 this sets the connection's read deadline; over
+		// HTTP/2 it ends the stream's body, without a message to the
+		// connection's serve goroutine.
+		_ = rc.SetReadDeadline(now)
+	}
+	if respErr != nil {
+		// Over HTTP/1 the connection's write deadline, after which
+		// net/http closes it; over HTTP/2 a reset of the stream.
+		_ = rc.SetWriteDeadline(now)
 	}
 }
 
@@ -242,7 +261,7 @@ func (q *request) finish() {
 	}
 	a := q.alarm
 	q.alarm = nil
-	q.hijacked = true // nothing more is policed
+	q.done = true
 	q.mu.Unlock()
 	if a != nil {
 		a.release()

@@ -11,7 +11,8 @@
 //
 // It drains and exits on SIGINT or SIGTERM. The packages it composes so far:
 // limits (Kestrel's connection, upgrade, request line, header and body
-// limits, and HTTP/2 settings).
+// limits, and HTTP/2 settings) and timeouts (keep-alive and header timeouts,
+// minimum data rates for request bodies and responses).
 package main
 
 import (
@@ -29,6 +30,7 @@ import (
 	"time"
 
 	"github.com/windhover/windhover/limits"
+	"github.com/windhover/windhover/timeouts"
 )
 
 func main() {
@@ -47,6 +49,10 @@ type options struct {
 	maxUpgraded     int
 	maxBody         int64
 	maxHeaderCount  int
+	minRate         float64
+	minRateGrace    time.Duration
+	keepAlive       time.Duration
+	headerTimeout   time.Duration
 	shutdownTimeout time.Duration
 	logJSON         bool
 }
@@ -60,6 +66,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.maxUpgraded, "max-upgraded", 0, "most upgraded connections at once (0: no limit, -1: no upgrades)")
 	fs.Int64Var(&o.maxBody, "max-body", 0, "largest request body in bytes (0: 30,000,000, Kestrel's default; -1: no limit)")
 	fs.IntVar(&o.maxHeaderCount, "max-header-count", 0, "most request header fields (0: 100, Kestrel's default)")
+	fs.Float64Var(&o.minRate, "min-rate", 0, "minimum bytes per second for request bodies and responses (0: 240, Kestrel's default; -1: off)")
+	fs.DurationVar(&o.minRateGrace, "min-rate-grace", 0, "grace period before -min-rate applies (0: 5s)")
+	fs.DurationVar(&o.keepAlive, "keepalive", 0, "how long an idle keep-alive connection stays open (0: 130s)")
+	fs.DurationVar(&o.headerTimeout, "header-timeout", 0, "how long a client may take to send a request header (0: 30s)")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to wait for requests in flight on exit")
 	fs.BoolVar(&o.logJSON, "log-json", false, "log JSON instead of text")
 	err := fs.Parse(args)
@@ -104,13 +114,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
+	rate := timeouts.Rate{BytesPerSecond: o.minRate, GracePeriod: o.minRateGrace}
+	pol, err := timeouts.New(timeouts.Config{
+		KeepAliveTimeout:       o.keepAlive,
+		RequestHeadersTimeout:  o.headerTimeout,
+		MinRequestBodyDataRate: rate,
+		MinResponseDataRate:    rate,
+		OnViolation: func(r *http.Request, err error) {
+			logger.Warn("too slow", "err", err, "remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path)
+		},
+	})
+	if err != nil {
+		return err
+	}
+
 	srv := &http.Server{
-		Handler:           lim.Handler(routes()),
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       130 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		Handler:  lim.Handler(pol.Handler(routes())),
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	lim.Apply(srv)
+	pol.Apply(srv)
 
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
@@ -136,8 +159,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	st := lim.Stats()
-	logger.Info("stopped", "accepted", st.AcceptedConnections, "refused", st.RejectedTotal())
+	st, ts := lim.Stats(), pol.Stats()
+	logger.Info("stopped", "accepted", st.AcceptedConnections, "refused", st.RejectedTotal(),
+		"too_slow", ts.BodyRateViolations+ts.ResponseRateViolations)
 	return nil
 }
 
@@ -149,8 +173,8 @@ func routes() http.Handler {
 	mux.HandleFunc("POST /upload", func(w http.ResponseWriter, r *http.Request) {
 		n, err := io.Copy(io.Discard, r.Body)
 		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return // windhover answers 413
+		if errors.As(err, &tooLarge) || errors.Is(err, timeouts.ErrMinRequestBodyDataRate) {
+			return // windhover answers 413 or 408
 		}
 		if err != nil {
 			http.Error(w, "reading the body: "+err.Error(), http.StatusBadRequest)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -99,4 +100,19 @@ func TestServerBadFlags(t *testing.T) {
 	assert.ErrorContains(t, err, "MaxConcurrentConnections")
 	err = run(context.Background(), []string{"stray"}, io.Discard, &stderr)
 	assert.ErrorContains(t, err, "unexpected arguments")
+}
+
+func TestServerCutsSlowUpload(t *testing.T) {
+	url, logs, stop := start(t, "-min-rate", "10000", "-min-rate-grace", "200ms")
+	c, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = io.WriteString(c, "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nabc")
+	require.NoError(t, err)
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	require.NoError(t, err)
+	assert.Equal(t, 408, res.StatusCode)
+	require.NoError(t, stop())
+	assert.Contains(t, logs.String(), "too slow")
 }

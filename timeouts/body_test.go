@@ -1,0 +1,191 @@
+package timeouts
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/windhover/windhover/internal/testserver"
+)
+
+func TestSlowBodyCutAfterGrace(t *testing.T) {
+	for _, p := range testserver.All {
+		t.Run(string(p), func(t *testing.T) {
+			var v violations
+			pol, err := New(Config{MinRequestBodyDataRate: testRate, OnViolation: v.record})
+			require.NoError(t, err)
+			h := newReadAll()
+			s := serve(t, pol, h, p)
+
+			// Half the rate: 1,000 bytes every 100 ms.
+			code := sendTrickle(t, s, &trickle{chunk: 1000, total: 100_000, interval: 100 * time.Millisecond})
+			assert.Equal(t, http.StatusRequestTimeout, code)
+			elapsed, readErr := h.result(t)
+			assert.ErrorIs(t, readErr, ErrMinRequestBodyDataRate)
+			assert.ErrorIs(t, readErr, os.ErrDeadlineExceeded, "the cut Read's own error is kept")
+			var re *RateError
+			require.ErrorAs(t, readErr, &re)
+			assert.Equal(t, testRate, re.Rate)
+			assert.GreaterOrEqual(t, elapsed, testRate.GracePeriod, "not before the grace period")
+			assert.Less(t, elapsed, 3*time.Second, "soon after it")
+			assert.EqualValues(t, 1, pol.Stats().BodyRateViolations)
+			require.Len(t, v.all(), 1)
+			assert.ErrorIs(t, v.all()[0], ErrMinRequestBodyDataRate)
+		})
+	}
+}
+
+func TestBodyAtTwiceTheRateCompletes(t *testing.T) {
+	for _, p := range testserver.All {
+		t.Run(string(p), func(t *testing.T) {
+			pol, err := New(Config{MinRequestBodyDataRate: testRate})
+			require.NoError(t, err)
+			h := newReadAll()
+			s := serve(t, pol, h, p)
+			// 4,000 bytes every 100 ms: twice the rate, for a second.
+			code := sendTrickle(t, s, &trickle{chunk: 4000, total: 40_000, interval: 100 * time.Millisecond})
+			assert.Equal(t, 200, code)
+			_, readErr := h.result(t)
+			assert.NoError(t, readErr)
+			assert.Zero(t, pol.Stats().BodyRateViolations)
+		})
+	}
+}
+
+func TestHandlerNotChargedForItsOwnPauses(t *testing.T) {
+	for _, p := range testserver.All {
+		t.Run(string(p), func(t *testing.T) {
+			pol, err := New(Config{MinRequestBodyDataRate: testRate})
+			require.NoError(t, err)
+			var total int
+			var readErr error
+			s := serve(t, pol, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				buf := make([]byte, 1000)
+				for {
+					n, err := r.Body.Read(buf)
+					total += n
+					if err != nil {
+						if err != io.EOF {
+							readErr = err
+						}
+						break
+					}
+					// Much longer than the grace period, between every
+					// read: over the whole request, far below the rate.
+					time.Sleep(2 * testRate.GracePeriod)
+				}
+				_, _ = io.WriteString(w, "ok")
+			}), p)
+			code := sendTrickle(t, s, &trickle{chunk: 1000, total: 3000, interval: 50 * time.Millisecond})
+			assert.Equal(t, 200, code)
+			assert.NoError(t, readErr)
+			assert.Equal(t, 3000, total)
+		})
+	}
+}
+
+func TestHTTP2BodyCutLeavesOtherStreams(t *testing.T) {
+	for _, p := range []testserver.Proto{h2, h2c} {
+		t.Run(string(p), func(t *testing.T) {
+			pol, err := New(Config{MinRequestBodyDataRate: testRate})
+			require.NoError(t, err)
+			s := serve(t, pol, newReadAll(), p)
+			var reused []bool
+			trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = append(reused, i.Reused) }}
+
+			slow, err := http.NewRequest("POST", s.URL, &trickle{chunk: 500, total: 100_000, interval: 100 * time.Millisecond})
+			require.NoError(t, err)
+			slow = slow.WithContext(httptrace.WithClientTrace(slow.Context(), trace))
+			code, _ := s.Do(t, slow)
+			assert.Equal(t, http.StatusRequestTimeout, code)
+
+			fast, err := http.NewRequest("GET", s.URL, nil)
+			require.NoError(t, err)
+			fast = fast.WithContext(httptrace.WithClientTrace(fast.Context(), trace))
+			code, body := s.Do(t, fast)
+			assert.Equal(t, 200, code)
+			assert.Equal(t, "0", body)
+			assert.Equal(t, []bool{false, true}, reused, "the same connection serves on")
+		})
+	}
+}
+
+func TestHTTP1BodyCutClosesConnection(t *testing.T) {
+	pol, err := New(Config{MinRequestBodyDataRate: testRate})
+	require.NoError(t, err)
+	s := serve(t, pol, newReadAll(), h1)
+	c := testserver.Dial(t, s.Addr())
+	c.Send(t, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc")
+	res, body := c.Response(t)
+	assert.Equal(t, 408, res.StatusCode)
+	assert.Equal(t, "Request Timeout\n", body)
+	assert.True(t, res.Close)
+	assert.True(t, c.ClosedByPeer(t))
+}
+
+func TestHandlerAnswerAfterCutStands(t *testing.T) {
+	pol, err := New(Config{MinRequestBodyDataRate: testRate})
+	require.NoError(t, err)
+	s := serve(t, pol, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := io.ReadAll(r.Body)
+		if errors.Is(err, ErrMinRequestBodyDataRate) {
+			http.Error(w, "too slow", http.StatusBadRequest)
+		}
+	}), h1)
+	c := testserver.Dial(t, s.Addr())
+	c.Send(t, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc")
+	res, body := c.Response(t)
+	assert.Equal(t, 400, res.StatusCode)
+	assert.Equal(t, "too slow\n", body)
+}
+
+func TestBodyRateOffPerRequest(t *testing.T) {
+	for _, p := range testserver.All {
+		t.Run(string(p), func(t *testing.T) {
+			pol, err := New(Config{MinRequestBodyDataRate: testRate})
+			require.NoError(t, err)
+			h := newReadAll()
+			s := serve(t, pol, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if err := SetMinRequestBodyDataRate(w, Off); err != nil {
+					http.Error(w, err.Error(), 500)
+					return
+				}
+				h.ServeHTTP(w, r)
+			}), p)
+			code := sendTrickle(t, s, &trickle{chunk: 100, total: 1000, interval: 100 * time.Millisecond})
+			assert.Equal(t, 200, code, "a streaming upload far below the rate completes")
+			elapsed, readErr := h.result(t)
+			assert.NoError(t, readErr)
+			assert.Greater(t, elapsed, 3*testRate.GracePeriod)
+		})
+	}
+}
+
+func TestBodyRateReplacedDuringBody(t *testing.T) {
+	pol, err := New(Config{MinRequestBodyDataRate: testRate})
+	require.NoError(t, err)
+	var readErr error
+	s := serve(t, pol, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		buf := make([]byte, 100)
+		_, _ = io.ReadFull(r.Body, buf)
+		// Halfway through, the handler raises the minimum beyond what the
+		// client sends.
+		_ = SetMinRequestBodyDataRate(w, Rate{BytesPerSecond: 1e9, GracePeriod: 100 * time.Millisecond})
+		_, readErr = io.Copy(io.Discard, r.Body)
+	}), h1)
+	code := sendTrickle(t, s, &trickle{chunk: 4000, total: 100_000, interval: 100 * time.Millisecond})
+	assert.Equal(t, 408, code)
+	assert.ErrorIs(t, readErr, ErrMinRequestBodyDataRate)
+}
+
+func TestSetRateOutsidePolicy(t *testing.T) {
+	assert.ErrorIs(t, SetMinRequestBodyDataRate(httptestRecorder(), Off), ErrNotPoliced)
+	assert.ErrorIs(t, SetMinResponseDataRate(httptestRecorder(), Off), ErrNotPoliced)
+	assert.ErrorContains(t, SetMinResponseDataRate(httptestRecorder(), Rate{GracePeriod: -1}), "GracePeriod")
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package timeouts
+
+const raceEnabled = false

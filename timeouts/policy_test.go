@@ -1,0 +1,65 @@
+package timeouts
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/windhover/windhover/internal/testserver"
+)
+
+func TestApply(t *testing.T) {
+	pol, err := New(Config{})
+	require.NoError(t, err)
+	var srv http.Server
+	pol.Apply(&srv)
+	assert.Equal(t, 130*time.Second, srv.IdleTimeout)
+	assert.Equal(t, 30*time.Second, srv.ReadHeaderTimeout)
+	assert.Zero(t, srv.ReadTimeout, "left alone: rates replace it")
+	assert.Zero(t, srv.WriteTimeout)
+	assert.Equal(t, 16<<10*time.Second/240, srv.HTTP2.WriteByteTimeout, "a 16 KiB frame at 240 B/s")
+
+	user := &http.HTTP2Config{MaxConcurrentStreams: 5, WriteByteTimeout: time.Second}
+	mine := http.Server{IdleTimeout: time.Minute, ReadHeaderTimeout: time.Second, HTTP2: user}
+	pol.Apply(&mine)
+	assert.Equal(t, time.Minute, mine.IdleTimeout, "what the user set stands")
+	assert.Equal(t, time.Second, mine.ReadHeaderTimeout)
+	assert.Same(t, user, mine.HTTP2)
+
+	keep, err := New(Config{KeepAliveTimeout: -1, RequestHeadersTimeout: -1, MinResponseDataRate: Off})
+	require.NoError(t, err)
+	var untouched http.Server
+	keep.Apply(&untouched)
+	assert.Zero(t, untouched.IdleTimeout)
+	assert.Zero(t, untouched.ReadHeaderTimeout)
+	assert.Nil(t, untouched.HTTP2)
+
+	only := MinDataRates(Rate{}, Rate{})
+	var s2 http.Server
+	only.Apply(&s2)
+	assert.Zero(t, s2.IdleTimeout)
+}
+
+func TestHijackedStopsPolicing(t *testing.T) {
+	pol := MinDataRates(Rate{BytesPerSecond: 1, GracePeriod: time.Millisecond}, Rate{BytesPerSecond: 1, GracePeriod: time.Millisecond})
+	q := &request{p: pol, in: pol.in, out: pol.out}
+	q.Hijacked(nil)
+	policed, err := q.beginRead()
+	assert.False(t, policed)
+	assert.NoError(t, err)
+	q.BeginWrite(100)
+	assert.Zero(t, q.writing)
+	assert.Nil(t, q.alarm, "no alarm armed")
+}
+
+func TestStats(t *testing.T) {
+	pol, err := New(Config{})
+	require.NoError(t, err)
+	h := pol.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		assert.EqualValues(t, 1, pol.Stats().ActiveRequests)
+	}))
+	h.ServeHTTP(testserver.NewNopWriter(), &http.Request{Method: "GET", ProtoMajor: 1, Body: http.NoBody, Header: http.Header{}})
+	assert.Equal(t, Stats{RequestsPoliced: 1}, pol.Stats())
+}
