@@ -212,3 +212,26 @@ func ExampleNew_invalid() {
 }
 
 func bufioReader(r io.Reader) *bufio.Reader { return bufio.NewReader(r) }
+
+func ExampleMaxRequestHeaders() {
+	// At most 3 header fields in at most 100 bytes, Host included.
+	srv := httptest.NewServer(limits.MaxRequestHeaders(3, 100).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
+	defer srv.Close()
+
+	for _, n := range []int{1, 2} {
+		req, _ := http.NewRequest("GET", srv.URL, nil)
+		req.Header.Set("User-Agent", "example") // with Host and Accept-Encoding: 3 fields
+		if n == 2 {
+			req.Header.Set("X-Fourth", "1")
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			log.Fatal(err)
+		}
+		res.Body.Close()
+		fmt.Println(len(req.Header)+2, "fields:", res.Status)
+	}
+	// Output:
+	// 3 fields: 200 OK
+	// 4 fields: 431 Request Header Fields Too Large
+}

@@ -2,7 +2,6 @@ package timeouts
 
 import (
 	"net/http"
-	"time"
 )
 
 // Handler returns next with its request bodies and responses held to p's
@@ -33,11 +32,6 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := &request{p: p, r: r, in: p.in, out: p.out, h2: r.ProtoMajor == 2}
 	q.w.Reset(w, q)
 	q.w.SetChunkSize(chunkSize)
-	if !q.out.IsOff() && !q.h2 {
-		// An HTTP/1 connection keeps its write deadline from one request
-		// to the next; clear the one the previous response left.
-		_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
-	}
 	if r.Body != nil && r.Body != http.NoBody {
 		q.req = *r
 		q.body = body{rc: r.Body, q: q}

@@ -63,3 +63,37 @@ func TestStats(t *testing.T) {
 	h.ServeHTTP(testserver.NewNopWriter(), &http.Request{Method: "GET", ProtoMajor: 1, Body: http.NoBody, Header: http.Header{}})
 	assert.Equal(t, Stats{RequestsPoliced: 1}, pol.Stats())
 }
+
+// deadlineWriter records the write deadlines set on it.
+type deadlineWriter struct {
+	testserver.NopWriter
+	deadlines []time.Time
+}
+
+func (w *deadlineWriter) SetWriteDeadline(t time.Time) error {
+	w.deadlines = append(w.deadlines, t)
+	return nil
+}
+
+func TestFinishBoundsWhatNetHTTPWritesLast(t *testing.T) {
+	grace := 2 * time.Second
+	pol := MinDataRates(Off, Rate{BytesPerSecond: 1000, GracePeriod: grace})
+	for _, major := range []int{1, 2} {
+		w := &deadlineWriter{NopWriter: *testserver.NewNopWriter()}
+		h := pol.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = w.Write(make([]byte, 5000)) // 5 s at 1,000 B/s
+		}))
+		start := time.Now()
+		h.ServeHTTP(w, &http.Request{Method: "GET", ProtoMajor: major, Body: http.NoBody, Header: http.Header{}})
+		if major == 2 {
+			assert.Empty(t, w.deadlines, "HTTP/2 needs none")
+			continue
+		}
+		require.Len(t, w.deadlines, 1, "HTTP/1: one deadline for net/http's last writes")
+		// The running deadline of the write: 5,000 bytes and the header at
+		// 1,000 B/s from when it began.
+		wait := w.deadlines[0].Sub(start)
+		assert.Greater(t, wait, 5*time.Second)
+		assert.Less(t, wait, 6*time.Second)
+	}
+}

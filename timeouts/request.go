@@ -276,8 +276,10 @@ func (q *request) finish() {
 	if policeOut && !q.h2 {
 		// What net/http writes after the handler returns (the buffered
 		// end of the body, or the header of a response with none) is
-		// outside any Write; a deadline bounds it. Over HTTP/2 the end of
-		// a stream needs no flow-control window and cannot stall.
+		// outside any Write; a deadline bounds it. net/http clears the
+		// connection's write deadline once the response is out, so it
+		// never reaches the next request. Over HTTP/2 the end of a
+		// stream needs no flow-control window and cannot stall.
 		_ = http.NewResponseController(q.w.Unwrap()).SetWriteDeadline(deadline)
 	}
 }

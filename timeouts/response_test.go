@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -284,4 +285,31 @@ func TestKeepAliveAfterPolicedResponse(t *testing.T) {
 	res, body := c.Response(t)
 	assert.Equal(t, 200, res.StatusCode)
 	assert.Equal(t, "ok", body)
+}
+
+func TestDeadlineClearedForUnpolicedRoutes(t *testing.T) {
+	// Only one route is policed. After it, the same keep-alive connection
+	// carries a request to an unpoliced route that answers long after the
+	// deadline that bounded the policed response's end: net/http cleared it.
+	out := Rate{BytesPerSecond: 1e6, GracePeriod: 200 * time.Millisecond}
+	pol, err := New(Config{MinResponseDataRate: out})
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	mux.Handle("/policed", pol.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "policed")
+	})))
+	mux.HandleFunc("/plain", func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(500 * time.Millisecond)
+		_, _ = io.WriteString(w, "plain")
+	})
+	s := testserver.Start(t, mux, h1, func(ts *httptest.Server) { pol.Apply(ts.Config) })
+	c := testserver.Dial(t, s.Addr())
+	c.Send(t, "GET /policed HTTP/1.1\r\nHost: x\r\n\r\n")
+	res, body := c.Response(t)
+	require.Equal(t, 200, res.StatusCode)
+	assert.Equal(t, "policed", body)
+	c.Send(t, "GET /plain HTTP/1.1\r\nHost: x\r\n\r\n")
+	res, body = c.Response(t)
+	assert.Equal(t, 200, res.StatusCode)
+	assert.Equal(t, "plain", body)
 }
