@@ -30,7 +30,8 @@ type RateError struct {
 	// Bytes is how many bytes had moved.
 	Bytes int64
 	// Elapsed is the time counted: for a request body, the time spent waiting
-	// in Read; for a response, the time since its pending writes began.
+	// in Read; for a response, the time since its first bytes left for the
+	// connection.
 	Elapsed time.Duration
 	// Err is the error of the Read that was cut, if it returned one; nil
 	// if data arrived at the very moment of the cut.

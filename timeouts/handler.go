@@ -29,15 +29,20 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.active.Add(1)
 	defer p.active.Add(-1)
 
-	q := &request{p: p, r: r, in: p.in, out: p.out, h2: r.ProtoMajor == 2}
+	var q *request
+	if r.Body == nil || r.Body == http.NoBody {
+		q = &request{r: r}
+	} else {
+		br := &bodyRequest{req: *r}
+		q = &br.request
+		br.body = body{rc: r.Body, q: q}
+		br.req.Body = &br.body
+		q.r = &br.req
+	}
+	q.p, q.in, q.out, q.h2 = p, p.in, p.out, r.ProtoMajor == 2
+	q.knownBuffer = knownBuffer(w)
 	q.w.Reset(w, q)
 	q.w.SetChunkSize(chunkSize)
-	if r.Body != nil && r.Body != http.NoBody {
-		q.req = *r
-		q.body = body{rc: r.Body, q: q}
-		q.req.Body = &q.body
-		q.r = &q.req
-	}
 	defer q.finish()
 	h.next.ServeHTTP(q.w.ResponseWriter(), q.r)
 }

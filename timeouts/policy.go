@@ -131,7 +131,10 @@ type Stats struct {
 	ActiveRequests int64
 	// BodyRateViolations counts request bodies cut for being too slow.
 	BodyRateViolations uint64
-	// ResponseRateViolations counts responses cut for being read too slowly.
+	// ResponseRateViolations counts responses cut for being read too slowly
+	// while the handler was writing. What net/http still writes after the
+	// handler returns (at most a few KiB) is bounded by a deadline that
+	// net/http enforces itself; a cut there is not counted.
 	ResponseRateViolations uint64
 }
 

@@ -78,22 +78,56 @@ func (w *deadlineWriter) SetWriteDeadline(t time.Time) error {
 func TestFinishBoundsWhatNetHTTPWritesLast(t *testing.T) {
 	grace := 2 * time.Second
 	pol := MinDataRates(Off, Rate{BytesPerSecond: 1000, GracePeriod: grace})
-	for _, major := range []int{1, 2} {
+	for _, tt := range []struct {
+		major int
+		flush bool
+		want  int
+	}{
+		{1, false, 1},
+		{1, true, 1}, // net/http still writes the end of a chunked body
+		{2, false, 1},
+		{2, true, 0}, // everything is out
+	} {
 		w := &deadlineWriter{NopWriter: *testserver.NewNopWriter()}
 		h := pol.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			_, _ = w.Write(make([]byte, 5000)) // 5 s at 1,000 B/s
+			if tt.flush {
+				w.(http.Flusher).Flush()
+			}
 		}))
 		start := time.Now()
-		h.ServeHTTP(w, &http.Request{Method: "GET", ProtoMajor: major, Body: http.NoBody, Header: http.Header{}})
-		if major == 2 {
-			assert.Empty(t, w.deadlines, "HTTP/2 needs none")
+		h.ServeHTTP(w, &http.Request{Method: "GET", ProtoMajor: tt.major, Body: http.NoBody, Header: http.Header{}})
+		require.Len(t, w.deadlines, tt.want, "HTTP/%d, flushed %v", tt.major, tt.flush)
+		if tt.want == 0 {
 			continue
 		}
-		require.Len(t, w.deadlines, 1, "HTTP/1: one deadline for net/http's last writes")
 		// The running deadline of the write: 5,000 bytes and the header at
 		// 1,000 B/s from when it began.
 		wait := w.deadlines[0].Sub(start)
 		assert.Greater(t, wait, 5*time.Second)
 		assert.Less(t, wait, 6*time.Second)
 	}
+}
+
+// headerCounter counts Header calls: net/http copies the header map of a
+// response whose Header was called, so the policy must not be the first.
+type headerCounter struct {
+	testserver.NopWriter
+	calls int
+}
+
+func (w *headerCounter) Header() http.Header {
+	w.calls++
+	return w.NopWriter.Header()
+}
+
+func TestPolicyLeavesHeaderAlone(t *testing.T) {
+	pol, err := New(Config{})
+	require.NoError(t, err)
+	w := &headerCounter{NopWriter: *testserver.NewNopWriter()}
+	h := pol.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("hello"))
+	}))
+	h.ServeHTTP(w, &http.Request{Method: "GET", ProtoMajor: 1, Body: http.NoBody, Header: http.Header{}})
+	assert.Zero(t, w.calls)
 }

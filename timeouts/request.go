@@ -10,6 +10,11 @@ import (
 	"github.com/windhover/windhover/internal/rw"
 )
 
+// netHTTPBuffer is the least net/http buffers of a response body before it
+// writes to the connection: 2 KiB over HTTP/1 (4 KiB over HTTP/2). A write
+// that fits in what is left of it cannot block, so it needs no alarm.
+const netHTTPBuffer = 2 << 10
+
 // chunkSize bounds one timed write: a larger Write, or an io.Copy into the
 // response, is timed in chunks of this size, so that a client that stops
 // reading is noticed within max(GracePeriod, chunkSize/BytesPerSecond) rather
@@ -19,12 +24,10 @@ const chunkSize = 64 << 10
 // request is the state of one policed request. Reads and writes of the
 // handler's goroutines and the alarm's goroutine meet under mu.
 type request struct {
-	w    rw.Writer
-	req  http.Request // the copy handed on when the body is wrapped
-	body body
-	p    *Policy
-	r    *http.Request // the request as handed on
-	h2   bool
+	w  rw.Writer
+	p  *Policy
+	r  *http.Request // the request as handed on
+	h2 bool
 
 	mu    sync.Mutex
 	alarm *alarm
@@ -44,6 +47,9 @@ type request struct {
 	writing      int       // writes (and flushes) in progress
 	announced    int64     // bytes announced by the last BeginWrite
 	unflushed    bool      // bytes written since the last flush
+	buffered     int64     // body bytes net/http may still hold in its buffer
+	pending      int64     // bytes written into that buffer, not yet charged
+	knownBuffer  bool      // the writer under the handler is net/http's, buffered
 	headerBytes  int64     // status line and header, counted with the first write
 	outViolation *RateError
 
@@ -51,7 +57,36 @@ type request struct {
 	done     bool // the handler has returned: nothing more is policed
 }
 
+// bodyRequest is a request with a body, in one allocation: its state, the
+// shallow copy of the request handed on, and the timed body.
+type bodyRequest struct {
+	request
+	req  http.Request
+	body body
+}
+
 var _ rw.Hooks = (*request)(nil)
+
+// knownBuffer reports whether w is net/http's own ResponseWriter, under
+// nothing but windhover's wrappers, none of which writes through: then small
+// writes are known to stay in net/http's buffer. A writer with no Unwrap that
+// can enable full duplex and take deadlines is taken to be net/http's.
+func knownBuffer(w http.ResponseWriter) bool {
+	for range 16 {
+		if !rw.IsWriter(w) {
+			if _, ok := w.(interface{ Unwrap() http.ResponseWriter }); ok {
+				return false // someone else's wrapper: it may flush each write
+			}
+			_, ok := w.(interface {
+				EnableFullDuplex() error
+				SetWriteDeadline(time.Time) error
+			})
+			return ok
+		}
+		w = w.(interface{ Unwrap() http.ResponseWriter }).Unwrap()
+	}
+	return false
+}
 
 // beginRead starts timing a body Read. It reports whether the Read is
 // policed, or the violation that already ended the body.
@@ -90,13 +125,23 @@ func (q *request) endRead(n int, err error) (int, error) {
 	return n, err
 }
 
+// defaultHeaderBytes stands for the header of a response whose handler never
+// looked at its header: what net/http adds (Date, Content-Type,
+// Content-Length or Transfer-Encoding) comes to about this much.
+const defaultHeaderBytes = 128
+
 // WriteHeader notes the size of the status line and header, which count
 // toward the response rate with the first write, as Kestrel counts them.
 func (q *request) WriteHeader(code int) {
 	size := len("HTTP/1.1 000 \r\n\r\n") + len(http.StatusText(code))
-	for name, values := range q.w.Header() {
-		for _, v := range values {
-			size += len(name) + len(v) + len(": \r\n")
+	if !q.w.HeaderUsed() {
+		// Calling Header would make net/http copy the header map.
+		size += defaultHeaderBytes
+	} else {
+		for name, values := range q.w.Header() {
+			for _, v := range values {
+				size += len(name) + len(v) + len(": \r\n")
+			}
 		}
 	}
 	q.mu.Lock()
@@ -115,17 +160,28 @@ func (q *request) BeginWrite(n int64) {
 	if n < 0 {
 		n = chunkSize
 	}
-	q.announced = n
+	q.announced = 0
 	q.unflushed = n > 0
-	n += q.headerBytes
-	q.headerBytes = 0
+	q.writing++
+	q.outBytes += n + q.headerBytes
+	// A write that stays in net/http's buffer cannot block: its bytes
+	// (and the header's) are charged when they leave it, with the next
+	// write that may reach the connection, or at the handler's end.
+	if n > 0 && q.knownBuffer && q.buffered+n <= netHTTPBuffer {
+		q.buffered += n
+		q.pending += n + q.headerBytes
+		q.headerBytes = 0
+		return
+	}
+	q.buffered = n
+	q.announced = n
+	n += q.pending + q.headerBytes
+	q.pending, q.headerBytes = 0, 0
 	now := time.Now()
 	q.writeBy = q.out.writeDeadline(now, q.writeBy, n)
-	if q.writing == 0 {
+	if q.outStart.IsZero() {
 		q.outStart = now
 	}
-	q.writing++
-	q.outBytes += n
 	q.arm(now, q.writeBy)
 }
 
@@ -241,23 +297,13 @@ func (q *request) report(err *RateError) {
 // for the response, and gives the alarm back.
 func (q *request) finish() {
 	q.mu.Lock()
-	policeOut := !q.out.IsOff() && !q.hijacked && q.outViolation == nil
-	unflushed := q.unflushed
-	q.mu.Unlock()
-	if policeOut && q.h2 && unflushed {
-		// The last bytes wait in net/http's buffer for a flow-control
-		// window the client may never open; flush them while timed.
-		if f, ok := q.w.ResponseWriter().(http.Flusher); ok {
-			f.Flush()
-		}
-	}
-
-	q.mu.Lock()
 	inViolated := q.inViolation != nil
-	policeOut = !q.out.IsOff() && !q.hijacked && q.outViolation == nil
-	deadline := addSaturating(time.Now(), q.out.GracePeriod)
-	if q.writeBy.After(deadline) {
-		deadline = q.writeBy
+	policeOut := !q.out.IsOff() && !q.hijacked && q.outViolation == nil
+	var deadline time.Time
+	if policeOut && (!q.h2 || q.unflushed) {
+		// What is still buffered (and charged to no write yet) leaves
+		// now, as one last write.
+		deadline = q.out.writeDeadline(time.Now(), q.writeBy, q.pending+q.headerBytes)
 	}
 	a := q.alarm
 	q.alarm = nil
@@ -273,13 +319,16 @@ func (q *request) finish() {
 		}
 		http.Error(q.w.Unwrap(), http.StatusText(http.StatusRequestTimeout), http.StatusRequestTimeout)
 	}
-	if policeOut && !q.h2 {
-		// What net/http writes after the handler returns (the buffered
-		// end of the body, or the header of a response with none) is
-		// outside any Write; a deadline bounds it. net/http clears the
-		// connection's write deadline once the response is out, so it
-		// never reaches the next request. Over HTTP/2 the end of a
-		// stream needs no flow-control window and cannot stall.
+	if !deadline.IsZero() {
+		// What net/http writes after the handler returns is outside any
+		// Write: over HTTP/1 the buffered end of the body, or the header
+		// of a response with none; over HTTP/2 the last buffered bytes,
+		// which wait for a flow-control window the client may never
+		// open. A write deadline bounds it. Over HTTP/1 net/http clears
+		// the connection's deadline once the response is out, so it never
+		// reaches the next request; over HTTP/2 the stream's timer goes
+		// with the stream, and a response whose bytes were all flushed
+		// needs none.
 		_ = http.NewResponseController(q.w.Unwrap()).SetWriteDeadline(deadline)
 	}
 }

@@ -73,14 +73,15 @@ const (
 // reports them to its [Hooks]. The zero Writer is not usable: call Reset.
 // A Writer must not be copied after Reset.
 type Writer struct {
-	inner    http.ResponseWriter
-	hooks    Hooks
-	status   int
-	written  int64
-	chunk    int64
-	hijacked bool
-	kinds    uint8
-	lr       io.LimitedReader // the chunk of a ReadFrom, kept here so as not to allocate
+	inner      http.ResponseWriter
+	hooks      Hooks
+	status     int
+	written    int64
+	chunk      int64
+	hijacked   bool
+	headerUsed bool
+	kinds      uint8
+	lr         io.LimitedReader // the chunk of a ReadFrom, kept here so as not to allocate
 }
 
 // Reset makes w wrap inner and report to hooks (nil for none), forgetting any
@@ -138,6 +139,12 @@ func Find[T Hooks](w http.ResponseWriter) (T, bool) {
 	return zero, false
 }
 
+// IsWriter reports whether w is one of the shapes of a Writer.
+func IsWriter(w http.ResponseWriter) bool {
+	_, ok := w.(interface{ writer() *Writer })
+	return ok
+}
+
 // Status returns the first final status code written, or 0 if none has been.
 func (w *Writer) Status() int { return w.status }
 
@@ -155,7 +162,15 @@ func (w *Writer) Hijacked() bool { return w.hijacked }
 func (w *Writer) Committed() bool { return w.status != 0 || w.hijacked }
 
 // Header returns the wrapped writer's header map.
-func (w *Writer) Header() http.Header { return w.inner.Header() }
+func (w *Writer) Header() http.Header {
+	w.headerUsed = true
+	return w.inner.Header()
+}
+
+// HeaderUsed reports whether Header has been called through w. A hook that
+// wants to look at the header should not be the first to call it: net/http
+// copies the header map of a response whose Header was called.
+func (w *Writer) HeaderUsed() bool { return w.headerUsed }
 
 // Unwrap returns the wrapped writer, for http.ResponseController.
 func (w *Writer) Unwrap() http.ResponseWriter { return w.inner }

@@ -376,3 +376,12 @@ func BenchmarkWriter(b *testing.B) {
 		fk.body.Reset()
 	}
 }
+
+func TestHeaderUsed(t *testing.T) {
+	var w Writer
+	w.Reset(newFake(), nil)
+	_, _ = w.Write([]byte("x"))
+	assert.False(t, w.HeaderUsed())
+	w.Header().Set("X", "1")
+	assert.True(t, w.HeaderUsed())
+}

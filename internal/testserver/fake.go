@@ -9,7 +9,7 @@ import (
 
 // NopWriter is an http.ResponseWriter that discards everything and allocates
 // nothing, for measuring a handler's own cost. Like net/http's writers it
-// flushes, copies, and takes read and write deadlines.
+// flushes, copies, takes read and write deadlines and enables full duplex.
 type NopWriter struct{ H http.Header }
 
 // NewNopWriter returns a NopWriter with an empty header.
@@ -38,6 +38,9 @@ func (w *NopWriter) SetReadDeadline(time.Time) error { return nil }
 
 // SetWriteDeadline does nothing.
 func (w *NopWriter) SetWriteDeadline(time.Time) error { return nil }
+
+// EnableFullDuplex does nothing.
+func (w *NopWriter) EnableFullDuplex() error { return nil }
 
 // RewindBody is a request body that can be read again without allocating.
 type RewindBody struct {
