@@ -41,8 +41,11 @@
 // the connection aborted (over HTTP/2, the stream reset). Writes larger than
 // 64 KiB, and io.Copy into the response (which keeps sendfile), are timed in
 // 64 KiB chunks, so a client that stops reading is noticed within
-// max(grace, 64 KiB/rate) of its last progress. What net/http writes after
-// the handler returns is bounded too.
+// max(grace, 64 KiB/rate) of its last progress. Small writes that stay in
+// net/http's buffer cannot block; their bytes are charged when they leave
+// it. What net/http writes after the handler returns (the rest of its
+// buffer, the end of a chunked body) is bounded by a write deadline too,
+// which net/http enforces itself; such a cut is not counted in [Stats].
 //
 // # Better than a heartbeat
 //
