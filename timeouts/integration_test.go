@@ -21,13 +21,27 @@ func TestCurlSlowUploadGets408(t *testing.T) {
 		t.Run(string(p), func(t *testing.T) {
 			pol, err := New(Config{MinRequestBodyDataRate: testRate})
 			require.NoError(t, err)
-			s := serve(t, pol, newReadAll(), p)
+			h := newReadAll()
+			s := serve(t, pol, h, p)
 			body := filepath.Join(t.TempDir(), "body")
 			require.NoError(t, os.WriteFile(body, make([]byte, 100_000), 0o600))
 
 			start := time.Now()
 			res := testserver.Curl(t, s, testserver.CurlFlag(p), "--limit-rate", "2000", "-H", "Expect:", "--data-binary", "@"+body, s.URL)
-			assert.Regexp(t, `^408 `, res.Out, "a tenth of the rate: %s", res.Trace)
+			if p.IsHTTP2() && res.Exit == 92 {
+				// After the 408 the server ends the stream with
+				// RST_STREAM(NO_ERROR), as RFC 9113 section 8.1 allows
+				// for a request it no longer reads; curl 7.88, still
+				// uploading, reports that as a stream error ("Stream
+				// error in the HTTP/2 framing layer") and drops the
+				// status. The Go client in the unit tests reads the 408.
+				assert.Contains(t, res.Trace, "stream 1 closed", res.Trace)
+			} else {
+				assert.Regexp(t, `^408 `, res.Out, "a tenth of the rate: %s", res.Trace)
+			}
+			_, readErr := h.result(t)
+			assert.ErrorIs(t, readErr, ErrMinRequestBodyDataRate)
+			assert.EqualValues(t, 1, pol.Stats().BodyRateViolations)
 			assert.Less(t, time.Since(start), 10*time.Second)
 
 			res = testserver.Curl(t, s, testserver.CurlFlag(p), "--limit-rate", "200000", "-H", "Expect:", "--data-binary", "@"+body, s.URL)
@@ -37,7 +51,7 @@ func TestCurlSlowUploadGets408(t *testing.T) {
 }
 
 func TestCurlSlowDownloadCut(t *testing.T) {
-	out := Rate{BytesPerSecond: 100_000, GracePeriod: 300 * time.Millisecond}
+	out := Rate{BytesPerSecond: 1e6, GracePeriod: 300 * time.Millisecond}
 	for _, p := range testserver.All {
 		t.Run(string(p), func(t *testing.T) {
 			pol, err := New(Config{MinResponseDataRate: out})
@@ -45,7 +59,8 @@ func TestCurlSlowDownloadCut(t *testing.T) {
 			h := newEndless(false)
 			h.size = 50 << 20
 			s := serve(t, pol, h, p)
-			res := testserver.Curl(t, s, testserver.CurlFlag(p), "--limit-rate", "5000", s.URL)
+			// A tenth of the rate, read in curl's bursts.
+			res := testserver.Curl(t, s, testserver.CurlFlag(p), "--limit-rate", "100000", s.URL)
 			assert.NotZero(t, res.Exit, "curl saw the transfer cut short: %s", res.Out)
 			written, _, writeErr := h.result(t)
 			assert.Error(t, writeErr)
@@ -56,7 +71,7 @@ func TestCurlSlowDownloadCut(t *testing.T) {
 			h2 := newEndless(false)
 			h2.size = 1 << 20
 			s2 := serve(t, pol, h2, p)
-			res = testserver.Curl(t, s2, testserver.CurlFlag(p), "--limit-rate", "400000", s2.URL)
+			res = testserver.Curl(t, s2, testserver.CurlFlag(p), "--limit-rate", "2000000", s2.URL)
 			assert.Zero(t, res.Exit, res.Trace)
 			assert.Regexp(t, `^200 `, res.Out)
 		})

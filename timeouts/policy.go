@@ -97,29 +97,24 @@ func orDefault(d, def time.Duration) time.Duration {
 }
 
 // Apply sets srv's IdleTimeout and ReadHeaderTimeout to Kestrel's
-// KeepAliveTimeout and RequestHeadersTimeout, each only if it is zero, and,
-// when responses are policed, bounds HTTP/2 connections that accept no bytes
-// at all (HTTP2.WriteByteTimeout, if zero) to the time the response rate
-// allows a 16 KiB frame.
+// KeepAliveTimeout and RequestHeadersTimeout, each only if it is zero.
 //
 // It leaves ReadTimeout and WriteTimeout alone, and they are best left zero:
 // a hard limit on a whole request or response cuts off healthy large uploads,
 // downloads and streams, while the minimum data rates cut off only clients
-// that are too slow. Call Apply once per server, before it starts.
+// that are too slow. It leaves HTTP2.WriteByteTimeout alone too: a limit on
+// time without progress would cut off a client that reads at the minimum rate
+// but has megabytes buffered. The minimum response rate cuts each HTTP/2
+// stream of a client that reads too slowly; a client that then stops reading
+// the connection altogether keeps it open until it closes, or until a
+// WriteByteTimeout the user chose. Call Apply once per server, before it
+// starts.
 func (p *Policy) Apply(srv *http.Server) {
 	if p.keepAlive > 0 && srv.IdleTimeout == 0 {
 		srv.IdleTimeout = p.keepAlive
 	}
 	if p.headers > 0 && srv.ReadHeaderTimeout == 0 {
 		srv.ReadHeaderTimeout = p.headers
-	}
-	if !p.out.IsOff() && (srv.HTTP2 == nil || srv.HTTP2.WriteByteTimeout == 0) {
-		var cfg http.HTTP2Config
-		if srv.HTTP2 != nil {
-			cfg = *srv.HTTP2
-		}
-		cfg.WriteByteTimeout = max(p.out.GracePeriod, p.out.allowance(16<<10))
-		srv.HTTP2 = &cfg
 	}
 }
 

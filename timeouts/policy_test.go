@@ -19,14 +19,12 @@ func TestApply(t *testing.T) {
 	assert.Equal(t, 30*time.Second, srv.ReadHeaderTimeout)
 	assert.Zero(t, srv.ReadTimeout, "left alone: rates replace it")
 	assert.Zero(t, srv.WriteTimeout)
-	assert.Equal(t, 16<<10*time.Second/240, srv.HTTP2.WriteByteTimeout, "a 16 KiB frame at 240 B/s")
+	assert.Nil(t, srv.HTTP2, "WriteByteTimeout is the user's choice")
 
-	user := &http.HTTP2Config{MaxConcurrentStreams: 5, WriteByteTimeout: time.Second}
-	mine := http.Server{IdleTimeout: time.Minute, ReadHeaderTimeout: time.Second, HTTP2: user}
+	mine := http.Server{IdleTimeout: time.Minute, ReadHeaderTimeout: time.Second}
 	pol.Apply(&mine)
 	assert.Equal(t, time.Minute, mine.IdleTimeout, "what the user set stands")
 	assert.Equal(t, time.Second, mine.ReadHeaderTimeout)
-	assert.Same(t, user, mine.HTTP2)
 
 	keep, err := New(Config{KeepAliveTimeout: -1, RequestHeadersTimeout: -1, MinResponseDataRate: Off})
 	require.NoError(t, err)
@@ -34,7 +32,6 @@ func TestApply(t *testing.T) {
 	keep.Apply(&untouched)
 	assert.Zero(t, untouched.IdleTimeout)
 	assert.Zero(t, untouched.ReadHeaderTimeout)
-	assert.Nil(t, untouched.HTTP2)
 
 	only := MinDataRates(Rate{}, Rate{})
 	var s2 http.Server
