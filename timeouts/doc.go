@@ -47,6 +47,19 @@
 // buffer, the end of a chunked body) is bounded by a write deadline too,
 // which net/http enforces itself; such a cut is not counted in [Stats].
 //
+// # Bytes the kernel holds
+//
+// A write returns once the kernel has the bytes, and Linux grows a socket's
+// send buffer to 4 MiB: left alone, a client reading a byte a second would
+// have megabytes counted as sent, and with them hours at the minimum rate.
+// [Policy.Apply] therefore bounds each TCP connection's unsent bytes to
+// 64 KiB (TCP_NOTSENT_LOWAT; [Config.MaxUnsentResponseBytes]), so that writes
+// wait for a client as soon as it falls that far behind, and the response
+// rate sees it. Bytes in flight are not bounded, so honest clients on long,
+// fast paths lose nothing. A connection cut this way may leave its last
+// bytes to the kernel, which delivers or drops them on its own; the
+// goroutine, the descriptor and the memory of the request are freed at once.
+//
 // # Better than a heartbeat
 //
 // Kestrel checks rates on a one-second heartbeat. Here each Read and write

@@ -1,16 +1,20 @@
 package timeouts
 
 import (
+	"cmp"
+	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"sync/atomic"
 	"time"
 )
 
-// Kestrel's server timeouts.
+// Kestrel's server timeouts, and windhover's bound on unsent bytes.
 const (
-	DefaultKeepAliveTimeout      = 130 * time.Second
-	DefaultRequestHeadersTimeout = 30 * time.Second
+	DefaultKeepAliveTimeout       = 130 * time.Second
+	DefaultRequestHeadersTimeout  = 30 * time.Second
+	DefaultMaxUnsentResponseBytes = 64 << 10
 )
 
 // Config holds Kestrel's timeouts and minimum data rates. The zero Config is
@@ -41,6 +45,18 @@ type Config struct {
 	// is aborted (over HTTP/2 the stream is reset).
 	MinResponseDataRate Rate
 
+	// MaxUnsentResponseBytes bounds, per connection, the response bytes the
+	// kernel may queue unsent (TCP_NOTSENT_LOWAT, Linux; set by
+	// [Policy.Apply]). Linux grows a socket's send buffer to 4 MiB, and a
+	// write that fits there returns at once: a client that reads a byte a
+	// second would have megabytes counted as sent, and with them the time to
+	// read them at the minimum rate. With the bound, writes wait for the
+	// client once it falls behind by this much, where the response rate
+	// sees it. It costs honest clients nothing: bytes in flight are not
+	// counted, only those not yet sent. Zero means 64 KiB; negative leaves
+	// the system's setting (unbounded by default) alone.
+	MaxUnsentResponseBytes int
+
 	// OnViolation, if set, is called for each violation with the request
 	// and a [*RateError]. It runs on a timer's goroutine, so it must be quick
 	// and safe for concurrent use.
@@ -53,6 +69,7 @@ type Config struct {
 type Policy struct {
 	keepAlive      time.Duration
 	headers        time.Duration
+	unsent         int
 	in, out        Rate
 	onViolation    func(*http.Request, error)
 	policed        atomic.Uint64
@@ -69,7 +86,11 @@ func New(cfg Config) (*Policy, error) {
 	if err := cfg.MinResponseDataRate.validate("Config.MinResponseDataRate"); err != nil {
 		return nil, err
 	}
+	if cfg.MaxUnsentResponseBytes > 1<<30 {
+		return nil, fmt.Errorf("windhover/timeouts: Config.MaxUnsentResponseBytes = %d is over 1 GiB", cfg.MaxUnsentResponseBytes)
+	}
 	return &Policy{
+		unsent:      cmp.Or(cfg.MaxUnsentResponseBytes, DefaultMaxUnsentResponseBytes),
 		keepAlive:   orDefault(cfg.KeepAliveTimeout, DefaultKeepAliveTimeout),
 		headers:     orDefault(cfg.RequestHeadersTimeout, DefaultRequestHeadersTimeout),
 		in:          cfg.MinRequestBodyDataRate.withDefaults(),
@@ -82,7 +103,7 @@ func New(cfg Config) (*Policy, error) {
 // (Apply then changes no timeout). Use [Off] for a rate to switch it off. It
 // panics if a rate is invalid, a programmer's error with literal arguments.
 func MinDataRates(requestBody, response Rate) *Policy {
-	p, err := New(Config{MinRequestBodyDataRate: requestBody, MinResponseDataRate: response, KeepAliveTimeout: -1, RequestHeadersTimeout: -1})
+	p, err := New(Config{MinRequestBodyDataRate: requestBody, MinResponseDataRate: response, KeepAliveTimeout: -1, RequestHeadersTimeout: -1, MaxUnsentResponseBytes: -1})
 	if err != nil {
 		panic("timeouts: " + err.Error())
 	}
@@ -97,7 +118,9 @@ func orDefault(d, def time.Duration) time.Duration {
 }
 
 // Apply sets srv's IdleTimeout and ReadHeaderTimeout to Kestrel's
-// KeepAliveTimeout and RequestHeadersTimeout, each only if it is zero.
+// KeepAliveTimeout and RequestHeadersTimeout, each only if it is zero, and
+// chains srv.ConnContext (keeping any function already there) to bound each
+// TCP connection's unsent bytes, as [Config.MaxUnsentResponseBytes] says.
 //
 // It leaves ReadTimeout and WriteTimeout alone, and they are best left zero:
 // a hard limit on a whole request or response cuts off healthy large uploads,
@@ -115,6 +138,16 @@ func (p *Policy) Apply(srv *http.Server) {
 	}
 	if p.headers > 0 && srv.ReadHeaderTimeout == 0 {
 		srv.ReadHeaderTimeout = p.headers
+	}
+	if p.unsent > 0 {
+		next, n := srv.ConnContext, p.unsent
+		srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+			limitUnsent(c, n)
+			if next != nil {
+				return next(ctx, c)
+			}
+			return ctx
+		}
 	}
 }
 

@@ -6,8 +6,14 @@
 //
 // Routes:
 //
-//	GET  /        "hello\n"
-//	POST /upload  reads the body and answers its size in bytes
+//	GET  /                 "hello\n"
+//	POST /upload           reads the body and answers its size in bytes
+//	GET  /stream?bytes=N   streams N zero bytes
+//	GET  /slow?d=2s        waits, then answers (for drain tests)
+//	GET  /ws               WebSocket echo (clients must send Origin)
+//	GET  /healthz          liveness: "ok\n"
+//
+// -bare serves the same routes with none of the toolkit, for comparison.
 //
 // It drains and exits on SIGINT or SIGTERM. The packages it composes so far:
 // limits (Kestrel's connection, upgrade, request line, header and body
@@ -17,8 +23,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -26,8 +32,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
-	"time"
 
 	"github.com/windhover/windhover/limits"
 	"github.com/windhover/windhover/timeouts"
@@ -42,45 +48,9 @@ func main() {
 	}
 }
 
-// options are the command-line flags.
-type options struct {
-	addr            string
-	maxConns        int
-	maxUpgraded     int
-	maxBody         int64
-	maxHeaderCount  int
-	minRate         float64
-	minRateGrace    time.Duration
-	keepAlive       time.Duration
-	headerTimeout   time.Duration
-	shutdownTimeout time.Duration
-	logJSON         bool
-}
-
-func parseFlags(args []string, stderr io.Writer) (options, error) {
-	var o options
-	fs := flag.NewFlagSet("server", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "TCP address to listen on")
-	fs.IntVar(&o.maxConns, "max-conns", 0, "most connections open at once (0: no limit)")
-	fs.IntVar(&o.maxUpgraded, "max-upgraded", 0, "most upgraded connections at once (0: no limit, -1: no upgrades)")
-	fs.Int64Var(&o.maxBody, "max-body", 0, "largest request body in bytes (0: 30,000,000, Kestrel's default; -1: no limit)")
-	fs.IntVar(&o.maxHeaderCount, "max-header-count", 0, "most request header fields (0: 100, Kestrel's default)")
-	fs.Float64Var(&o.minRate, "min-rate", 0, "minimum bytes per second for request bodies and responses (0: 240, Kestrel's default; -1: off)")
-	fs.DurationVar(&o.minRateGrace, "min-rate-grace", 0, "grace period before -min-rate applies (0: 5s)")
-	fs.DurationVar(&o.keepAlive, "keepalive", 0, "how long an idle keep-alive connection stays open (0: 130s)")
-	fs.DurationVar(&o.headerTimeout, "header-timeout", 0, "how long a client may take to send a request header (0: 30s)")
-	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to wait for requests in flight on exit")
-	fs.BoolVar(&o.logJSON, "log-json", false, "log JSON instead of text")
-	err := fs.Parse(args)
-	if err == nil && fs.NArg() > 0 {
-		err = fmt.Errorf("unexpected arguments: %q", fs.Args())
-	}
-	return o, err
-}
-
-// run serves until ctx ends, then drains. It prints one line with the
-// server's address to stdout once it accepts connections.
+// run serves until ctx ends, then drains. Once it accepts connections it
+// prints one line to stdout with its addresses, separated by spaces:
+// "windhover example server listening on http://127.0.0.1:8080 unix:/path".
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o, err := parseFlags(args, stderr)
 	if err != nil {
@@ -93,7 +63,117 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
 
-	lim, err := limits.New(limits.Config{
+	srv := &http.Server{
+		Handler:  routes(o.bare),
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	srv.Protocols = new(http.Protocols)
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetHTTP2(o.tlsCert != "")
+	srv.Protocols.SetUnencryptedHTTP2(o.h2c)
+
+	var tk *toolkit
+	if !o.bare {
+		if tk, err = newToolkit(o, logger); err != nil {
+			return err
+		}
+		tk.apply(srv)
+	}
+
+	wrap := func(ln net.Listener) net.Listener { return ln }
+	if tk != nil {
+		wrap = tk.lim.Listener // connections count before their TLS handshake
+	}
+	lns, urls, err := listen(o, wrap)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "windhover example server listening on "+strings.Join(urls, " "))
+
+	served := make(chan error, len(lns))
+	for _, ln := range lns {
+		go func() { served <- srv.Serve(ln) }()
+	}
+	select {
+	case err := <-served:
+		_ = srv.Close()
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("draining", "timeout", o.shutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("drain: %w", err)
+	}
+	for range lns {
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	}
+	if tk != nil {
+		tk.logStats()
+	} else {
+		logger.Info("stopped")
+	}
+	return nil
+}
+
+// listen opens the listeners the options ask for, wraps each, adds TLS where
+// asked, and returns them with their URLs.
+func listen(o options, wrap func(net.Listener) net.Listener) ([]net.Listener, []string, error) {
+	var lns []net.Listener
+	var urls []string
+	fail := func(err error) ([]net.Listener, []string, error) {
+		for _, ln := range lns {
+			ln.Close()
+		}
+		return nil, nil, err
+	}
+	if o.addr != "" {
+		ln, err := net.Listen("tcp", o.addr)
+		if err != nil {
+			return fail(err)
+		}
+		ln = wrap(ln)
+		scheme := "http"
+		if o.tlsCert != "" {
+			cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+			if err != nil {
+				ln.Close()
+				return fail(fmt.Errorf("-tls-cert, -tls-key: %w", err))
+			}
+			ln = tls.NewListener(ln, &tls.Config{
+				Certificates: []tls.Certificate{cert},
+				NextProtos:   []string{"h2", "http/1.1"},
+				MinVersion:   tls.VersionTLS12,
+			})
+			scheme = "https"
+		}
+		lns, urls = append(lns, ln), append(urls, scheme+"://"+ln.Addr().String())
+	}
+	if o.unix != "" {
+		ln, err := net.Listen("unix", o.unix)
+		if err != nil {
+			return fail(err)
+		}
+		lns, urls = append(lns, wrap(ln)), append(urls, "unix:"+o.unix)
+	}
+	return lns, urls, nil
+}
+
+// toolkit is windhover's policies, composed.
+type toolkit struct {
+	logger *slog.Logger
+	lim    *limits.Limiter
+	pol    *timeouts.Policy
+}
+
+func newToolkit(o options, logger *slog.Logger) (*toolkit, error) {
+	tk := &toolkit{logger: logger}
+	var err error
+	tk.lim, err = limits.New(limits.Config{
 		MaxConcurrentConnections:         o.maxConns,
 		MaxConcurrentUpgradedConnections: o.maxUpgraded,
 		MaxRequestBodySize:               o.maxBody,
@@ -111,76 +191,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		},
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-
-	rate := timeouts.Rate{BytesPerSecond: o.minRate, GracePeriod: o.minRateGrace}
-	pol, err := timeouts.New(timeouts.Config{
+	tk.pol, err = timeouts.New(timeouts.Config{
 		KeepAliveTimeout:       o.keepAlive,
 		RequestHeadersTimeout:  o.headerTimeout,
-		MinRequestBodyDataRate: rate,
-		MinResponseDataRate:    rate,
+		MinRequestBodyDataRate: o.bodyRate,
+		MinResponseDataRate:    o.responseRate,
 		OnViolation: func(r *http.Request, err error) {
 			logger.Warn("too slow", "err", err, "remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path)
 		},
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-
-	srv := &http.Server{
-		Handler:  lim.Handler(pol.Handler(routes())),
-		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	lim.Apply(srv)
-	pol.Apply(srv)
-
-	ln, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		return err
-	}
-	ln = lim.Listener(ln)
-	fmt.Fprintf(stdout, "windhover example server listening on http://%s\n", ln.Addr())
-
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	select {
-	case err := <-served:
-		return err
-	case <-ctx.Done():
-	}
-	logger.Info("draining", "timeout", o.shutdownTimeout)
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		_ = srv.Close()
-		return fmt.Errorf("drain: %w", err)
-	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	st, ts := lim.Stats(), pol.Stats()
-	logger.Info("stopped", "accepted", st.AcceptedConnections, "refused", st.RejectedTotal(),
-		"too_slow", ts.BodyRateViolations+ts.ResponseRateViolations)
-	return nil
+	return tk, nil
 }
 
-func routes() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.WriteString(w, "hello\n")
-	})
-	mux.HandleFunc("POST /upload", func(w http.ResponseWriter, r *http.Request) {
-		n, err := io.Copy(io.Discard, r.Body)
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) || errors.Is(err, timeouts.ErrMinRequestBodyDataRate) {
-			return // windhover answers 413 or 408
-		}
-		if err != nil {
-			http.Error(w, "reading the body: "+err.Error(), http.StatusBadRequest)
-			return
-		}
-		fmt.Fprintf(w, "%d\n", n)
-	})
-	return mux
+// apply puts the policies on srv: its handler and its settings.
+func (tk *toolkit) apply(srv *http.Server) {
+	srv.Handler = tk.lim.Handler(tk.pol.Handler(srv.Handler))
+	tk.lim.Apply(srv)
+	tk.pol.Apply(srv)
+}
+
+func (tk *toolkit) logStats() {
+	st, ts := tk.lim.Stats(), tk.pol.Stats()
+	tk.logger.Info("stopped", "accepted", st.AcceptedConnections, "refused", st.RejectedTotal(),
+		"too_slow", ts.BodyRateViolations+ts.ResponseRateViolations)
 }

@@ -1,0 +1,211 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/windhover/windhover/timeouts"
+)
+
+// options are the server's settings: a -config file's, then the flags'.
+type options struct {
+	addr            string
+	unix            string
+	tlsCert         string
+	tlsKey          string
+	h2c             bool
+	maxConns        int
+	maxUpgraded     int
+	maxBody         int64
+	maxHeaderCount  int
+	bodyRate        timeouts.Rate
+	responseRate    timeouts.Rate
+	keepAlive       time.Duration
+	headerTimeout   time.Duration
+	shutdownTimeout time.Duration
+	bare            bool
+	logJSON         bool
+	config          string
+}
+
+func defaultOptions() options {
+	return options{addr: "127.0.0.1:8080", shutdownTimeout: 30 * time.Second}
+}
+
+// parseFlags reads the flags, and the -config file they name, whose
+// settings the flags override.
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	// A first, silent pass finds -config; the second parses over the
+	// file's settings, so that flags given override them.
+	o := defaultOptions()
+	if newFlagSet(&o, io.Discard).Parse(args) == nil && o.config != "" {
+		path := o.config
+		o = defaultOptions()
+		if err := loadConfig(path, &o); err != nil {
+			return o, err
+		}
+	} else {
+		o = defaultOptions()
+	}
+	fs := newFlagSet(&o, stderr)
+	err := fs.Parse(args)
+	if err == nil && fs.NArg() > 0 {
+		err = fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if err == nil && (o.tlsCert == "") != (o.tlsKey == "") {
+		err = errors.New("-tls-cert and -tls-key go together")
+	}
+	if err == nil && o.addr == "" && o.unix == "" {
+		err = errors.New("nothing to listen on: -addr and -unix are both empty")
+	}
+	return o, err
+}
+
+func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&o.config, "config", o.config, "a JSON file of settings with Kestrel's names (see README); flags override it")
+	fs.StringVar(&o.addr, "addr", o.addr, `TCP address to listen on ("" for none)`)
+	fs.StringVar(&o.unix, "unix", o.unix, "also listen on this Unix socket path")
+	fs.StringVar(&o.tlsCert, "tls-cert", o.tlsCert, "PEM certificate file: serve TLS on -addr (HTTP/1.1 and HTTP/2 by ALPN)")
+	fs.StringVar(&o.tlsKey, "tls-key", o.tlsKey, "PEM private key file for -tls-cert")
+	fs.BoolVar(&o.h2c, "h2c", o.h2c, "accept prior-knowledge HTTP/2 without TLS")
+	fs.IntVar(&o.maxConns, "max-conns", o.maxConns, "most connections open at once (0: no limit)")
+	fs.IntVar(&o.maxUpgraded, "max-upgraded", o.maxUpgraded, "most upgraded connections at once (0: no limit, -1: no upgrades)")
+	fs.Int64Var(&o.maxBody, "max-body", o.maxBody, "largest request body in bytes (0: 30,000,000, Kestrel's default; -1: no limit)")
+	fs.IntVar(&o.maxHeaderCount, "max-header-count", o.maxHeaderCount, "most request header fields (0: 100, Kestrel's default)")
+	fs.Func("min-rate", "minimum bytes per second for request bodies and responses (default 240, Kestrel's; -1: off)", func(s string) error {
+		v, err := strconv.ParseFloat(s, 64)
+		o.bodyRate.BytesPerSecond, o.responseRate.BytesPerSecond = v, v
+		return err
+	})
+	fs.Func("min-rate-grace", "grace period before -min-rate applies (default 5s)", func(s string) error {
+		v, err := time.ParseDuration(s)
+		o.bodyRate.GracePeriod, o.responseRate.GracePeriod = v, v
+		return err
+	})
+	fs.DurationVar(&o.keepAlive, "keepalive", o.keepAlive, "how long an idle keep-alive connection stays open (0: 130s)")
+	fs.DurationVar(&o.headerTimeout, "header-timeout", o.headerTimeout, "how long a client may take to send a request header (0: 30s)")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", o.shutdownTimeout, "how long to wait for requests in flight on exit")
+	fs.BoolVar(&o.bare, "bare", o.bare, "serve the same routes with none of the toolkit, for comparison")
+	fs.BoolVar(&o.logJSON, "log-json", o.logJSON, "log JSON instead of text")
+	return fs
+}
+
+// fileConfig is the -config file: Kestrel's names, as in an ASP.NET Core
+// appsettings.json "Kestrel" section.
+type fileConfig struct {
+	Limits struct {
+		MaxConcurrentConnections         *int
+		MaxConcurrentUpgradedConnections *int
+		MaxRequestBodySize               *int64
+		MaxRequestHeaderCount            *int
+		KeepAliveTimeout                 *duration
+		RequestHeadersTimeout            *duration
+		MinRequestBodyDataRate           *fileRate
+		MinResponseDataRate              *fileRate
+	}
+	ShutdownTimeout *duration
+}
+
+type fileRate struct {
+	BytesPerSecond float64
+	GracePeriod    duration
+}
+
+// duration reads a JSON string as Go writes durations ("130s") or as .NET
+// writes a TimeSpan ("00:02:10", "1.00:00:00").
+type duration time.Duration
+
+func (d *duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("a duration must be a string such as \"30s\" or \"00:00:30\"")
+	}
+	if v, err := time.ParseDuration(s); err == nil {
+		*d = duration(v)
+		return nil
+	}
+	v, err := parseTimeSpan(s)
+	if err != nil {
+		return err
+	}
+	*d = duration(v)
+	return nil
+}
+
+// parseTimeSpan parses .NET's "[d.]hh:mm:ss[.fffffff]".
+func parseTimeSpan(s string) (time.Duration, error) {
+	bad := fmt.Errorf("%q is neither a Go duration nor a TimeSpan (hh:mm:ss)", s)
+	var days int64
+	if i := strings.IndexByte(s, '.'); i >= 0 && i < strings.IndexByte(s, ':') {
+		n, err := strconv.ParseInt(s[:i], 10, 32)
+		if err != nil || n < 0 {
+			return 0, bad
+		}
+		days, s = n, s[i+1:]
+	}
+	parts := strings.Split(s, ":")
+	if len(parts) != 3 {
+		return 0, bad
+	}
+	h, err1 := strconv.ParseUint(parts[0], 10, 8)
+	m, err2 := strconv.ParseUint(parts[1], 10, 8)
+	sec, err3 := strconv.ParseFloat(parts[2], 64)
+	if err1 != nil || err2 != nil || err3 != nil || h > 23 || m > 59 || sec < 0 || sec >= 60 {
+		return 0, bad
+	}
+	return time.Duration(days)*24*time.Hour + time.Duration(h)*time.Hour +
+		time.Duration(m)*time.Minute + time.Duration(sec*float64(time.Second)), nil
+}
+
+func loadConfig(path string, o *options) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("-config: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var c fileConfig
+	if err := dec.Decode(&c); err != nil {
+		return fmt.Errorf("-config %s: %w", path, err)
+	}
+	o.config = path
+	l := c.Limits
+	set(&o.maxConns, l.MaxConcurrentConnections)
+	set(&o.maxUpgraded, l.MaxConcurrentUpgradedConnections)
+	set(&o.maxBody, l.MaxRequestBodySize)
+	set(&o.maxHeaderCount, l.MaxRequestHeaderCount)
+	setDuration(&o.keepAlive, l.KeepAliveTimeout)
+	setDuration(&o.headerTimeout, l.RequestHeadersTimeout)
+	setDuration(&o.shutdownTimeout, c.ShutdownTimeout)
+	l.MinRequestBodyDataRate.setRate(&o.bodyRate)
+	l.MinResponseDataRate.setRate(&o.responseRate)
+	return nil
+}
+
+func (r *fileRate) setRate(dst *timeouts.Rate) {
+	if r != nil {
+		*dst = timeouts.Rate{BytesPerSecond: r.BytesPerSecond, GracePeriod: time.Duration(r.GracePeriod)}
+	}
+}
+
+func set[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+func setDuration(dst *time.Duration, v *duration) {
+	if v != nil {
+		*dst = time.Duration(*v)
+	}
+}

@@ -1,0 +1,110 @@
+//go:build linux
+
+package timeouts
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/windhover/windhover/internal/testserver"
+)
+
+type connKey struct{}
+
+// TestApplyBoundsUnsent checks that Apply sets TCP_NOTSENT_LOWAT on each
+// connection, under TLS too, and keeps the ConnContext already there.
+func TestApplyBoundsUnsent(t *testing.T) {
+	for _, tc := range []struct {
+		p    testserver.Proto
+		set  int
+		want int
+	}{{h1, 0, DefaultMaxUnsentResponseBytes}, {h2, 0, DefaultMaxUnsentResponseBytes}, {h1, 100_000, 100_000}} {
+		t.Run(string(tc.p), func(t *testing.T) {
+			pol, err := New(Config{MaxUnsentResponseBytes: tc.set})
+			require.NoError(t, err)
+			got := make(chan int, 1)
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				c := r.Context().Value(connKey{}).(net.Conn)
+				got <- sockopt(t, tcpConn(c), tcpNotSentLowat)
+			})
+			s := testserver.Start(t, h, tc.p, func(ts *httptest.Server) {
+				ts.Config.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+					return context.WithValue(ctx, connKey{}, c)
+				}
+				pol.Apply(ts.Config)
+			})
+			code, _ := s.Get(t, "/", nil)
+			assert.Equal(t, 200, code)
+			assert.Equal(t, tc.want, <-got, "the user's ConnContext ran, and the bound is set")
+		})
+	}
+
+	off, err := New(Config{MaxUnsentResponseBytes: -1})
+	require.NoError(t, err)
+	var srv http.Server
+	off.Apply(&srv)
+	assert.Nil(t, srv.ConnContext, "a negative bound leaves the server alone")
+
+	_, err = New(Config{MaxUnsentResponseBytes: 2 << 30})
+	assert.ErrorContains(t, err, "Config.MaxUnsentResponseBytes")
+}
+
+func sockopt(t *testing.T, c *net.TCPConn, opt int) int {
+	t.Helper()
+	require.NotNil(t, c)
+	raw, err := c.SyscallConn()
+	require.NoError(t, err)
+	var v int
+	var serr error
+	require.NoError(t, raw.Control(func(fd uintptr) {
+		v, serr = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, opt)
+	}))
+	require.NoError(t, serr)
+	return v
+}
+
+// TestStalledReaderWithSystemBuffers stops reading a large response with
+// the system's own socket buffers, which Linux grows to 4 MiB. With the
+// bound on unsent bytes the response rate cuts the client within the time
+// the rate allows for a few hundred kilobytes; without it, the kernel would
+// take megabytes at once, all counted as sent, and the cut would come
+// after 40 s or more (the integration suite's slow-read attack shows it).
+func TestStalledReaderWithSystemBuffers(t *testing.T) {
+	rate := Rate{BytesPerSecond: 100_000, GracePeriod: 300 * time.Millisecond}
+	{
+		pol, err := New(Config{MinResponseDataRate: rate})
+		require.NoError(t, err)
+		h := newEndless(false)
+		h.size = 200 << 20
+		ts := httptest.NewUnstartedServer(pol.Handler(h))
+		pol.Apply(ts.Config)
+		ts.Start()
+
+		c, err := net.Dial("tcp", ts.Listener.Addr().String())
+		require.NoError(t, err)
+		require.NoError(t, c.(*net.TCPConn).SetReadBuffer(32<<10))
+		_, err = io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		require.NoError(t, err)
+		res, err := http.ReadResponse(bufio.NewReader(c), nil)
+		require.NoError(t, err)
+		assert.Equal(t, 200, res.StatusCode)
+		// Now read nothing more.
+		written, elapsed, writeErr := h.result(t)
+		assert.Error(t, writeErr)
+		assert.EqualValues(t, 1, pol.Stats().ResponseRateViolations)
+		assert.Less(t, written, int64(2<<20), "the kernel took no more than the bound and the client's window")
+		assert.Less(t, elapsed, 10*time.Second)
+		t.Logf("cut after %d bytes written in %v", written, elapsed.Round(time.Millisecond))
+		c.Close()
+		ts.Close()
+	}
+}
