@@ -115,7 +115,14 @@ func (m *matcher) matchIPv6(lit string) Reason {
 		// host; no browser sends them and no pattern names one.
 		return ReasonHostNotAllowed
 	}
-	return m.matchAddr(a.Unmap())
+	if a.Is4In6() {
+		// [::ffff:192.0.2.1] is 192.0.2.1 to IPv4 patterns, and still an
+		// IPv6 address to IPv6 prefixes that contain it, such as ::/0.
+		if v := m.matchAddr(a.Unmap()); v == accepted {
+			return v
+		}
+	}
+	return m.matchAddr(a)
 }
 
 func (m *matcher) matchAddr(a netip.Addr) Reason {

@@ -186,6 +186,16 @@ func TestManyPatterns(t *testing.T) {
 	assert.Equal(t, []int{24}, f.m.bits4)
 }
 
+func TestMappedAgainstIPv6Prefix(t *testing.T) {
+	f := Allow("::/0")
+	assert.True(t, f.Allows("[::ffff:192.0.2.1]"), "an IPv6 literal in ::/0")
+	assert.False(t, f.Allows("192.0.2.1"))
+	f = Allow("::ffff:0:0/96")
+	assert.True(t, f.Allows("192.0.2.1"), "the mapped range is all of IPv4")
+	assert.True(t, f.Allows("[::ffff:192.0.2.1]"))
+	assert.False(t, f.Allows("[::1]"))
+}
+
 func TestPrefixLengthsLongestFirst(t *testing.T) {
 	f := Allow("10.0.0.0/8", "10.1.0.0/16", "10.1.2.3", "fd00::/8", "[::1]", "10.2.0.0/16")
 	assert.Equal(t, []int{32, 16, 8}, f.m.bits4)

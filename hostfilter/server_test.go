@@ -31,6 +31,9 @@ func (rec *recorder) taken() []*Error {
 	return errs
 }
 
+// get11 is an HTTP/1.1 request for / naming host.
+func get11(host string) string { return "GET / HTTP/1.1\r\nHost: " + host + "\r\n\r\n" }
+
 // serveRaw starts hello behind a filter for cfg over plain HTTP/1.
 func serveRaw(t *testing.T, cfg Config) (*Filter, *testserver.Server) {
 	t.Helper()
@@ -58,37 +61,37 @@ func TestRawHTTP1(t *testing.T) {
 		body    string // net/http's body, when it answers
 		reason  Reason
 	}{
-		{"exact", "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n", passed, "", 0},
-		{"uppercase with port", "GET / HTTP/1.1\r\nHost: EXAMPLE.COM:8080\r\n\r\n", passed, "", 0},
-		{"trailing dot", "GET / HTTP/1.1\r\nHost: example.com.\r\n\r\n", passed, "", 0},
-		{"wildcard depth", "GET / HTTP/1.1\r\nHost: a.b.example.com\r\n\r\n", passed, "", 0},
-		{"IPv6 as an address", "GET / HTTP/1.1\r\nHost: [0:0::1]:8080\r\n\r\n", passed, "", 0},
-		{"CIDR", "GET / HTTP/1.1\r\nHost: 10.1.2.3\r\n\r\n", passed, "", 0},
-		{"CIDR, IPv4-mapped", "GET / HTTP/1.1\r\nHost: [::ffff:10.1.2.3]\r\n\r\n", passed, "", 0},
+		{"exact", get11("example.com"), passed, "", 0},
+		{"uppercase with port", get11("EXAMPLE.COM:8080"), passed, "", 0},
+		{"trailing dot", get11("example.com."), passed, "", 0},
+		{"wildcard depth", get11("a.b.example.com"), passed, "", 0},
+		{"IPv6 as an address", get11("[0:0::1]:8080"), passed, "", 0},
+		{"CIDR", get11("10.1.2.3"), passed, "", 0},
+		{"CIDR, IPv4-mapped", get11("[::ffff:10.1.2.3]"), passed, "", 0},
 		{"HTTP/1.0 without Host", "GET / HTTP/1.0\r\n\r\n", passed, "", 0},
-		{"empty Host field", "GET / HTTP/1.1\r\nHost: \r\n\r\n", passed, "", 0},
+		{"empty Host field", get11(""), passed, "", 0},
 		{"absolute form names an allowed host", "GET http://example.com/ HTTP/1.1\r\nHost: evil.example\r\n\r\n", passed, "", 0},
 		{"absolute form names another host", "GET http://evil.example/ HTTP/1.1\r\nHost: example.com\r\n\r\n", ours, "", ReasonHostNotAllowed},
 		{"absolute form, HTTP/1.0", "GET http://evil.example/ HTTP/1.0\r\n\r\n", ours, "", ReasonHostNotAllowed},
-		{"other host", "GET / HTTP/1.1\r\nHost: evil.example\r\n\r\n", ours, "", ReasonHostNotAllowed},
-		{"apex of wildcard only", "GET / HTTP/1.1\r\nHost: example.com.evil\r\n\r\n", ours, "", ReasonHostNotAllowed},
+		{"other host", get11("evil.example"), ours, "", ReasonHostNotAllowed},
+		{"apex of wildcard only", get11("example.com.evil"), ours, "", ReasonHostNotAllowed},
 		{"HTTP/1.0 other host", "GET / HTTP/1.0\r\nHost: evil.example\r\n\r\n", ours, "", ReasonHostNotAllowed},
-		{"IP outside the prefix", "GET / HTTP/1.1\r\nHost: 11.0.0.1\r\n\r\n", ours, "", ReasonHostNotAllowed},
-		{"empty label", "GET / HTTP/1.1\r\nHost: x..example.com\r\n\r\n", ours, "", ReasonMalformedHost},
-		{"leading dot", "GET / HTTP/1.1\r\nHost: .example.com\r\n\r\n", ours, "", ReasonMalformedHost},
-		{"double leading dot", "GET / HTTP/1.1\r\nHost: ..example.com\r\n\r\n", ours, "", ReasonMalformedHost},
-		{"bad port", "GET / HTTP/1.1\r\nHost: example.com:80x\r\n\r\n", ours, "", ReasonMalformedHost},
-		{"port out of range", "GET / HTTP/1.1\r\nHost: example.com:99999\r\n\r\n", ours, "", ReasonMalformedHost},
-		{"percent-encoding", "GET / HTTP/1.1\r\nHost: ex%61mple.com\r\n\r\n", ours, "", ReasonMalformedHost},
-		{"sub-delims", "GET / HTTP/1.1\r\nHost: example.com;x=1\r\n\r\n", ours, "", ReasonMalformedHost},
-		{"unbracketed IPv6", "GET / HTTP/1.1\r\nHost: ::1\r\n\r\n", ours, "", ReasonMalformedHost},
-		{"short IPv4", "GET / HTTP/1.1\r\nHost: 10.1\r\n\r\n", ours, "", ReasonMalformedHost},
+		{"IP outside the prefix", get11("11.0.0.1"), ours, "", ReasonHostNotAllowed},
+		{"empty label", get11("x..example.com"), ours, "", ReasonMalformedHost},
+		{"leading dot", get11(".example.com"), ours, "", ReasonMalformedHost},
+		{"double leading dot", get11("..example.com"), ours, "", ReasonMalformedHost},
+		{"bad port", get11("example.com:80x"), ours, "", ReasonMalformedHost},
+		{"port out of range", get11("example.com:99999"), ours, "", ReasonMalformedHost},
+		{"percent-encoding", get11("ex%61mple.com"), ours, "", ReasonMalformedHost},
+		{"sub-delims", get11("example.com;x=1"), ours, "", ReasonMalformedHost},
+		{"unbracketed IPv6", get11("::1"), ours, "", ReasonMalformedHost},
+		{"short IPv4", get11("10.1"), ours, "", ReasonMalformedHost},
 		{"HTTP/1.1 without Host", "GET / HTTP/1.1\r\n\r\n", netHTTP, "400 Bad Request: missing required Host header", 0},
 		{"two Host fields", "GET / HTTP/1.1\r\nHost: example.com\r\nHost: evil.example\r\n\r\n", netHTTP, "400 Bad Request", 0},
-		{"space in Host", "GET / HTTP/1.1\r\nHost: exa mple.com\r\n\r\n", netHTTP, "400 Bad Request: malformed Host header", 0},
-		{"slash in Host", "GET / HTTP/1.1\r\nHost: example.com/x\r\n\r\n", netHTTP, "400 Bad Request: malformed Host header", 0},
-		{"userinfo in Host", "GET / HTTP/1.1\r\nHost: evil@example.com\r\n\r\n", netHTTP, "400 Bad Request: malformed Host header", 0},
-		{"UTF-8 in Host", "GET / HTTP/1.1\r\nHost: bücher.example\r\n\r\n", netHTTP, "400 Bad Request: malformed Host header", 0},
+		{"space in Host", get11("exa mple.com"), netHTTP, "400 Bad Request: malformed Host header", 0},
+		{"slash in Host", get11("example.com/x"), netHTTP, "400 Bad Request: malformed Host header", 0},
+		{"userinfo in Host", get11("evil@example.com"), netHTTP, "400 Bad Request: malformed Host header", 0},
+		{"UTF-8 in Host", get11("bücher.example"), netHTTP, "400 Bad Request: malformed Host header", 0},
 		{"bad absolute form", "GET http://exa%zzmple.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n", netHTTP, "400 Bad Request", 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -117,7 +120,7 @@ func TestRawHTTP1(t *testing.T) {
 				}
 				if !res.Close {
 					// As in Kestrel, the connection serves the next request.
-					c.Send(t, "GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n")
+					c.Send(t, get11("www.example.com"))
 					res, body = c.Response(t)
 					assert.Equal(t, 200, res.StatusCode)
 					assert.Equal(t, "hello\n", body)
@@ -140,8 +143,8 @@ func TestRawHTTP1Options(t *testing.T) {
 	f, s := serveRaw(t, Config{AllowedHosts: []string{"example.com"}, RejectEmptyHost: true, OmitFailureMessage: true})
 	for _, req := range []string{
 		"GET / HTTP/1.0\r\n\r\n",
-		"GET / HTTP/1.1\r\nHost: \r\n\r\n",
-		"GET / HTTP/1.1\r\nHost: evil.example\r\n\r\n",
+		get11(""),
+		get11("evil.example"),
 	} {
 		c := testserver.Dial(t, s.Addr())
 		c.Send(t, req)
@@ -152,7 +155,7 @@ func TestRawHTTP1Options(t *testing.T) {
 		assert.Empty(t, res.Header.Get("Content-Type"), req)
 	}
 	c := testserver.Dial(t, s.Addr())
-	c.Send(t, "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n")
+	c.Send(t, get11("example.com"))
 	res, body := c.Response(t)
 	assert.Equal(t, 200, res.StatusCode)
 	assert.Equal(t, "hello\n", body)
