@@ -65,8 +65,9 @@
 // [ReasonMalformedHost] (a host that cannot be one: a bad port, an empty
 // label as in "x..example.com", a byte no host name holds, an unbracketed
 // IPv6 address) and [ReasonHostNotAllowed]. Malformed hosts are refused even
-// with "*", which admits every well-formed host: Kestrel's server rejects
-// them before its filter, and over HTTP/2 net/http does not (see below).
+// with "*", which admits every well-formed host: Kestrel's server itself
+// refuses malformed Host values before its filter runs, and over HTTP/2
+// net/http does not (see below).
 // [Filter.Check] judges a request without answering it; [Filter.Allows]
 // judges a bare host, such as a TLS server name, without counting.
 //
@@ -86,16 +87,19 @@
 // # Where Go does better than Kestrel
 //
 // Kestrel compares hosts as strings: "[0:0::1]" is not "[::1]" there and
-// "example.com." is not "example.com"; its wildcard matching once let
-// "..example.com" through. Here IP literals are compared as addresses,
+// "example.com." is not "example.com"; its wildcard matching let
+// "..example.com" through until 2026 (aspnetcore #66652). Here IP literals are compared as addresses,
 // IPv4-mapped forms included, trailing dots are the plain name, a host with
-// an empty label never matches anything, and CIDR entries match IP-literal
-// hosts, which Kestrel's users asked for (aspnetcore #41702).
+// an empty label anywhere ("..x.example.com") never matches anything, and
+// CIDR entries match IP-literal hosts, which Kestrel's users asked for
+// (aspnetcore #41702).
 //
 // # Cost
 //
-// Matching takes the same time with 1 or 1,000 patterns: exact names and
-// wildcard suffixes are looked up in maps, one lookup for each dot of the
-// host, and addresses in a map per prefix length. A request that passes
-// costs no allocation and one atomic add.
+// Matching does not slow down as patterns are added: exact names and
+// wildcard suffixes are looked up in maps (one lookup for each dot in the
+// last labels of the host, as far back as the longest wildcard reaches), and
+// addresses in a map of prefixes, once for each prefix length in use. With
+// 1,000 patterns a check takes well under a microsecond. A request that
+// passes costs no allocation and one atomic add.
 package hostfilter

@@ -12,6 +12,7 @@ type matcher struct {
 	any      bool                      // "*": every well-formed host
 	names    map[string]struct{}       // exact names, lower case, no trailing dot
 	suffixes map[string]struct{}       // "*.example.com" as ".example.com"
+	longest  int                       // the length of the longest suffix
 	prefixes map[netip.Prefix]struct{} // addresses and CIDR prefixes, unmapped and masked
 	bits4    []int                     // the IPv4 prefix lengths in prefixes, longest first
 	bits6    []int                     // the IPv6 ones
@@ -29,6 +30,7 @@ func (m *matcher) add(p pattern) {
 		m.names[p.name] = struct{}{}
 	case patternWildcard:
 		m.suffixes[p.name] = struct{}{}
+		m.longest = max(m.longest, len(p.name))
 	case patternPrefix:
 		m.prefixes[p.prefix] = struct{}{}
 		bits := &m.bits6
@@ -88,8 +90,10 @@ func (m *matcher) match(host string) Reason {
 	}
 	if len(m.suffixes) > 0 {
 		// Every suffix that starts at a dot leaves at least one whole,
-		// non-empty label before it: lowerName refused empty labels.
-		for i := 1; i < n; i++ {
+		// non-empty label before it: lowerName refused empty labels. Only
+		// suffixes as long as a pattern's are looked up, so that a host of
+		// a hundred labels costs no more than one of three.
+		for i := max(1, n-m.longest); i < n; i++ {
 			if lower[i] == '.' {
 				if _, ok := m.suffixes[string(lower[i:])]; ok {
 					return accepted

@@ -90,6 +90,8 @@ func TestMatch(t *testing.T) {
 		{"..example.net", malformed},
 		{"x..example.net", malformed},
 		{"x.y..example.net", malformed},
+		{"..x.example.net", malformed},
+		{".x.example.net", malformed},
 		{"aexample.net", denied},
 		{"a.example.net.evil", denied},
 		// IDNA: patterns are converted, hosts compared as received, without
@@ -183,6 +185,8 @@ func TestManyPatterns(t *testing.T) {
 	assert.False(t, f.Allows("nowhere.example.org"))
 	assert.False(t, f.Allows("10.200.0.1"))
 	assert.False(t, f.Allows("host1000.example.com"))
+	assert.True(t, f.Allows(strings.Repeat("a.", 100)+"tenant4.example.net"), "100 labels before the suffix")
+	assert.False(t, f.Allows(strings.Repeat("a.", 100)+"tenant5.example.net"), "pattern 5 is a CIDR")
 	assert.Equal(t, []int{24}, f.m.bits4)
 }
 

@@ -80,6 +80,7 @@ func TestRawHTTP1(t *testing.T) {
 		{"empty label", get11("x..example.com"), ours, "", ReasonMalformedHost},
 		{"leading dot", get11(".example.com"), ours, "", ReasonMalformedHost},
 		{"double leading dot", get11("..example.com"), ours, "", ReasonMalformedHost},
+		{"empty label far from the suffix", get11("..x.example.com"), ours, "", ReasonMalformedHost},
 		{"bad port", get11("example.com:80x"), ours, "", ReasonMalformedHost},
 		{"port out of range", get11("example.com:99999"), ours, "", ReasonMalformedHost},
 		{"percent-encoding", get11("ex%61mple.com"), ours, "", ReasonMalformedHost},
