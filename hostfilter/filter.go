@@ -1,0 +1,140 @@
+package hostfilter
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+)
+
+// Filter admits requests whose host is allowed, through [Filter.Handler] or
+// [Filter.Check], and counts its decisions. A Filter is safe for concurrent
+// use; its patterns are fixed at construction.
+type Filter struct {
+	m           matcher
+	rejectEmpty bool
+	omitMessage bool
+	onReject    func(*http.Request, error)
+	allowed     atomic.Uint64
+	rejected    [numReasons]atomic.Uint64
+}
+
+// New returns a Filter for cfg, or an error naming the first invalid field
+// or entry.
+func New(cfg Config) (*Filter, error) {
+	if len(cfg.AllowedHosts) == 0 {
+		return nil, errors.New(`windhover/hostfilter: Config.AllowedHosts is empty: no allowed hosts configured (use "*" to allow any host)`)
+	}
+	m, err := compile(cfg.AllowedHosts, func(i int) string {
+		return "windhover/hostfilter: Config.AllowedHosts[" + strconv.Itoa(i) + "]"
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Filter{
+		m:           m,
+		rejectEmpty: cfg.RejectEmptyHost,
+		omitMessage: cfg.OmitFailureMessage,
+		onReject:    cfg.OnReject,
+	}, nil
+}
+
+// Allow returns a Filter with Kestrel's defaults for the given patterns,
+// written as [Config.AllowedHosts] entries:
+//
+//	h = hostfilter.Allow("example.com", "*.example.com").Handler(h)
+//
+// It is for patterns written into the program: it panics, with a message
+// starting "hostfilter: ", if there are none or one is invalid. Use [New]
+// for patterns read from configuration.
+func Allow(patterns ...string) *Filter {
+	if len(patterns) == 0 {
+		panic("hostfilter: Allow needs at least one pattern")
+	}
+	m, err := compile(patterns, func(i int) string {
+		return "hostfilter: Allow pattern " + strconv.Itoa(i+1)
+	})
+	if err != nil {
+		panic(err.Error())
+	}
+	return &Filter{m: m}
+}
+
+// Check judges r's host as [Filter.Handler] does, counting the decision and
+// reporting a refusal to OnReject, and returns nil or an [*Error]. It is for
+// callers that answer refusals themselves.
+func (f *Filter) Check(r *http.Request) error {
+	reason, host := f.judge(r)
+	if reason == accepted {
+		f.allowed.Add(1)
+		return nil
+	}
+	err := &Error{Reason: reason, Host: host}
+	f.rejected[reason].Add(1)
+	if f.onReject != nil {
+		f.onReject(r, err)
+	}
+	return err
+}
+
+// Allows reports whether a request whose Host is host would pass, without
+// counting it or calling OnReject: for hosts met outside a request, such as
+// a TLS server name. The empty host passes unless RejectEmptyHost is set.
+func (f *Filter) Allows(host string) bool {
+	return f.verdict(host) == accepted
+}
+
+// judge returns r's verdict and the host it concerns. Over HTTP/2 a request
+// may carry a Host field beside :authority (r.Host), which net/http leaves in
+// r.Header; RFC 9113 forbids them to differ, and an application reading the
+// field must not meet an unchecked host, so a differing field must pass too.
+// Over HTTP/1 net/http removes the field from r.Header.
+func (f *Filter) judge(r *http.Request) (Reason, string) {
+	if v := f.verdict(r.Host); v != accepted {
+		return v, r.Host
+	}
+	for _, h := range r.Header["Host"] {
+		if h != r.Host && !strings.EqualFold(h, r.Host) {
+			if v := f.verdict(h); v != accepted {
+				return v, h
+			}
+		}
+	}
+	return accepted, ""
+}
+
+func (f *Filter) verdict(host string) Reason {
+	v := f.m.match(host)
+	if v == ReasonEmptyHost && !f.rejectEmpty {
+		return accepted
+	}
+	return v
+}
+
+// Stats is a snapshot of a Filter's counters.
+type Stats struct {
+	// Allowed counts the requests let through.
+	Allowed uint64
+	// Rejected counts the refusals, indexed by [Reason].
+	Rejected [NumReasons]uint64
+}
+
+// RejectedTotal is the sum of Rejected.
+func (s Stats) RejectedTotal() uint64 {
+	var t uint64
+	for _, n := range s.Rejected {
+		t += n
+	}
+	return t
+}
+
+// Stats returns a snapshot of f's counters. Each counter is read atomically;
+// the snapshot as a whole is not a single instant.
+func (f *Filter) Stats() Stats {
+	s := Stats{Allowed: f.allowed.Load()}
+	for i := range f.rejected {
+		s.Rejected[i] = f.rejected[i].Load()
+	}
+	return s
+}

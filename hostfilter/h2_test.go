@@ -1,0 +1,203 @@
+package hostfilter
+
+import (
+	"bytes"
+	"crypto/tls"
+	"io"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/windhover/windhover/internal/testserver"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+// h2Result is how the server answered one raw HTTP/2 request.
+type h2Result struct {
+	status int    // 0 if the stream was reset
+	body   string // the DATA frames
+	reset  http2.ErrCode
+}
+
+// h2Conn is a raw HTTP/2 client connection, TLS or h2c, for sending pseudo
+// header fields net/http's client would refuse to send.
+type h2Conn struct {
+	c      net.Conn
+	fr     *http2.Framer
+	enc    *hpack.Encoder
+	encBuf bytes.Buffer
+	dec    *hpack.Decoder
+	stream uint32
+}
+
+func dialH2(t *testing.T, s *testserver.Server) *h2Conn {
+	t.Helper()
+	var c net.Conn
+	var err error
+	if s.Proto == testserver.H2 {
+		c, err = tls.Dial("tcp", s.Addr(), &tls.Config{RootCAs: testserver.RootCAs(s.Server), NextProtos: []string{"h2"}})
+		if err == nil && c.(*tls.Conn).ConnectionState().NegotiatedProtocol != "h2" {
+			err = io.ErrUnexpectedEOF
+		}
+	} else {
+		c, err = net.Dial("tcp", s.Addr())
+	}
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
+	_, err = io.WriteString(c, http2.ClientPreface)
+	require.NoError(t, err)
+	h := &h2Conn{c: c, fr: http2.NewFramer(c, c), stream: 1}
+	h.enc = hpack.NewEncoder(&h.encBuf)
+	h.dec = hpack.NewDecoder(4096, nil)
+	require.NoError(t, h.fr.WriteSettings())
+	return h
+}
+
+// do sends one GET with the given :authority (omitted if nil) and regular
+// fields (name, value pairs), and reads the answer on its stream.
+func (h *h2Conn) do(t *testing.T, authority *string, fields ...string) h2Result {
+	t.Helper()
+	scheme := "http"
+	if _, ok := h.c.(*tls.Conn); ok {
+		scheme = "https"
+	}
+	h.encBuf.Reset()
+	hf := []hpack.HeaderField{{Name: ":method", Value: "GET"}, {Name: ":scheme", Value: scheme}}
+	if authority != nil {
+		hf = append(hf, hpack.HeaderField{Name: ":authority", Value: *authority})
+	}
+	hf = append(hf, hpack.HeaderField{Name: ":path", Value: "/"})
+	for i := 0; i+1 < len(fields); i += 2 {
+		hf = append(hf, hpack.HeaderField{Name: fields[i], Value: fields[i+1]})
+	}
+	for _, f := range hf {
+		require.NoError(t, h.enc.WriteField(f))
+	}
+	id := h.stream
+	h.stream += 2
+	require.NoError(t, h.fr.WriteHeaders(http2.HeadersFrameParam{
+		StreamID: id, BlockFragment: h.encBuf.Bytes(), EndStream: true, EndHeaders: true,
+	}))
+	var res h2Result
+	for {
+		f, err := h.fr.ReadFrame()
+		require.NoError(t, err)
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				require.NoError(t, h.fr.WriteSettingsAck())
+			}
+		case *http2.GoAwayFrame:
+			t.Fatalf("GOAWAY %v", f.ErrCode)
+		case *http2.RSTStreamFrame:
+			if f.StreamID == id {
+				res.reset = f.ErrCode
+				return res
+			}
+		case *http2.HeadersFrame:
+			if f.StreamID != id {
+				continue
+			}
+			fields, err := h.dec.DecodeFull(f.HeaderBlockFragment())
+			require.NoError(t, err)
+			for _, hf := range fields {
+				if hf.Name == ":status" {
+					res.status, _ = strconv.Atoi(hf.Value)
+				}
+			}
+			if f.StreamEnded() {
+				return res
+			}
+		case *http2.DataFrame:
+			if f.StreamID != id {
+				continue
+			}
+			res.body += string(f.Data())
+			if f.StreamEnded() {
+				return res
+			}
+		}
+	}
+}
+
+func ptr(s string) *string { return &s }
+
+// TestRawHTTP2 forges :authority and Host over HTTP/2 with TLS and h2c: what
+// net/http's HTTP/1 server refuses before the handler reaches the filter here.
+func TestRawHTTP2(t *testing.T) {
+	testserver.CheckNoLeaks(t)
+	for _, p := range []testserver.Proto{testserver.H2, testserver.H2C} {
+		t.Run(string(p), func(t *testing.T) {
+			var rec recorder
+			f, err := New(Config{AllowedHosts: serverPatterns, OnReject: rec.onReject})
+			require.NoError(t, err)
+			s := testserver.Start(t, f.Handler(hello), p)
+			c := dialH2(t, s)
+			ok := h2Result{status: 200, body: "hello\n"}
+			refused := h2Result{status: 400, body: "invalid hostname\n"}
+			for _, tt := range []struct {
+				name      string
+				authority *string
+				fields    []string
+				want      h2Result
+				reason    Reason
+			}{
+				{"allowed", ptr("example.com"), nil, ok, 0},
+				{"uppercase, port, trailing dot", ptr("WWW.EXAMPLE.COM.:8443"), nil, ok, 0},
+				{"IPv6 as an address", ptr("[0::1]"), nil, ok, 0},
+				{"CIDR", ptr("10.9.8.7:80"), nil, ok, 0},
+				{"no :authority, Host field", nil, []string{"host", "a.example.com"}, ok, 0},
+				{"no :authority, no Host", nil, nil, ok, 0},
+				{"empty :authority", ptr(""), nil, ok, 0},
+				{"same Host field", ptr("example.com"), []string{"host", "example.com"}, ok, 0},
+				{"other host", ptr("evil.example"), nil, refused, ReasonHostNotAllowed},
+				{"no :authority, other Host", nil, []string{"host", "evil.example"}, refused, ReasonHostNotAllowed},
+				{"Host field differs from :authority", ptr("example.com"), []string{"host", "evil.example"}, refused, ReasonHostNotAllowed},
+				{"empty label", ptr("x..example.com"), nil, refused, ReasonMalformedHost},
+				{"bad port", ptr("example.com:http"), nil, refused, ReasonMalformedHost},
+				// Over HTTP/1 net/http answers these itself; over HTTP/2
+				// they reach the handler.
+				{"space", ptr("exa mple.com"), nil, refused, ReasonMalformedHost},
+				{"path", ptr("example.com/x"), nil, refused, ReasonMalformedHost},
+				{"UTF-8", ptr("bücher.example"), nil, refused, ReasonMalformedHost},
+				{"unbracketed IPv6", ptr("::1"), nil, refused, ReasonMalformedHost},
+				// What net/http's HTTP/2 server does refuse: userinfo, and
+				// control characters, with a stream reset.
+				{"userinfo", ptr("evil@example.com"), nil, h2Result{reset: http2.ErrCodeProtocol}, 0},
+				{"control character", ptr("example.com\x01"), nil, h2Result{reset: http2.ErrCodeProtocol}, 0},
+			} {
+				got := c.do(t, tt.authority, tt.fields...)
+				assert.Equal(t, tt.want, got, tt.name)
+				errs := rec.taken()
+				if tt.want.status == 400 && assert.Len(t, errs, 1, tt.name) {
+					assert.Equal(t, tt.reason, errs[0].Reason, tt.name)
+				} else if tt.want.status != 400 {
+					assert.Empty(t, errs, tt.name)
+				}
+			}
+			assert.Equal(t, Stats{Allowed: 8, Rejected: [NumReasons]uint64{ReasonMalformedHost: 6, ReasonHostNotAllowed: 3}}, f.Stats())
+		})
+	}
+}
+
+func TestRawHTTP2Options(t *testing.T) {
+	testserver.CheckNoLeaks(t)
+	for _, p := range []testserver.Proto{testserver.H2, testserver.H2C} {
+		t.Run(string(p), func(t *testing.T) {
+			f, err := New(Config{AllowedHosts: []string{"*"}, RejectEmptyHost: true, OmitFailureMessage: true})
+			require.NoError(t, err)
+			s := testserver.Start(t, f.Handler(hello), p)
+			c := dialH2(t, s)
+			assert.Equal(t, h2Result{status: 400}, c.do(t, nil))
+			assert.Equal(t, h2Result{status: 400}, c.do(t, ptr("")))
+			assert.Equal(t, h2Result{status: 400}, c.do(t, ptr("x..y")))
+			assert.Equal(t, h2Result{status: 200, body: "hello\n"}, c.do(t, ptr("anything.example")))
+			assert.Equal(t, Stats{Allowed: 1, Rejected: [NumReasons]uint64{ReasonEmptyHost: 2, ReasonMalformedHost: 1}}, f.Stats())
+		})
+	}
+}
