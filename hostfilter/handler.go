@@ -3,6 +3,8 @@ package hostfilter
 import (
 	"io"
 	"net/http"
+
+	"github.com/windhover/windhover/internal/refuse"
 )
 
 // failureMessage is the body of a refusal unless OmitFailureMessage is set:
@@ -13,7 +15,8 @@ const failureMessage = "invalid hostname\n"
 // unchanged, without allocating; any other gets 400 Bad Request with the
 // plain-text body "invalid hostname" (empty with OmitFailureMessage), is
 // counted under its [Reason] and reported to OnReject. As in Kestrel the
-// connection stays open for the client's next request.
+// connection stays open for the client's next request, unless the refused
+// request has a body, which it closes rather than read.
 //
 // The host judged is r.Host: the Host field over HTTP/1, or the authority of
 // an absolute-form request target ("GET http://example.com/ HTTP/1.1"),
@@ -40,11 +43,15 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if f.onReject != nil {
 		f.onReject(r, &Error{Reason: reason, Host: host})
 	}
-	f.refuse(w)
+	f.refuse(w, r)
 }
 
-// refuse answers 400 with the failure message, or without a body.
-func (f *Filter) refuse(w http.ResponseWriter) {
+// refuse answers 400 with the failure message, or without a body. Over
+// HTTP/1 a request with a body it will not read closes the connection after
+// the answer, at once: otherwise net/http would first read up to 256 KB of
+// that body, at whatever pace the client sends it, to keep the connection.
+func (f *Filter) refuse(w http.ResponseWriter, r *http.Request) {
+	refuse.SkipBody(w, r)
 	h := w.Header()
 	if f.omitMessage {
 		h.Set("Content-Length", "0")

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -189,4 +190,22 @@ func TestClients(t *testing.T) {
 			assert.Equal(t, Stats{Allowed: 2, Rejected: [NumReasons]uint64{ReasonHostNotAllowed: 1}}, f.Stats())
 		})
 	}
+}
+
+// TestRefusedBodyClosesConnection sends a refused request whose body never
+// comes: the 400 arrives at once and the connection closes, where net/http
+// alone would first wait to read the body to keep the connection.
+func TestRefusedBodyClosesConnection(t *testing.T) {
+	testserver.CheckNoLeaks(t)
+	f, s := serveRaw(t, Config{AllowedHosts: serverPatterns})
+	c := testserver.Dial(t, s.Addr())
+	c.Send(t, "POST / HTTP/1.1\r\nHost: evil.example\r\nContent-Length: 100000\r\n\r\nabc")
+	start := time.Now()
+	res, body := c.Response(t)
+	assert.Equal(t, 400, res.StatusCode)
+	assert.Equal(t, "invalid hostname\n", body)
+	assert.True(t, res.Close, "Connection: close")
+	assert.True(t, c.ClosedByPeer(t))
+	assert.Less(t, time.Since(start), 3*time.Second, "closed at once, not by the test's 5 s read deadline")
+	assert.Equal(t, uint64(1), f.Stats().RejectedTotal())
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/windhover/windhover/internal/rw"
 )
@@ -83,6 +84,11 @@ func (b *limitedBody) exceed(size int64) error {
 	br.exceeded.Store(true)
 	br.l.reject(&br.req, &Error{Reason: ReasonBodyTooLarge, Limit: b.limit, Size: size, Err: mbe})
 	closeAfterReply(br.w.Unwrap())
+	if br.req.ProtoMajor == 1 {
+		// Nobody reads the rest of the body: after the handler net/http
+		// would read up to 256 KB more of it at the client's pace.
+		_ = http.NewResponseController(br.w.Unwrap()).SetReadDeadline(time.Now())
+	}
 	return mbe
 }
 

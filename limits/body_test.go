@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -339,4 +340,26 @@ func TestUpgradeRequestExemptFromBodyLimit(t *testing.T) {
 	res, body := c.Response(t)
 	assert.Equal(t, 200, res.StatusCode)
 	assert.Equal(t, "5", body)
+}
+
+// TestRefusedBodyNeverSent declares a body over the limit, or overflows a
+// chunked one, and then sends nothing more: the 413 arrives and the server
+// lets go of the connection at once, rather than wait for the rest of the
+// body (net/http reads up to 256 KB of an unread body after the handler).
+func TestRefusedBodyNeverSent(t *testing.T) {
+	lim, err := New(Config{MaxRequestBodySize: 10})
+	require.NoError(t, err)
+	s := serve(t, lim, echoLen(true, nil), h1)
+	for _, req := range []string{
+		"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nabc",
+		"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nb\r\n0123456789a\r\n100\r\nabc",
+	} {
+		c := dial(t, s.Addr())
+		c.Send(t, req)
+		start := time.Now()
+		res, _ := c.Response(t)
+		assert.Equal(t, 413, res.StatusCode)
+		assert.True(t, c.ClosedByPeer(t))
+		assert.Less(t, time.Since(start), 3*time.Second, "closed at once, not by the test's 5 s read deadline")
+	}
 }

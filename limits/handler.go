@@ -1,6 +1,7 @@
 package limits
 
 import (
+	"github.com/windhover/windhover/internal/refuse"
 	"net/http"
 )
 
@@ -121,11 +122,13 @@ func (l *Limiter) refuseRequest(w http.ResponseWriter, r *http.Request, err *Err
 }
 
 // writeRefusal answers with code and a one-line plain text body. Over HTTP/1
-// it also closes the connection: after a refusal the rest of what the client
-// sends (an unread body, say) cannot be trusted to frame a next request.
+// it also closes the connection, at once, without waiting for an unread body:
+// after a refusal the rest of what the client sends cannot be trusted to
+// frame a next request.
 func writeRefusal(w http.ResponseWriter, r *http.Request, code int) {
 	if r.ProtoMajor == 1 {
 		w.Header().Set("Connection", "close")
+		refuse.SkipBody(w, r)
 	}
 	http.Error(w, http.StatusText(code), code)
 }

@@ -35,6 +35,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/windhover/windhover/hostfilter"
 	"github.com/windhover/windhover/limits"
 	"github.com/windhover/windhover/timeouts"
 )
@@ -168,6 +169,7 @@ type toolkit struct {
 	logger *slog.Logger
 	lim    *limits.Limiter
 	pol    *timeouts.Policy
+	hosts  *hostfilter.Filter
 }
 
 func newToolkit(o options, logger *slog.Logger) (*toolkit, error) {
@@ -178,17 +180,14 @@ func newToolkit(o options, logger *slog.Logger) (*toolkit, error) {
 		MaxConcurrentUpgradedConnections: o.maxUpgraded,
 		MaxRequestBodySize:               o.maxBody,
 		MaxRequestHeaderCount:            o.maxHeaderCount,
-		OnReject: func(r *http.Request, err error) {
-			attrs := []any{"err", err}
-			var le *limits.Error
-			if errors.As(err, &le) {
-				attrs = append(attrs, "reason", le.Reason.String())
-			}
-			if r != nil {
-				attrs = append(attrs, "remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path)
-			}
-			logger.Warn("refused", attrs...)
-		},
+		OnReject:                         tk.refused,
+	})
+	if err != nil {
+		return nil, err
+	}
+	tk.hosts, err = hostfilter.New(hostfilter.Config{
+		AllowedHosts: hostfilter.ParseAllowedHosts(o.allowedHosts),
+		OnReject:     tk.refused,
 	})
 	if err != nil {
 		return nil, err
@@ -208,15 +207,33 @@ func newToolkit(o options, logger *slog.Logger) (*toolkit, error) {
 	return tk, nil
 }
 
+// refused logs a policy's refusal with its reason, as each policy's error
+// carries it. r is nil for a connection refused before any request.
+func (tk *toolkit) refused(r *http.Request, err error) {
+	attrs := []any{"err", err}
+	var le *limits.Error
+	var he *hostfilter.Error
+	switch {
+	case errors.As(err, &le):
+		attrs = append(attrs, "policy", "limits", "reason", le.Reason.String())
+	case errors.As(err, &he):
+		attrs = append(attrs, "policy", "hostfilter", "reason", he.Reason.String())
+	}
+	if r != nil {
+		attrs = append(attrs, "remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path)
+	}
+	tk.logger.Warn("refused", attrs...)
+}
+
 // apply puts the policies on srv: its handler and its settings.
 func (tk *toolkit) apply(srv *http.Server) {
-	srv.Handler = tk.lim.Handler(tk.pol.Handler(srv.Handler))
+	srv.Handler = tk.hosts.Handler(tk.lim.Handler(tk.pol.Handler(srv.Handler)))
 	tk.lim.Apply(srv)
 	tk.pol.Apply(srv)
 }
 
 func (tk *toolkit) logStats() {
-	st, ts := tk.lim.Stats(), tk.pol.Stats()
-	tk.logger.Info("stopped", "accepted", st.AcceptedConnections, "refused", st.RejectedTotal(),
+	st, ts, hs := tk.lim.Stats(), tk.pol.Stats(), tk.hosts.Stats()
+	tk.logger.Info("stopped", "accepted", st.AcceptedConnections, "refused", st.RejectedTotal()+hs.RejectedTotal(),
 		"too_slow", ts.BodyRateViolations+ts.ResponseRateViolations)
 }

@@ -107,7 +107,7 @@ func TestServerCutsSlowUpload(t *testing.T) {
 	c, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
 	require.NoError(t, err)
 	defer c.Close()
-	_, err = io.WriteString(c, "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nabc")
+	_, err = io.WriteString(c, "POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\r\nabc")
 	require.NoError(t, err)
 	require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
 	res, err := http.ReadResponse(bufio.NewReader(c), nil)
@@ -115,4 +115,24 @@ func TestServerCutsSlowUpload(t *testing.T) {
 	assert.Equal(t, 408, res.StatusCode)
 	require.NoError(t, stop())
 	assert.Contains(t, logs.String(), "too slow")
+}
+
+func TestServerFiltersHosts(t *testing.T) {
+	url, logs, stop := start(t, "-allowed-hosts", "example.com;127.0.0.1")
+	req, err := http.NewRequest("GET", url+"/", nil)
+	require.NoError(t, err)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, 200, res.StatusCode, "127.0.0.1 is allowed")
+
+	req.Host = "evil.example.net"
+	res, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	assert.Equal(t, 400, res.StatusCode)
+	assert.Equal(t, "invalid hostname\n", string(body))
+	require.NoError(t, stop())
+	assert.Contains(t, logs.String(), "host_not_allowed")
 }

@@ -22,6 +22,7 @@ type options struct {
 	tlsCert         string
 	tlsKey          string
 	h2c             bool
+	allowedHosts    string
 	maxConns        int
 	maxUpgraded     int
 	maxBody         int64
@@ -37,7 +38,7 @@ type options struct {
 }
 
 func defaultOptions() options {
-	return options{addr: "127.0.0.1:8080", shutdownTimeout: 30 * time.Second}
+	return options{addr: "127.0.0.1:8080", allowedHosts: "localhost;127.0.0.1;[::1]", shutdownTimeout: 30 * time.Second}
 }
 
 // parseFlags reads the flags, and the -config file they name, whose
@@ -78,6 +79,7 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.tlsCert, "tls-cert", o.tlsCert, "PEM certificate file: serve TLS on -addr (HTTP/1.1 and HTTP/2 by ALPN)")
 	fs.StringVar(&o.tlsKey, "tls-key", o.tlsKey, "PEM private key file for -tls-cert")
 	fs.BoolVar(&o.h2c, "h2c", o.h2c, "accept prior-knowledge HTTP/2 without TLS")
+	fs.StringVar(&o.allowedHosts, "allowed-hosts", o.allowedHosts, `hosts requests may name, ';'-separated ("*" for any; "*.example.com", CIDR prefixes)`)
 	fs.IntVar(&o.maxConns, "max-conns", o.maxConns, "most connections open at once (0: no limit)")
 	fs.IntVar(&o.maxUpgraded, "max-upgraded", o.maxUpgraded, "most upgraded connections at once (0: no limit, -1: no upgrades)")
 	fs.Int64Var(&o.maxBody, "max-body", o.maxBody, "largest request body in bytes (0: 30,000,000, Kestrel's default; -1: no limit)")
@@ -113,6 +115,7 @@ type fileConfig struct {
 		MinRequestBodyDataRate           *fileRate
 		MinResponseDataRate              *fileRate
 	}
+	AllowedHosts    *string
 	ShutdownTimeout *duration
 }
 
@@ -186,6 +189,7 @@ func loadConfig(path string, o *options) error {
 	set(&o.maxHeaderCount, l.MaxRequestHeaderCount)
 	setDuration(&o.keepAlive, l.KeepAliveTimeout)
 	setDuration(&o.headerTimeout, l.RequestHeadersTimeout)
+	set(&o.allowedHosts, c.AllowedHosts)
 	setDuration(&o.shutdownTimeout, c.ShutdownTimeout)
 	l.MinRequestBodyDataRate.setRate(&o.bodyRate)
 	l.MinResponseDataRate.setRate(&o.responseRate)
