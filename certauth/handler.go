@@ -15,7 +15,8 @@ import (
 //   - the connection's certificate is validated again, from the cache, so
 //     that a certificate that expires, or is revoked by a reloaded CRL,
 //     during a long-lived connection is refused on its next request: 403,
-//     and over HTTP/1 the connection is closed;
+//     and the connection is closed (over HTTP/2 with a GOAWAY, once its
+//     other streams end);
 //   - the forwarded-certificate header is believed only from a trusted
 //     proxy, and removed from the request of anyone else. A forwarded
 //     certificate that is malformed or fails validation gets 403; the
@@ -142,11 +143,13 @@ func (p *Policy) misdirected(r *http.Request) *Error {
 }
 
 // refuse counts err and answers it. A connection whose own certificate
-// failed is closed after the answer over HTTP/1: every request on it would
-// fail the same way, and a new connection gets a new handshake.
+// failed is closed after the answer: every request on it would fail the same
+// way, and a new connection gets a new handshake. net/http's HTTP/2 server
+// takes "Connection: close" to mean a GOAWAY, and closes the connection once
+// its streams are done.
 func (p *Policy) refuse(w http.ResponseWriter, r *http.Request, err *Error) {
 	p.reject(r, err)
-	if err.connection && r.ProtoMajor == 1 {
+	if err.connection {
 		w.Header().Set("Connection", "close")
 	}
 	code := err.Reason.Status()

@@ -107,7 +107,6 @@ func (h *hostModes) lookup(name string) Mode {
 	return h.def
 }
 
-
 func hasUpper(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if 'A' <= s[i] && s[i] <= 'Z' {

@@ -166,7 +166,9 @@ func TestTLSConfigPanicsWithoutCertificates(t *testing.T) {
 	assert.PanicsWithValue(t, "certauth: TLSConfig: per-host modes need the server's certificates in the base config (Certificates or GetCertificate)", func() {
 		p.TLSConfig(nil)
 	})
-	assert.NotPanics(t, func() { p.TLSConfig(&tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &k.server, nil }}) })
+	assert.NotPanics(t, func() {
+		p.TLSConfig(&tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &k.server, nil }})
+	})
 	// Without per-host modes, ListenAndServeTLS(certFile, keyFile) is fine.
 	p = newPolicy(t, Config{Mode: RequireCertificate, ClientCAs: k.root.pool()})
 	cfg := p.TLSConfig(nil)
