@@ -52,13 +52,14 @@ func TestModes(t *testing.T) {
 					code, body, err := get(s, "/", "")
 					st := p.Stats()
 					if c.want.body == "" {
+						// The client's error depends on when the alert
+						// arrives (TLS 1.3 clients finish first): the
+						// server's counters tell what happened.
 						require.Error(t, err, c.name)
 						if tc.mode == RequireCertificate && c.client == nil {
-							assert.Contains(t, err.Error(), "certificate required", c.name)
 							assert.Zero(t, st.HandshakeFailures, "crypto/tls refused it itself")
 							continue
 						}
-						assert.Contains(t, err.Error(), "bad certificate", c.name)
 						assert.Equal(t, uint64(1), st.HandshakeFailures, c.name)
 						assert.Equal(t, uint64(1), st.Rejected[c.want.reason], c.name)
 						continue
