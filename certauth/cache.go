@@ -118,16 +118,6 @@ func (c *cache) len() int {
 	return len(c.m)
 }
 
-func (c *cache) clear() {
-	if c == nil {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	clear(c.m)
-	c.ring.next, c.ring.prev = &c.ring, &c.ring
-}
-
 func (c *cache) remove(e *entry) {
 	c.unlink(e)
 	delete(c.m, e.key)
