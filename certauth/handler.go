@@ -24,7 +24,9 @@ import (
 //     forwarded certificate is the client's: the proxy's own, which its
 //     connection may carry, is checked but never taken for the client's.
 //
-// A request with a validated certificate reaches next with its [Identity]
+// Requests that did not come over TLS had no handshake, so modes do not
+// apply to them; guard routes with [Policy.Require]. A request with a
+// validated certificate reaches next with its [Identity]
 // in the context ([FromRequest]); other requests reach it unchanged, without
 // allocating. Every refusal is counted in [Policy.Stats] and reported to
 // Config.OnReject. The ResponseWriter is not wrapped.

@@ -56,6 +56,7 @@ func TestRequire(t *testing.T) {
 // on one connection: the second is refused and the connection closed, so
 // that the third needs a new handshake, which fails.
 func TestExpiryDuringKeepAlive(t *testing.T) {
+	testserver.CheckNoLeaks(t)
 	k := newPKI(t)
 	for _, pr := range tlsProtos {
 		t.Run(string(pr), func(t *testing.T) {
@@ -236,4 +237,25 @@ func TestRawClientSpoofsHeader(t *testing.T) {
 		assert.False(t, res.Close, "a refused forwarded certificate does not close the connection")
 	}
 	assert.Equal(t, uint64(3), p.Stats().ForwardedIgnored)
+}
+
+// TestCustomHeaderNoCache forwards in another header, with the cache off.
+func TestCustomHeaderNoCache(t *testing.T) {
+	k := newPKI(t)
+	_, alice := k.root.issue(t, certOpts{cn: "alice"})
+	p := newPolicy(t, Config{ClientCAs: k.root.pool(), TrustedProxies: []string{"192.0.2.0/24"}, ForwardedHeader: "x-ssl-client-cert", CacheSize: -1})
+	for range 3 {
+		r := httptest.NewRequest("GET", "/", nil) // from 192.0.2.1
+		r.Header.Set("X-SSL-Client-Cert", nginxEscaped(alice))
+		r.Header.Set("X-Client-Cert", "ignored")
+		id, err := p.Check(r)
+		require.NoError(t, err)
+		require.NotNil(t, id)
+		assert.True(t, id.Forwarded)
+		assert.Equal(t, "ignored", r.Header.Get("X-Client-Cert"), "another header is none of the policy's business")
+	}
+	st := p.Stats()
+	assert.Equal(t, uint64(3), st.ForwardedAccepted)
+	assert.Zero(t, st.CacheHits+st.CacheMisses, "no cache: every request is validated")
+	assert.Zero(t, st.CacheEntries)
 }

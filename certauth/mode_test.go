@@ -15,6 +15,7 @@ import (
 // TestModes makes real handshakes under each mode, with no certificate, a
 // valid one, and invalid ones, over HTTP/1.1 and HTTP/2.
 func TestModes(t *testing.T) {
+	testserver.CheckNoLeaks(t)
 	k := newPKI(t)
 	good, _ := k.root.issue(t, certOpts{cn: "alice"})
 	serverAuth, _ := k.root.issue(t, certOpts{cn: "mallory", eku: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})

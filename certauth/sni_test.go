@@ -8,11 +8,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/windhover/windhover/internal/testserver"
 )
 
 // TestPerHostModes makes real handshakes with server names under different
 // modes, and sends requests whose Host is not the connection's server name.
 func TestPerHostModes(t *testing.T) {
+	testserver.CheckNoLeaks(t)
 	k := newPKI(t)
 	good, _ := k.root.issue(t, certOpts{cn: "alice"})
 	for _, pr := range tlsProtos {
