@@ -191,3 +191,54 @@ func TestClientCAsHint(t *testing.T) {
 	assert.True(t, strings.HasPrefix(Mode(9).String(), "Mode("))
 	assert.Equal(t, "CertificateTypes(9)", CertificateTypes(9).String())
 }
+
+// TestHandshakeValidation makes real handshakes with each kind of
+// certificate the validation options judge.
+func TestHandshakeValidation(t *testing.T) {
+	k := newPKI(t)
+	chained, _ := k.inter.issue(t, certOpts{cn: "chained"}, k.inter.cert)
+	chainCut, _ := k.inter.issue(t, certOpts{cn: "chain-cut"})
+	notYet, _ := k.root.issue(t, certOpts{cn: "not-yet", notBefore: timeAgo(-1), notAfter: timeAgo(-24)})
+	self, _ := selfSigned(t, certOpts{cn: "self"})
+	noEKU, _ := k.root.issue(t, certOpts{cn: "no-eku", noEKU: true})
+	serverEKU, _ := k.root.issue(t, certOpts{cn: "server-eku", eku: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
+	revoked, revokedLeaf := k.inter.issue(t, certOpts{cn: "revoked"}, k.inter.cert)
+	crls := []string{
+		writeFile(t, "root.crl", k.root.crlPEM(t, timeAgo(-1))),
+		writeFile(t, "inter.crl", k.inter.crlPEM(t, timeAgo(-1), revokedLeaf)),
+	}
+	for _, pr := range tlsProtos {
+		for _, tc := range []struct {
+			name   string
+			cfg    Config
+			client tls.Certificate
+			reason Reason
+			ok     bool
+		}{
+			{name: "intermediate sent", client: chained, ok: true},
+			{name: "intermediate not sent", client: chainCut, reason: ReasonUntrusted},
+			{name: "not yet valid", client: notYet, reason: ReasonNotYetValid},
+			{name: "self-signed refused", client: self, reason: ReasonSelfSigned},
+			{name: "self-signed allowed", cfg: Config{AllowedTypes: All}, client: self, ok: true},
+			{name: "no EKU", client: noEKU, ok: true},
+			{name: "server EKU skipped", cfg: Config{SkipClientAuthEKU: true}, client: serverEKU, ok: true},
+			{name: "revoked", cfg: Config{CRLFiles: crls}, client: revoked, reason: ReasonRevoked},
+			{name: "CRLs, good", cfg: Config{CRLFiles: crls}, client: chained, ok: true},
+		} {
+			cfg := tc.cfg
+			cfg.Mode, cfg.ClientCAs = AllowCertificate, k.root.pool()
+			p := newPolicy(t, cfg)
+			s := serveTLS(t, k, p, whoami, pr, &tc.client, "")
+			code, body, err := get(s, "/", "")
+			name := string(pr) + " " + tc.name
+			if tc.ok {
+				require.NoError(t, err, name)
+				assert.Equal(t, 200, code, name)
+				assert.Equal(t, tc.client.Leaf.Subject.CommonName, body, name)
+				continue
+			}
+			require.Error(t, err, name)
+			assert.Equal(t, uint64(1), p.Stats().Rejected[tc.reason], name)
+		}
+	}
+}
