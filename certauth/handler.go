@@ -1,0 +1,159 @@
+package certauth
+
+import (
+	"net/http"
+)
+
+// Handler returns next behind p's per-request checks, in this order:
+//
+//   - over TLS with per-host modes, a request whose Host is under a mode that
+//     its connection's handshake, chosen by the server name (SNI), did not
+//     apply gets 421 Misdirected Request: a Host that requires a certificate
+//     on a connection without one, or a Host that asks for one on a
+//     connection whose handshake did not. Clients retry a 421 on a new
+//     connection, whose handshake then follows the Host's policy;
+//   - the connection's certificate is validated again, from the cache, so
+//     that a certificate that expires, or is revoked by a reloaded CRL,
+//     during a long-lived connection is refused on its next request: 403,
+//     and the connection is closed (over HTTP/2 with a GOAWAY, once its
+//     other streams end);
+//   - the forwarded-certificate header is believed only from a trusted
+//     proxy, and removed from the request of anyone else. A forwarded
+//     certificate that is malformed or fails validation gets 403; the
+//     proxy's connection stays open. From a trusted proxy, only the
+//     forwarded certificate is the client's: the proxy's own, which its
+//     connection may carry, is checked but never taken for the client's.
+//
+// Requests that did not come over TLS had no handshake, so modes do not
+// apply to them; guard routes with [Policy.Require]. A request with a
+// validated certificate reaches next with its [Identity]
+// in the context ([FromRequest]); other requests reach it unchanged, without
+// allocating. Every refusal is counted in [Policy.Stats] and reported to
+// Config.OnReject. The ResponseWriter is not wrapped.
+func (p *Policy) Handler(next http.Handler) http.Handler {
+	return &handler{p: p, next: next}
+}
+
+// Require returns next behind the checks of [Policy.Handler], and answers
+// 403 Forbidden to any request that does not carry a validated certificate,
+// as ASP.NET's certificate authentication answers on a route that requires
+// it. Use it for the routes that need a certificate on hosts that allow
+// one. Behind a certauth Handler that already validated the request's
+// certificate it checks nothing again.
+func (p *Policy) Require(next http.Handler) http.Handler {
+	return &handler{p: p, next: next, require: true}
+}
+
+type handler struct {
+	p       *Policy
+	next    http.Handler
+	require bool
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if FromRequest(r) != nil {
+		h.next.ServeHTTP(w, r)
+		return
+	}
+	id, err := h.p.check(r, h.require)
+	if err != nil {
+		h.p.refuse(w, r, err)
+		return
+	}
+	if id != nil {
+		r = withIdentity(r, id)
+	}
+	h.next.ServeHTTP(w, r)
+}
+
+// Check applies the checks of [Policy.Handler] to r and returns the identity
+// of its validated certificate, nil if it carries none, or an [*Error] whose
+// Reason.Status() is the status the Handler would answer with. Like the
+// Handler it removes an untrusted peer's forwarded-certificate header from
+// r, counts its decisions and reports refusals to Config.OnReject. It is for
+// callers that answer refusals themselves.
+func (p *Policy) Check(r *http.Request) (*Identity, error) {
+	id, err := p.check(r, false)
+	if err != nil {
+		p.reject(r, err)
+		return nil, err
+	}
+	return id, nil
+}
+
+// check validates what r carries and counts what it accepts; refusals are
+// left to the caller.
+func (p *Policy) check(r *http.Request, require bool) (*Identity, *Error) {
+	var id *Identity
+	if cs := r.TLS; cs != nil {
+		if p.hosts.differs {
+			if err := p.misdirected(r); err != nil {
+				return nil, err
+			}
+		}
+		if len(cs.PeerCertificates) > 0 {
+			var err *Error
+			if id, err = p.validate(cs.PeerCertificates, false, p.now()); err != nil {
+				err.ServerName, err.connection = cs.ServerName, true
+				return nil, err
+			}
+		}
+	}
+	if values, ok := r.Header[p.header]; ok {
+		if !p.proxies.Trusts(r) {
+			delete(r.Header, p.header)
+			p.forwardedIgnored.Add(1)
+		} else if len(values) > 1 {
+			return nil, &Error{Reason: ReasonMalformed, Forwarded: true, Err: errForwardedMultiple}
+		} else if values[0] != "" {
+			var err *Error
+			if id, err = p.forwarded(values[0], p.now()); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if id != nil && !id.Forwarded && !p.proxies.IsZero() && p.proxies.Trusts(r) {
+		id = nil // the trusted proxy's own certificate
+	}
+	if id == nil {
+		if require {
+			return nil, &Error{Reason: ReasonNoCertificate}
+		}
+		return nil, nil
+	}
+	p.accepted.Add(1)
+	if id.Forwarded {
+		p.forwardedAccepted.Add(1)
+	}
+	return id, nil
+}
+
+// misdirected refuses a request whose Host is under a mode its connection's
+// handshake did not apply.
+func (p *Policy) misdirected(r *http.Request) *Error {
+	hostMode := p.hosts.lookup(hostOnly(r.Host))
+	if hostMode == NoCertificate {
+		return nil
+	}
+	cs := r.TLS
+	sniMode := p.hosts.lookup(cs.ServerName)
+	if hostMode == RequireCertificate && len(cs.PeerCertificates) == 0 ||
+		hostMode == AllowCertificate && sniMode == NoCertificate {
+		return &Error{Reason: ReasonMisdirected, Host: r.Host, ServerName: cs.ServerName}
+	}
+	return nil
+}
+
+// refuse counts err and answers it. A connection whose own certificate
+// failed is closed after the answer: every request on it would fail the same
+// way, and a new connection gets a new handshake. net/http's HTTP/2 server
+// takes "Connection: close" to mean a GOAWAY, and closes the connection once
+// its streams are done.
+func (p *Policy) refuse(w http.ResponseWriter, r *http.Request, err *Error) {
+	p.reject(r, err)
+	if err.connection {
+		w.Header().Set("Connection", "close")
+	}
+	code := err.Reason.Status()
+	http.Error(w, http.StatusText(code), code)
+}

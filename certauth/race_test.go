@@ -1,0 +1,5 @@
+//go:build race
+
+package certauth
+
+const raceEnabled = true
