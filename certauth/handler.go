@@ -1,6 +1,7 @@
 package certauth
 
 import (
+	"github.com/windhover/windhover/internal/refuse"
 	"net/http"
 )
 
@@ -148,12 +149,14 @@ func (p *Policy) misdirected(r *http.Request) *Error {
 // failed is closed after the answer: every request on it would fail the same
 // way, and a new connection gets a new handshake. net/http's HTTP/2 server
 // takes "Connection: close" to mean a GOAWAY, and closes the connection once
-// its streams are done.
+// its streams are done. A refused request's unread body closes an HTTP/1
+// connection too, rather than be read.
 func (p *Policy) refuse(w http.ResponseWriter, r *http.Request, err *Error) {
 	p.reject(r, err)
 	if err.connection {
 		w.Header().Set("Connection", "close")
 	}
+	refuse.SkipBody(w, r)
 	code := err.Reason.Status()
 	http.Error(w, http.StatusText(code), code)
 }
