@@ -5,15 +5,8 @@ package integration
 import (
 	"bufio"
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -23,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/windhover/windhover/internal/testcert"
 )
 
 // serverBin is the example server, built once for the whole suite.
@@ -185,53 +180,10 @@ func (s *server) openFDs(t testing.TB) int {
 	return len(entries)
 }
 
-// certFiles writes a self-signed certificate for 127.0.0.1 and localhost
-// and its key, and returns their paths and a pool that trusts it.
-func certFiles(t testing.TB) (certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "localhost"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		DNSNames:              []string{"localhost"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	writePEM(t, certFile, "CERTIFICATE", der)
-	writePEM(t, keyFile, "EC PRIVATE KEY", keyDER)
-	cert, _ := x509.ParseCertificate(der)
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return certFile, keyFile, pool
-}
-
-func writePEM(t testing.TB, path, typ string, der []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// tlsServerArgs are the flags that serve TLS with a fresh certificate.
+// tlsServerArgs are the flags that serve TLS with a certificate from a fresh
+// CA, and a client configuration that trusts it.
 func tlsServerArgs(t testing.TB) ([]string, *tls.Config) {
-	cert, key, pool := certFiles(t)
-	return []string{"-tls-cert", cert, "-tls-key", key}, &tls.Config{RootCAs: pool, NextProtos: []string{"h2"}}
+	ca := testcert.NewCA(t, "windhover test CA")
+	cert, key := ca.Server(t).Write(t, t.TempDir(), "server")
+	return []string{"-tls-cert", cert, "-tls-key", key}, &tls.Config{RootCAs: ca.Pool(), NextProtos: []string{"h2"}}
 }

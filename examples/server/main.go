@@ -11,6 +11,7 @@
 //	GET  /stream?bytes=N   streams N zero bytes
 //	GET  /slow?d=2s        waits, then answers (for drain tests)
 //	GET  /ws               WebSocket echo (clients must send Origin)
+//	GET  /whoami           the client certificate's identity (403 without one)
 //	GET  /healthz          liveness: "ok\n"
 //
 // -bare serves the same routes with none of the toolkit, for comparison.
@@ -35,6 +36,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/windhover/windhover/certauth"
 	"github.com/windhover/windhover/hostfilter"
 	"github.com/windhover/windhover/limits"
 	"github.com/windhover/windhover/timeouts"
@@ -64,20 +66,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
 
+	var tk *toolkit
+	var certs *certauth.Policy
+	if !o.bare {
+		if tk, err = newToolkit(o, logger); err != nil {
+			return err
+		}
+		certs = tk.certs
+	}
 	srv := &http.Server{
-		Handler:  routes(o.bare),
+		Handler:  routes(o.bare, whoami(certs)),
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	srv.Protocols = new(http.Protocols)
 	srv.Protocols.SetHTTP1(true)
 	srv.Protocols.SetHTTP2(o.tlsCert != "")
 	srv.Protocols.SetUnencryptedHTTP2(o.h2c)
-
-	var tk *toolkit
-	if !o.bare {
-		if tk, err = newToolkit(o, logger); err != nil {
-			return err
+	if o.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+		if err != nil {
+			return fmt.Errorf("-tls-cert, -tls-key: %w", err)
 		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+
+	if tk != nil {
 		tk.apply(srv)
 	}
 
@@ -85,15 +98,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if tk != nil {
 		wrap = tk.lim.Listener // connections count before their TLS handshake
 	}
-	lns, urls, err := listen(o, wrap)
+	eps, err := listen(o, wrap)
 	if err != nil {
 		return err
 	}
+	urls := make([]string, len(eps))
+	for i, ep := range eps {
+		urls[i] = ep.url
+	}
 	fmt.Fprintln(stdout, "windhover example server listening on "+strings.Join(urls, " "))
 
-	served := make(chan error, len(lns))
-	for _, ln := range lns {
-		go func() { served <- srv.Serve(ln) }()
+	served := make(chan error, len(eps))
+	for _, ep := range eps {
+		go func() {
+			if ep.tls {
+				served <- srv.ServeTLS(ep.ln, "", "")
+			} else {
+				served <- srv.Serve(ep.ln)
+			}
+		}()
 	}
 	select {
 	case err := <-served:
@@ -108,7 +131,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		_ = srv.Close()
 		return fmt.Errorf("drain: %w", err)
 	}
-	for range lns {
+	for range eps {
 		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
@@ -121,47 +144,41 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// listen opens the listeners the options ask for, wraps each, adds TLS where
-// asked, and returns them with their URLs.
-func listen(o options, wrap func(net.Listener) net.Listener) ([]net.Listener, []string, error) {
-	var lns []net.Listener
-	var urls []string
-	fail := func(err error) ([]net.Listener, []string, error) {
-		for _, ln := range lns {
-			ln.Close()
+// endpoint is a listener and whether it serves TLS.
+type endpoint struct {
+	ln  net.Listener
+	tls bool
+	url string
+}
+
+// listen opens the listeners the options ask for and wraps each.
+func listen(o options, wrap func(net.Listener) net.Listener) ([]endpoint, error) {
+	var eps []endpoint
+	fail := func(err error) ([]endpoint, error) {
+		for _, ep := range eps {
+			ep.ln.Close()
 		}
-		return nil, nil, err
+		return nil, err
 	}
 	if o.addr != "" {
 		ln, err := net.Listen("tcp", o.addr)
 		if err != nil {
 			return fail(err)
 		}
-		ln = wrap(ln)
 		scheme := "http"
 		if o.tlsCert != "" {
-			cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
-			if err != nil {
-				ln.Close()
-				return fail(fmt.Errorf("-tls-cert, -tls-key: %w", err))
-			}
-			ln = tls.NewListener(ln, &tls.Config{
-				Certificates: []tls.Certificate{cert},
-				NextProtos:   []string{"h2", "http/1.1"},
-				MinVersion:   tls.VersionTLS12,
-			})
 			scheme = "https"
 		}
-		lns, urls = append(lns, ln), append(urls, scheme+"://"+ln.Addr().String())
+		eps = append(eps, endpoint{wrap(ln), o.tlsCert != "", scheme + "://" + ln.Addr().String()})
 	}
 	if o.unix != "" {
 		ln, err := net.Listen("unix", o.unix)
 		if err != nil {
 			return fail(err)
 		}
-		lns, urls = append(lns, wrap(ln)), append(urls, "unix:"+o.unix)
+		eps = append(eps, endpoint{wrap(ln), false, "unix:" + o.unix})
 	}
-	return lns, urls, nil
+	return eps, nil
 }
 
 // toolkit is windhover's policies, composed.
@@ -170,6 +187,7 @@ type toolkit struct {
 	lim    *limits.Limiter
 	pol    *timeouts.Policy
 	hosts  *hostfilter.Filter
+	certs  *certauth.Policy
 }
 
 func newToolkit(o options, logger *slog.Logger) (*toolkit, error) {
@@ -190,6 +208,18 @@ func newToolkit(o options, logger *slog.Logger) (*toolkit, error) {
 		OnReject:     tk.refused,
 	})
 	if err != nil {
+		return nil, err
+	}
+	ccfg := certauth.Config{TrustedProxies: splitList(o.trustedProxies), OnReject: tk.refused}
+	if ccfg.Mode, err = parseMode(o.clientCertMode); err != nil {
+		return nil, err
+	}
+	if o.clientCA != "" {
+		if ccfg.ClientCAs, err = loadPool(o.clientCA); err != nil {
+			return nil, err
+		}
+	}
+	if tk.certs, err = certauth.New(ccfg); err != nil {
 		return nil, err
 	}
 	tk.pol, err = timeouts.New(timeouts.Config{
@@ -213,7 +243,10 @@ func (tk *toolkit) refused(r *http.Request, err error) {
 	attrs := []any{"err", err}
 	var le *limits.Error
 	var he *hostfilter.Error
+	var ce *certauth.Error
 	switch {
+	case errors.As(err, &ce):
+		attrs = append(attrs, "policy", "certauth", "reason", ce.Reason.String())
 	case errors.As(err, &le):
 		attrs = append(attrs, "policy", "limits", "reason", le.Reason.String())
 	case errors.As(err, &he):
@@ -227,7 +260,10 @@ func (tk *toolkit) refused(r *http.Request, err error) {
 
 // apply puts the policies on srv: its handler and its settings.
 func (tk *toolkit) apply(srv *http.Server) {
-	srv.Handler = tk.hosts.Handler(tk.lim.Handler(tk.pol.Handler(srv.Handler)))
+	srv.Handler = tk.hosts.Handler(tk.lim.Handler(tk.certs.Handler(tk.pol.Handler(srv.Handler))))
+	if srv.TLSConfig != nil {
+		tk.certs.Apply(srv)
+	}
 	tk.lim.Apply(srv)
 	tk.pol.Apply(srv)
 }

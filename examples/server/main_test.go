@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/windhover/windhover/internal/testcert"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server's logger and the test.
@@ -50,7 +53,7 @@ func start(t *testing.T, args ...string) (string, *syncBuffer, func() error) {
 	require.NoError(t, err, "logs: %s", logs)
 	go func() { _, _ = io.Copy(io.Discard, pr) }()
 	url := strings.TrimSpace(strings.TrimPrefix(line, "windhover example server listening on "))
-	require.True(t, strings.HasPrefix(url, "http://127.0.0.1:"), line)
+	require.Regexp(t, `^https?://127\.0\.0\.1:`, url, line)
 	stop := func() error {
 		cancel()
 		select {
@@ -135,4 +138,51 @@ func TestServerFiltersHosts(t *testing.T) {
 	assert.Equal(t, "invalid hostname\n", string(body))
 	require.NoError(t, stop())
 	assert.Contains(t, logs.String(), "host_not_allowed")
+}
+
+// TestServerClientCertificates serves TLS asking for client certificates:
+// /whoami answers with the identity of a client that sent one and 403 to
+// one that did not; a forged X-Client-Cert from an untrusted peer is
+// ignored.
+func TestServerClientCertificates(t *testing.T) {
+	dir := t.TempDir()
+	ca := testcert.NewCA(t, "example CA")
+	certFile, keyFile := ca.Server(t).Write(t, dir, "server")
+	url, logs, stop := start(t, "-tls-cert", certFile, "-tls-key", keyFile,
+		"-client-ca", ca.WriteCA(t, dir), "-client-cert-mode", "allow")
+	require.True(t, strings.HasPrefix(url, "https://"), url)
+
+	alice := ca.Client(t, "alice")
+	for _, tc := range []struct {
+		name   string
+		certs  []tls.Certificate
+		header string
+		status int
+		body   string
+	}{
+		{"with a certificate", []tls.Certificate{alice.TLS()}, "", 200, "subject: CN=alice,O=windhover tests\n"},
+		{"without", nil, "", 403, "Forbidden\n"},
+		{"forged header", nil, neturl.QueryEscape(string(alice.PEM())), 403, "Forbidden\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &http.Client{Transport: &http.Transport{
+				TLSClientConfig:   &tls.Config{RootCAs: ca.Pool(), Certificates: tc.certs},
+				ForceAttemptHTTP2: true,
+			}}
+			defer c.CloseIdleConnections()
+			req, _ := http.NewRequest("GET", url+"/whoami", nil)
+			if tc.header != "" {
+				req.Header.Set("X-Client-Cert", tc.header)
+			}
+			res, err := c.Do(req)
+			require.NoError(t, err)
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			assert.Equal(t, tc.status, res.StatusCode)
+			assert.Equal(t, "HTTP/2.0", res.Proto)
+			assert.True(t, strings.HasPrefix(string(body), tc.body), string(body))
+		})
+	}
+	require.NoError(t, stop())
+	assert.Contains(t, logs.String(), "certauth")
 }

@@ -23,6 +23,9 @@ type options struct {
 	tlsKey          string
 	h2c             bool
 	allowedHosts    string
+	clientCA        string
+	clientCertMode  string
+	trustedProxies  string
 	maxConns        int
 	maxUpgraded     int
 	maxBody         int64
@@ -80,6 +83,9 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.tlsKey, "tls-key", o.tlsKey, "PEM private key file for -tls-cert")
 	fs.BoolVar(&o.h2c, "h2c", o.h2c, "accept prior-knowledge HTTP/2 without TLS")
 	fs.StringVar(&o.allowedHosts, "allowed-hosts", o.allowedHosts, `hosts requests may name, ';'-separated ("*" for any; "*.example.com", CIDR prefixes)`)
+	fs.StringVar(&o.clientCA, "client-ca", o.clientCA, "PEM file of the CAs client certificates chain to")
+	fs.StringVar(&o.clientCertMode, "client-cert-mode", o.clientCertMode, "ask TLS clients for a certificate: none, allow or require (default none)")
+	fs.StringVar(&o.trustedProxies, "trusted-proxies", o.trustedProxies, `';'-separated peers whose X-Client-Cert and X-Forwarded-For are believed: IPs, CIDR prefixes, "unix"`)
 	fs.IntVar(&o.maxConns, "max-conns", o.maxConns, "most connections open at once (0: no limit)")
 	fs.IntVar(&o.maxUpgraded, "max-upgraded", o.maxUpgraded, "most upgraded connections at once (0: no limit, -1: no upgrades)")
 	fs.Int64Var(&o.maxBody, "max-body", o.maxBody, "largest request body in bytes (0: 30,000,000, Kestrel's default; -1: no limit)")
@@ -115,8 +121,11 @@ type fileConfig struct {
 		MinRequestBodyDataRate           *fileRate
 		MinResponseDataRate              *fileRate
 	}
-	AllowedHosts    *string
-	ShutdownTimeout *duration
+	AllowedHosts *string
+	// ClientCertificateMode is Kestrel's HttpsDefaults.ClientCertificateMode:
+	// NoCertificate, AllowCertificate or RequireCertificate.
+	ClientCertificateMode *string
+	ShutdownTimeout       *duration
 }
 
 type fileRate struct {
@@ -190,6 +199,7 @@ func loadConfig(path string, o *options) error {
 	setDuration(&o.keepAlive, l.KeepAliveTimeout)
 	setDuration(&o.headerTimeout, l.RequestHeadersTimeout)
 	set(&o.allowedHosts, c.AllowedHosts)
+	set(&o.clientCertMode, c.ClientCertificateMode)
 	setDuration(&o.shutdownTimeout, c.ShutdownTimeout)
 	l.MinRequestBodyDataRate.setRate(&o.bodyRate)
 	l.MinResponseDataRate.setRate(&o.responseRate)

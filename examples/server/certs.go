@@ -1,0 +1,66 @@
+package main
+
+import (
+	"crypto/x509"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/windhover/windhover/certauth"
+)
+
+// parseMode reads -client-cert-mode, in its short form or Kestrel's name.
+func parseMode(s string) (certauth.Mode, error) {
+	switch strings.ToLower(s) {
+	case "", "none", "nocertificate":
+		return certauth.NoCertificate, nil
+	case "allow", "allowcertificate":
+		return certauth.AllowCertificate, nil
+	case "require", "requirecertificate":
+		return certauth.RequireCertificate, nil
+	}
+	return 0, fmt.Errorf("-client-cert-mode %q: want none, allow or require", s)
+}
+
+func loadPool(file string) (*x509.CertPool, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("-client-ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, fmt.Errorf("-client-ca %s: no PEM certificate in it", file)
+	}
+	return pool, nil
+}
+
+// splitList splits a ';'-separated list, dropping empty entries.
+func splitList(s string) []string {
+	var out []string
+	for _, e := range strings.Split(s, ";") {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// whoami answers with the client certificate's identity, or 403 without
+// one: validated by certs, or as crypto/tls saw it if certs is nil (-bare).
+func whoami(certs *certauth.Policy) http.Handler {
+	if certs == nil {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+				http.Error(w, "no client certificate", http.StatusForbidden)
+				return
+			}
+			fmt.Fprintf(w, "subject: %s\n", r.TLS.PeerCertificates[0].Subject)
+		})
+	}
+	return certs.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := certauth.FromRequest(r)
+		fmt.Fprintf(w, "subject: %s\nsans: %s\nsha256: %s\nforwarded: %v\n",
+			id.Subject, strings.Join(id.SANs(), ", "), id.FingerprintHex(), id.Forwarded)
+	}))
+}
