@@ -1,0 +1,261 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Apply makes m measure srv's connections: windhover_active_connections,
+// windhover_connection_duration_seconds, windhover_upgraded_connections and,
+// for a server whose TLS configuration went through [Metrics.TLSConfig], the
+// TLS handshake metrics. Call it once per server, before the server starts.
+//
+// Apply chains two hooks after any already set, which keep working:
+// ConnState, to follow each connection from accept to close, and ConnContext,
+// to attach a record of the connection to its context, through which the
+// [Metrics.Handler] notes the protocol version of the requests and follows
+// the connections its handlers hijack to their close.
+//
+// A connection's duration runs from accept to close, and its series carries
+// the state the connection closed in, as net/http's ConnState reports it:
+//
+//   - "new": before any byte of a request arrived: the client connected and
+//     left, or timed out, or its TLS handshake failed (error_type
+//     "tls_handshake_failed"), or a connection limit closed it at once;
+//   - "idle": between requests: the keep-alive timeout, a client closing its
+//     keep-alive connection, or a shutdown closing idle connections;
+//   - "active": during or right after a request: a "Connection: close"
+//     response, an HTTP/1.0 client, a request net/http refused, a client that
+//     left mid-request, a connection cut for a too slow data rate; over
+//     HTTP/2, a connection closed with streams still open;
+//   - "hijacked": taken over by a handler (a WebSocket, say). Behind the
+//     Handler the duration runs until the hijacked connection closes, and the
+//     connection counts in windhover_upgraded_connections until then;
+//     otherwise net/http loses sight of it, and so does m, at the hijack.
+//
+// network_protocol_version is known once the Handler has seen a request, or
+// from the TLS handshake's ALPN; a connection that closes before either has
+// it empty.
+func (m *Metrics) Apply(srv *http.Server) {
+	prevContext := srv.ConnContext
+	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		if prevContext != nil {
+			ctx = prevContext(ctx, c)
+		}
+		return context.WithValue(ctx, m.key, m.open(c))
+	}
+	prevState := srv.ConnState
+	srv.ConnState = func(c net.Conn, state http.ConnState) {
+		m.connState(c, state)
+		if prevState != nil {
+			prevState(c, state)
+		}
+	}
+}
+
+// connKey is the type of the context key under which a Metrics finds its
+// record of a connection; each Metrics has its own key.
+type connKey struct{ _ byte }
+
+// TLS handshake progress of a connection.
+const (
+	handshakeNone    uint8 = iota // not TLS, or not measured
+	handshakeStarted              // accepted, no ClientHello yet
+	handshakeHello                // ClientHello read by TLSConfig's hook
+	handshakeDone                 // verified, or seen done
+)
+
+// conn is m's record of one connection.
+type conn struct {
+	m         *Metrics
+	key       net.Conn // as the ConnState hook sees it
+	start     time.Time
+	transport uint8
+	proto     atomic.Uint32
+	tlsVer    atomic.Uint32
+	inRequest atomic.Bool // an HTTP/1 request is in m's Handler
+	active    prometheus.Gauge
+
+	mu        sync.Mutex
+	state     http.ConnState // the last one reported
+	handshake uint8
+	hijacked  bool // hijacked in the Handler, which will end the record
+	ended     bool
+}
+
+// open starts the record of a connection just accepted.
+func (m *Metrics) open(c net.Conn) *conn {
+	rec := &conn{m: m, key: c, start: time.Now(), transport: transportIndex(c), state: http.StateNew}
+	rec.active = m.activeConns.WithLabelValues(transports[rec.transport])
+	rec.active.Inc()
+	if _, ok := c.(*tls.Conn); ok && m.tlsMeasured.Load() {
+		rec.handshake = handshakeStarted
+		m.activeHandshakes.WithLabelValues().Inc()
+	}
+	m.conns.Store(c, rec)
+	return rec
+}
+
+// connFrom returns m's record of the connection that carries ctx, or nil.
+func (m *Metrics) connFrom(ctx context.Context) *conn {
+	rec, _ := ctx.Value(m.key).(*conn)
+	return rec
+}
+
+// connState is Apply's ConnState hook.
+func (m *Metrics) connState(c net.Conn, state http.ConnState) {
+	v, ok := m.conns.Load(c)
+	if !ok {
+		return
+	}
+	rec := v.(*conn)
+	switch state {
+	case http.StateActive, http.StateIdle:
+		rec.mu.Lock()
+		rec.state = state
+		rec.handshakeSeenDone()
+		rec.mu.Unlock()
+	case http.StateHijacked:
+		rec.mu.Lock()
+		rec.state = state
+		rec.handshakeSeenDone()
+		// A hijack in m's Handler is followed to its close; any other one
+		// ends the record here.
+		inHandler := rec.inRequest.Load()
+		rec.mu.Unlock()
+		if !inHandler {
+			rec.end()
+		}
+	case http.StateClosed:
+		rec.end()
+	}
+}
+
+// handshakeSeenDone notes that a handshake finished without TLSConfig's
+// hook seeing it end (its configuration did not come from TLSConfig): it
+// leaves windhover_active_tls_handshakes, unmeasured.
+func (rec *conn) handshakeSeenDone() {
+	if rec.handshake == handshakeStarted || rec.handshake == handshakeHello {
+		rec.handshake = handshakeDone
+		rec.m.activeHandshakes.WithLabelValues().Dec()
+	}
+}
+
+// end closes the record, once: the connection is closed, or hijacked out of
+// sight.
+func (rec *conn) end() {
+	now := time.Now()
+	rec.mu.Lock()
+	if rec.ended {
+		rec.mu.Unlock()
+		return
+	}
+	rec.ended = true
+	state, handshake := rec.state, rec.handshake
+	rec.mu.Unlock()
+	m := rec.m
+	m.conns.Delete(rec.key)
+	errorType := ""
+	if handshake == handshakeStarted || handshake == handshakeHello {
+		m.handshakeFailed(now.Sub(rec.start), handshake == handshakeHello)
+		errorType = "tls_handshake_failed"
+	}
+	rec.active.Dec()
+	m.connDuration.WithLabelValues(
+		transports[rec.transport],
+		protocols[rec.proto.Load()],
+		tlsVersions[rec.tlsVer.Load()],
+		state.String(),
+		errorType,
+	).Observe(now.Sub(rec.start).Seconds())
+}
+
+// request notes that m's Handler is serving a request of protocol version
+// proto on the connection.
+func (rec *conn) request(proto uint8) {
+	if uint8(rec.proto.Load()) != proto {
+		rec.proto.Store(uint32(proto))
+	}
+	if proto != proto2 {
+		rec.inRequest.Store(true)
+	}
+}
+
+// requestDone notes that m's Handler has finished an HTTP/1 request.
+func (rec *conn) requestDone() {
+	rec.inRequest.Store(false)
+	rec.mu.Lock()
+	lost := rec.state == http.StateHijacked && !rec.hijacked
+	rec.mu.Unlock()
+	if lost {
+		// Hijacked in the Handler's request, but not through its
+		// ResponseWriter: out of sight from here.
+		rec.end()
+	}
+}
+
+// upgradedConn is a connection hijacked through m's Handler: it counts in
+// windhover_upgraded_connections, and ends its record, when it closes.
+type upgradedConn struct {
+	net.Conn
+	rec    *conn // nil if the server is not under Apply
+	gauge  prometheus.Gauge
+	closed atomic.Bool
+}
+
+// upgraded wraps a connection just hijacked through m's Handler.
+func (m *Metrics) upgraded(c net.Conn, rec *conn) net.Conn {
+	if rec != nil {
+		rec.mu.Lock()
+		rec.hijacked = true
+		rec.mu.Unlock()
+	}
+	u := &upgradedConn{Conn: c, rec: rec, gauge: m.upgradedConns.WithLabelValues(transports[transportIndex(c)])}
+	u.gauge.Inc()
+	return u
+}
+
+// Close closes the connection and, the first time, takes it out of the
+// counts.
+func (c *upgradedConn) Close() error {
+	err := c.Conn.Close()
+	if c.closed.CompareAndSwap(false, true) {
+		c.gauge.Dec()
+		if c.rec != nil {
+			c.rec.end()
+		}
+	}
+	return err
+}
+
+// NetConn returns the hijacked connection, as tls.Conn's method of that name
+// does, for code that looks through wrappers.
+func (c *upgradedConn) NetConn() net.Conn { return c.Conn }
+
+// ReadFrom copies through the hijacked connection's own ReadFrom, if it has
+// one, so that io.Copy into the connection keeps splice(2) and sendfile(2).
+func (c *upgradedConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
+}
+
+// CloseWrite half-closes the hijacked connection, if it can.
+func (c *upgradedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errNoCloseWrite
+}
+
+var errNoCloseWrite = errors.New("windhover/metrics: hijacked connection cannot half-close")
