@@ -2,8 +2,8 @@ package metrics
 
 import (
 	"context"
-	"errors"
 	"crypto/tls"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -66,14 +66,6 @@ func (m *Metrics) Apply(srv *http.Server) {
 // record of a connection; each Metrics has its own key.
 type connKey struct{ _ byte }
 
-// TLS handshake progress of a connection.
-const (
-	handshakeNone    uint8 = iota // not TLS, or not measured
-	handshakeStarted              // accepted, no ClientHello yet
-	handshakeHello                // ClientHello read by TLSConfig's hook
-	handshakeDone                 // verified, or seen done
-)
-
 // conn is m's record of one connection.
 type conn struct {
 	m         *Metrics
@@ -82,14 +74,16 @@ type conn struct {
 	transport uint8
 	proto     atomic.Uint32
 	tlsVer    atomic.Uint32
-	inRequest atomic.Bool // an HTTP/1 request is in m's Handler
+	requests  atomic.Int32 // requests in m's Handler
 	active    prometheus.Gauge
 
-	mu        sync.Mutex
-	state     http.ConnState // the last one reported
-	handshake uint8
-	hijacked  bool // hijacked in the Handler, which will end the record
-	ended     bool
+	mu         sync.Mutex
+	state      http.ConnState // the last one reported
+	hijacked   bool           // hijacked in the Handler, which will end the record
+	ended      bool
+	handshake  uint8     // a handshake* progress
+	verifiedAt time.Time // when TLSConfig's VerifyConnection passed
+	tlsFailed  bool      // the TLS handshake failed
 }
 
 // open starts the record of a connection just accepted.
@@ -121,18 +115,21 @@ func (m *Metrics) connState(c net.Conn, state http.ConnState) {
 	switch state {
 	case http.StateActive, http.StateIdle:
 		rec.mu.Lock()
-		rec.state = state
-		rec.handshakeSeenDone()
+		// HTTP/2 reports a connection idle when it closes its streams on the
+		// way to closing: with handlers still running it is active.
+		if state == http.StateActive || rec.requests.Load() == 0 {
+			rec.state = state
+		}
+		rec.settle(true, time.Time{})
 		rec.mu.Unlock()
 	case http.StateHijacked:
 		rec.mu.Lock()
 		rec.state = state
-		rec.handshakeSeenDone()
+		rec.settle(true, time.Time{})
+		rec.mu.Unlock()
 		// A hijack in m's Handler is followed to its close; any other one
 		// ends the record here.
-		inHandler := rec.inRequest.Load()
-		rec.mu.Unlock()
-		if !inHandler {
+		if rec.requests.Load() == 0 {
 			rec.end()
 		}
 	case http.StateClosed:
@@ -140,33 +137,30 @@ func (m *Metrics) connState(c net.Conn, state http.ConnState) {
 	}
 }
 
-// handshakeSeenDone notes that a handshake finished without TLSConfig's
-// hook seeing it end (its configuration did not come from TLSConfig): it
-// leaves windhover_active_tls_handshakes, unmeasured.
-func (rec *conn) handshakeSeenDone() {
-	if rec.handshake == handshakeStarted || rec.handshake == handshakeHello {
-		rec.handshake = handshakeDone
-		rec.m.activeHandshakes.WithLabelValues().Dec()
-	}
-}
-
 // end closes the record, once: the connection is closed, or hijacked out of
 // sight.
 func (rec *conn) end() {
 	now := time.Now()
+	// A handshake still unsettled at the end may have completed (the client
+	// left at once) or not: ask the connection, before taking the lock that
+	// VerifyConnection, under the handshake's own lock, takes too.
+	complete := false
+	if tc, ok := rec.key.(*tls.Conn); ok {
+		complete = tc.ConnectionState().HandshakeComplete
+	}
 	rec.mu.Lock()
 	if rec.ended {
 		rec.mu.Unlock()
 		return
 	}
 	rec.ended = true
-	state, handshake := rec.state, rec.handshake
+	rec.settle(complete, now)
+	state, tlsFailed := rec.state, rec.tlsFailed
 	rec.mu.Unlock()
 	m := rec.m
 	m.conns.Delete(rec.key)
 	errorType := ""
-	if handshake == handshakeStarted || handshake == handshakeHello {
-		m.handshakeFailed(now.Sub(rec.start), handshake == handshakeHello)
+	if tlsFailed {
 		errorType = "tls_handshake_failed"
 	}
 	rec.active.Dec()
@@ -179,20 +173,25 @@ func (rec *conn) end() {
 	).Observe(now.Sub(rec.start).Seconds())
 }
 
-// request notes that m's Handler is serving a request of protocol version
-// proto on the connection.
-func (rec *conn) request(proto uint8) {
+// request notes that m's Handler is serving r, of protocol version proto,
+// on the connection.
+func (rec *conn) request(r *http.Request, proto uint8) {
 	if uint8(rec.proto.Load()) != proto {
 		rec.proto.Store(uint32(proto))
 	}
-	if proto != proto2 {
-		rec.inRequest.Store(true)
+	if r.TLS != nil && rec.tlsVer.Load() == 0 {
+		rec.tlsVer.Store(uint32(tlsVersionIndex(r.TLS.Version)))
 	}
+	rec.requests.Add(1)
 }
 
-// requestDone notes that m's Handler has finished an HTTP/1 request.
-func (rec *conn) requestDone() {
-	rec.inRequest.Store(false)
+// requestDone notes that m's Handler has finished a request of protocol
+// version proto.
+func (rec *conn) requestDone(proto uint8) {
+	rec.requests.Add(-1)
+	if proto == proto2 {
+		return // no hijacking over HTTP/2
+	}
 	rec.mu.Lock()
 	lost := rec.state == http.StateHijacked && !rec.hijacked
 	rec.mu.Unlock()

@@ -80,7 +80,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q.m = m
 	proto := protocolIndex(r.ProtoMajor, r.ProtoMinor)
 	if q.conn = m.connFrom(r.Context()); q.conn != nil {
-		q.conn.request(proto)
+		q.conn.request(r, proto)
 	}
 	q.w.Reset(w, q)
 	defer q.finish(inner, body, start, key{method: method, scheme: scheme, proto: proto}, active)
@@ -92,8 +92,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (q *request) finish(r *http.Request, body *countingBody, start time.Time, k key, active prometheus.Gauge) {
 	d := time.Since(start)
 	active.Dec()
-	if q.conn != nil && k.proto != proto2 {
-		q.conn.requestDone()
+	if q.conn != nil {
+		q.conn.requestDone(k.proto)
 	}
 	k.status = q.w.Status()
 	if k.status == 0 && !q.w.Hijacked() {

@@ -10,13 +10,18 @@ import (
 // windhover_active_tls_handshakes. Give it to the server before it starts,
 // as http.Server.TLSConfig or to tls.NewListener. A nil cfg is an empty one.
 //
-// A handshake runs from the connection's accept, as in Kestrel, to its
-// verification (tls.Config.VerifyConnection, just before the client's last
-// Finished message), and is labelled with the TLS version. One that fails
-// ends when net/http closes the connection, with error_type
-// "no_client_hello" if no ClientHello arrived (the client spoke something
-// other than TLS, left, or timed out) and "handshake_failed" if one did (no
-// common version or cipher, a certificate the client or the server refused).
+// A handshake runs from the connection's accept, as in Kestrel, to the
+// server's verification of it (tls.Config.VerifyConnection), and is labelled
+// with the TLS version. That is the server's part of the work: over TLS 1.3
+// the client's last flight, which may still refuse the server's certificate,
+// follows, so a handshake is recorded once its outcome is known, at the
+// connection's first request or at its close. One that fails is recorded at
+// the close, with error_type "no_client_hello" if no ClientHello arrived
+// (the client spoke something other than TLS, left, or timed out) and
+// "handshake_failed" if one did (no common version or cipher, a certificate
+// the client or the server refused); its connection is recorded with
+// error_type "tls_handshake_failed". windhover_active_tls_handshakes counts
+// the handshakes accepted and not yet verified or failed.
 //
 // The clone's GetConfigForClient calls cfg's own first, so a per-host choice
 // of configuration keeps working, and then hands the handshake a copy of the
@@ -36,6 +41,8 @@ func (m *Metrics) TLSConfig(cfg *tls.Config) *tls.Config {
 	out := cfg.Clone()
 	chain := out.GetConfigForClient
 	out.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+		rec := m.connFrom(hello.Context())
+		measured := rec != nil && rec.hello()
 		var chosen *tls.Config
 		if chain != nil {
 			c, err := chain(hello)
@@ -44,8 +51,7 @@ func (m *Metrics) TLSConfig(cfg *tls.Config) *tls.Config {
 			}
 			chosen = c
 		}
-		rec := m.connFrom(hello.Context())
-		if rec == nil || !rec.hello() {
+		if !measured {
 			return chosen, nil
 		}
 		if chosen == nil {
@@ -71,6 +77,15 @@ func (m *Metrics) TLSConfig(cfg *tls.Config) *tls.Config {
 	return out
 }
 
+// TLS handshake progress of a connection.
+const (
+	handshakeNone     uint8 = iota // not TLS, or not measured
+	handshakeStarted               // accepted, no ClientHello seen
+	handshakeHello                 // ClientHello seen by TLSConfig's hook
+	handshakeVerified              // VerifyConnection passed; awaiting the outcome
+	handshakeDone                  // settled
+)
+
 // hello notes that the connection's ClientHello has arrived and reports
 // whether its handshake is being measured.
 func (rec *conn) hello() bool {
@@ -83,31 +98,52 @@ func (rec *conn) hello() bool {
 	return true
 }
 
-// verified ends a measured handshake in success.
+// verified notes the server's verification of the handshake: the end of its
+// duration, if the handshake completes.
 func (rec *conn) verified(cs tls.ConnectionState) {
-	d := time.Since(rec.start)
-	rec.mu.Lock()
-	measured := rec.handshake == handshakeHello
-	rec.handshake = handshakeDone
-	rec.mu.Unlock()
+	now := time.Now()
 	v := tlsVersionIndex(cs.Version)
 	rec.tlsVer.Store(uint32(v))
 	if cs.NegotiatedProtocol == "h2" {
 		rec.proto.CompareAndSwap(uint32(protoUnknown), uint32(proto2))
 	}
-	if measured {
-		m := rec.m
-		m.activeHandshakes.WithLabelValues().Dec()
-		m.handshakeDuration.WithLabelValues(tlsVersions[v], "").Observe(d.Seconds())
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if rec.handshake == handshakeHello {
+		rec.handshake = handshakeVerified
+		rec.verifiedAt = now
+		rec.m.activeHandshakes.WithLabelValues().Dec()
 	}
 }
 
-// handshakeFailed records a handshake that ended with its connection.
-func (m *Metrics) handshakeFailed(d time.Duration, sawHello bool) {
-	errorType := "no_client_hello"
-	if sawHello {
-		errorType = "handshake_failed"
+// settle records the outcome of a handshake not yet settled: ok if it
+// completed, or it failed by now. A TLS 1.3 server verifies before the
+// client's last flight, which may still refuse the server's certificate, so
+// the outcome waits for the connection's next step: a request (success) or
+// its close (either). rec.mu is held.
+func (rec *conn) settle(ok bool, now time.Time) {
+	m := rec.m
+	switch rec.handshake {
+	case handshakeNone, handshakeDone:
+		return
+	case handshakeVerified:
+		if ok {
+			m.handshakeDuration.WithLabelValues(tlsVersions[rec.tlsVer.Load()], "").Observe(rec.verifiedAt.Sub(rec.start).Seconds())
+			rec.handshake = handshakeDone
+			return
+		}
+	default: // not verified: failed, or completed out of TLSConfig's sight
+		m.activeHandshakes.WithLabelValues().Dec()
+		if ok {
+			rec.handshake = handshakeDone
+			return
+		}
 	}
-	m.activeHandshakes.WithLabelValues().Dec()
-	m.handshakeDuration.WithLabelValues("", errorType).Observe(d.Seconds())
+	errorType := "handshake_failed"
+	if rec.handshake == handshakeStarted {
+		errorType = "no_client_hello"
+	}
+	m.handshakeDuration.WithLabelValues(tlsVersions[rec.tlsVer.Load()], errorType).Observe(now.Sub(rec.start).Seconds())
+	rec.handshake = handshakeDone
+	rec.tlsFailed = true
 }
