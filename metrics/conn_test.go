@@ -193,8 +193,10 @@ func upgrade(t *testing.T, s *testserver.Server) *testserver.Conn {
 
 func TestUpgradedConnection(t *testing.T) {
 	for name, hijack := range map[string]func(http.ResponseWriter) (net.Conn, *bufio.ReadWriter, error){
-		"Hijacker":           func(w http.ResponseWriter) (net.Conn, *bufio.ReadWriter, error) { return w.(http.Hijacker).Hijack() },
-		"ResponseController": func(w http.ResponseWriter) (net.Conn, *bufio.ReadWriter, error) { return http.NewResponseController(w).Hijack() },
+		"Hijacker": func(w http.ResponseWriter) (net.Conn, *bufio.ReadWriter, error) { return w.(http.Hijacker).Hijack() },
+		"ResponseController": func(w http.ResponseWriter) (net.Conn, *bufio.ReadWriter, error) {
+			return http.NewResponseController(w).Hijack()
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			testserver.CheckNoLeaks(t)
