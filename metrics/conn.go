@@ -163,7 +163,6 @@ func (rec *conn) end() {
 	if tlsFailed {
 		errorType = "tls_handshake_failed"
 	}
-	rec.active.Dec()
 	m.connDuration.WithLabelValues(
 		transports[rec.transport],
 		protocols[rec.proto.Load()],
@@ -171,6 +170,8 @@ func (rec *conn) end() {
 		state.String(),
 		errorType,
 	).Observe(now.Sub(rec.start).Seconds())
+	// Last, so that a scrape that sees the connection gone sees its duration.
+	rec.active.Dec()
 }
 
 // request notes that m's Handler is serving r, of protocol version proto,

@@ -57,6 +57,7 @@ func TestConnectionSeries(t *testing.T) {
 
 			// A connection closed before any request.
 			testserver.Dial(t, s.Addr()).Close()
+			eventually(t, reg, 1, connDuration, "state", "new")
 
 			want := connSeries("tcp", "", "", "new", "", 1) + connSeries("tcp", tc.version, tc.tls, "idle", "", 1)
 			if tc.raw {

@@ -91,6 +91,7 @@ func TestTLSHandshakes(t *testing.T) {
 		require.True(t, errors.As(err, &unknown), "%v", err)
 	}
 
+	eventually(t, reg, 3, handshakeDuration, "error_type", "no_client_hello")
 	eventually(t, reg, 0, activeConns)
 	expect(t, reg, ""+
 		handshakeSeries("", "1.2", 1)+
