@@ -220,3 +220,32 @@ func TestServeTLSCertFiles(t *testing.T) {
 	assert.Equal(t, 0.0, value(t, reg, activeHandshakes))
 	assert.Equal(t, -1.0, value(t, reg, handshakeDuration))
 }
+
+// TestServeTLSConfigCerts serves with ServeTLS and the certificates in the
+// configuration: measured, and HTTP/2 is negotiated, as net/http adds "h2"
+// to the server's own TLSConfig, which TLSConfig's copies come from.
+func TestServeTLSConfigCerts(t *testing.T) {
+	testserver.CheckNoLeaks(t)
+	m, reg := newMetrics(t, testConfig)
+	cert := testCert(t)
+	srv := &http.Server{Handler: m.Handler(routes()), TLSConfig: m.TLSConfig(&tls.Config{Certificates: []tls.Certificate{cert}})}
+	m.Apply(srv)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go srv.ServeTLS(ln, "", "")
+	defer srv.Close()
+	roots := x509.NewCertPool()
+	roots.AddCert(cert.Leaf)
+	for _, h2 := range []bool{true, false} {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: h2}
+		res, err := (&http.Client{Transport: tr}).Get("https://" + ln.Addr().String() + "/items/1")
+		require.NoError(t, err)
+		res.Body.Close()
+		tr.CloseIdleConnections()
+		assert.Equal(t, h2, res.ProtoMajor == 2, res.Proto)
+	}
+	eventually(t, reg, 0, activeConns)
+	expect(t, reg, handshakeSeries("", "1.3", 2)+
+		connSeries("tcp", "1.1", "1.3", "idle", "", 1)+
+		connSeries("tcp", "2", "1.3", "idle", "", 1), handshakeDuration, connDuration)
+}
