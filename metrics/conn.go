@@ -16,8 +16,10 @@ import (
 
 // Apply makes m measure srv's connections: windhover_active_connections,
 // windhover_connection_duration_seconds, windhover_upgraded_connections and,
-// for a server whose TLS configuration went through [Metrics.TLSConfig], the
-// TLS handshake metrics. Call it once per server, before the server starts.
+// once m has made a TLS configuration with [Metrics.TLSConfig], the TLS
+// handshake metrics of every TLS connection (so give every TLS server m
+// applies to a configuration from TLSConfig). Call it once per server,
+// before the server starts.
 //
 // Apply chains two hooks after any already set, which keep working:
 // ConnState, to follow each connection from accept to close, and ConnContext,
@@ -36,7 +38,7 @@ import (
 //   - "active": during or right after a request: a "Connection: close"
 //     response, an HTTP/1.0 client, a request net/http refused, a client that
 //     left mid-request, a connection cut for a too slow data rate; over
-//     HTTP/2, a connection closed with streams still open;
+//     HTTP/2, a connection closed while the Handler still served a stream;
 //   - "hijacked": taken over by a handler (a WebSocket, say). Behind the
 //     Handler the duration runs until the hijacked connection closes, and the
 //     connection counts in windhover_upgraded_connections until then;
@@ -86,16 +88,19 @@ type conn struct {
 	tlsFailed  bool      // the TLS handshake failed
 }
 
-// open starts the record of a connection just accepted.
+// open starts the record of a connection just accepted, or returns the
+// record already started (Apply called twice on one server).
 func (m *Metrics) open(c net.Conn) *conn {
 	rec := &conn{m: m, key: c, start: time.Now(), transport: transportIndex(c), state: http.StateNew}
 	rec.active = m.activeConns.WithLabelValues(transports[rec.transport])
-	rec.active.Inc()
+	if v, loaded := m.conns.LoadOrStore(c, rec); loaded {
+		return v.(*conn)
+	}
 	if _, ok := c.(*tls.Conn); ok && m.tlsMeasured.Load() {
 		rec.handshake = handshakeStarted
 		m.activeHandshakes.WithLabelValues().Inc()
 	}
-	m.conns.Store(c, rec)
+	rec.active.Inc()
 	return rec
 }
 

@@ -154,6 +154,22 @@ func TestWithLimits(t *testing.T) {
 	assert.Equal(t, uint64(1), lim.Stats().Rejected[limits.ReasonConnectionLimit])
 }
 
+// TestApplyTwice applies m twice to one server: each connection is still
+// counted once.
+func TestApplyTwice(t *testing.T) {
+	m, reg := newMetrics(t, testConfig)
+	s := testserver.Start(t, m.Handler(routes()), testserver.H1, func(ts *httptest.Server) {
+		m.Apply(ts.Config)
+		m.Apply(ts.Config)
+	})
+	status, _ := s.Get(t, "/items/1", nil)
+	require.Equal(t, 200, status)
+	assert.Equal(t, 1.0, value(t, reg, activeConns))
+	s.Transport.CloseIdleConnections()
+	eventually(t, reg, 0, activeConns)
+	expect(t, reg, connSeries("tcp", "1.1", "", "idle", "", 1), connDuration)
+}
+
 // echo is an upgrade handler: it hijacks, answers 101 and echoes lines
 // until the client closes, then closes the connection.
 func echo(hijack func(http.ResponseWriter) (net.Conn, *bufio.ReadWriter, error)) http.HandlerFunc {
