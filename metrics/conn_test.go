@@ -210,25 +210,34 @@ func upgrade(t *testing.T, s *testserver.Server) *testserver.Conn {
 
 func TestUpgradedConnection(t *testing.T) {
 	for name, hijack := range map[string]func(http.ResponseWriter) (net.Conn, *bufio.ReadWriter, error){
-		"Hijacker": func(w http.ResponseWriter) (net.Conn, *bufio.ReadWriter, error) { return w.(http.Hijacker).Hijack() },
-		"ResponseController": func(w http.ResponseWriter) (net.Conn, *bufio.ReadWriter, error) {
-			return http.NewResponseController(w).Hijack()
-		},
+		"Hijacker":           func(w http.ResponseWriter) (net.Conn, *bufio.ReadWriter, error) { return w.(http.Hijacker).Hijack() },
+		"ResponseController": func(w http.ResponseWriter) (net.Conn, *bufio.ReadWriter, error) { return http.NewResponseController(w).Hijack() },
 	} {
-		t.Run(name, func(t *testing.T) {
-			testserver.CheckNoLeaks(t)
-			m, reg := newMetrics(t, testConfig)
-			s := serve(t, m, echo(hijack), testserver.H1)
-			c := upgrade(t, s)
-			assert.Equal(t, 1.0, value(t, reg, upgradedConns, "network_transport", "tcp"))
-			assert.Equal(t, 1.0, value(t, reg, activeConns))
-			assert.Equal(t, -1.0, value(t, reg, connDuration), "the upgraded connection is still open")
-			c.Close()
-			eventually(t, reg, 0, upgradedConns)
-			eventually(t, reg, 0, activeConns)
-			eventually(t, reg, 1, "http_server_request_duration_seconds", "http_response_status_code", "")
-			expect(t, reg, connSeries("tcp", "1.1", "", "hijacked", "", 1), connDuration)
-		})
+		for _, apply := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/Apply=%v", name, apply), func(t *testing.T) {
+				testserver.CheckNoLeaks(t)
+				m, reg := newMetrics(t, testConfig)
+				var s *testserver.Server
+				if apply {
+					s = serve(t, m, echo(hijack), testserver.H1)
+				} else {
+					s = testserver.Start(t, m.Handler(echo(hijack)), testserver.H1)
+				}
+				c := upgrade(t, s)
+				assert.Equal(t, 1.0, value(t, reg, upgradedConns, "network_transport", "tcp"))
+				assert.Equal(t, -1.0, value(t, reg, connDuration), "the upgraded connection is still open")
+				lint(t, m)
+				c.Close()
+				eventually(t, reg, 0, upgradedConns)
+				eventually(t, reg, 1, "http_server_request_duration_seconds", "http_response_status_code", "")
+				if apply {
+					eventually(t, reg, 0, activeConns)
+					expect(t, reg, connSeries("tcp", "1.1", "", "hijacked", "", 1), connDuration)
+				} else {
+					assert.Equal(t, -1.0, value(t, reg, activeConns))
+				}
+			})
+		}
 	}
 }
 

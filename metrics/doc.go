@@ -26,7 +26,7 @@
 //	http_server_response_body_size_bytes   histogram  as the duration (Config.RequestSizes)
 //
 // Every label has a bounded set of values, so that no client can make a
-// series per request: a method other than the nine of RFC 9110 and PATCH is
+// series per request: a method other than the eight of RFC 9110 and PATCH is
 // "_OTHER"; the route is the http.ServeMux pattern that served the request
 // without its method ("/items/{id}"), or empty when no pattern matched (a 404,
 // a 405, or no ServeMux), never the path; the status is the one the handler

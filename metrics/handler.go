@@ -129,12 +129,14 @@ type countingBody struct {
 	n  int64
 }
 
+// Read reads from the body and counts the bytes.
 func (b *countingBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	b.n += int64(n)
 	return n, err
 }
 
+// Close closes the body.
 func (b *countingBody) Close() error { return b.rc.Close() }
 
 // Route returns next reporting, to the [Metrics.Handler] of m that the

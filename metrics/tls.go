@@ -23,16 +23,18 @@ import (
 // error_type "tls_handshake_failed". windhover_active_tls_handshakes counts
 // the handshakes accepted and not yet verified or failed.
 //
-// The clone's GetConfigForClient calls cfg's own first, so a per-host choice
-// of configuration keeps working, and then hands the handshake a copy of the
-// configuration chosen, or of the clone, with a VerifyConnection that calls
-// the chosen one's and then records the end. That copy is taken from the
-// clone itself, so the clone must hold the certificates: give
-// http.Server.ServeTLS and ListenAndServeTLS empty file names and put the
-// certificates in cfg (a certificate file they load goes into a copy out of
-// m's sight, and such handshakes are counted in the active gauge but not
-// measured). Changes net/http makes to the clone in place, adding "h2" to
-// NextProtos, are seen.
+// The clone's GetConfigForClient calls cfg's own first, so that a per-host
+// choice of configuration keeps working, and hands the handshake a copy of
+// the configuration chosen, or else of the clone, whose VerifyConnection
+// calls the chosen one's and then notes the end. That copy is taken from the
+// clone as it is at the handshake, so changes net/http makes to it in place
+// (adding "h2" and "http/1.1" to NextProtos) are kept, but the clone must
+// hold the certificates: http.Server.ServeTLS and ListenAndServeTLS load
+// certificate files into a copy of their own, out of m's reach, so give them
+// empty file names and put the certificates in cfg. (With certificate files,
+// or without a certificate in the clone, handshakes proceed unchanged and
+// unmeasured: they count in the active gauge until they settle, and only
+// their failures are recorded.)
 func (m *Metrics) TLSConfig(cfg *tls.Config) *tls.Config {
 	if cfg == nil {
 		cfg = new(tls.Config)
