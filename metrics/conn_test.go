@@ -210,8 +210,10 @@ func upgrade(t *testing.T, s *testserver.Server) *testserver.Conn {
 
 func TestUpgradedConnection(t *testing.T) {
 	for name, hijack := range map[string]func(http.ResponseWriter) (net.Conn, *bufio.ReadWriter, error){
-		"Hijacker":           func(w http.ResponseWriter) (net.Conn, *bufio.ReadWriter, error) { return w.(http.Hijacker).Hijack() },
-		"ResponseController": func(w http.ResponseWriter) (net.Conn, *bufio.ReadWriter, error) { return http.NewResponseController(w).Hijack() },
+		"Hijacker": func(w http.ResponseWriter) (net.Conn, *bufio.ReadWriter, error) { return w.(http.Hijacker).Hijack() },
+		"ResponseController": func(w http.ResponseWriter) (net.Conn, *bufio.ReadWriter, error) {
+			return http.NewResponseController(w).Hijack()
+		},
 	} {
 		for _, apply := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s/Apply=%v", name, apply), func(t *testing.T) {
