@@ -91,7 +91,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // finish records the request; it runs even if next panics.
 func (q *request) finish(r *http.Request, body *countingBody, start time.Time, k key, active prometheus.Gauge) {
 	d := time.Since(start)
-	active.Dec()
+	// The gauge goes down last, so that a scrape that sees the request gone
+	// sees its duration.
+	defer active.Dec()
 	if q.conn != nil {
 		q.conn.requestDone(k.proto)
 	}
