@@ -1,0 +1,266 @@
+package metrics
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Apply makes m measure srv's connections: windhover_active_connections,
+// windhover_connection_duration_seconds, windhover_upgraded_connections and,
+// once m has made a TLS configuration with [Metrics.TLSConfig], the TLS
+// handshake metrics of every TLS connection (so give every TLS server m
+// applies to a configuration from TLSConfig). Call it once per server,
+// before the server starts.
+//
+// Apply chains two hooks after any already set, which keep working:
+// ConnState, to follow each connection from accept to close, and ConnContext,
+// to attach a record of the connection to its context, through which the
+// [Metrics.Handler] notes the protocol version of the requests and follows
+// the connections its handlers hijack to their close.
+//
+// A connection's duration runs from accept to close, and its series carries
+// the state the connection closed in, as net/http's ConnState reports it:
+//
+//   - "new": before any byte of a request arrived: the client connected and
+//     left, or timed out, or its TLS handshake failed (error_type
+//     "tls_handshake_failed"), or a connection limit closed it at once;
+//   - "idle": between requests: the keep-alive timeout, a client closing its
+//     keep-alive connection, or a shutdown closing idle connections;
+//   - "active": during or right after a request: a "Connection: close"
+//     response, an HTTP/1.0 client, a request net/http refused, a client that
+//     left mid-request, a connection cut for a too slow data rate; over
+//     HTTP/2, a connection closed while the Handler still served a stream;
+//   - "hijacked": taken over by a handler (a WebSocket, say). Behind the
+//     Handler the duration runs until the hijacked connection closes, and the
+//     connection counts in windhover_upgraded_connections until then;
+//     otherwise net/http loses sight of it, and so does m, at the hijack.
+//
+// network_protocol_version is known once the Handler has seen a request, or
+// from the TLS handshake's ALPN; a connection that closes before either has
+// it empty.
+func (m *Metrics) Apply(srv *http.Server) {
+	prevContext := srv.ConnContext
+	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		if prevContext != nil {
+			ctx = prevContext(ctx, c)
+		}
+		return context.WithValue(ctx, m.key, m.open(c))
+	}
+	prevState := srv.ConnState
+	srv.ConnState = func(c net.Conn, state http.ConnState) {
+		m.connState(c, state)
+		if prevState != nil {
+			prevState(c, state)
+		}
+	}
+}
+
+// connKey is the type of the context key under which a Metrics finds its
+// record of a connection; each Metrics has its own key.
+type connKey struct{ _ byte }
+
+// conn is m's record of one connection.
+type conn struct {
+	m         *Metrics
+	key       net.Conn // as the ConnState hook sees it
+	start     time.Time
+	transport uint8
+	proto     atomic.Uint32
+	tlsVer    atomic.Uint32
+	requests  atomic.Int32 // requests in m's Handler
+	active    prometheus.Gauge
+
+	mu         sync.Mutex
+	state      http.ConnState // the last one reported
+	hijacked   bool           // hijacked in the Handler, which will end the record
+	ended      bool
+	handshake  uint8     // a handshake* progress
+	verifiedAt time.Time // when TLSConfig's VerifyConnection passed
+	tlsFailed  bool      // the TLS handshake failed
+}
+
+// open starts the record of a connection just accepted, or returns the
+// record already started (Apply called twice on one server).
+func (m *Metrics) open(c net.Conn) *conn {
+	rec := &conn{m: m, key: c, start: time.Now(), transport: transportIndex(c), state: http.StateNew}
+	rec.active = m.activeConns.WithLabelValues(transports[rec.transport])
+	if v, loaded := m.conns.LoadOrStore(c, rec); loaded {
+		return v.(*conn)
+	}
+	if _, ok := c.(*tls.Conn); ok && m.tlsMeasured.Load() {
+		rec.handshake = handshakeStarted
+		m.activeHandshakes.WithLabelValues().Inc()
+	}
+	rec.active.Inc()
+	return rec
+}
+
+// connFrom returns m's record of the connection that carries ctx, or nil.
+func (m *Metrics) connFrom(ctx context.Context) *conn {
+	rec, _ := ctx.Value(m.key).(*conn)
+	return rec
+}
+
+// connState is Apply's ConnState hook.
+func (m *Metrics) connState(c net.Conn, state http.ConnState) {
+	v, ok := m.conns.Load(c)
+	if !ok {
+		return
+	}
+	rec := v.(*conn)
+	switch state {
+	case http.StateActive, http.StateIdle:
+		rec.mu.Lock()
+		// HTTP/2 reports a connection idle when it closes its streams on the
+		// way to closing: with handlers still running it is active.
+		if state == http.StateActive || rec.requests.Load() == 0 {
+			rec.state = state
+		}
+		rec.settle(true, time.Time{})
+		rec.mu.Unlock()
+	case http.StateHijacked:
+		rec.mu.Lock()
+		rec.state = state
+		rec.settle(true, time.Time{})
+		rec.mu.Unlock()
+		// A hijack in m's Handler is followed to its close; any other one
+		// ends the record here.
+		if rec.requests.Load() == 0 {
+			rec.end()
+		}
+	case http.StateClosed:
+		rec.end()
+	}
+}
+
+// end closes the record, once: the connection is closed, or hijacked out of
+// sight.
+func (rec *conn) end() {
+	now := time.Now()
+	// A handshake still unsettled at the end may have completed (the client
+	// left at once) or not: ask the connection, before taking the lock that
+	// VerifyConnection, under the handshake's own lock, takes too.
+	complete := false
+	if tc, ok := rec.key.(*tls.Conn); ok {
+		complete = tc.ConnectionState().HandshakeComplete
+	}
+	rec.mu.Lock()
+	if rec.ended {
+		rec.mu.Unlock()
+		return
+	}
+	rec.ended = true
+	rec.settle(complete, now)
+	state, tlsFailed := rec.state, rec.tlsFailed
+	rec.mu.Unlock()
+	m := rec.m
+	m.conns.Delete(rec.key)
+	errorType := ""
+	if tlsFailed {
+		errorType = "tls_handshake_failed"
+	}
+	m.connDuration.WithLabelValues(
+		transports[rec.transport],
+		protocols[rec.proto.Load()],
+		tlsVersions[rec.tlsVer.Load()],
+		state.String(),
+		errorType,
+	).Observe(now.Sub(rec.start).Seconds())
+	// Last, so that a scrape that sees the connection gone sees its duration.
+	rec.active.Dec()
+}
+
+// request notes that m's Handler is serving r, of protocol version proto,
+// on the connection.
+func (rec *conn) request(r *http.Request, proto uint8) {
+	if uint8(rec.proto.Load()) != proto {
+		rec.proto.Store(uint32(proto))
+	}
+	if r.TLS != nil && rec.tlsVer.Load() == 0 {
+		rec.tlsVer.Store(uint32(tlsVersionIndex(r.TLS.Version)))
+	}
+	rec.requests.Add(1)
+}
+
+// requestDone notes that m's Handler has finished a request of protocol
+// version proto.
+func (rec *conn) requestDone(proto uint8) {
+	rec.requests.Add(-1)
+	if proto == proto2 {
+		return // no hijacking over HTTP/2
+	}
+	rec.mu.Lock()
+	lost := rec.state == http.StateHijacked && !rec.hijacked
+	rec.mu.Unlock()
+	if lost {
+		// Hijacked in the Handler's request, but not through its
+		// ResponseWriter: out of sight from here.
+		rec.end()
+	}
+}
+
+// upgradedConn is a connection hijacked through m's Handler: it counts in
+// windhover_upgraded_connections, and ends its record, when it closes.
+type upgradedConn struct {
+	net.Conn
+	rec    *conn // nil if the server is not under Apply
+	gauge  prometheus.Gauge
+	closed atomic.Bool
+}
+
+// upgraded wraps a connection just hijacked through m's Handler.
+func (m *Metrics) upgraded(c net.Conn, rec *conn) net.Conn {
+	if rec != nil {
+		rec.mu.Lock()
+		rec.hijacked = true
+		rec.mu.Unlock()
+	}
+	u := &upgradedConn{Conn: c, rec: rec, gauge: m.upgradedConns.WithLabelValues(transports[transportIndex(c)])}
+	u.gauge.Inc()
+	return u
+}
+
+// Close closes the connection and, the first time, takes it out of the
+// counts.
+func (c *upgradedConn) Close() error {
+	err := c.Conn.Close()
+	if c.closed.CompareAndSwap(false, true) {
+		c.gauge.Dec()
+		if c.rec != nil {
+			c.rec.end()
+		}
+	}
+	return err
+}
+
+// NetConn returns the hijacked connection, as tls.Conn's method of that name
+// does, for code that looks through wrappers.
+func (c *upgradedConn) NetConn() net.Conn { return c.Conn }
+
+// ReadFrom copies through the hijacked connection's own ReadFrom, if it has
+// one, so that io.Copy into the connection keeps splice(2) and sendfile(2).
+func (c *upgradedConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
+}
+
+// CloseWrite half-closes the hijacked connection, if it can.
+func (c *upgradedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errNoCloseWrite
+}
+
+var errNoCloseWrite = errors.New("windhover/metrics: hijacked connection cannot half-close")

@@ -1,0 +1,101 @@
+// Package metrics is windhover's window on a net/http server, for
+// Prometheus: its requests after OpenTelemetry's HTTP semantic conventions,
+// its connections and TLS handshakes after ASP.NET Core Kestrel's
+// instruments, and every windhover policy's decisions. It is the only
+// windhover package that imports Prometheus; the policies count in atomic
+// counters of their own, which this package reads at scrape time.
+//
+//	m, err := metrics.New(metrics.Config{})
+//	if err != nil { ... }
+//	reg := prometheus.NewRegistry()
+//	err = reg.Register(m)                              // or reg.MustRegister(m, m.Limits(lim), ...)
+//	srv := &http.Server{Handler: m.Handler(mux)}       // requests
+//	m.Apply(srv)                                       // connections
+//	srv.TLSConfig = m.TLSConfig(tlsConfig)             // TLS handshakes
+//	http.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+//
+// # Requests
+//
+// [Metrics.Handler] records, after OpenTelemetry's http.server.request.duration
+// and http.server.active_requests, in Prometheus form:
+//
+//	http_server_request_duration_seconds   histogram  http_request_method, http_response_status_code,
+//	                                                  http_route, url_scheme, network_protocol_version
+//	http_server_active_requests            gauge      http_request_method, url_scheme
+//	http_server_request_body_size_bytes    histogram  as the duration (Config.RequestSizes)
+//	http_server_response_body_size_bytes   histogram  as the duration (Config.RequestSizes)
+//
+// Every label has a bounded set of values, so that no client can make a
+// series per request: a method other than the eight of RFC 9110 and PATCH is
+// "_OTHER"; the route is the http.ServeMux pattern that served the request
+// without its method ("/items/{id}"), or empty when no pattern matched (a 404,
+// a 405, or no ServeMux), never the path; the status is the one the handler
+// wrote. The body sizes are the bytes the handler read and wrote, not the
+// Content-Length a client declared.
+//
+// # Connections, after Kestrel
+//
+// Kestrel's meter Microsoft.AspNetCore.Server.Kestrel has one instrument for
+// each of these, named here kestrel.x -> windhover_x in Prometheus form:
+//
+//	windhover_active_connections              gauge      network_transport          Apply
+//	windhover_connection_duration_seconds     histogram  network_transport, network_protocol_version,
+//	                                                     tls_protocol_version, state, error_type   Apply
+//	windhover_upgraded_connections            gauge      network_transport          Apply and Handler
+//	windhover_tls_handshake_duration_seconds  histogram  tls_protocol_version, error_type   TLSConfig
+//	windhover_active_tls_handshakes           gauge                                 TLSConfig
+//	windhover_rejected_connections_total      counter                               Limits
+//	windhover_queued_connections              gauge                                 Limits
+//
+// (kestrel.queued_requests will follow limits' request queue.) The transport
+// is "tcp" or "unix", from the listener's address. The bucket boundaries are
+// Kestrel's: 10 ms to 5 minutes for connections, 5 ms to 10 s for handshakes.
+//
+// Kestrel labels a connection's duration with the error that ended it, where
+// it knows one. net/http does not say why it closes a connection, so instead
+// of guessing, state says where in its life the connection closed, as
+// net/http's ConnState reported it: "new" (before any request), "active"
+// (during or right after one), "idle" (between requests) or "hijacked"; see
+// [Metrics.Apply]. The one error this package knows for sure is Kestrel's
+// "tls_handshake_failed".
+//
+// # Policies
+//
+// [Metrics.Limits] and [Metrics.Timeouts] return collectors that read a
+// policy's Stats snapshot at each scrape, so that the policy's hot path pays
+// one atomic add per decision and nothing for Prometheus. Refusals of every
+// policy meet in one family, one series per reason, zero included:
+//
+//	windhover_rejections_total{policy="limits",reason="body_too_large"}
+//
+// next to each policy's own series (windhover_min_data_rate_violations_total
+// for the minimum data rates, windhover_limits_* for limits' pools).
+//
+// # Namespace and labels
+//
+// [Config.Namespace] prefixes every name ("shop" gives
+// shop_http_server_request_duration_seconds) and [Config.ConstLabels] are
+// added to every series of m and of the collectors it builds, to tell servers
+// apart on one registry. Every family passes promlint.
+//
+// # Cost
+//
+// The Handler costs one allocation per request (its state, the wrapped
+// ResponseWriter included; with RequestSizes and a body, the counting body
+// too, in the same allocation) and less than a third of the time of promhttp's
+// InstrumentHandlerDuration and InstrumentHandlerCounter together: each
+// label tuple's observers are looked up once and then found, without a lock,
+// in a map keyed by the request's own values. Connections cost a map entry
+// and a mutex each; the ConnState hook takes a record's mutex on each
+// transition.
+//
+// # Where Go differs
+//
+// Kestrel measures every connection from within the server; net/http offers
+// hooks instead (ConnState, ConnContext, a tls.Config's callbacks), which
+// Apply and TLSConfig chain after the user's own. A handshake is timed from
+// the accept to the server's verification of it, and recorded when its
+// outcome is known. Kestrel's server.address and server.port attributes are
+// left out: one Prometheus target is one server, and ConstLabels can say
+// which listener.
+package metrics

@@ -1,0 +1,163 @@
+package metrics
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/windhover/windhover/internal/rw"
+)
+
+// Handler returns next measured: http_server_request_duration_seconds and
+// http_server_active_requests for every request, and with
+// [Config.RequestSizes] the body size histograms.
+//
+// The duration runs from the moment the Handler is called until next
+// returns. The status is the first final status next wrote (1xx other than
+// 101 are not final), 200 if it wrote nothing, none if it hijacked the
+// connection without writing one; a next that panics is recorded with the
+// status it wrote, or 500. The route is the pattern of the http.ServeMux that
+// served the request, without its method (see [Metrics.Route] for when the
+// request passes through middleware that copies it on the way).
+//
+// next gets a ResponseWriter with exactly the optional interfaces of the
+// original (http.Flusher, http.Hijacker, io.ReaderFrom, http.Pusher) and an
+// Unwrap method, so http.ResponseController works through it. The request is
+// handed on as is, unless RequestSizes is on and it has a body: then next
+// gets a shallow copy whose Body counts the bytes read. A request costs one
+// allocation.
+//
+// On a server under [Metrics.Apply], the Handler also tells m each
+// connection's protocol version, and follows the connections its handlers
+// hijack until they close.
+func (m *Metrics) Handler(next http.Handler) http.Handler {
+	return &handler{m: m, next: next}
+}
+
+type handler struct {
+	m    *Metrics
+	next http.Handler
+}
+
+// request is the state of one request in the Handler.
+type request struct {
+	rw.NopHooks
+	w      rw.Writer
+	m      *Metrics
+	conn   *conn
+	route  string
+	routed bool // Route set route
+	done   bool // next returned
+}
+
+// sizedRequest is the state of a request whose body bytes are counted.
+type sizedRequest struct {
+	request
+	req  http.Request
+	body countingBody
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	m := h.m
+	method, scheme := methodIndex(r.Method), schemeIndex(r)
+	active := m.activeRequests(method, scheme)
+	active.Inc()
+
+	var q *request
+	var body *countingBody
+	inner := r
+	if m.s.requestSizes && r.Body != nil && r.Body != http.NoBody {
+		s := &sizedRequest{req: *r}
+		s.body.rc = r.Body
+		s.req.Body = &s.body
+		q, body, inner = &s.request, &s.body, &s.req
+	} else {
+		q = &request{}
+	}
+	q.m = m
+	proto := protocolIndex(r.ProtoMajor, r.ProtoMinor)
+	if q.conn = m.connFrom(r.Context()); q.conn != nil {
+		q.conn.request(r, proto)
+	}
+	q.w.Reset(w, q)
+	defer q.finish(inner, body, start, key{method: method, scheme: scheme, proto: proto}, active)
+	h.next.ServeHTTP(q.w.ResponseWriter(), inner)
+	q.done = true
+}
+
+// finish records the request; it runs even if next panics.
+func (q *request) finish(r *http.Request, body *countingBody, start time.Time, k key, active prometheus.Gauge) {
+	d := time.Since(start)
+	// The gauge goes down last, so that a scrape that sees the request gone
+	// sees its duration.
+	defer active.Dec()
+	if q.conn != nil {
+		q.conn.requestDone(k.proto)
+	}
+	k.status = q.w.Status()
+	if k.status == 0 && !q.w.Hijacked() {
+		k.status = http.StatusOK
+		if !q.done {
+			k.status = http.StatusInternalServerError
+		}
+	}
+	k.pattern = r.Pattern
+	if q.routed {
+		k.pattern = q.route
+	}
+	s := q.m.series(k)
+	s.duration.Observe(d.Seconds())
+	if s.requestSize != nil {
+		var n int64
+		if body != nil {
+			n = body.n
+		}
+		s.requestSize.Observe(float64(n))
+		s.responseSize.Observe(float64(q.w.Written()))
+	}
+}
+
+// Hijacked follows a connection hijacked through the Handler.
+func (q *request) Hijacked(c net.Conn) net.Conn {
+	return q.m.upgraded(c, q.conn)
+}
+
+// countingBody counts the bytes read from a request body.
+type countingBody struct {
+	rc io.ReadCloser
+	n  int64
+}
+
+// Read reads from the body and counts the bytes.
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	b.n += int64(n)
+	return n, err
+}
+
+// Close closes the body.
+func (b *countingBody) Close() error { return b.rc.Close() }
+
+// Route returns next reporting, to the [Metrics.Handler] of m that the
+// request went through, the http.ServeMux pattern that served it. The Handler
+// reads the pattern from its own request after next returns, which works
+// when the request reaches the ServeMux unchanged; a middleware between them
+// that hands on a copy of the request (limits and timeouts do, for requests
+// with a body) hides it. Wrap the ServeMux itself with Route to report the
+// pattern from there:
+//
+//	h := m.Handler(lim.Handler(pol.Handler(m.Route(mux))))
+//
+// Route finds the Handler's state through the ResponseWriter, without
+// allocating; outside a Handler of m it does nothing.
+func (m *Metrics) Route(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r)
+		if q, ok := rw.Find[*request](w); ok && q.m == m {
+			q.route, q.routed = r.Pattern, true
+		}
+	})
+}

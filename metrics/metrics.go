@@ -1,0 +1,179 @@
+package metrics
+
+import (
+	"maps"
+	"sync"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics measures a net/http server's requests ([Metrics.Handler]),
+// connections ([Metrics.Apply]) and TLS handshakes ([Metrics.TLSConfig]),
+// and builds collectors for the policies' counters ([Metrics.Limits],
+// [Metrics.Timeouts]).
+//
+// A Metrics is a prometheus.Collector of its own metrics: register it with
+// reg.Register(m), which returns an error (prometheus.AlreadyRegisteredError
+// among others) rather than panicking when a metric of the same name is
+// already there. A series appears once it has something to say. A Metrics is
+// safe for concurrent use; one Metrics may serve several servers.
+type Metrics struct {
+	s settings
+
+	requestDuration *prometheus.HistogramVec
+	requestSize     *prometheus.HistogramVec // nil without RequestSizes
+	responseSize    *prometheus.HistogramVec // nil without RequestSizes
+	activeReqs      *prometheus.GaugeVec
+
+	activeConns       *prometheus.GaugeVec
+	connDuration      *prometheus.HistogramVec
+	upgradedConns     *prometheus.GaugeVec
+	handshakeDuration *prometheus.HistogramVec
+	activeHandshakes  *prometheus.GaugeVec
+
+	collectors []prometheus.Collector
+
+	// active holds the gauges of http_server_active_requests by method and
+	// scheme, created on first use.
+	active [numMethods][len(schemes)]atomic.Pointer[prometheus.Gauge]
+
+	// cache maps a label tuple to its series. Lookups read the current map
+	// without a lock; a new tuple copies it under mu. The number of tuples is
+	// bounded (known methods, status codes, a ServeMux's patterns), so
+	// copies stop early in a server's life.
+	cache   atomic.Pointer[map[key]*series]
+	cacheMu sync.Mutex
+
+	key         *connKey
+	conns       sync.Map // net.Conn -> *conn, for the ConnState hook
+	tlsMeasured atomic.Bool
+}
+
+// key is a label tuple of the request histograms, in the form a request
+// gives it.
+type key struct {
+	pattern string // the ServeMux pattern, before routeLabel
+	status  int
+	method  uint8
+	scheme  uint8
+	proto   uint8
+}
+
+// series holds the observers of one label tuple.
+type series struct {
+	duration     prometheus.Observer
+	requestSize  prometheus.Observer // nil without RequestSizes
+	responseSize prometheus.Observer
+}
+
+// Metric names, before the namespace.
+const (
+	nameRequestDuration   = "http_server_request_duration_seconds"
+	nameActiveRequests    = "http_server_active_requests"
+	nameRequestSize       = "http_server_request_body_size_bytes"
+	nameResponseSize      = "http_server_response_body_size_bytes"
+	nameActiveConns       = "windhover_active_connections"
+	nameConnDuration      = "windhover_connection_duration_seconds"
+	nameUpgradedConns     = "windhover_upgraded_connections"
+	nameHandshakeDuration = "windhover_tls_handshake_duration_seconds"
+	nameActiveHandshakes  = "windhover_active_tls_handshakes"
+)
+
+// New returns a Metrics for cfg, or an error naming the first invalid field.
+func New(cfg Config) (*Metrics, error) {
+	s, err := cfg.settings()
+	if err != nil {
+		return nil, err
+	}
+	m := &Metrics{s: s, key: new(connKey)}
+	requestLabels := []string{labelMethod, labelStatus, labelRoute, labelScheme, labelProtocol}
+	m.requestDuration = m.histogram(nameRequestDuration, "Duration of HTTP server requests, from the handler's start to its return.", s.duration, requestLabels...)
+	m.activeReqs = m.gauge(nameActiveRequests, "Number of HTTP server requests in the handler.", labelMethod, labelScheme)
+	if s.requestSizes {
+		m.requestSize = m.histogram(nameRequestSize, "Size of HTTP server request bodies, as the handler read them.", s.size, requestLabels...)
+		m.responseSize = m.histogram(nameResponseSize, "Size of HTTP server response bodies, as the handler wrote them.", s.size, requestLabels...)
+	}
+	m.activeConns = m.gauge(nameActiveConns, "Number of open connections.", labelTransport)
+	m.connDuration = m.histogram(nameConnDuration, "Duration of connections, from accept to close.", s.connection,
+		labelTransport, labelProtocol, labelTLSVersion, labelState, labelErrorType)
+	m.upgradedConns = m.gauge(nameUpgradedConns, "Number of open connections hijacked by a handler (upgraded, as WebSockets).", labelTransport)
+	m.handshakeDuration = m.histogram(nameHandshakeDuration, "Duration of TLS handshakes, from accept to verification.", s.handshake, labelTLSVersion, labelErrorType)
+	m.activeHandshakes = m.gauge(nameActiveHandshakes, "Number of TLS handshakes in progress.")
+	m.cache.Store(&map[key]*series{})
+	return m, nil
+}
+
+func (m *Metrics) histogram(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
+	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace:   m.s.namespace,
+		Name:        name,
+		Help:        help,
+		ConstLabels: m.s.constLabels,
+		Buckets:     buckets,
+	}, labels)
+	m.collectors = append(m.collectors, h)
+	return h
+}
+
+func (m *Metrics) gauge(name, help string, labels ...string) *prometheus.GaugeVec {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace:   m.s.namespace,
+		Name:        name,
+		Help:        help,
+		ConstLabels: m.s.constLabels,
+	}, labels)
+	m.collectors = append(m.collectors, g)
+	return g
+}
+
+// Describe sends the descriptions of m's metrics, for prometheus.Registerer.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, c := range m.collectors {
+		c.Describe(ch)
+	}
+}
+
+// Collect sends m's series, for prometheus.Registerer.
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range m.collectors {
+		c.Collect(ch)
+	}
+}
+
+// activeRequests returns the gauge of http_server_active_requests for a
+// method and scheme.
+func (m *Metrics) activeRequests(method, scheme uint8) prometheus.Gauge {
+	p := &m.active[method][scheme]
+	if g := p.Load(); g != nil {
+		return *g
+	}
+	// Racing callers get the same child from the vector.
+	g := m.activeReqs.WithLabelValues(methods[method], schemes[scheme])
+	p.Store(&g)
+	return g
+}
+
+// series returns the observers for k, creating them the first time.
+func (m *Metrics) series(k key) *series {
+	if s, ok := (*m.cache.Load())[k]; ok {
+		return s
+	}
+	m.cacheMu.Lock()
+	defer m.cacheMu.Unlock()
+	old := *m.cache.Load()
+	if s, ok := old[k]; ok {
+		return s
+	}
+	labels := []string{methods[k.method], statusLabel(k.status), routeLabel(k.pattern), schemes[k.scheme], protocols[k.proto]}
+	s := &series{duration: m.requestDuration.WithLabelValues(labels...)}
+	if m.requestSize != nil {
+		s.requestSize = m.requestSize.WithLabelValues(labels...)
+		s.responseSize = m.responseSize.WithLabelValues(labels...)
+	}
+	next := make(map[key]*series, len(old)+1)
+	maps.Copy(next, old)
+	next[k] = s
+	m.cache.Store(&next)
+	return s
+}

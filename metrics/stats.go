@@ -1,0 +1,104 @@
+package metrics
+
+import (
+	"maps"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// The metric every policy reports its refusals in, one series per reason,
+// told apart by a constant policy label so that each policy's collector
+// registers on its own.
+const (
+	nameRejections = "windhover_rejections_total"
+	helpRejections = "Requests and connections a windhover policy refused, by policy and reason."
+)
+
+// statsCollector is the prometheus.Collector of one policy's counters. At
+// each scrape it takes one snapshot with stats and sends every value it was
+// given as a constant metric, so the policy pays nothing between scrapes
+// beyond its own atomic counters. A collector for a policy is a few lines:
+//
+//	c := newStatsCollector(m, "hostfilter", f.Stats)
+//	c.rejections("host_not_allowed", func(s *hostfilter.Stats) uint64 { return s.Refused })
+//	c.counter("windhover_hostfilter_requests_total", "Requests hostfilter checked.",
+//		func(s *hostfilter.Stats) uint64 { return s.Checked })
+//	return c
+type statsCollector[S any] struct {
+	m      *Metrics
+	policy string
+	stats  func() S
+	descs  map[string]*prometheus.Desc
+	order  []*prometheus.Desc
+	values []statValue[S]
+}
+
+// statValue is one series of a statsCollector.
+type statValue[S any] struct {
+	desc   *prometheus.Desc
+	kind   prometheus.ValueType
+	value  func(*S) float64
+	labels []string
+}
+
+// newStatsCollector returns an empty collector for the policy named policy,
+// whose counters stats returns.
+func newStatsCollector[S any](m *Metrics, policy string, stats func() S) *statsCollector[S] {
+	return &statsCollector[S]{m: m, policy: policy, stats: stats, descs: make(map[string]*prometheus.Desc)}
+}
+
+// rejections adds the series of windhover_rejections_total for one reason.
+func (c *statsCollector[S]) rejections(reason string, count func(*S) uint64) {
+	c.add(nameRejections, helpRejections, prometheus.Labels{labelPolicy: c.policy}, prometheus.CounterValue,
+		func(s *S) float64 { return float64(count(s)) }, labelReason, reason)
+}
+
+// counter adds a counter series; labels are name, value pairs.
+func (c *statsCollector[S]) counter(name, help string, count func(*S) uint64, labels ...string) {
+	c.add(name, help, nil, prometheus.CounterValue, func(s *S) float64 { return float64(count(s)) }, labels...)
+}
+
+// gauge adds a gauge series; labels are name, value pairs.
+func (c *statsCollector[S]) gauge(name, help string, value func(*S) int64, labels ...string) {
+	c.add(name, help, nil, prometheus.GaugeValue, func(s *S) float64 { return float64(value(s)) }, labels...)
+}
+
+// add adds a series. Series of one name share a description, which the
+// first of them sets.
+func (c *statsCollector[S]) add(name, help string, constLabels prometheus.Labels, kind prometheus.ValueType, value func(*S) float64, labels ...string) {
+	names := make([]string, 0, len(labels)/2)
+	values := make([]string, 0, len(labels)/2)
+	for i := 0; i+1 < len(labels); i += 2 {
+		names = append(names, labels[i])
+		values = append(values, labels[i+1])
+	}
+	d, ok := c.descs[name]
+	if !ok {
+		all := make(prometheus.Labels, len(c.m.s.constLabels)+len(constLabels))
+		maps.Copy(all, c.m.s.constLabels)
+		maps.Copy(all, constLabels)
+		d = prometheus.NewDesc(prometheus.BuildFQName(c.m.s.namespace, "", name), help, names, all)
+		c.descs[name] = d
+		c.order = append(c.order, d)
+	}
+	c.values = append(c.values, statValue[S]{desc: d, kind: kind, value: value, labels: values})
+}
+
+// Describe sends the descriptions of the collector's metrics.
+func (c *statsCollector[S]) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.order {
+		ch <- d
+	}
+}
+
+// Collect takes one snapshot and sends every series.
+func (c *statsCollector[S]) Collect(ch chan<- prometheus.Metric) {
+	s := c.stats()
+	for _, v := range c.values {
+		metric, err := prometheus.NewConstMetric(v.desc, v.kind, v.value(&s), v.labels...)
+		if err != nil {
+			metric = prometheus.NewInvalidMetric(v.desc, err)
+		}
+		ch <- metric
+	}
+}
