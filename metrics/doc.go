@@ -61,15 +61,17 @@
 //
 // # Policies
 //
-// [Metrics.Limits] and [Metrics.Timeouts] return collectors that read a
-// policy's Stats snapshot at each scrape, so that the policy's hot path pays
+// [Metrics.Limits], [Metrics.Timeouts], [Metrics.HostFilter] and
+// [Metrics.CertAuth] return collectors that read a policy's Stats snapshot
+// at each scrape, so that the policy's hot path pays
 // one atomic add per decision and nothing for Prometheus. Refusals of every
 // policy meet in one family, one series per reason, zero included:
 //
 //	windhover_rejections_total{policy="limits",reason="body_too_large"}
 //
 // next to each policy's own series (windhover_min_data_rate_violations_total
-// for the minimum data rates, windhover_limits_* for limits' pools).
+// for the minimum data rates, windhover_limits_* for limits' pools,
+// windhover_hostfilter_* and windhover_certauth_* for the others).
 //
 // # Namespace and labels
 //

@@ -1,0 +1,74 @@
+package metrics
+
+import (
+	"crypto/tls"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/windhover/windhover/certauth"
+	"github.com/windhover/windhover/hostfilter"
+	"github.com/windhover/windhover/internal/testcert"
+	"github.com/windhover/windhover/internal/testserver"
+)
+
+func TestHostFilterCollector(t *testing.T) {
+	m, _ := newMetrics(t, testConfig)
+	f := hostfilter.Allow("example.com")
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(m.HostFilter(f)))
+	lint(t, m.HostFilter(f))
+
+	s := testserver.Start(t, f.Handler(routes()), testserver.H1)
+	for _, host := range []string{"example.com", "evil.example", "x..example.com", "evil.example"} {
+		c := testserver.Dial(t, s.Addr())
+		c.Send(t, "GET /items/1 HTTP/1.1\r\nHost: "+host+"\r\n\r\n")
+		c.Response(t)
+	}
+	for i := range hostfilter.NumReasons {
+		r := hostfilter.Reason(i)
+		want := map[hostfilter.Reason]float64{hostfilter.ReasonHostNotAllowed: 2, hostfilter.ReasonMalformedHost: 1}[r]
+		assert.Equal(t, want, value(t, reg, "windhover_rejections_total", "policy", "hostfilter", "reason", r.String()), r.String())
+	}
+	assert.Equal(t, 1.0, value(t, reg, "windhover_hostfilter_allowed_requests_total"))
+}
+
+func TestCertAuthCollector(t *testing.T) {
+	m, _ := newMetrics(t, testConfig)
+	ca := testcert.NewCA(t, "metrics CA")
+	p, err := certauth.New(certauth.Config{Mode: certauth.AllowCertificate, ClientCAs: ca.Pool()})
+	require.NoError(t, err)
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(m.CertAuth(p)))
+	lint(t, m.CertAuth(p))
+
+	s := testserver.Start(t, p.Handler(p.Require(routes())), testserver.H2, func(ts *httptest.Server) {
+		ts.TLS = p.TLSConfig(&tls.Config{Certificates: []tls.Certificate{ca.Server(t).TLS()}})
+	})
+	get := func(certs ...tls.Certificate) int {
+		c := &http.Client{Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{RootCAs: ca.Pool(), Certificates: certs},
+		}}
+		defer c.CloseIdleConnections()
+		req, _ := http.NewRequest("GET", s.URL+"/items/1", nil)
+		req.Header.Set("X-Client-Cert", "forged")
+		res, err := c.Do(req)
+		require.NoError(t, err)
+		res.Body.Close()
+		return res.StatusCode
+	}
+	assert.Equal(t, 200, get(ca.Client(t, "alice").TLS()))
+	assert.Equal(t, 403, get())
+
+	assert.Equal(t, 1.0, value(t, reg, "windhover_certauth_accepted_requests_total"))
+	assert.Equal(t, 1.0, value(t, reg, "windhover_rejections_total", "policy", "certauth", "reason", certauth.ReasonNoCertificate.String()))
+	assert.Equal(t, 2.0, value(t, reg, "windhover_certauth_forwarded_total", "outcome", "ignored"), "the forged header was stripped twice")
+	assert.Equal(t, 0.0, value(t, reg, "windhover_certauth_forwarded_total", "outcome", "accepted"))
+	assert.Equal(t, 1.0, value(t, reg, "windhover_certauth_handshakes_total", "outcome", "accepted"))
+	assert.Equal(t, 0.0, value(t, reg, "windhover_certauth_handshakes_total", "outcome", "failed"))
+	assert.Equal(t, 1.0, value(t, reg, "windhover_certauth_cache_entries"))
+	assert.Equal(t, 0.0, value(t, reg, "windhover_certauth_crl_reloads_total", "outcome", "failed"))
+}
