@@ -13,6 +13,7 @@
 //	GET  /ws               WebSocket echo (clients must send Origin)
 //	GET  /whoami           the client certificate's identity (403 without one)
 //	GET  /healthz          liveness: "ok\n"
+//	GET  /metrics          Prometheus metrics: requests, connections, every policy
 //
 // -bare serves the same routes with none of the toolkit, for comparison.
 //
@@ -36,9 +37,14 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/windhover/windhover/certauth"
 	"github.com/windhover/windhover/hostfilter"
 	"github.com/windhover/windhover/limits"
+	"github.com/windhover/windhover/metrics"
 	"github.com/windhover/windhover/timeouts"
 )
 
@@ -68,14 +74,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	var tk *toolkit
 	var certs *certauth.Policy
+	metricsHandler := promhttp.Handler() // -bare: the Go runtime's metrics only
 	if !o.bare {
 		if tk, err = newToolkit(o, logger); err != nil {
 			return err
 		}
 		certs = tk.certs
+		metricsHandler = promhttp.HandlerFor(tk.registry, promhttp.HandlerOpts{})
 	}
 	srv := &http.Server{
-		Handler:  routes(o.bare, whoami(certs)),
+		Handler:  routes(o.bare, whoami(certs), metricsHandler),
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	srv.Protocols = new(http.Protocols)
@@ -188,6 +196,9 @@ type toolkit struct {
 	pol    *timeouts.Policy
 	hosts  *hostfilter.Filter
 	certs  *certauth.Policy
+
+	metrics  *metrics.Metrics
+	registry *prometheus.Registry
 }
 
 func newToolkit(o options, logger *slog.Logger) (*toolkit, error) {
@@ -222,6 +233,9 @@ func newToolkit(o options, logger *slog.Logger) (*toolkit, error) {
 	if tk.certs, err = certauth.New(ccfg); err != nil {
 		return nil, err
 	}
+	if tk.metrics, err = metrics.New(metrics.Config{}); err != nil {
+		return nil, err
+	}
 	tk.pol, err = timeouts.New(timeouts.Config{
 		KeepAliveTimeout:       o.keepAlive,
 		RequestHeadersTimeout:  o.headerTimeout,
@@ -231,6 +245,17 @@ func newToolkit(o options, logger *slog.Logger) (*toolkit, error) {
 			logger.Warn("too slow", "err", err, "remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path)
 		},
 	})
+	if err != nil {
+		return nil, err
+	}
+	tk.registry = prometheus.NewRegistry()
+	err = tk.registry.Register(tk.metrics)
+	for _, c := range []prometheus.Collector{
+		tk.metrics.Limits(tk.lim), tk.metrics.Timeouts(tk.pol), tk.metrics.HostFilter(tk.hosts), tk.metrics.CertAuth(tk.certs),
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	} {
+		err = errors.Join(err, tk.registry.Register(c))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -260,12 +285,14 @@ func (tk *toolkit) refused(r *http.Request, err error) {
 
 // apply puts the policies on srv: its handler and its settings.
 func (tk *toolkit) apply(srv *http.Server) {
-	srv.Handler = tk.hosts.Handler(tk.lim.Handler(tk.certs.Handler(tk.pol.Handler(srv.Handler))))
+	srv.Handler = tk.metrics.Handler(tk.hosts.Handler(tk.lim.Handler(tk.certs.Handler(tk.pol.Handler(tk.metrics.Route(srv.Handler))))))
 	if srv.TLSConfig != nil {
 		tk.certs.Apply(srv)
+		srv.TLSConfig = tk.metrics.TLSConfig(srv.TLSConfig)
 	}
 	tk.lim.Apply(srv)
 	tk.pol.Apply(srv)
+	tk.metrics.Apply(srv)
 }
 
 func (tk *toolkit) logStats() {

@@ -186,3 +186,36 @@ func TestServerClientCertificates(t *testing.T) {
 	require.NoError(t, stop())
 	assert.Contains(t, logs.String(), "certauth")
 }
+
+// TestServerMetrics scrapes /metrics after some traffic: the request,
+// connection and policy series are there and have moved.
+func TestServerMetrics(t *testing.T) {
+	url, _, stop := start(t, "-max-body", "10")
+	c := &http.Client{Transport: &http.Transport{}}
+	defer c.CloseIdleConnections()
+	res, err := c.Post(url+"/upload", "text/plain", strings.NewReader(strings.Repeat("x", 11)))
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, 413, res.StatusCode)
+	res, err = c.Get(url + "/")
+	require.NoError(t, err)
+	res.Body.Close()
+
+	res, err = c.Get(url + "/metrics")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.Equal(t, 200, res.StatusCode)
+	for _, want := range []string{
+		`windhover_rejections_total{policy="limits",reason="body_too_large"} 1`,
+		`windhover_rejections_total{policy="hostfilter",reason="host_not_allowed"} 0`,
+		`windhover_rejections_total{policy="certauth",reason="no_certificate"} 0`,
+		`http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="200",http_route="/{$}",network_protocol_version="1.1",url_scheme="http"} 1`,
+		`windhover_active_connections{network_transport="tcp"} 1`,
+		`windhover_min_data_rate_violations_total{direction="request_body"} 0`,
+		"go_goroutines ",
+	} {
+		assert.Contains(t, string(body), want)
+	}
+	require.NoError(t, stop())
+}

@@ -18,7 +18,7 @@ import (
 const maxStream = 1 << 30
 
 // routes are the example's endpoints, the same with or without the toolkit.
-func routes(bare bool, whoami http.Handler) *http.ServeMux {
+func routes(bare bool, whoami, metrics http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "hello\n")
@@ -61,6 +61,7 @@ func routes(bare bool, whoami http.Handler) *http.ServeMux {
 		_, _ = io.Copy(c, c)
 	}))
 	mux.Handle("GET /whoami", whoami)
+	mux.Handle("GET /metrics", metrics)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
 	})
