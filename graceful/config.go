@@ -12,10 +12,9 @@ import (
 // 30 seconds.
 const DefaultShutdownTimeout = 30 * time.Second
 
-// DefaultSignals are the signals that stop a [Group] when Config.Signals is
-// nil: os.Interrupt (SIGINT, Ctrl+C) and SIGTERM (what systemd, Docker and
-// Kubernetes send).
-var DefaultSignals = []os.Signal{os.Interrupt, syscall.SIGTERM}
+// defaultSignals are the signals that stop a [Group] when Config.Signals is
+// nil.
+var defaultSignals = []os.Signal{os.Interrupt, syscall.SIGTERM}
 
 // Config says how a [Group] stops. The zero Config is Kestrel's sequence with
 // its 30-second timeout and no drain delay, started by SIGINT or SIGTERM.
@@ -37,9 +36,10 @@ type Config struct {
 	DrainDelay time.Duration
 
 	// Signals are the signals that begin the stop; any of them received
-	// while stopping forces the immediate close. Nil means
-	// [DefaultSignals]; an empty, non-nil list or DisableSignals means no
-	// signal is handled.
+	// while stopping forces the immediate close. Nil means os.Interrupt
+	// (SIGINT, Ctrl+C) and SIGTERM (what systemd, Docker and Kubernetes
+	// send); an empty, non-nil list or DisableSignals means no signal is
+	// handled.
 	Signals []os.Signal
 
 	// DisableSignals, if true, installs no signal handler: the group stops
@@ -71,7 +71,7 @@ func (c *Config) settings() (settings, error) {
 	switch {
 	case c.DisableSignals:
 	case c.Signals == nil:
-		s.signals = DefaultSignals
+		s.signals = defaultSignals
 	default:
 		s.signals = append([]os.Signal(nil), c.Signals...)
 	}

@@ -384,9 +384,11 @@ func (g *Group) stop(servers []*server) error {
 		g.cut.Store(true)
 		rep.Unfinished = g.requests.Load()
 		g.forcedConns.Add(g.conns.Load())
+		var closing sync.WaitGroup
 		for _, s := range servers {
-			_ = s.srv.Close()
+			closing.Go(func() { _ = s.srv.Close() })
 		}
+		closing.Wait()
 		err = ErrShutdownTimeout
 		if out == forced {
 			g.mu.Lock()

@@ -101,9 +101,12 @@ func TestStatsFollowTheStates(t *testing.T) {
 		t.Errorf("Run: %v", err)
 	}
 	<-g.Stopped()
-	if s := g.Stats(); s.State != StateStopped || s.Requests != 0 || s.Served != 2 || s.Conns != 0 {
+	if s := g.Stats(); s.State != StateStopped || s.Requests != 0 || s.Served != 2 {
 		t.Errorf("after Run: %+v", s)
 	}
+	// net/http forgets a connection a moment before its ConnState hook hears
+	// that it closed, so Shutdown may return in between.
+	eventually(t, func() bool { return g.Stats().Conns == 0 }, "connections open after Run: %d", g.Stats().Conns)
 }
 
 func TestMisusePanics(t *testing.T) {

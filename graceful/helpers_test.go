@@ -30,7 +30,6 @@ import (
 var (
 	eventually   = testserver.Eventually
 	checkNoLeaks = testserver.CheckNoLeaks
-	dial         = testserver.Dial
 )
 
 // The ways a test server is reached.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net"
 	"net/http"
@@ -213,15 +214,10 @@ func TestAddWithoutListener(t *testing.T) {
 func TestUserHooksChained(t *testing.T) {
 	checkNoLeaks(t)
 	g := mustNew(t, Config{DisableSignals: true})
-	var mu sync.Mutex
-	var states []http.ConnState
+	var states connStates
 	onShutdown := make(chan struct{})
 	ep := addServer(t, g, overH1, mux(g, newGate()), func(srv *http.Server) {
-		srv.ConnState = func(c net.Conn, s http.ConnState) {
-			mu.Lock()
-			states = append(states, s)
-			mu.Unlock()
-		}
+		srv.ConnState = func(c net.Conn, s http.ConnState) { states.add(s) }
 		srv.RegisterOnShutdown(func() { close(onShutdown) })
 	})
 	r := start(t, g)
@@ -240,13 +236,39 @@ func TestUserHooksChained(t *testing.T) {
 		t.Errorf("Run: %v", err)
 	}
 	<-onShutdown
-	mu.Lock()
-	defer mu.Unlock()
-	count := map[http.ConnState]int{}
-	for _, s := range states {
-		count[s]++
+	// Shutdown may return before the hook hears of the last close.
+	eventually(t, func() bool {
+		return states.count(http.StateNew) == 2 && states.count(http.StateHijacked) == 1 &&
+			states.count(http.StateClosed) == 1 && states.count(http.StateIdle) >= 1
+	}, "the user's hook saw %v", &states)
+}
+
+// connStates records the states a ConnState hook saw.
+type connStates struct {
+	mu     sync.Mutex
+	states []http.ConnState
+}
+
+func (cs *connStates) add(s http.ConnState) {
+	cs.mu.Lock()
+	cs.states = append(cs.states, s)
+	cs.mu.Unlock()
+}
+
+func (cs *connStates) count(s http.ConnState) int {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	n := 0
+	for _, seen := range cs.states {
+		if seen == s {
+			n++
+		}
 	}
-	if count[http.StateNew] != 2 || count[http.StateHijacked] != 1 || count[http.StateClosed] != 1 || count[http.StateIdle] < 1 {
-		t.Errorf("the user's hook saw %v", states)
-	}
+	return n
+}
+
+func (cs *connStates) String() string {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return fmt.Sprint(cs.states)
 }

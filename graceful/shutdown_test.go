@@ -55,9 +55,9 @@ func TestShutdown(t *testing.T) {
 		r := start(t, g)
 		res := ep.getAsync("/slow")
 		gt.wait(t, 1)
+		began := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
-		began := time.Now()
 		err := g.Shutdown(ctx)
 		if d := time.Since(began); d < timeout || d > timeout+3*time.Second {
 			t.Errorf("Shutdown returned after %v; its context lasted %v", d, timeout)

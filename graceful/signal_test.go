@@ -19,8 +19,8 @@ func TestSignalStops(t *testing.T) {
 		send os.Signal
 		want []os.Signal
 	}{
-		{"default SIGTERM", Config{}, syscall.SIGTERM, DefaultSignals},
-		{"default SIGINT", Config{}, os.Interrupt, DefaultSignals},
+		{"default SIGTERM", Config{}, syscall.SIGTERM, defaultSignals},
+		{"default SIGINT", Config{}, os.Interrupt, defaultSignals},
 		{"configured", Config{Signals: []os.Signal{syscall.SIGHUP}}, syscall.SIGHUP, []os.Signal{syscall.SIGHUP}},
 	}
 	for _, tt := range tests {
