@@ -46,23 +46,16 @@ func TestConfigDefaults(t *testing.T) {
 
 // With no deadline the drain waits for as long as it takes.
 func TestNoShutdownTimeout(t *testing.T) {
-	checkNoLeaks(t)
-	g := mustNew(t, Config{DisableSignals: true, ShutdownTimeout: -1})
-	gt := newGate()
-	ep := addServer(t, g, overH1, mux(g, gt))
-	r := start(t, g)
-	res := ep.getAsync("/slow")
-	gt.wait(t, 1)
-	r.cancel()
-	waitState(t, g, StateDraining)
+	f := startOne(t, Config{DisableSignals: true, ShutdownTimeout: -1}, overH1)
+	res := f.holdRequest(t)
+	f.r.cancel()
+	waitState(t, f.g, StateDraining)
 	time.Sleep(100 * time.Millisecond)
-	gt.release()
+	f.gt.release()
 	if got := await(t, res); got.code != 200 {
 		t.Errorf("request: %+v", got)
 	}
-	if err := r.wait(t); err != nil {
-		t.Errorf("Run: %v", err)
-	}
+	f.r.expect(t, nil)
 }
 
 func TestStateString(t *testing.T) {

@@ -59,9 +59,7 @@ func TestStoppingNotifiesTheApplication(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Error("a function registered after the stop began was not called")
 	}
-	if err := r.wait(t); err != nil {
-		t.Errorf("Run: %v", err)
-	}
+	r.expect(t, nil)
 	if n := calls.Load(); n != 2 {
 		t.Errorf("%d calls", n)
 	}
@@ -69,24 +67,21 @@ func TestStoppingNotifiesTheApplication(t *testing.T) {
 
 // The states follow one another, and Stats counts what the servers hold.
 func TestStatsFollowTheStates(t *testing.T) {
-	checkNoLeaks(t)
-	g := mustNew(t, Config{DisableSignals: true, DrainDelay: 200 * time.Millisecond})
-	if s := g.Stats(); s.State != StateNew {
-		t.Errorf("before Run: %v", s.State)
-	}
-	gt := newGate()
-	ep := addServer(t, g, overH2, mux(g, gt))
 	seen := make(chan State, 8)
-	g.OnStopping(func() { seen <- g.Stats().State })
-	r := start(t, g)
+	f := startOne(t, Config{DisableSignals: true, DrainDelay: 200 * time.Millisecond}, overH2, func(g *Group) {
+		if s := g.Stats(); s.State != StateNew {
+			t.Errorf("before Run: %v", s.State)
+		}
+		g.OnStopping(func() { seen <- g.Stats().State })
+	})
+	g, ep, r := f.g, f.ep, f.r
 	if s := g.Stats(); s.State != StateServing {
 		t.Errorf("running: %v", s.State)
 	}
 	if code, _, err := ep.get("/fast"); err != nil || code != 200 {
 		t.Fatal(code, err)
 	}
-	res := ep.getAsync("/slow")
-	gt.wait(t, 1)
+	res := f.holdRequest(t)
 	if s := g.Stats(); s.Conns != 1 || s.Requests != 1 || s.Served != 1 {
 		t.Errorf("stats: %+v, want one HTTP/2 connection, one request in flight, one served", s)
 	}
@@ -95,11 +90,9 @@ func TestStatsFollowTheStates(t *testing.T) {
 		t.Errorf("OnStopping saw %v", s)
 	}
 	waitState(t, g, StateDraining)
-	gt.release()
+	f.gt.release()
 	await(t, res)
-	if err := r.wait(t); err != nil {
-		t.Errorf("Run: %v", err)
-	}
+	r.expect(t, nil)
 	<-g.Stopped()
 	if s := g.Stats(); s.State != StateStopped || s.Requests != 0 || s.Served != 2 {
 		t.Errorf("after Run: %+v", s)

@@ -173,17 +173,22 @@ func (ep *endpoint) get(target string) (int, string, error) {
 	return res.StatusCode, string(body), nil
 }
 
-// dialRaw opens a new plaintext (or, over h1tls and h2, TLS) connection to
-// the endpoint, closed when the test ends, or returns the error.
-func (ep *endpoint) dialRaw(t testing.TB) (net.Conn, error) {
-	t.Helper()
-	network, addr := "tcp", ep.ln.Addr().String()
+// network returns the network and address to dial the endpoint.
+func (ep *endpoint) network() (string, string) {
 	if ep.tr == overUnix {
-		network, addr = "unix", ep.path
+		return "unix", ep.path
 	}
+	return "tcp", ep.ln.Addr().String()
+}
+
+// dialRaw opens a new plaintext (or, over h1tls and h2, TLS) connection to
+// the endpoint, closed when the test ends, with a ten-second deadline.
+func (ep *endpoint) dialRaw(t testing.TB) *testserver.Conn {
+	t.Helper()
+	network, addr := ep.network()
 	c, err := net.DialTimeout(network, addr, 5*time.Second)
 	if err != nil {
-		return nil, err
+		t.Fatal(err)
 	}
 	switch ep.tr {
 	case overH1TLS:
@@ -193,17 +198,13 @@ func (ep *endpoint) dialRaw(t testing.TB) (net.Conn, error) {
 	}
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	t.Cleanup(func() { c.Close() })
-	return c, nil
+	return &testserver.Conn{Conn: c, R: bufio.NewReader(c)}
 }
 
 // refused reports whether a new connection to the endpoint fails: refused
 // over TCP, the socket file gone over Unix.
-func (ep *endpoint) refused(t testing.TB) bool {
-	t.Helper()
-	network, addr := "tcp", ep.ln.Addr().String()
-	if ep.tr == overUnix {
-		network, addr = "unix", ep.path
-	}
+func (ep *endpoint) refused() bool {
+	network, addr := ep.network()
 	c, err := net.DialTimeout(network, addr, 5*time.Second)
 	if err != nil {
 		return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, os.ErrNotExist)
@@ -254,6 +255,16 @@ func (r *run) wait(t testing.TB) error {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not return")
 		return nil
+	}
+}
+
+// expect waits for Run to return and checks that its error matches want
+// (nil: that there is none).
+func (r *run) expect(t testing.TB, want error) {
+	t.Helper()
+	err := r.wait(t)
+	if !errors.Is(err, want) {
+		t.Errorf("Run: %v, want %v", err, want)
 	}
 }
 
@@ -408,53 +419,35 @@ func echo(g *Group, c net.Conn, brw *bufio.ReadWriter, bye bool) {
 
 // upgrade opens a connection, asks for /hijack (with query q) and reads the
 // 101; the connection then echoes.
-func (ep *endpoint) upgrade(t testing.TB, query string) (net.Conn, *bufio.Reader) {
+func (ep *endpoint) upgrade(t testing.TB, query string) *testserver.Conn {
 	t.Helper()
-	c, err := ep.dialRaw(t)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := ep.dialRaw(t)
 	if query != "" {
 		query = "?" + query
 	}
-	if _, err := io.WriteString(c, "GET /hijack"+query+" HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	br := bufio.NewReader(c)
-	res, err := http.ReadResponse(br, nil)
+	c.Send(t, "GET /hijack"+query+" HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+	res, err := http.ReadResponse(c.R, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.StatusCode != http.StatusSwitchingProtocols {
 		t.Fatalf("upgrade: %s", res.Status)
 	}
-	return c, br
+	return c
 }
 
 // echoes reports whether the hijacked connection still echoes a line.
-func echoes(c net.Conn, br *bufio.Reader) bool {
+func echoes(c *testserver.Conn) bool {
 	if _, err := io.WriteString(c, "ping\n"); err != nil {
 		return false
 	}
-	line, err := br.ReadString('\n')
+	line, err := c.R.ReadString('\n')
 	return err == nil && line == "ping\n"
-}
-
-// closedWithin reports whether reading c ends (EOF or reset) within d,
-// discarding what it reads.
-func closedWithin(c net.Conn, br io.Reader, d time.Duration) bool {
-	_ = c.SetReadDeadline(time.Now().Add(d))
-	_, err := io.Copy(io.Discard, br)
-	var ne net.Error
-	return !(errors.As(err, &ne) && ne.Timeout())
 }
 
 // h2Conn speaks just enough HTTP/2 to send GET requests and watch the frames
 // that come back, GOAWAY included, which no HTTP/2 client reports.
-type h2Conn struct {
-	c net.Conn
-	r *bufio.Reader
-}
+type h2Conn struct{ *testserver.Conn }
 
 // HTTP/2 frame types and flags used here.
 const (
@@ -477,14 +470,8 @@ type h2Frame struct {
 // the preface and empty SETTINGS.
 func (ep *endpoint) dialH2(t testing.TB) *h2Conn {
 	t.Helper()
-	c, err := ep.dialRaw(t)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &h2Conn{c: c, r: bufio.NewReader(c)}
-	if _, err := io.WriteString(c, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
+	h := &h2Conn{ep.dialRaw(t)}
+	h.Send(t, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
 	h.write(t, h2Settings, 0, 0, nil)
 	return h
 }
@@ -495,7 +482,7 @@ func (h *h2Conn) write(t testing.TB, typ, flags uint8, stream uint32, payload []
 	hdr[0], hdr[1], hdr[2] = byte(len(payload)>>16), byte(len(payload)>>8), byte(len(payload))
 	hdr[3], hdr[4] = typ, flags
 	binary.BigEndian.PutUint32(hdr[5:], stream)
-	if _, err := h.c.Write(append(hdr, payload...)); err != nil {
+	if _, err := h.Write(append(hdr, payload...)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -519,7 +506,7 @@ func (h *h2Conn) read(t testing.TB) (h2Frame, error) {
 	t.Helper()
 	for {
 		var hdr [9]byte
-		if _, err := io.ReadFull(h.r, hdr[:]); err != nil {
+		if _, err := io.ReadFull(h.R, hdr[:]); err != nil {
 			return h2Frame{}, err
 		}
 		f := h2Frame{
@@ -528,7 +515,7 @@ func (h *h2Conn) read(t testing.TB) (h2Frame, error) {
 			stream:  binary.BigEndian.Uint32(hdr[5:]) &^ (1 << 31),
 			payload: make([]byte, int(hdr[0])<<16|int(hdr[1])<<8|int(hdr[2])),
 		}
-		if _, err := io.ReadFull(h.r, f.payload); err != nil {
+		if _, err := io.ReadFull(h.R, f.payload); err != nil {
 			return h2Frame{}, err
 		}
 		if f.typ == h2Settings && f.flags&h2Ack == 0 {
@@ -571,29 +558,6 @@ func mustNew(t testing.TB, cfg Config) *Group {
 	return g
 }
 
-// rawGet sends a GET for path on c and reads the response and its body.
-func rawGet(t testing.TB, c net.Conn, br *bufio.Reader, path string) (*http.Response, string) {
-	t.Helper()
-	if _, err := io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	return readResponse(t, br)
-}
-
-func readResponse(t testing.TB, br *bufio.Reader) (*http.Response, string) {
-	t.Helper()
-	res, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	return res, string(body)
-}
-
 // result is the outcome of a request sent in the background.
 type result struct {
 	code int
@@ -621,4 +585,36 @@ func await(t testing.TB, ch <-chan result) result {
 		t.Fatal("the request did not end")
 		return result{}
 	}
+}
+
+// fixture is a running group with one server on mux, and the gate of its
+// /slow handler, opened when the test ends.
+type fixture struct {
+	g  *Group
+	gt *gate
+	ep *endpoint
+	r  *run
+}
+
+// startOne checks for leaks, then runs a group for cfg with one server
+// reached over tr, after calling prepare on the group.
+func startOne(t testing.TB, cfg Config, tr transport, prepare ...func(*Group)) *fixture {
+	t.Helper()
+	checkNoLeaks(t)
+	f := &fixture{g: mustNew(t, cfg), gt: newGate()}
+	for _, p := range prepare {
+		p(f.g)
+	}
+	f.ep = addServer(t, f.g, tr, mux(f.g, f.gt))
+	f.r = start(t, f.g)
+	t.Cleanup(f.gt.release)
+	return f
+}
+
+// holdRequest sends a request to /slow and waits until its handler holds it.
+func (f *fixture) holdRequest(t testing.TB) <-chan result {
+	t.Helper()
+	res := f.ep.getAsync("/slow")
+	f.gt.wait(t, 1)
+	return res
 }

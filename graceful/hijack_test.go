@@ -1,9 +1,6 @@
 package graceful
 
 import (
-	"bufio"
-	"errors"
-	"io"
 	"net"
 	"net/http"
 	"testing"
@@ -18,39 +15,33 @@ func TestHijackedClosedAtDeadline(t *testing.T) {
 	const timeout = 400 * time.Millisecond
 	for _, tr := range hijackTransports {
 		t.Run(string(tr), func(t *testing.T) {
-			checkNoLeaks(t)
-			g := mustNew(t, Config{DisableSignals: true, ShutdownTimeout: timeout})
-			ep := addServer(t, g, tr, mux(g, newGate()))
-			r := start(t, g)
-
-			c, br := ep.upgrade(t, "")
-			if !echoes(c, br) {
+			f := startOne(t, Config{DisableSignals: true, ShutdownTimeout: timeout}, tr)
+			c := f.ep.upgrade(t, "")
+			if !echoes(c) {
 				t.Fatal("the hijacked connection does not echo")
 			}
-			if s := g.Stats(); s.Hijacked != 1 || s.Conns != 0 {
+			if s := f.g.Stats(); s.Hijacked != 1 || s.Conns != 0 {
 				t.Errorf("stats after the hijack: %+v", s)
 			}
 			began := time.Now()
-			r.cancel()
-			waitState(t, g, StateDraining)
+			f.r.cancel()
+			waitState(t, f.g, StateDraining)
 			time.Sleep(timeout / 3)
-			if !echoes(c, br) {
+			if !echoes(c) {
 				t.Fatalf("the hijacked connection was closed %v after the stop, before the deadline", time.Since(began))
 			}
-			if !closedWithin(c, br, 5*time.Second) {
+			if !c.ClosedByPeer(t) {
 				t.Fatal("the hijacked connection was not closed at the deadline")
 			}
 			if d := time.Since(began); d < timeout {
 				t.Errorf("closed %v after the stop, before the deadline of %v", d, timeout)
 			}
-			if err := r.wait(t); !errors.Is(err, ErrShutdownTimeout) {
-				t.Errorf("Run: %v, want ErrShutdownTimeout", err)
-			}
-			rep := g.Report()
+			f.r.expect(t, ErrShutdownTimeout)
+			rep := f.g.Report()
 			if rep.Hijacked != 1 || rep.ForcedClosedHijacked != 1 || rep.ForcedClosed != 0 || !rep.TimedOut {
 				t.Errorf("report: %+v", rep)
 			}
-			if s := g.Stats(); s.Hijacked != 0 || s.ForcedClosedHijacked != 1 {
+			if s := f.g.Stats(); s.Hijacked != 0 || s.ForcedClosedHijacked != 1 {
 				t.Errorf("stats after Run: %+v", s)
 			}
 		})
@@ -62,31 +53,24 @@ func TestHijackedClosedAtDeadline(t *testing.T) {
 func TestHijackedClosedByApplicationEndsDrain(t *testing.T) {
 	for _, tr := range hijackTransports {
 		t.Run(string(tr), func(t *testing.T) {
-			checkNoLeaks(t)
-			g := mustNew(t, Config{DisableSignals: true, ShutdownTimeout: 10 * time.Second})
-			ep := addServer(t, g, tr, mux(g, newGate()))
-			r := start(t, g)
-
-			c, br := ep.upgrade(t, "bye")
-			if !echoes(c, br) {
+			f := startOne(t, Config{DisableSignals: true, ShutdownTimeout: 10 * time.Second}, tr)
+			c := f.ep.upgrade(t, "bye")
+			if !echoes(c) {
 				t.Fatal("the hijacked connection does not echo")
 			}
 			began := time.Now()
-			r.cancel()
-			if line, err := br.ReadString('\n'); line != "bye\n" {
+			f.r.cancel()
+			if line, err := c.R.ReadString('\n'); line != "bye\n" {
 				t.Errorf("read %q, %v; want bye", line, err)
 			}
-			if !closedWithin(c, br, 5*time.Second) {
+			if !c.ClosedByPeer(t) {
 				t.Error("the application did not close its connection")
 			}
-			if err := r.wait(t); err != nil {
-				t.Errorf("Run: %v", err)
-			}
+			f.r.expect(t, nil)
 			if d := time.Since(began); d > 3*time.Second {
 				t.Errorf("the drain took %v after the last connection closed", d)
 			}
-			rep := g.Report()
-			if rep.Hijacked != 1 || rep.ForcedClosedHijacked != 0 || rep.TimedOut {
+			if rep := f.g.Report(); rep.Hijacked != 1 || rep.ForcedClosedHijacked != 0 || rep.TimedOut {
 				t.Errorf("report: %+v", rep)
 			}
 		})
@@ -108,17 +92,16 @@ func TestHijackedClosedFromRegisterOnShutdown(t *testing.T) {
 		conns <- c
 		echo(g, c, brw, false)
 	})
-	ep := addServer(t, g, overH1, h)
-	ep.srv.RegisterOnShutdown(func() { (<-conns).Close() })
+	ep := addServer(t, g, overH1, h, func(srv *http.Server) {
+		srv.RegisterOnShutdown(func() { (<-conns).Close() })
+	})
 	r := start(t, g)
-	c, br := ep.upgrade(t, "")
+	c := ep.upgrade(t, "")
 	r.cancel()
-	if !closedWithin(c, br, 5*time.Second) {
+	if !c.ClosedByPeer(t) {
 		t.Error("the RegisterOnShutdown function did not run")
 	}
-	if err := r.wait(t); err != nil {
-		t.Errorf("Run: %v", err)
-	}
+	r.expect(t, nil)
 	if rep := g.Report(); rep.Hijacked != 1 || rep.ForcedClosedHijacked != 0 || rep.TimedOut {
 		t.Errorf("report: %+v", rep)
 	}
@@ -147,35 +130,27 @@ func TestHijackDuringDrain(t *testing.T) {
 	})
 	ep := addServer(t, g, overH1, g.Handler(h))
 	r := start(t, g)
-	c, err := ep.dialRaw(t)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
+	c := ep.dialRaw(t)
+	c.Send(t, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	<-entered
 	began := time.Now()
 	r.cancel()
-	br := bufio.NewReader(c)
-	if res, err := http.ReadResponse(br, nil); err != nil || res.StatusCode != 101 {
+	if res, err := http.ReadResponse(c.R, nil); err != nil || res.StatusCode != 101 {
 		t.Fatalf("hijack during the drain: %v %v", res, err)
 	}
-	if !echoes(c, br) {
+	if !echoes(c) {
 		t.Fatal("the connection hijacked during the drain does not echo")
 	}
 	if s := g.Stats(); s.Hijacked != 1 || s.State != StateDraining {
 		t.Errorf("stats: %+v, want one hijacked connection while draining", s)
 	}
-	if !closedWithin(c, br, 5*time.Second) {
+	if !c.ClosedByPeer(t) {
 		t.Fatal("the connection hijacked during the drain was not closed")
 	}
 	if d := time.Since(began); d < timeout {
 		t.Errorf("closed %v after the stop, before the deadline of %v", d, timeout)
 	}
-	if err := r.wait(t); !errors.Is(err, ErrShutdownTimeout) {
-		t.Errorf("Run: %v, want ErrShutdownTimeout", err)
-	}
+	r.expect(t, ErrShutdownTimeout)
 	if rep := g.Report(); rep.Hijacked != 0 || rep.ForcedClosedHijacked != 1 || rep.InFlight != 1 {
 		t.Errorf("report: %+v", rep)
 	}

@@ -74,12 +74,8 @@ func caFile(t *testing.T) string {
 func TestIntegrationCurlInFlight(t *testing.T) {
 	for _, tr := range []transport{overUnix, overH2, overH2C} {
 		t.Run(string(tr), func(t *testing.T) {
-			checkNoLeaks(t)
-			g := mustNew(t, Config{DisableSignals: true})
-			gt := newGate()
-			defer gt.release()
-			ep := addServer(t, g, tr, mux(g, gt))
-			r := start(t, g)
+			f := startOne(t, Config{DisableSignals: true}, tr)
+			g, ep, r := f.g, f.ep, f.r
 
 			args := []string{"-sS", "-v", "--max-time", "20", "-w", "\n%{http_code} %{http_version}\n"}
 			url := ep.url + "/slow"
@@ -92,10 +88,10 @@ func TestIntegrationCurlInFlight(t *testing.T) {
 				args = append(args, "--http2-prior-knowledge", url)
 			}
 			curl := startPeer(t, "curl", args...)
-			gt.wait(t, 1)
+			f.gt.wait(t, 1)
 			r.cancel()
 			waitState(t, g, StateDraining)
-			gt.release()
+			f.gt.release()
 			out, err := curl.wait(t)
 			if err != nil {
 				t.Fatalf("curl: %v\n%s", err, out)
@@ -110,9 +106,7 @@ func TestIntegrationCurlInFlight(t *testing.T) {
 			if tr == overUnix && !regexp.MustCompile(`(?mi)^< connection: close\r?$`).MatchString(out) {
 				t.Errorf("no Connection: close in the response:\n%s", out)
 			}
-			if err := r.wait(t); err != nil {
-				t.Errorf("Run: %v", err)
-			}
+			r.expect(t, nil)
 			if rep := g.Report(); rep.Completed != 1 || rep.TimedOut {
 				t.Errorf("report: %+v", rep)
 			}
@@ -159,9 +153,7 @@ func TestIntegrationLoadWhileDraining(t *testing.T) {
 			if code, _, err := ep.get("/ready"); err != nil || code != 503 {
 				t.Errorf("ready during the delay: %d %v", code, err)
 			}
-			if err := r.wait(t); err != nil {
-				t.Errorf("Run: %v", err)
-			}
+			r.expect(t, nil)
 			out, err := tool.wait(t)
 			var exit *exec.ExitError
 			if err != nil && !errors.As(err, &exit) {

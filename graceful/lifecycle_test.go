@@ -50,9 +50,7 @@ func TestListenersClosedOnce(t *testing.T) {
 				t.Fatalf("GET: %d %v", code, err)
 			}
 			r.cancel()
-			if err := r.wait(t); err != nil {
-				t.Errorf("Run: %v", err)
-			}
+			r.expect(t, nil)
 			if n := cl.closes.Load(); n != 1 {
 				t.Errorf("Close called %d times", n)
 			}
@@ -97,11 +95,9 @@ func TestServeFailureStopsGroup(t *testing.T) {
 		res := good.getAsync("/slow")
 		gt.wait(t, 1)
 		bl.broken.Store(true)
-		if _, err := bad.dialRaw(t); err != nil {
-			t.Fatal(err)
-		}
+		bad.dialRaw(t)
 		waitState(t, g, StateDraining)
-		eventually(t, func() bool { return good.refused(t) }, "the other server still accepts connections")
+		eventually(t, good.refused, "the other server still accepts connections")
 		gt.release()
 		if got := await(t, res); got.code != 200 {
 			t.Errorf("the other server's request: %+v", got)
@@ -132,7 +128,7 @@ func TestServeFailureStopsGroup(t *testing.T) {
 		if n := cl.closes.Load(); n != 1 {
 			t.Errorf("the TLS server's listener closed %d times", n)
 		}
-		if !other.refused(t) {
+		if !other.refused() {
 			t.Error("the other server's listener is open")
 		}
 	})
@@ -153,7 +149,7 @@ func TestServeFailureStopsGroup(t *testing.T) {
 		if !errors.Is(err, ErrServe) || !errors.Is(err, syscall.EADDRINUSE) {
 			t.Errorf("Run: %v, want ErrServe wrapping EADDRINUSE", err)
 		}
-		if !other.refused(t) {
+		if !other.refused() {
 			t.Error("the other server's listener is open")
 		}
 		if rep := g.Report(); !errors.Is(rep.Cause, syscall.EADDRINUSE) {
@@ -173,10 +169,8 @@ func TestServeFailureStopsGroup(t *testing.T) {
 		b := addServer(t, g, overH1, mux(g, newGate()))
 		r := start(t, g)
 		_ = a.srv.Close()
-		if err := r.wait(t); err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		if !b.refused(t) {
+		r.expect(t, nil)
+		if !b.refused() {
 			t.Error("the other server's listener is open")
 		}
 		if rep := g.Report(); !errors.Is(rep.Cause, ErrServerClosed) {
@@ -204,9 +198,7 @@ func TestAddWithoutListener(t *testing.T) {
 		t.Errorf("status %d", res.StatusCode)
 	}
 	r.cancel()
-	if err := r.wait(t); err != nil {
-		t.Errorf("Run: %v", err)
-	}
+	r.expect(t, nil)
 }
 
 // The group chains the ConnState hook a server already has, and keeps its
@@ -225,16 +217,14 @@ func TestUserHooksChained(t *testing.T) {
 	if code, _, err := ep.get("/fast"); err != nil || code != 200 {
 		t.Fatalf("GET: %d %v", code, err)
 	}
-	c, _ := ep.upgrade(t, "")
+	c := ep.upgrade(t, "")
 	if s := g.Stats(); s.Conns != 1 || s.Hijacked != 1 {
 		t.Errorf("stats: %+v, want the idle connection and the hijacked one", s)
 	}
 	c.Close()
 	ep.client.CloseIdleConnections()
 	r.cancel()
-	if err := r.wait(t); err != nil {
-		t.Errorf("Run: %v", err)
-	}
+	r.expect(t, nil)
 	<-onShutdown
 	// Shutdown may return before the hook hears of the last close.
 	eventually(t, func() bool {

@@ -12,13 +12,9 @@ import (
 // everything is closed at once.
 func TestShutdown(t *testing.T) {
 	t.Run("drained", func(t *testing.T) {
-		checkNoLeaks(t)
-		g := mustNew(t, Config{DisableSignals: true})
-		gt := newGate()
-		ep := addServer(t, g, overH1, mux(g, gt))
-		r := start(t, g)
-		res := ep.getAsync("/slow")
-		gt.wait(t, 1)
+		f := startOne(t, Config{DisableSignals: true}, overH1)
+		g, r := f.g, f.r
+		res := f.holdRequest(t)
 		done := make(chan error, 1)
 		go func() { done <- g.Shutdown(context.Background()) }()
 		waitState(t, g, StateDraining)
@@ -27,16 +23,14 @@ func TestShutdown(t *testing.T) {
 			t.Fatalf("Shutdown returned with a request in flight: %v", err)
 		default:
 		}
-		gt.release()
+		f.gt.release()
 		if err := <-done; err != nil {
 			t.Errorf("Shutdown: %v", err)
 		}
 		if s := g.Stats().State; s != StateStopped {
 			t.Errorf("Shutdown returned in state %v", s)
 		}
-		if err := r.wait(t); err != nil {
-			t.Errorf("Run: %v", err)
-		}
+		r.expect(t, nil)
 		if got := await(t, res); got.code != 200 {
 			t.Errorf("request: %+v", got)
 		}
@@ -47,14 +41,9 @@ func TestShutdown(t *testing.T) {
 
 	t.Run("context timeout", func(t *testing.T) {
 		const timeout = 300 * time.Millisecond
-		checkNoLeaks(t)
-		g := mustNew(t, Config{DisableSignals: true})
-		gt := newGate()
-		defer gt.release()
-		ep := addServer(t, g, overH2, mux(g, gt))
-		r := start(t, g)
-		res := ep.getAsync("/slow")
-		gt.wait(t, 1)
+		f := startOne(t, Config{DisableSignals: true}, overH2)
+		g, r := f.g, f.r
+		res := f.holdRequest(t)
 		began := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
@@ -68,7 +57,8 @@ func TestShutdown(t *testing.T) {
 		if s := g.Stats().State; s != StateStopped {
 			t.Errorf("Shutdown returned in state %v", s)
 		}
-		if err := r.wait(t); !errors.Is(err, ErrForced) || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "Shutdown") {
+		r.expect(t, ErrForced)
+		if err := r.wait(t); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "Shutdown") {
 			t.Errorf("Run: %v, want ErrForced by Shutdown's context", err)
 		}
 		if got := await(t, res); got.err == nil {
@@ -91,7 +81,7 @@ func TestShutdown(t *testing.T) {
 		if err := g.Run(context.Background()); !errors.Is(err, ErrClosed) {
 			t.Errorf("Run after Shutdown: %v, want ErrClosed", err)
 		}
-		if !ep.refused(t) {
+		if !ep.refused() {
 			t.Error("the listener is open")
 		}
 		<-called

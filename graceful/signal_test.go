@@ -25,18 +25,14 @@ func TestSignalStops(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkNoLeaks(t)
-			g := mustNew(t, tt.cfg)
-			sigs := injectSignals(g)
-			addServer(t, g, overH1, mux(g, newGate()))
-			r := start(t, g)
+			var sigs *fakeSignals
+			f := startOne(t, tt.cfg, overH1, func(g *Group) { sigs = injectSignals(g) })
+			g, r := f.g, f.r
 			if !slices.Equal(sigs.sigs, tt.want) {
 				t.Errorf("handled %v, want %v", sigs.sigs, tt.want)
 			}
 			sigs.send(t, tt.send)
-			if err := r.wait(t); err != nil {
-				t.Errorf("Run: %v", err)
-			}
+			r.expect(t, nil)
 			rep := g.Report()
 			if rep.Signal != tt.send || !errors.Is(rep.Cause, ErrSignal) || !strings.Contains(rep.Cause.Error(), tt.send.String()) {
 				t.Errorf("report: signal %v, cause %v", rep.Signal, rep.Cause)
@@ -62,9 +58,7 @@ func TestDisableSignals(t *testing.T) {
 		default:
 		}
 		r.cancel()
-		if err := r.wait(t); err != nil {
-			t.Errorf("Run: %v", err)
-		}
+		r.expect(t, nil)
 	}
 }
 
@@ -83,16 +77,11 @@ func TestSecondSignalForces(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkNoLeaks(t)
-			g := mustNew(t, tt.cfg)
-			sigs := injectSignals(g)
-			gt := newGate()
-			defer gt.release()
-			ep := addServer(t, g, overH1, mux(g, gt))
-			r := start(t, g)
-			res := ep.getAsync("/slow")
-			c, br := ep.upgrade(t, "")
-			gt.wait(t, 1)
+			var sigs *fakeSignals
+			f := startOne(t, tt.cfg, overH1, func(g *Group) { sigs = injectSignals(g) })
+			g, r := f.g, f.r
+			res := f.holdRequest(t)
+			c := f.ep.upgrade(t, "")
 
 			tt.first(r, sigs)
 			waitState(t, g, tt.at)
@@ -108,7 +97,7 @@ func TestSecondSignalForces(t *testing.T) {
 			if got := await(t, res); got.err == nil {
 				t.Errorf("the request in flight survived: %+v", got)
 			}
-			if !closedWithin(c, br, 5*time.Second) {
+			if !c.ClosedByPeer(t) {
 				t.Error("the hijacked connection survived")
 			}
 			rep := g.Report()

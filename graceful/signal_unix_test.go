@@ -3,7 +3,6 @@
 package graceful
 
 import (
-	"errors"
 	"os"
 	"os/signal"
 	"syscall"
@@ -19,14 +18,9 @@ func TestRealSignals(t *testing.T) {
 	c := make(chan os.Signal, 1)
 	signal.Notify(c, syscall.SIGUSR2)
 	signal.Stop(c)
-	checkNoLeaks(t)
-	g := mustNew(t, Config{})
-	gt := newGate()
-	defer gt.release()
-	ep := addServer(t, g, overH1, mux(g, gt))
-	r := start(t, g)
-	res := ep.getAsync("/slow")
-	gt.wait(t, 1)
+	f := startOne(t, Config{}, overH1)
+	g := f.g
+	res := f.holdRequest(t)
 
 	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -38,9 +32,7 @@ func TestRealSignals(t *testing.T) {
 	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.wait(t); !errors.Is(err, ErrForced) {
-		t.Errorf("Run: %v, want ErrForced", err)
-	}
+	f.r.expect(t, ErrForced)
 	if got := await(t, res); got.err == nil {
 		t.Errorf("the request in flight survived: %+v", got)
 	}
