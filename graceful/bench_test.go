@@ -1,0 +1,64 @@
+package graceful
+
+import (
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/windhover/windhover/internal/testserver"
+)
+
+var okHandler = http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+
+// The request counter costs no allocation.
+func TestHandlerAllocs(t *testing.T) {
+	g := mustNew(t, Config{DisableSignals: true})
+	h := g.Handler(okHandler)
+	w := testserver.NewNopWriter()
+	r := httptest.NewRequest("GET", "/", nil)
+	if n := testing.AllocsPerRun(100, func() { h.ServeHTTP(w, r) }); n != 0 {
+		t.Errorf("%v allocations per request", n)
+	}
+}
+
+// The ConnState hook costs no allocation for a connection's ordinary life.
+func TestConnStateAllocs(t *testing.T) {
+	g := mustNew(t, Config{DisableSignals: true})
+	c, _ := net.Pipe()
+	defer c.Close()
+	n := testing.AllocsPerRun(100, func() {
+		for _, s := range []http.ConnState{http.StateNew, http.StateActive, http.StateIdle, http.StateClosed} {
+			g.connState(c, s)
+		}
+	})
+	if n != 0 {
+		t.Errorf("%v allocations per connection", n)
+	}
+}
+
+func BenchmarkHandler(b *testing.B) {
+	g := mustNew(b, Config{DisableSignals: true})
+	h := g.Handler(okHandler)
+	r := httptest.NewRequest("GET", "/", nil)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		w := testserver.NewNopWriter()
+		for pb.Next() {
+			h.ServeHTTP(w, r)
+		}
+	})
+}
+
+func BenchmarkConnState(b *testing.B) {
+	g := mustNew(b, Config{DisableSignals: true})
+	c, _ := net.Pipe()
+	defer c.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		g.connState(c, http.StateNew)
+		g.connState(c, http.StateActive)
+		g.connState(c, http.StateIdle)
+		g.connState(c, http.StateClosed)
+	}
+}

@@ -1,0 +1,219 @@
+package graceful
+
+import (
+	"encoding/binary"
+	"errors"
+	"os"
+	"testing"
+	"time"
+)
+
+var httpTransports = []transport{overH1, overH1TLS, overH2, overH2C, overUnix}
+
+// A request in flight when the stop begins completes, while new connections
+// are refused.
+func TestInFlightRequestCompletes(t *testing.T) {
+	for _, tr := range httpTransports {
+		t.Run(string(tr), func(t *testing.T) {
+			f := startOne(t, Config{DisableSignals: true}, tr)
+			res := f.holdRequest(t)
+			if s := f.g.Stats(); s.Requests != 1 || s.Conns != 1 {
+				t.Errorf("in flight: %+v, want one request on one connection", s)
+			}
+			f.r.cancel()
+			waitState(t, f.g, StateDraining)
+			eventually(t, f.ep.refused, "new connections are still accepted")
+			if tr == overUnix {
+				if _, err := os.Stat(f.ep.path); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("socket file after its listener closed: %v", err)
+				}
+			}
+			if f.r.returned() {
+				t.Fatal("Run returned with a request in flight")
+			}
+			f.gt.release()
+			if got := await(t, res); got.err != nil || got.code != 200 || got.body != "done: /slow" {
+				t.Errorf("in-flight request: %+v, want 200 done: /slow", got)
+			}
+			f.r.expect(t, nil)
+			rep := f.g.Report()
+			if !errors.Is(rep.Cause, ErrContextDone) || rep.InFlight != 1 || rep.Completed != 1 || rep.Unfinished != 0 ||
+				rep.Conns != 1 || rep.ForcedClosed != 0 || rep.TimedOut || rep.Forced {
+				t.Errorf("report: %+v", rep)
+			}
+			if s := f.g.Stats(); s.State != StateStopped || s.Served != 1 {
+				t.Errorf("stats after Run: %+v", s)
+			}
+		})
+	}
+}
+
+// A keep-alive client's idle connection is closed as the drain begins, and
+// the response in flight on another connection carries Connection: close.
+func TestKeepAliveClientsToldToClose(t *testing.T) {
+	for _, tr := range []transport{overH1, overH1TLS, overUnix} {
+		t.Run(string(tr), func(t *testing.T) {
+			f := startOne(t, Config{DisableSignals: true}, tr)
+			busy := f.ep.dialRaw(t)
+			busy.Send(t, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+			idle := f.ep.dialRaw(t)
+			idle.Send(t, "GET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
+			if res, _ := idle.Response(t); res.Close {
+				t.Fatal("Connection: close before the stop")
+			}
+			f.gt.wait(t, 1)
+
+			f.r.cancel()
+			if !idle.ClosedByPeer(t) {
+				t.Error("the idle keep-alive connection was not closed")
+			}
+			if f.r.returned() {
+				t.Fatal("Run returned with a request in flight")
+			}
+			f.gt.release()
+			// ReadResponse moves "Connection: close" to res.Close.
+			if res, body := busy.Response(t); res.StatusCode != 200 || body != "done: /slow" || !res.Close {
+				t.Errorf("in-flight response: %d %q, Connection: close %v", res.StatusCode, body, res.Close)
+			}
+			if !busy.ClosedByPeer(t) {
+				t.Error("the connection stayed open after its last response")
+			}
+			f.r.expect(t, nil)
+		})
+	}
+}
+
+// An HTTP/2 client gets GOAWAY while its stream is open, and the stream
+// completes.
+func TestHTTP2GoAway(t *testing.T) {
+	for _, tr := range []transport{overH2, overH2C} {
+		t.Run(string(tr), func(t *testing.T) {
+			f := startOne(t, Config{DisableSignals: true}, tr)
+			h := f.ep.dialH2(t)
+			h.get(t, 1, "/slow")
+			f.gt.wait(t, 1)
+			f.r.cancel()
+			for {
+				fr, err := h.read(t)
+				if err != nil {
+					t.Fatalf("waiting for GOAWAY: %v", err)
+				}
+				if fr.stream == 1 && (fr.typ == h2Headers || fr.typ == h2Data) {
+					t.Fatalf("stream 1 answered before the gate opened: frame type %d", fr.typ)
+				}
+				if fr.typ != h2GoAway {
+					continue
+				}
+				last, code := binary.BigEndian.Uint32(fr.payload)&^(1<<31), binary.BigEndian.Uint32(fr.payload[4:])
+				if last != 1 || code != 0 {
+					t.Errorf("GOAWAY last stream %d, code %d; want 1, NO_ERROR", last, code)
+				}
+				break
+			}
+			f.gt.release()
+			if _, body := h.goAwayAndBody(t, 1); body != "done: /slow" {
+				t.Errorf("stream 1 body %q", body)
+			}
+			if !h.ClosedByPeer(t) {
+				t.Error("the connection stayed open after its last stream")
+			}
+			f.r.expect(t, nil)
+			if rep := f.g.Report(); rep.InFlight != 1 || rep.Completed != 1 || rep.TimedOut {
+				t.Errorf("report: %+v", rep)
+			}
+		})
+	}
+}
+
+// The drain delay keeps the listeners open and the requests served while the
+// ready handler answers 503.
+func TestDrainDelayKeepsServing(t *testing.T) {
+	const delay = 500 * time.Millisecond
+	f := startOne(t, Config{DisableSignals: true, DrainDelay: delay}, overH1)
+	if code, body, err := f.ep.get("/ready"); err != nil || code != 200 || body != "serving\n" {
+		t.Fatalf("ready while serving: %d %q %v", code, body, err)
+	}
+	began := time.Now()
+	f.r.cancel()
+	waitState(t, f.g, StateStopping)
+	// A new connection is accepted and served during the delay.
+	c := f.ep.dialRaw(t)
+	c.Send(t, "GET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
+	if res, body := c.Response(t); res.StatusCode != 200 || body != "fast" {
+		t.Errorf("request during the delay: %d %q", res.StatusCode, body)
+	}
+	if code, body, err := f.ep.get("/ready"); err != nil || code != 503 || body != "stopping\n" {
+		t.Errorf("ready during the delay: %d %q %v", code, body, err)
+	}
+	if s := f.g.Stats().State; s != StateStopping {
+		t.Fatalf("state %v: the requests above took longer than the delay", s)
+	}
+	waitState(t, f.g, StateDraining)
+	if d := time.Since(began); d < delay {
+		t.Errorf("draining %v after the stop, before the delay of %v", d, delay)
+	}
+	eventually(t, f.ep.refused, "new connections are still accepted after the delay")
+	f.r.expect(t, nil)
+	if rep := f.g.Report(); rep.DrainDelay < delay || rep.Completed != 2 || rep.Forced {
+		t.Errorf("report: %+v", rep)
+	}
+}
+
+// At the shutdown timeout the connections still busy are closed and Run
+// says so.
+func TestShutdownTimeoutClosesTheRest(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	for _, tr := range []transport{overH1, overH2} {
+		t.Run(string(tr), func(t *testing.T) {
+			f := startOne(t, Config{DisableSignals: true, ShutdownTimeout: timeout}, tr)
+			res := f.holdRequest(t)
+			began := time.Now()
+			f.r.cancel()
+			f.r.expect(t, ErrShutdownTimeout)
+			if d := time.Since(began); d < timeout || d > timeout+3*time.Second {
+				t.Errorf("Run returned %v after the stop; the timeout is %v", d, timeout)
+			}
+			if got := await(t, res); got.err == nil {
+				t.Errorf("the request cut at the deadline succeeded: %+v", got)
+			}
+			rep := f.g.Report()
+			if !rep.TimedOut || rep.Forced || rep.ForcedClosed != 1 || rep.InFlight != 1 || rep.Completed != 0 || rep.Unfinished != 1 {
+				t.Errorf("report: %+v", rep)
+			}
+			if s := f.g.Stats(); s.ForcedClosed != 1 {
+				t.Errorf("stats: %+v", s)
+			}
+		})
+	}
+}
+
+// Several servers, on TCP, TLS, h2c and a Unix socket, drain together.
+func TestServersDrainTogether(t *testing.T) {
+	checkNoLeaks(t)
+	g := mustNew(t, Config{DisableSignals: true})
+	gt := newGate()
+	var eps []*endpoint
+	for _, tr := range httpTransports {
+		eps = append(eps, addServer(t, g, tr, mux(g, gt)))
+	}
+	r := start(t, g)
+	var results []<-chan result
+	for _, ep := range eps {
+		results = append(results, ep.getAsync("/slow"))
+	}
+	gt.wait(t, len(eps))
+	r.cancel()
+	for _, ep := range eps {
+		eventually(t, ep.refused, "%s still accepts connections", ep.tr)
+	}
+	gt.release()
+	for i, res := range results {
+		if got := await(t, res); got.err != nil || got.code != 200 {
+			t.Errorf("%s: %+v", eps[i].tr, got)
+		}
+	}
+	r.expect(t, nil)
+	if rep := g.Report(); rep.InFlight != int64(len(eps)) || rep.Completed != int64(len(eps)) || rep.TimedOut {
+		t.Errorf("report: %+v", rep)
+	}
+}
