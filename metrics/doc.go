@@ -61,8 +61,8 @@
 //
 // # Policies
 //
-// [Metrics.Limits], [Metrics.Timeouts], [Metrics.HostFilter] and
-// [Metrics.CertAuth] return collectors that read a policy's Stats snapshot
+// [Metrics.Limits], [Metrics.Timeouts], [Metrics.HostFilter],
+// [Metrics.CertAuth] and [Metrics.Graceful] return collectors that read a policy's Stats snapshot
 // at each scrape, so that the policy's hot path pays
 // one atomic add per decision and nothing for Prometheus. Refusals of every
 // policy meet in one family, one series per reason, zero included:
@@ -71,7 +71,8 @@
 //
 // next to each policy's own series (windhover_min_data_rate_violations_total
 // for the minimum data rates, windhover_limits_* for limits' pools,
-// windhover_hostfilter_* and windhover_certauth_* for the others).
+// windhover_hostfilter_*, windhover_certauth_* and windhover_graceful_* for
+// the others; the last show a drain's progress).
 //
 // # Namespace and labels
 //

@@ -1,15 +1,19 @@
 package metrics
 
 import (
+	"context"
 	"crypto/tls"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/windhover/windhover/certauth"
+	"github.com/windhover/windhover/graceful"
 	"github.com/windhover/windhover/hostfilter"
 	"github.com/windhover/windhover/internal/testcert"
 	"github.com/windhover/windhover/internal/testserver"
@@ -71,4 +75,48 @@ func TestCertAuthCollector(t *testing.T) {
 	assert.Equal(t, 0.0, value(t, reg, "windhover_certauth_handshakes_total", "outcome", "failed"))
 	assert.Equal(t, 1.0, value(t, reg, "windhover_certauth_cache_entries"))
 	assert.Equal(t, 0.0, value(t, reg, "windhover_certauth_crl_reloads_total", "outcome", "failed"))
+}
+
+func TestGracefulCollector(t *testing.T) {
+	m, _ := newMetrics(t, testConfig)
+	g, err := graceful.New(graceful.Config{DisableSignals: true, ShutdownTimeout: time.Second})
+	require.NoError(t, err)
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(m.Graceful(g)))
+	lint(t, m.Graceful(g))
+	assert.Equal(t, 1.0, value(t, reg, "windhover_graceful_state", "state", "new"))
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	release := make(chan struct{})
+	srv := &http.Server{Handler: g.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+	}))}
+	g.Add(srv, ln)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	answered := make(chan struct{})
+	go func() {
+		defer close(answered)
+		res, err := http.Get("http://" + ln.Addr().String() + "/")
+		if err == nil {
+			res.Body.Close()
+		}
+	}()
+	testserver.Eventually(t, func() bool { return g.Stats().Requests == 1 }, "the request is in flight")
+	assert.Equal(t, 1.0, value(t, reg, "windhover_graceful_state", "state", "serving"))
+	assert.Equal(t, 1.0, value(t, reg, "windhover_graceful_requests_in_flight"))
+	assert.Equal(t, 1.0, value(t, reg, "windhover_graceful_connections", "kind", "open"))
+
+	cancel()
+	testserver.Eventually(t, func() bool { return g.Stats().State == graceful.StateDraining }, "draining")
+	assert.Equal(t, 1.0, value(t, reg, "windhover_graceful_state", "state", "draining"))
+	assert.Equal(t, 0.0, value(t, reg, "windhover_graceful_state", "state", "serving"))
+	close(release)
+	<-answered
+	require.NoError(t, <-done)
+	assert.Equal(t, 1.0, value(t, reg, "windhover_graceful_state", "state", "stopped"))
+	assert.Equal(t, 1.0, value(t, reg, "windhover_graceful_requests_served_total"))
+	assert.Equal(t, 0.0, value(t, reg, "windhover_graceful_forced_closes_total", "kind", "open"))
 }

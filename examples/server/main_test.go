@@ -219,3 +219,47 @@ func TestServerMetrics(t *testing.T) {
 	}
 	require.NoError(t, stop())
 }
+
+// TestServerDrains stops the server while a slow request is in flight:
+// during the drain delay it still serves and /readyz answers 503; the slow
+// request completes; run returns without error.
+func TestServerDrains(t *testing.T) {
+	url, logs, stop := start(t, "-drain-delay", "400ms", "-shutdown-timeout", "5s")
+	c := &http.Client{Transport: &http.Transport{}}
+	defer c.CloseIdleConnections()
+	get := func(path string) (int, string) {
+		res, err := c.Get(url + path)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(body)
+	}
+	code, _ := get("/readyz")
+	require.Equal(t, 200, code)
+
+	slow := make(chan string, 1)
+	go func() {
+		res, err := (&http.Client{}).Get(url + "/slow?d=1s")
+		if err != nil {
+			slow <- err.Error()
+			return
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		slow <- res.Status + " " + string(body)
+	}()
+	time.Sleep(100 * time.Millisecond)
+	stopped := make(chan error, 1)
+	go func() { stopped <- stop() }()
+	time.Sleep(100 * time.Millisecond)
+	code, _ = get("/readyz")
+	assert.Equal(t, 503, code, "not ready during the drain delay")
+	code, body := get("/")
+	assert.Equal(t, 200, code, "but still serving")
+	assert.Equal(t, "hello\n", body)
+
+	assert.Equal(t, "200 OK waited 1s\n", <-slow)
+	require.NoError(t, <-stopped)
+	assert.Contains(t, logs.String(), "stopping")
+	assert.Regexp(t, `msg=stopped .*in_flight=1 completed=\d+ unfinished=0 forced_closed=0 timed_out=false`, logs.String())
+}

@@ -35,6 +35,7 @@ type options struct {
 	keepAlive       time.Duration
 	headerTimeout   time.Duration
 	shutdownTimeout time.Duration
+	drainDelay      time.Duration
 	bare            bool
 	logJSON         bool
 	config          string
@@ -103,6 +104,7 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&o.keepAlive, "keepalive", o.keepAlive, "how long an idle keep-alive connection stays open (0: 130s)")
 	fs.DurationVar(&o.headerTimeout, "header-timeout", o.headerTimeout, "how long a client may take to send a request header (0: 30s)")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", o.shutdownTimeout, "how long to wait for requests in flight on exit")
+	fs.DurationVar(&o.drainDelay, "drain-delay", o.drainDelay, "how long to go on serving after a stop signal, with /readyz answering 503, before closing the listeners")
 	fs.BoolVar(&o.bare, "bare", o.bare, "serve the same routes with none of the toolkit, for comparison")
 	fs.BoolVar(&o.logJSON, "log-json", o.logJSON, "log JSON instead of text")
 	return fs
@@ -126,6 +128,9 @@ type fileConfig struct {
 	// NoCertificate, AllowCertificate or RequireCertificate.
 	ClientCertificateMode *string
 	ShutdownTimeout       *duration
+	// DrainDelay is not Kestrel's: how long to go on serving after the
+	// stop signal (aspnetcore #30387).
+	DrainDelay *duration
 }
 
 type fileRate struct {
@@ -201,6 +206,7 @@ func loadConfig(path string, o *options) error {
 	set(&o.allowedHosts, c.AllowedHosts)
 	set(&o.clientCertMode, c.ClientCertificateMode)
 	setDuration(&o.shutdownTimeout, c.ShutdownTimeout)
+	setDuration(&o.drainDelay, c.DrainDelay)
 	l.MinRequestBodyDataRate.setRate(&o.bodyRate)
 	l.MinResponseDataRate.setRate(&o.responseRate)
 	return nil

@@ -18,7 +18,7 @@ import (
 const maxStream = 1 << 30
 
 // routes are the example's endpoints, the same with or without the toolkit.
-func routes(bare bool, whoami, metrics http.Handler) http.Handler {
+func routes(bare bool, whoami, metrics, ready http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "hello\n")
@@ -62,6 +62,7 @@ func routes(bare bool, whoami, metrics http.Handler) http.Handler {
 	}))
 	mux.Handle("GET /whoami", whoami)
 	mux.Handle("GET /metrics", metrics)
+	mux.Handle("GET /readyz", ready)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
 	})
