@@ -88,12 +88,15 @@ func New(cfg Config) (*Group, error) {
 // "h2" in NextProtos if HTTP/2 is wanted. If ln is nil, Run listens on TCP at
 // srv.Addr (":http" if empty), as ListenAndServe does.
 //
-// Add chains the group's ConnState hook before any hook srv already has;
-// srv's own RegisterOnShutdown functions still run when the group shuts it
-// down. Add srv before it serves anywhere, and do not add it twice.
+// A server that serves on several listeners (TCP and a Unix socket, say) is
+// added once for each, every time with its listener; it is shut down once.
 //
-// Add panics, with a "graceful: " message, if srv is nil or already added,
-// or if Run has been called.
+// Add chains the group's ConnState hook before any hook srv already has,
+// once per server; srv's own RegisterOnShutdown functions still run when the
+// group shuts it down. Add srv before it serves anywhere.
+//
+// Add panics, with a "graceful: " message, if srv is nil, if it is added
+// again with the same listener or without one, or if Run has been called.
 func (g *Group) Add(srv *http.Server, ln net.Listener) {
 	g.add(&server{srv: srv}, ln)
 }
@@ -121,8 +124,19 @@ func (g *Group) add(s *server, ln net.Listener) {
 	if g.ran {
 		panic("graceful: Add after Run")
 	}
-	if slices.ContainsFunc(g.servers, func(o *server) bool { return o.srv == s.srv }) {
-		panic("graceful: the same *http.Server added twice")
+	known := false
+	for _, o := range g.servers {
+		if o.srv != s.srv {
+			continue
+		}
+		if s.ln == nil || o.ln == nil || o.ln.Listener == s.ln.Listener {
+			panic("graceful: the same *http.Server added twice without a listener of its own each time")
+		}
+		known = true
+	}
+	g.servers = append(g.servers, s)
+	if known {
+		return
 	}
 	prev := s.srv.ConnState
 	s.srv.ConnState = func(c net.Conn, state http.ConnState) {
@@ -131,7 +145,17 @@ func (g *Group) add(s *server, ln net.Listener) {
 			prev(c, state)
 		}
 	}
-	g.servers = append(g.servers, s)
+}
+
+// distinct returns the servers behind the entries, each once.
+func distinct(servers []*server) []*http.Server {
+	var out []*http.Server
+	for _, s := range servers {
+		if !slices.Contains(out, s.srv) {
+			out = append(out, s.srv)
+		}
+	}
+	return out
 }
 
 // connState is the hook Add puts on every server.
@@ -368,8 +392,8 @@ func (g *Group) stop(servers []*server) error {
 	}
 	shutCtx, stopShutdowns := context.WithCancel(deadline)
 	var shutting sync.WaitGroup
-	for _, s := range servers {
-		shutting.Go(func() { _ = s.srv.Shutdown(shutCtx) })
+	for _, srv := range distinct(servers) {
+		shutting.Go(func() { _ = srv.Shutdown(shutCtx) })
 	}
 	shut := make(chan struct{})
 	go func() {
@@ -385,8 +409,8 @@ func (g *Group) stop(servers []*server) error {
 		rep.Unfinished = g.requests.Load()
 		g.forcedConns.Add(g.conns.Load())
 		var closing sync.WaitGroup
-		for _, s := range servers {
-			closing.Go(func() { _ = s.srv.Close() })
+		for _, srv := range distinct(servers) {
+			closing.Go(func() { _ = srv.Close() })
 		}
 		closing.Wait()
 		err = ErrShutdownTimeout

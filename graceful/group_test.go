@@ -1,6 +1,7 @@
 package graceful
 
 import (
+	"net"
 	"context"
 	"errors"
 	"net/http"
@@ -109,10 +110,20 @@ func TestMisusePanics(t *testing.T) {
 		msg  string
 	}{
 		{"nil server", func(g *Group) { g.Add(nil, nil) }, "graceful: Add with a nil"},
-		{"twice", func(g *Group) {
+		{"twice without a listener", func(g *Group) {
 			srv := &http.Server{}
 			g.Add(srv, nil)
 			g.AddTLS(srv, nil, "", "")
+		}, "graceful: the same *http.Server added twice"},
+		{"twice with the same listener", func(g *Group) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				panic(err)
+			}
+			defer ln.Close()
+			srv := &http.Server{}
+			g.Add(srv, ln)
+			g.Add(srv, ln)
 		}, "graceful: the same *http.Server added twice"},
 		{"add after Run", func(g *Group) {
 			_ = g.Shutdown(context.Background())
