@@ -74,6 +74,9 @@ func TestOneServerManyListeners(t *testing.T) {
 	}
 	<-entered
 	<-entered
+	if n := news.Load(); n != 2 {
+		t.Errorf("the server's hook saw %d new connections, want 2: one hook, chained once", n)
+	}
 	cancel()
 	refused := func(network, addr string) bool {
 		c, err := net.Dial(network, addr)
@@ -91,9 +94,6 @@ func TestOneServerManyListeners(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
-	}
-	if n := news.Load(); n != 2 {
-		t.Errorf("the server's hook saw %d new connections, want 2", n)
 	}
 	if n := shutdowns.Load(); n != 1 {
 		t.Errorf("the server was shut down %d times, want 1", n)

@@ -25,15 +25,15 @@ import (
 func TestDrainUnderLoad(t *testing.T) {
 	wrk, h2load, curl := requirePeer(t, "wrk"), requirePeer(t, "h2load"), requirePeer(t, "curl")
 	sock := filepath.Join(t.TempDir(), "server.sock")
-	s := startServer(t, "-h2c", "-unix", sock, "-drain-delay", "3s", "-shutdown-timeout", "10s")
+	s := startServer(t, "-h2c", "-unix", sock, "-drain-delay", "4s", "-shutdown-timeout", "10s")
 
 	slow := exec.Command(curl, "-sS", "--unix-socket", sock, "-w", " %{http_code}", "http://localhost/slow?d=3s")
 	var slowOut strings.Builder
 	slow.Stdout, slow.Stderr = &slowOut, &slowOut
 	require.NoError(t, slow.Start())
 
-	wrkCmd := exec.Command(wrk, "-t2", "-c16", "-d2500ms", "--latency", s.url()+"/")
-	h2Cmd := exec.Command(h2load, "-c8", "-m8", "-D", "2500ms", s.url()+"/")
+	wrkCmd := exec.Command(wrk, "-t2", "-c16", "-d3s", "--latency", s.url()+"/")
+	h2Cmd := exec.Command(h2load, "-c8", "-m8", "-D", "3", s.url()+"/")
 	var wrkOut, h2Out strings.Builder
 	wrkCmd.Stdout, wrkCmd.Stderr = &wrkOut, &wrkOut
 	h2Cmd.Stdout, h2Cmd.Stderr = &h2Out, &h2Out
@@ -72,6 +72,6 @@ func TestDrainUnderLoad(t *testing.T) {
 	_, err := os.Stat(sock)
 	assert.ErrorIs(t, err, os.ErrNotExist, "the socket file is removed")
 	assert.Contains(t, s.logs.String(), "timed_out=false")
-	t.Logf("drain under load: wrk %s requests and h2load %s, none failed; the slow request completed; exit %v after SIGTERM (3 s of it the drain delay)",
+	t.Logf("drain under load: wrk %s requests and h2load %s, none failed; the slow request completed; exit %v after SIGTERM (4 s of it the drain delay)",
 		wrkRequests[1], m[4], took.Round(time.Millisecond))
 }
