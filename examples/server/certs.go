@@ -23,6 +23,27 @@ func parseMode(s string) (certauth.Mode, error) {
 	return 0, fmt.Errorf("-client-cert-mode %q: want none, allow or require", s)
 }
 
+// parseHostModes reads -client-cert-hosts: name=mode pairs, ';'-separated.
+func parseHostModes(s string) (map[string]certauth.Mode, error) {
+	entries := splitList(s)
+	if len(entries) == 0 {
+		return nil, nil
+	}
+	modes := make(map[string]certauth.Mode, len(entries))
+	for _, e := range entries {
+		name, mode, ok := strings.Cut(e, "=")
+		if !ok {
+			return nil, fmt.Errorf("-client-cert-hosts: %q is not name=mode", e)
+		}
+		m, err := parseMode(strings.TrimSpace(mode))
+		if err != nil {
+			return nil, fmt.Errorf("-client-cert-hosts %q: %w", e, err)
+		}
+		modes[strings.TrimSpace(name)] = m
+	}
+	return modes, nil
+}
+
 func loadPool(file string) (*x509.CertPool, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +26,7 @@ type options struct {
 	allowedHosts    string
 	clientCA        string
 	clientCertMode  string
+	clientCertHosts string
 	trustedProxies  string
 	maxConns        int
 	maxUpgraded     int
@@ -86,6 +88,7 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.allowedHosts, "allowed-hosts", o.allowedHosts, `hosts requests may name, ';'-separated ("*" for any; "*.example.com", CIDR prefixes)`)
 	fs.StringVar(&o.clientCA, "client-ca", o.clientCA, "PEM file of the CAs client certificates chain to")
 	fs.StringVar(&o.clientCertMode, "client-cert-mode", o.clientCertMode, "ask TLS clients for a certificate: none, allow or require (default none)")
+	fs.StringVar(&o.clientCertHosts, "client-cert-hosts", o.clientCertHosts, `per-host modes by TLS server name, such as "api.example.com=require;*.example.com=allow"`)
 	fs.StringVar(&o.trustedProxies, "trusted-proxies", o.trustedProxies, `';'-separated peers whose X-Client-Cert and X-Forwarded-For are believed: IPs, CIDR prefixes, "unix"`)
 	fs.IntVar(&o.maxConns, "max-conns", o.maxConns, "most connections open at once (0: no limit)")
 	fs.IntVar(&o.maxUpgraded, "max-upgraded", o.maxUpgraded, "most upgraded connections at once (0: no limit, -1: no upgrades)")
@@ -127,7 +130,10 @@ type fileConfig struct {
 	// ClientCertificateMode is Kestrel's HttpsDefaults.ClientCertificateMode:
 	// NoCertificate, AllowCertificate or RequireCertificate.
 	ClientCertificateMode *string
-	ShutdownTimeout       *duration
+	// Sni is Kestrel's per-server-name endpoint configuration, of which
+	// only ClientCertificateMode is read.
+	Sni             map[string]struct{ ClientCertificateMode string }
+	ShutdownTimeout *duration
 	// DrainDelay is not Kestrel's: how long to go on serving after the
 	// stop signal (aspnetcore #30387).
 	DrainDelay *duration
@@ -205,6 +211,14 @@ func loadConfig(path string, o *options) error {
 	setDuration(&o.headerTimeout, l.RequestHeadersTimeout)
 	set(&o.allowedHosts, c.AllowedHosts)
 	set(&o.clientCertMode, c.ClientCertificateMode)
+	if len(c.Sni) > 0 {
+		var hosts []string
+		for name, sni := range c.Sni {
+			hosts = append(hosts, name+"="+sni.ClientCertificateMode)
+		}
+		sort.Strings(hosts)
+		o.clientCertHosts = strings.Join(hosts, ";")
+	}
 	setDuration(&o.shutdownTimeout, c.ShutdownTimeout)
 	setDuration(&o.drainDelay, c.DrainDelay)
 	l.MinRequestBodyDataRate.setRate(&o.bodyRate)

@@ -55,6 +55,9 @@ func newToolkit(o options, logger *slog.Logger) (*toolkit, error) {
 	if ccfg.Mode, err = parseMode(o.clientCertMode); err != nil {
 		return nil, err
 	}
+	if ccfg.Hosts, err = parseHostModes(o.clientCertHosts); err != nil {
+		return nil, err
+	}
 	if o.clientCA != "" {
 		if ccfg.ClientCAs, err = loadPool(o.clientCA); err != nil {
 			return nil, err
