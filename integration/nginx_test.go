@@ -1,0 +1,164 @@
+//go:build integration
+
+package integration
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/windhover/windhover/internal/testcert"
+)
+
+// nginxConf is nginx in front of the example server's Unix socket,
+// terminating TLS, asking for client certificates and forwarding them as
+// examples/nginx/nginx.conf does.
+const nginxConf = `%s
+daemon off;
+worker_processes 1;
+pid %[2]s/nginx.pid;
+error_log %[2]s/error.log warn;
+events {}
+http {
+	access_log off;
+	client_body_temp_path %[2]s/body;
+	proxy_temp_path %[2]s/proxy;
+	fastcgi_temp_path %[2]s/fastcgi;
+	uwsgi_temp_path %[2]s/uwsgi;
+	scgi_temp_path %[2]s/scgi;
+	upstream windhover {
+		server unix:%[3]s;
+		keepalive 8;
+	}
+	server {
+		listen 127.0.0.1:%[4]d ssl;
+		server_name app.localhost;
+		ssl_certificate %[5]s;
+		ssl_certificate_key %[6]s;
+		ssl_client_certificate %[7]s;
+		ssl_verify_client optional;
+		location / {
+			proxy_pass http://windhover;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+			proxy_set_header Host $host;
+			proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+			proxy_set_header X-Client-Cert $ssl_client_escaped_cert;
+		}
+	}
+}
+`
+
+// freePort finds a TCP port free at this moment, for a program that must be
+// told its port.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestNginxInFront puts nginx in front of the example server over a Unix
+// socket: requests pass, host filtering sees the host the client named, the
+// client certificate nginx verified reaches certauth as the request's
+// identity, and the same header sent straight to the server's TCP port by a
+// peer it does not trust is removed.
+func TestNginxInFront(t *testing.T) {
+	nginx := requirePeer(t, "nginx")
+	dir := t.TempDir()
+	ca := testcert.NewCA(t, "windhover nginx CA")
+	caFile := ca.WriteCA(t, dir)
+	serverCert, serverKey := ca.Server(t, "app.localhost").Write(t, dir, "server")
+	alice := ca.Client(t, "alice")
+	aliceCert, aliceKey := alice.Write(t, dir, "alice")
+	sock := filepath.Join(dir, "app.sock")
+
+	s := startServer(t, "-unix", sock, "-trusted-proxies", "unix", "-client-ca", caFile,
+		"-allowed-hosts", "app.localhost;127.0.0.1")
+
+	port := freePort(t)
+	user := ""
+	if os.Geteuid() == 0 {
+		user = "user root;" // the workers must reach the socket in a private directory
+	}
+	conf := filepath.Join(dir, "nginx.conf")
+	require.NoError(t, os.WriteFile(conf, fmt.Appendf(nil, nginxConf, user, dir, sock, port, serverCert, serverKey, caFile), 0o600))
+	cmd := exec.Command(nginx, "-c", conf, "-e", filepath.Join(dir, "error.log"))
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	// The workers hold the output pipe too: SIGTERM makes the master stop
+	// them, and WaitDelay bounds the wait for the pipe if it does not.
+	cmd.WaitDelay = 5 * time.Second
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
+	front := fmt.Sprintf("127.0.0.1:%d", port)
+	require.Eventually(t, func() bool {
+		c, err := net.Dial("tcp", front)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}, 10*time.Second, 50*time.Millisecond, "nginx did not start: %s", &out)
+
+	curl := func(host, path string, withCert bool) (string, string) {
+		args := []string{"-sS", "--cacert", caFile, "--resolve", fmt.Sprintf("app.localhost:%d:127.0.0.1", port),
+			"-w", "\n%{http_code}", "-H", "Host: " + host}
+		if withCert {
+			args = append(args, "--cert", aliceCert, "--key", aliceKey)
+		}
+		args = append(args, fmt.Sprintf("https://app.localhost:%d%s", port, path))
+		b, err := exec.Command(requirePeer(t, "curl"), args...).CombinedOutput()
+		require.NoError(t, err, "%s", b)
+		text := string(b)
+		i := strings.LastIndexByte(text, '\n')
+		return text[i+1:], text[:i]
+	}
+
+	code, body := curl("app.localhost", "/", false)
+	assert.Equal(t, "200", code)
+	assert.Equal(t, "hello\n", body)
+
+	code, body = curl("app.localhost", "/whoami", true)
+	assert.Equal(t, "200", code)
+	assert.Contains(t, body, "subject: CN=alice,O=windhover tests")
+	assert.Contains(t, body, "forwarded: true", "the identity came from nginx's header")
+
+	code, _ = curl("app.localhost", "/whoami", false)
+	assert.Equal(t, "403", code, "no certificate, no identity")
+
+	code, body = curl("evil.example", "/", false)
+	assert.Equal(t, "400", code, "host filtering judged the Host the client sent through nginx")
+	assert.Equal(t, "invalid hostname\n", body)
+
+	// The same header, straight to the server's TCP port: not trusted.
+	req, err := http.NewRequest("GET", s.url()+"/whoami", nil)
+	require.NoError(t, err)
+	req.Header.Set("X-Client-Cert", url.QueryEscape(string(alice.PEM())))
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, 403, res.StatusCode, "a forged X-Client-Cert from an untrusted peer is ignored")
+
+	res, err = http.Get(s.url() + "/metrics")
+	require.NoError(t, err)
+	metrics, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	assert.Contains(t, string(metrics), `windhover_certauth_forwarded_total{outcome="accepted"} 1`)
+	assert.Contains(t, string(metrics), `windhover_certauth_forwarded_total{outcome="ignored"} 1`)
+	assert.Contains(t, string(metrics), `windhover_rejections_total{policy="hostfilter",reason="host_not_allowed"} 1`)
+}
