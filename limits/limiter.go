@@ -143,12 +143,21 @@ type Stats struct {
 }
 
 // RejectedTotal is the sum of Rejected.
-func (s Stats) RejectedTotal() uint64 {
+func (s Stats) RejectedTotal() uint64 { return sum(&s.Rejected) }
+
+func sum(counts *[NumReasons]uint64) uint64 {
 	var t uint64
-	for _, n := range s.Rejected {
+	for _, n := range counts {
 		t += n
 	}
 	return t
+}
+
+// load reads each counter of from into to.
+func load(to *[NumReasons]uint64, from *[numReasons]atomic.Uint64) {
+	for i := range from {
+		to[i] = from[i].Load()
+	}
 }
 
 // Stats returns a snapshot of l's counters. Each counter is read atomically;
@@ -160,9 +169,7 @@ func (l *Limiter) Stats() Stats {
 		QueuedConnections:   l.queued.Load(),
 		AcceptedConnections: l.accepted.Load(),
 	}
-	for i := range l.rejected {
-		s.Rejected[i] = l.rejected[i].Load()
-	}
+	load(&s.Rejected, &l.rejected)
 	return s
 }
 
