@@ -14,7 +14,7 @@ import (
 )
 
 // DefaultMaxKeys is how many keys a [MemoryStore] tracks when given zero:
-// about 25 MB of buckets at most.
+// about 35 MB at most, some 350 bytes a key.
 const DefaultMaxKeys = 100_000
 
 // Sharding: enough shards that parallel requests rarely meet on one lock,
@@ -166,6 +166,9 @@ func (s *MemoryStore) take(k memKey, q Quota, now time.Time, detail bool) Decisi
 func (s *MemoryStore) shard(k memKey) *memShard { return &s.shards[s.shardIndex(k)] }
 
 func (s *MemoryStore) shardIndex(k memKey) uint64 {
+	if s.mask == 0 {
+		return 0
+	}
 	if k.addr.IsValid() {
 		return maphash.Comparable(s.seed, k.addr) & s.mask
 	}
