@@ -96,15 +96,14 @@ type ConcurrencyLimiter struct {
 	timeout    time.Duration
 	retryAfter time.Duration // as announced: whole seconds, or 0 for none
 	retryValue string        // the Retry-After field value, or ""
-	onReject   func(*http.Request, error)
 
 	// With a limit, active changes only under mu, so that a released slot
 	// goes to a waiter before any newcomer; it is atomic for Stats.
-	mu       sync.Mutex
-	queue    waitQueue
-	active   atomic.Int64
-	queued   atomic.Int64
-	rejected [numReasons]atomic.Uint64
+	mu     sync.Mutex
+	queue  waitQueue
+	active atomic.Int64
+	queued atomic.Int64
+	refusals
 }
 
 // NewConcurrencyLimiter returns a ConcurrencyLimiter for cfg, or an error
@@ -128,8 +127,8 @@ func NewConcurrencyLimiter(cfg ConcurrencyConfig) (*ConcurrencyLimiter, error) {
 		queueLimit: cfg.RequestQueueLimit,
 		order:      cfg.QueueOrder,
 		timeout:    orDefault(cfg.RequestQueueTimeout, DefaultRequestQueueTimeout),
-		onReject:   cfg.OnReject,
 	}
+	c.onReject = cfg.OnReject
 	if ra := orDefault(cfg.RetryAfter, DefaultConcurrencyRetryAfter); ra > 0 {
 		c.retryAfter, c.retryValue = retryAfter(ra)
 	}
@@ -140,11 +139,7 @@ func NewConcurrencyLimiter(cfg ConcurrencyConfig) (*ConcurrencyLimiter, error) {
 // its handler at once and answers 503 to any more, without a queue. It panics
 // if n is negative; zero means no limit (requests are still counted).
 func MaxConcurrentRequests(n int) *ConcurrencyLimiter {
-	c, err := NewConcurrencyLimiter(ConcurrencyConfig{MaxConcurrentRequests: n})
-	if err != nil {
-		panic("limits: " + err.Error())
-	}
-	return c
+	return must(NewConcurrencyLimiter(ConcurrencyConfig{MaxConcurrentRequests: n}))
 }
 
 // Handler returns next behind c. A request that finds a slot free (and
@@ -310,13 +305,6 @@ func (c *ConcurrencyLimiter) refusal(reason Reason, cause error) *Error {
 	return &Error{Reason: reason, Limit: c.max, Size: -1, Err: cause, RetryAfter: c.retryAfter}
 }
 
-func (c *ConcurrencyLimiter) reject(r *http.Request, err *Error) {
-	c.rejected[err.Reason].Add(1)
-	if c.onReject != nil {
-		c.onReject(r, err)
-	}
-}
-
 // ConcurrencyStats is a snapshot of a ConcurrencyLimiter's counters.
 type ConcurrencyStats struct {
 	// ActiveRequests is the number of requests holding a slot.
@@ -335,7 +323,5 @@ func (s ConcurrencyStats) RejectedTotal() uint64 { return sum(&s.Rejected) }
 // Stats returns a snapshot of c's counters. Each counter is read atomically;
 // the snapshot as a whole is not a single instant.
 func (c *ConcurrencyLimiter) Stats() ConcurrencyStats {
-	s := ConcurrencyStats{ActiveRequests: c.active.Load(), QueuedRequests: c.queued.Load()}
-	load(&s.Rejected, &c.rejected)
-	return s
+	return ConcurrencyStats{ActiveRequests: c.active.Load(), QueuedRequests: c.queued.Load(), Rejected: c.counts()}
 }

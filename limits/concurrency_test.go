@@ -113,6 +113,17 @@ func (c *client) result() outcome {
 	}
 }
 
+// busy serves lim over p in front of a gate, and sends request "a", which it
+// waits to see held in the handler.
+func busy(t *testing.T, lim *ConcurrencyLimiter, p proto) (*gate, *client) {
+	t.Helper()
+	g := newGate()
+	c := newClient(t, startServer(t, lim.Handler(g), p))
+	c.send("a")
+	assert.Equal(t, "a", g.next(t))
+	return g, c
+}
+
 // queue sends a request and waits until it is queued.
 func (c *client) queue(lim *ConcurrencyLimiter, id string) {
 	c.t.Helper()
@@ -193,11 +204,8 @@ func TestConcurrencyLimitWithoutQueue(t *testing.T) {
 	for _, p := range allProtos {
 		t.Run(string(p), func(t *testing.T) {
 			lim := MaxConcurrentRequests(1)
-			g := newGate()
-			s := startServer(t, lim.Handler(g), p)
-			c := newClient(t, s)
-			c.send("a")
-			g.next(t)
+			g, c := busy(t, lim, p)
+			s := c.s
 
 			res, err := s.Client.Get(s.URL + "/?id=b")
 			require.NoError(t, err)
@@ -230,11 +238,7 @@ func TestConcurrencyQueueTimeout(t *testing.T) {
 				MaxConcurrentRequests: 1, RequestQueueLimit: 1, RequestQueueTimeout: timeout, RetryAfter: 2500 * time.Millisecond,
 			})
 			require.NoError(t, err)
-			g := newGate()
-			s := startServer(t, lim.Handler(g), p)
-			c := newClient(t, s)
-			c.send("a")
-			g.next(t)
+			g, c := busy(t, lim, p)
 
 			start := time.Now()
 			c.send("b")
@@ -267,11 +271,7 @@ func TestConcurrencyClientLeavesQueue(t *testing.T) {
 				},
 			})
 			require.NoError(t, err)
-			g := newGate()
-			s := startServer(t, lim.Handler(g), p)
-			c := newClient(t, s)
-			c.send("a")
-			g.next(t)
+			g, c := busy(t, lim, p)
 
 			ctx, cancel := context.WithCancel(c.ctx)
 			want := lim.Stats().QueuedRequests + 1
@@ -302,11 +302,8 @@ func TestConcurrencyRawClientClosesWhileQueued(t *testing.T) {
 	checkNoLeaks(t)
 	lim, err := NewConcurrencyLimiter(ConcurrencyConfig{MaxConcurrentRequests: 1, RequestQueueLimit: 1, RequestQueueTimeout: time.Minute})
 	require.NoError(t, err)
-	g := newGate()
-	s := startServer(t, lim.Handler(g), h1)
-	c := newClient(t, s)
-	c.send("a")
-	g.next(t)
+	g, c := busy(t, lim, h1)
+	s := c.s
 
 	raw := dial(t, s.Addr())
 	raw.Send(t, "GET /?id=raw HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -445,11 +442,8 @@ func TestConcurrencyUnlimitedCounts(t *testing.T) {
 func TestConcurrencyRetryAfterOff(t *testing.T) {
 	lim, err := NewConcurrencyLimiter(ConcurrencyConfig{MaxConcurrentRequests: 1, RetryAfter: -1})
 	require.NoError(t, err)
-	g := newGate()
-	s := startServer(t, lim.Handler(g), h1)
-	c := newClient(t, s)
-	c.send("a")
-	g.next(t)
+	g, c := busy(t, lim, h1)
+	s := c.s
 	res, err := s.Client.Get(s.URL + "/")
 	require.NoError(t, err)
 	res.Body.Close()

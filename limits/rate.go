@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/windhover/windhover/internal/peer"
@@ -107,8 +106,7 @@ type RateLimiter struct {
 	policy           string       // the RateLimit-Policy field value
 	item             string       // the policy name as a structured-field string
 	headersOnAllowed bool
-	onReject         func(*http.Request, error)
-	rejected         [numReasons]atomic.Uint64
+	refusals
 }
 
 // NewRateLimiter returns a RateLimiter for cfg, or an error naming the first
@@ -156,8 +154,8 @@ func NewRateLimiter(cfg RateConfig) (*RateLimiter, error) {
 		store:            cfg.Store,
 		item:             item,
 		headersOnAllowed: cfg.HeadersOnAllowed,
-		onReject:         cfg.OnReject,
 	}
+	l.onReject = cfg.OnReject
 	// The policy: Burst requests in the time an empty bucket takes to fill,
 	// which at Rate is exactly what the bucket lets through in that window
 	// when it starts empty, and never more than twice that when it starts
@@ -175,11 +173,7 @@ func NewRateLimiter(cfg RateConfig) (*RateLimiter, error) {
 // default: no trusted proxies, a MemoryStore of DefaultMaxKeys keys. It
 // panics if r is not positive and finite or burst is negative.
 func MaxRequestRate(r rate.Limit, burst int) *RateLimiter {
-	l, err := NewRateLimiter(RateConfig{Rate: r, Burst: burst})
-	if err != nil {
-		panic("limits: " + err.Error())
-	}
-	return l
+	return must(NewRateLimiter(RateConfig{Rate: r, Burst: burst}))
 }
 
 // Handler returns next behind l. A request whose key has a token left takes
@@ -293,13 +287,6 @@ func retryValue(d time.Duration) string {
 	return strconv.FormatInt(ceilSeconds(d), 10)
 }
 
-func (l *RateLimiter) reject(r *http.Request, err *Error) {
-	l.rejected[err.Reason].Add(1)
-	if l.onReject != nil {
-		l.onReject(r, err)
-	}
-}
-
 // RateStats is a snapshot of a RateLimiter's counters.
 type RateStats struct {
 	// Keys is the number of keys the in-memory store tracks, or -1 for
@@ -319,11 +306,10 @@ func (s RateStats) RejectedTotal() uint64 { return sum(&s.Rejected) }
 // Stats returns a snapshot of l's counters. Each counter is read atomically;
 // the snapshot as a whole is not a single instant.
 func (l *RateLimiter) Stats() RateStats {
-	s := RateStats{Keys: -1}
+	s := RateStats{Keys: -1, Rejected: l.counts()}
 	if l.mem != nil {
 		s.Keys, s.Evictions = l.mem.Len(), l.mem.Evictions()
 	}
-	load(&s.Rejected, &l.rejected)
 	return s
 }
 
