@@ -8,5 +8,5 @@
 // (its memorystore) and github.com/didip/tollbooth, each allowing every
 // request, at two levels: the store alone (a key in, a decision out) and the
 // whole middleware keyed by the client address, serially and in parallel,
-// with one key and with 100,000.
+// with one key and with 100,000 visited in a random order.
 package benchmarks

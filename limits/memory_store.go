@@ -20,10 +20,9 @@ const DefaultMaxKeys = 100_000
 // Sharding: enough shards that parallel requests rarely meet on one lock,
 // few enough that a small store's keys are not spread too thin.
 const (
-	maxShards      = 64
-	keysPerShard   = 1024
-	shardPadding   = 64 // a cache line, so that neighbouring shards' locks do not share one
-	entryGrowStart = 16
+	maxShards    = 64
+	keysPerShard = 1024
+	shardPadding = 64 // a cache line, so that neighbouring shards' locks do not share one
 )
 
 // MemoryStore is the in-memory [Store]: a token bucket from
@@ -59,25 +58,40 @@ type memKey struct {
 }
 
 type memShard struct {
-	mu sync.Mutex
-	// Two indexes into entries, so that each kind of key is hashed the
+	// A request for a tracked key holds mu for reading while it takes its
+	// token, from the bucket's own lock, so that requests for different keys
+	// of a shard, and for the same key, run in parallel; inserting a key
+	// and evicting one take it for writing.
+	mu sync.RWMutex
+	// Two indexes into the entries, so that each kind of key is hashed the
 	// fast way: an address as 24 bytes of memory, a string as a string.
-	addrs   map[netip.Addr]int32
-	strs    map[string]int32
-	entries []memEntry
-	hand    int // the next entry the eviction sweep looks at
-	max     int
-	_       [shardPadding]byte
+	addrs map[netip.Addr]int32
+	strs  map[string]int32
+	// The entries, in chunks allocated as needed and never moved: each
+	// holds its rate.Limiter, which must not be copied.
+	chunks [][]memEntry
+	n      int // entries in use
+	hand   int // the next entry the eviction sweep looks at
+	max    int
+	_      [shardPadding]byte
 }
 
+// entriesPerChunk is how many entries a shard allocates at a time.
+const entriesPerChunk = 256
+
 type memEntry struct {
-	key     memKey
-	lim     *rate.Limiter
-	q       Quota
-	fill    int64 // nanoseconds an empty bucket takes to fill up
-	last    int64 // when the last request came, in Unix nanoseconds
-	visited bool  // used again since the sweep last passed
+	key  memKey
+	q    Quota
+	fill int64 // nanoseconds an empty bucket takes to fill up
+	// Written under the shard's read lock, so atomically.
+	last    int64  // when a request last came, in Unix nanoseconds, within touchEvery
+	visited uint32 // 1 if used again since the sweep last passed
+	lim     rate.Limiter
 }
+
+// touchEvery is how stale an entry's last request time may be: readers write
+// it no more often, so that a busy key's requests do not all write to it.
+const touchEvery = int64(time.Millisecond)
 
 // NewMemoryStore returns a MemoryStore tracking at most maxKeys keys; zero
 // means [DefaultMaxKeys]. It panics if maxKeys is negative.
@@ -118,9 +132,9 @@ func (s *MemoryStore) Len() int {
 	n := 0
 	for i := range s.shards {
 		sh := &s.shards[i]
-		sh.mu.Lock()
-		n += len(sh.entries)
-		sh.mu.Unlock()
+		sh.mu.RLock()
+		n += sh.n
+		sh.mu.RUnlock()
 	}
 	return n
 }
@@ -129,36 +143,59 @@ func (s *MemoryStore) Len() int {
 func (s *MemoryStore) Evictions() uint64 { return s.evictions.Load() }
 
 // take takes a token from k's bucket. Unless detail is set, an allowed request
-// learns only that: finding the bucket's level costs a second look.
+// learns only that: finding the bucket's level costs a second look, and with
+// concurrent requests for the key the level is approximate.
 func (s *MemoryStore) take(k memKey, q Quota, now time.Time, detail bool) Decision {
 	sh := s.shard(k)
 	ns := now.UnixNano()
+	sh.mu.RLock()
+	if i, ok := sh.find(k); ok && sh.entry(i).q == q {
+		e := sh.entry(i)
+		e.touch(ns)
+		d := e.take(q, now, detail)
+		sh.mu.RUnlock()
+		return d
+	}
+	sh.mu.RUnlock()
+
 	sh.mu.Lock()
 	i, ok := sh.find(k)
 	if ok {
-		sh.entries[i].visited = true
-	} else {
-		i = sh.insert(k, q, ns)
-		if i < 0 {
-			s.evictions.Add(1)
-			i = ^i
-		}
+		sh.entry(i).touch(ns)
+	} else if i = sh.insert(k, q, ns); i < 0 {
+		s.evictions.Add(1)
+		i = ^i
 	}
-	e := &sh.entries[i]
-	e.last = ns
+	e := sh.entry(i)
 	if e.q != q {
 		e.lim.SetLimitAt(now, q.Rate)
 		e.lim.SetBurstAt(now, q.Burst)
 		e.q, e.fill = q, int64(q.fillTime())
 	}
+	d := e.take(q, now, detail)
+	sh.mu.Unlock()
+	return d
+}
+
+// touch records a request for a tracked key.
+func (e *memEntry) touch(ns int64) {
+	if atomic.LoadUint32(&e.visited) == 0 {
+		atomic.StoreUint32(&e.visited, 1)
+	}
+	if ns-atomic.LoadInt64(&e.last) >= touchEvery {
+		atomic.StoreInt64(&e.last, ns)
+	}
+}
+
+// idle reports whether e's bucket has surely refilled by ns.
+func (e *memEntry) idle(ns int64) bool { return ns-atomic.LoadInt64(&e.last) >= e.fill+touchEvery }
+
+func (e *memEntry) take(q Quota, now time.Time, detail bool) Decision {
 	allowed := e.lim.AllowN(now, 1)
 	if allowed && !detail {
-		sh.mu.Unlock()
 		return Decision{Allowed: true}
 	}
-	tokens := e.lim.TokensAt(now)
-	sh.mu.Unlock()
-	return q.decision(allowed, tokens)
+	return q.decision(allowed, e.lim.TokensAt(now))
 }
 
 // shard returns the shard of k. The hash is seeded per store, so that a
@@ -200,48 +237,65 @@ func (sh *memShard) forget(k memKey) {
 	}
 }
 
+func (sh *memShard) entry(i int32) *memEntry {
+	return &sh.chunks[i/entriesPerChunk][i%entriesPerChunk]
+}
+
 // insert adds k with a full bucket and returns its index, or the index's
-// complement if it evicted another key to make room.
+// complement if it evicted another key to make room. The shard must be locked
+// for writing.
 func (sh *memShard) insert(k memKey, q Quota, ns int64) int32 {
 	k.s = strings.Clone(k.s) // not to pin whatever the key was cut from
-	if n := len(sh.entries); n < sh.max {
-		if n == cap(sh.entries) {
-			grown := make([]memEntry, n, min(max(2*n, entryGrowStart), sh.max))
-			copy(grown, sh.entries)
-			sh.entries = grown
+	i, evicted := int32(sh.n), false
+	if sh.n < sh.max {
+		if sh.n%entriesPerChunk == 0 {
+			sh.chunks = append(sh.chunks, make([]memEntry, min(entriesPerChunk, sh.max-sh.n)))
 		}
-		sh.entries = append(sh.entries, memEntry{key: k, lim: rate.NewLimiter(q.Rate, q.Burst), q: q, fill: int64(q.fillTime()), last: ns})
-		sh.set(k, int32(n))
-		return int32(n)
+		sh.n++
+	} else {
+		i, evicted = sh.victim(ns), true
+		sh.forget(sh.entry(i).key)
 	}
-	i := sh.victim(ns)
-	e := &sh.entries[i]
-	sh.forget(e.key)
-	lim := e.lim
-	if ns-e.last < e.fill || e.q != q {
-		lim = rate.NewLimiter(q.Rate, q.Burst)
-	} // else the bucket has refilled while idle: reuse it as it is
-	*e = memEntry{key: k, lim: lim, q: q, fill: int64(q.fillTime()), last: ns}
-	sh.set(k, int32(i))
-	return ^int32(i)
+	e := sh.entry(i)
+	if evicted && e.q == q && e.idle(ns) {
+		// The bucket has refilled while idle: it is as good as new.
+	} else {
+		e.refill(q)
+	}
+	e.key, e.last, e.visited = k, ns, 0
+	sh.set(k, i)
+	if evicted {
+		return ^i
+	}
+	return i
+}
+
+// refill makes e's bucket a full one under q, through the rate.Limiter's
+// own API: dated back to the zero time, the bucket has refilled by the time
+// of its next request.
+func (e *memEntry) refill(q Quota) {
+	var long time.Time
+	e.lim.SetLimitAt(long, q.Rate)
+	e.lim.SetBurstAt(long, q.Burst)
+	e.q, e.fill = q, int64(q.fillTime())
 }
 
 // victim moves the hand to the first entry that is idle and full or not
 // visited since the hand last passed, clearing visited marks on its way, and
 // returns that entry's index. One turn clears every mark, so it stops within
 // two.
-func (sh *memShard) victim(ns int64) int {
-	n := len(sh.entries)
+func (sh *memShard) victim(ns int64) int32 {
+	n := sh.n
 	for range 2 * n {
-		i := sh.hand
+		i := int32(sh.hand)
 		if sh.hand++; sh.hand == n {
 			sh.hand = 0
 		}
-		e := &sh.entries[i]
-		if !e.visited || ns-e.last >= e.fill {
+		e := sh.entry(i)
+		if atomic.LoadUint32(&e.visited) == 0 || e.idle(ns) {
 			return i
 		}
-		e.visited = false
+		atomic.StoreUint32(&e.visited, 0)
 	}
-	return sh.hand
+	return int32(sh.hand)
 }

@@ -118,10 +118,12 @@ func NewRateLimiter(cfg RateConfig) (*RateLimiter, error) {
 		q.Burst = max(1, int(math.Ceil(float64(q.Rate))))
 	}
 	switch {
-	case !(Quota{Rate: q.Rate, Burst: 1}).valid():
+	case !(q.Rate > 0 && q.Rate != rate.Inf):
 		return nil, configError(name, "Rate", cfg.Rate, "must be positive and finite")
 	case q.Burst <= 0:
 		return nil, configError(name, "Burst", cfg.Burst, "must not be negative (0 means Rate, rounded up)")
+	case !q.valid():
+		return nil, configError(name, "Rate", cfg.Rate, "is too slow: the bucket would take over a century to fill")
 	case cfg.ForwardedHeader > HeaderForwarded:
 		return nil, configError(name, "ForwardedHeader", cfg.ForwardedHeader, "is not HeaderXForwardedFor or HeaderForwarded")
 	case cfg.IPv4PrefixLen < 0 || cfg.IPv4PrefixLen > 32:

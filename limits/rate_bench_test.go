@@ -2,6 +2,7 @@ package limits
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/netip"
 	"sync/atomic"
@@ -15,7 +16,7 @@ import (
 const benchRate, benchBurst = 1e9, 1 << 30
 
 // remoteAddrs returns n distinct client addresses as net/http sets
-// RemoteAddr, half IPv4 and half IPv6.
+// RemoteAddr, half IPv4 and half IPv6, in a random order (the same every run).
 func remoteAddrs(n int) []string {
 	addrs := make([]string, n)
 	for i := range addrs {
@@ -26,6 +27,7 @@ func remoteAddrs(n int) []string {
 			addrs[i] = netip.AddrPortFrom(netip.AddrFrom16(a), 40000).String()
 		}
 	}
+	rand.New(rand.NewPCG(1, 2)).Shuffle(n, func(i, j int) { addrs[i], addrs[j] = addrs[j], addrs[i] })
 	return addrs
 }
 

@@ -220,7 +220,7 @@ func TestMemoryStoreDecisions(t *testing.T) {
 	d, _ = s.Allow(ctx, "q", fast, now.Add(4*time.Millisecond))
 	assert.True(t, d.Allowed, "and refills at the new one from now")
 
-	for _, bad := range []Quota{{}, {Rate: 1}, {Burst: 1}, {Rate: -1, Burst: 1}, {Rate: rate.Inf, Burst: 1}} {
+	for _, bad := range []Quota{{}, {Rate: 1}, {Burst: 1}, {Rate: -1, Burst: 1}, {Rate: rate.Inf, Burst: 1}, {Rate: 1e-9, Burst: 10}} {
 		_, err := s.Allow(ctx, "k", bad, now)
 		assert.ErrorIs(t, err, ErrInvalidQuota, "%+v", bad)
 	}
@@ -384,6 +384,7 @@ func TestRateConfigErrors(t *testing.T) {
 		{RateConfig{Rate: -1}, "RateConfig.Rate = -1"},
 		{RateConfig{Rate: rate.Inf}, "RateConfig.Rate = 1.7976931348623157e+308"},
 		{RateConfig{Rate: 1, Burst: -1}, "RateConfig.Burst = -1"},
+		{RateConfig{Rate: 1e-10, Burst: 1}, "RateConfig.Rate = 1e-10 is too slow"},
 		{RateConfig{Rate: 1, ForwardedHeader: 5}, "RateConfig.ForwardedHeader = ForwardedHeader(5)"},
 		{RateConfig{Rate: 1, IPv4PrefixLen: 33}, "RateConfig.IPv4PrefixLen = 33"},
 		{RateConfig{Rate: 1, IPv6PrefixLen: -1}, "RateConfig.IPv6PrefixLen = -1"},

@@ -19,11 +19,16 @@ type Quota struct {
 }
 
 // ErrInvalidQuota is returned by [MemoryStore.Allow] for a Quota whose Rate
-// is not positive and finite or whose Burst is not positive.
-var ErrInvalidQuota = errors.New("windhover/limits: quota rate must be positive and finite, burst positive")
+// is not positive and finite, whose Burst is not positive, or whose bucket
+// would take over a century to fill.
+var ErrInvalidQuota = errors.New("windhover/limits: quota rate must be positive and finite, burst positive, and the bucket must fill within a century")
+
+// century bounds a bucket's fill time, and the durations computed from it.
+const century = 100 * 365 * 24 * time.Hour
 
 func (q Quota) valid() bool {
-	return q.Rate > 0 && q.Rate != rate.Inf && !math.IsNaN(float64(q.Rate)) && q.Burst > 0
+	return q.Rate > 0 && q.Rate != rate.Inf && !math.IsNaN(float64(q.Rate)) && q.Burst > 0 &&
+		float64(q.Burst)/float64(q.Rate) <= century.Seconds()
 }
 
 // fillTime is how long an empty bucket takes to fill up.
@@ -31,7 +36,6 @@ func (q Quota) fillTime() time.Duration { return q.duration(float64(q.Burst)) }
 
 // duration is how long tokens take to accrue, at most a century.
 func (q Quota) duration(tokens float64) time.Duration {
-	const century = 100 * 365 * 24 * time.Hour
 	if tokens <= 0 {
 		return 0
 	}
