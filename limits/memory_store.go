@@ -14,7 +14,7 @@ import (
 )
 
 // DefaultMaxKeys is how many keys a [MemoryStore] tracks when given zero:
-// about 35 MB at most, some 350 bytes a key.
+// about 30 MB at most, some 300 bytes a key.
 const DefaultMaxKeys = 100_000
 
 // Sharding: enough shards that parallel requests rarely meet on one lock,
@@ -40,9 +40,11 @@ const (
 // above the number of clients active within a bucket's fill time
 // (Burst/Rate).
 //
-// Keys from a RateLimiter's default client address take a path that
-// allocates nothing once the key is tracked; other keys are strings. A
-// MemoryStore is safe for concurrent use.
+// A request for a tracked key allocates nothing. Once the store is full, a
+// new key reuses the evicted key's place and bucket, so that a flood costs no
+// allocation either, except a copy of each string key (a RateLimiter's
+// default key, the client address, is not a string). A MemoryStore is safe
+// for concurrent use.
 type MemoryStore struct {
 	shards    []memShard
 	mask      uint64

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"runtime"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -58,13 +60,24 @@ func TestMemoryStoreFlood(t *testing.T) {
 			}
 		}
 	}
-	addrs = nil
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 
+	// Once full, the store takes in new keys without allocating: an
+	// evicted key's bucket is refilled in place.
+	for j := range addrs {
+		addrs[j] = netip.AddrPortFrom(netip.AddrFrom4([4]byte{100, 64, byte(j >> 8), byte(j)}), 1).String()
+	}
+	j := 0
+	assert.Zero(t, testing.AllocsPerRun(len(addrs)-1, func() {
+		r.RemoteAddr = addrs[j]
+		j++
+		_ = lim.Check(r)
+	}), "a new key allocates")
+
 	st := lim.Stats()
 	assert.LessOrEqual(t, st.Keys, maxKeys)
-	assert.GreaterOrEqual(t, st.Evictions, uint64(flood-maxKeys))
+	assert.GreaterOrEqual(t, st.Evictions, uint64(flood+len(addrs)-maxKeys))
 	grown := int64(after.HeapAlloc) - int64(before.HeapAlloc)
 	t.Logf("%d keys tracked, %d evicted, heap grew %d KiB (%d B a key)", st.Keys, st.Evictions, grown>>10, grown/maxKeys)
 	// About 300 bytes a key; a million keys unbounded would take hundreds
@@ -134,5 +147,44 @@ func TestMemoryStoreShards(t *testing.T) {
 	}
 	for i, n := range counts {
 		assert.InDelta(t, 1000, n, 200, "shard %d", i)
+	}
+}
+
+// TestMemoryStoreConcurrent has goroutines race for the same keys: without
+// eviction every key must let exactly its burst through, whoever asks; with
+// eviction going on at the same time, the bound must hold.
+func TestMemoryStoreConcurrent(t *testing.T) {
+	const goroutines, keys, rounds, burst = 8, 1000, 5, 3
+	q := Quota{Rate: rate.Every(time.Hour), Burst: burst}
+	for _, maxKeys := range []int{keys, 100} {
+		t.Run("maxKeys="+strconv.Itoa(maxKeys), func(t *testing.T) {
+			s := NewMemoryStore(maxKeys)
+			allowed := make([]atomic.Int32, keys)
+			var wg sync.WaitGroup
+			for g := range goroutines {
+				wg.Go(func() {
+					for r := range rounds * keys {
+						i := (r*7 + g*131) % keys
+						k := memKey{addr: netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})}
+						if i%2 == 1 {
+							k = memKey{s: "key " + strconv.Itoa(i)}
+						}
+						if s.take(k, q, time.Now(), i%3 == 0).Allowed {
+							allowed[i].Add(1)
+						}
+					}
+				})
+			}
+			wg.Wait()
+			assert.LessOrEqual(t, s.Len(), maxKeys)
+			if maxKeys < keys {
+				assert.Positive(t, s.Evictions())
+				return
+			}
+			assert.Zero(t, s.Evictions())
+			for i := range allowed {
+				assert.EqualValues(t, burst, allowed[i].Load(), "key %d", i)
+			}
+		})
 	}
 }

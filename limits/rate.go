@@ -114,8 +114,8 @@ type RateLimiter struct {
 func NewRateLimiter(cfg RateConfig) (*RateLimiter, error) {
 	const name = "RateConfig"
 	q := Quota{Rate: cfg.Rate, Burst: cfg.Burst}
-	if q.Burst == 0 && q.Rate > 0 && q.Rate < math.MaxInt32 {
-		q.Burst = max(1, int(math.Ceil(float64(q.Rate))))
+	if q.Burst == 0 && q.Rate > 0 {
+		q.Burst = int(min(max(1, math.Ceil(float64(q.Rate))), math.MaxInt32))
 	}
 	switch {
 	case !(q.Rate > 0 && q.Rate != rate.Inf):
@@ -173,7 +173,7 @@ func NewRateLimiter(cfg RateConfig) (*RateLimiter, error) {
 // MaxRequestRate returns a RateLimiter that lets each client address make
 // requests at r a second, in bursts of at most burst, with every other
 // default: no trusted proxies, a MemoryStore of DefaultMaxKeys keys. It
-// panics if r is not positive and finite or burst is negative.
+// panics if r or burst is invalid, as NewRateLimiter would report.
 func MaxRequestRate(r rate.Limit, burst int) *RateLimiter {
 	return must(NewRateLimiter(RateConfig{Rate: r, Burst: burst}))
 }
