@@ -22,7 +22,8 @@ const DefaultPolicyName = "default"
 type RateConfig struct {
 	// Rate is the sustained rate a key may make requests at, in requests a
 	// second: its bucket gains one token every 1/Rate (rate.Every converts
-	// an interval). It must be positive and finite.
+	// an interval). It must be positive and finite, and fill the bucket
+	// within a century.
 	Rate rate.Limit
 
 	// Burst is the bucket's size: the most requests a key may make at once
