@@ -270,5 +270,10 @@ func orDefault[T int | int64 | time.Duration](v, def T) T {
 }
 
 func fieldError(field string, value any, problem string) error {
-	return fmt.Errorf("windhover/limits: Config.%s = %v %s", field, value, problem)
+	return configError("Config", field, value, problem)
+}
+
+// configError names the configuration type and field that is wrong.
+func configError(config, field string, value any, problem string) error {
+	return fmt.Errorf("windhover/limits: %s.%s = %v %s", config, field, value, problem)
 }

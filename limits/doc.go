@@ -1,7 +1,9 @@
 // Package limits bounds what a client may make a net/http server hold, after
 // ASP.NET Core Kestrel's server limits (KestrelServerLimits): open and
 // upgraded connections, the request line, the header fields, the request body,
-// and the HTTP/2 settings.
+// and the HTTP/2 settings; and, after ASP.NET Core's concurrency and rate
+// limiting middleware, the requests in a handler at once and the rate of each
+// client's requests.
 //
 // # All of Kestrel's limits
 //
@@ -23,6 +25,8 @@
 //	h = limits.MaxRequestLineSize(8192).Handler(h)
 //	h = limits.MaxRequestHeaders(100, 32768).Handler(h)
 //	h = limits.MaxRequestBodySize(10 << 20).Handler(h)
+//	h = limits.MaxConcurrentRequests(100).Handler(h)
+//	h = limits.MaxRequestRate(10, 20).Handler(h) // per client: 10/s, bursts of 20
 //
 // # How sizes are counted
 //
@@ -42,14 +46,51 @@
 // request past that bound, about 44 KB with the defaults, gets net/http's own
 // 431 even when its request line is what is too long).
 //
+// # Requests at once
+//
+// A [ConcurrencyLimiter] ([NewConcurrencyLimiter], [ConcurrencyConfig]) lets
+// MaxConcurrentRequests requests into its handler and queues up to
+// RequestQueueLimit more, served oldest first or, as ASP.NET Core's
+// QueueProcessingOrder allows, newest first. A queued request waits at most
+// RequestQueueTimeout, and leaves the queue at once if its client goes away;
+// a request turned away gets 503 with Retry-After. A slot freed goes straight
+// to a waiter, never to a newcomer. An upgrade request gives its slot back
+// when it hijacks the connection, which MaxConcurrentUpgradedConnections then
+// bounds.
+//
+// # Requests per client
+//
+// A [RateLimiter] ([NewRateLimiter], [RateConfig]) gives each client a token
+// bucket from golang.org/x/time/rate. The client is its address: IPv6
+// addresses grouped by /64 (a client given a /64 can use any address in it),
+// all Unix-socket peers one key, and X-Forwarded-For or Forwarded believed
+// only from configured proxies, read from the right and failing closed (see
+// [RateConfig.TrustedProxies]). A Key function keys by anything else: an API
+// key, a user, a route. A request over the limit gets 429 with Retry-After and
+// the RateLimit and RateLimit-Policy fields of
+// draft-ietf-httpapi-ratelimit-headers. The buckets live in a [Store]; the
+// default [MemoryStore] bounds the number of keys it tracks, so that a flood of
+// new keys cannot grow it, and keeps the buckets of clients that come back.
+// A shared store (Redis, say) fits behind the same interface.
+//
+// Both are types of their own rather than fields of [Config]: like ASP.NET
+// Core's, they are middleware one puts on some routes and not others, in an
+// order of one's choosing (rate limits first, so that a flooding client is
+// turned away before it takes a slot), whereas Config holds the limits of the
+// server.
+//
 // # Statuses
 //
 // 414 for the request line, 431 for the header fields, 413 for the body, 503
 // for an upgrade over the limit; HTTP/1 connections are closed after each.
 // A connection over MaxConcurrentConnections is closed without a reply as in
 // Kestrel, answered with a canned 503 ([OverflowRespond503]), or queued
-// (ConnectionQueueLength). Every refusal is counted in [Limiter.Stats] under
-// its [Reason] and passed to [Config.OnReject] as an [*Error].
+// (ConnectionQueueLength). 503 for a request over the concurrency limit and
+// 429 for one over its rate, the connection kept open: those requests are well
+// formed, and making their clients reconnect would only add to the load.
+// Every refusal is counted in [Limiter.Stats], [ConcurrencyLimiter.Stats] or
+// [RateLimiter.Stats] under its [Reason] and passed to the OnReject callback
+// as an [*Error].
 //
 // # Request bodies
 //
@@ -66,5 +107,9 @@
 // counterpart: net/http reads and writes through small fixed buffers and
 // leaves backpressure to TCP. Kestrel's Http2 MaxRequestHeaderFieldSize has
 // none either; MaxHeaderBytes bounds the whole header list. Kestrel's
-// connection limit has no 503 and no queue; both are offered here.
+// connection limit has no 503 and no queue; both are offered here. ASP.NET
+// Core's request queue waits as long as the client does; here the wait is
+// bounded. Its rate limiter partitions by whatever key the application
+// computes; here the client address is found, grouped and trusted the same way
+// everywhere, and the number of keys tracked is bounded.
 package limits

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"strconv"
+	"time"
 )
 
 // Reason names why a limit refused a connection or a request. Its String form
@@ -36,6 +37,22 @@ const (
 	// ReasonBodyTooLarge: a declared Content-Length or the bytes read exceeded
 	// MaxRequestBodySize; 413.
 	ReasonBodyTooLarge
+	// ReasonConcurrencyLimit: a request arrived while MaxConcurrentRequests
+	// were in the handler and there is no request queue; 503.
+	ReasonConcurrencyLimit
+	// ReasonRequestQueueFull: the request queue was full (or, newest first,
+	// the request was the oldest in a full queue and made room); 503.
+	ReasonRequestQueueFull
+	// ReasonRequestQueueTimeout: a queued request waited longer than
+	// RequestQueueTimeout for a slot; 503.
+	ReasonRequestQueueTimeout
+	// ReasonRequestQueueCanceled: a queued request's context ended (its
+	// client went away) before a slot came free; it left the queue at once.
+	ReasonRequestQueueCanceled
+	// ReasonRateLimited: the request's key had no token left; 429.
+	ReasonRateLimited
+	// ReasonRateStoreFailed: the rate limiter's [Store] failed to decide; 503.
+	ReasonRateStoreFailed
 
 	numReasons
 )
@@ -53,6 +70,12 @@ var reasonNames = [numReasons]string{
 	ReasonTooManyHeaders:         "too_many_headers",
 	ReasonHeadersTooLarge:        "headers_too_large",
 	ReasonBodyTooLarge:           "body_too_large",
+	ReasonConcurrencyLimit:       "concurrency_limit",
+	ReasonRequestQueueFull:       "request_queue_full",
+	ReasonRequestQueueTimeout:    "request_queue_timeout",
+	ReasonRequestQueueCanceled:   "request_queue_canceled",
+	ReasonRateLimited:            "rate_limited",
+	ReasonRateStoreFailed:        "rate_store_failed",
 }
 
 // String returns the reason's snake_case label, such as "body_too_large".
@@ -75,6 +98,12 @@ var (
 	ErrTooManyHeaders         = errors.New("windhover/limits: too many request header fields")
 	ErrHeadersTooLarge        = errors.New("windhover/limits: request header fields too large")
 	ErrBodyTooLarge           = errors.New("windhover/limits: request body too large")
+	ErrConcurrencyLimit       = errors.New("windhover/limits: too many concurrent requests")
+	ErrRequestQueueFull       = errors.New("windhover/limits: request queue full")
+	ErrRequestQueueTimeout    = errors.New("windhover/limits: request waited too long in the queue")
+	ErrRequestQueueCanceled   = errors.New("windhover/limits: request left the queue before a slot came free")
+	ErrRateLimited            = errors.New("windhover/limits: request rate limit exceeded")
+	ErrRateStoreFailed        = errors.New("windhover/limits: rate limit store failed")
 )
 
 var sentinels = [numReasons]error{
@@ -87,6 +116,12 @@ var sentinels = [numReasons]error{
 	ReasonTooManyHeaders:         ErrTooManyHeaders,
 	ReasonHeadersTooLarge:        ErrHeadersTooLarge,
 	ReasonBodyTooLarge:           ErrBodyTooLarge,
+	ReasonConcurrencyLimit:       ErrConcurrencyLimit,
+	ReasonRequestQueueFull:       ErrRequestQueueFull,
+	ReasonRequestQueueTimeout:    ErrRequestQueueTimeout,
+	ReasonRequestQueueCanceled:   ErrRequestQueueCanceled,
+	ReasonRateLimited:            ErrRateLimited,
+	ReasonRateStoreFailed:        ErrRateStoreFailed,
 }
 
 // Errors about the per-request body limit, returned by [SetMaxRequestBodySize].
@@ -100,11 +135,13 @@ var (
 
 // Error is a refusal by a limit. It matches the sentinel of its Reason with
 // errors.Is; for ReasonBodyTooLarge it also wraps the *http.MaxBytesError that
-// the handler's Read returned, so errors.As finds that too.
+// the handler's Read returned, so errors.As finds that too, and for
+// ReasonRequestQueueCanceled and ReasonRateStoreFailed it wraps the context's
+// or the store's error.
 type Error struct {
 	Reason Reason
-	// Limit is the limit in force: bytes, a count of header fields or of
-	// connections.
+	// Limit is the limit in force: bytes, a count of header fields, of
+	// connections or of concurrent requests, or a rate limit's burst.
 	Limit int64
 	// Size is what the client sent when it is known (bytes, or a header field
 	// count), or -1.
@@ -113,6 +150,13 @@ type Error struct {
 	Addr net.Addr
 	// Err is the underlying error, if any.
 	Err error
+	// RetryAfter is how long the client was told to wait (the Retry-After
+	// field), for the request concurrency and rate reasons; zero otherwise.
+	RetryAfter time.Duration
+	// Key is the rate limiter's key for the request (ReasonRateLimited and
+	// ReasonRateStoreFailed). It is left out of the message, as it may be a
+	// secret such as an API key.
+	Key string
 }
 
 // Error describes the refusal.
@@ -125,6 +169,12 @@ func (e *Error) Error() string {
 	msg += ")"
 	if e.Addr != nil {
 		msg += " from " + e.Addr.String()
+	}
+	if e.RetryAfter > 0 {
+		msg += ", retry after " + e.RetryAfter.String()
+	}
+	if e.Err != nil && e.Reason != ReasonBodyTooLarge {
+		msg += ": " + e.Err.Error()
 	}
 	return msg
 }

@@ -2,6 +2,7 @@ package limits_test
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,7 +10,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
+	"time"
 
 	"github.com/windhover/windhover/limits"
 )
@@ -234,4 +237,197 @@ func ExampleMaxRequestHeaders() {
 	// Output:
 	// 3 fields: 200 OK
 	// 4 fields: 431 Request Header Fields Too Large
+}
+
+func ExampleMaxRequestRate() {
+	// Each client address: one request a second, three at once.
+	srv := httptest.NewServer(limits.MaxRequestRate(1, 3).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
+	defer srv.Close()
+
+	for range 4 {
+		res, err := http.Get(srv.URL)
+		if err != nil {
+			log.Fatal(err)
+		}
+		res.Body.Close()
+		fmt.Println(res.Status)
+		if res.StatusCode == http.StatusTooManyRequests {
+			for _, name := range []string{"Retry-After", "RateLimit-Policy", "RateLimit"} {
+				fmt.Printf("%s: %s\n", name, res.Header.Get(name))
+			}
+		}
+	}
+	// Output:
+	// 200 OK
+	// 200 OK
+	// 200 OK
+	// 429 Too Many Requests
+	// Retry-After: 1
+	// RateLimit-Policy: "default";q=3;w=3
+	// RateLimit: "default";r=0;t=1
+}
+
+func ExampleNewRateLimiter() {
+	// Behind proxies on 10.0.0.0/8 that append to X-Forwarded-For.
+	lim, err := limits.NewRateLimiter(limits.RateConfig{
+		Rate:           10,
+		Burst:          20,
+		TrustedProxies: []string{"10.0.0.0/8"},
+		OnReject: func(r *http.Request, err error) {
+			var e *limits.Error
+			if errors.As(err, &e) {
+				log.Printf("%s rate limited for %v", e.Key, e.RetryAfter)
+			}
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, tc := range []struct{ peer, xff string }{
+		{"10.0.0.1:5000", "203.0.113.7"},                          // through the proxy
+		{"10.0.0.1:5000", "198.51.100.1, 203.0.113.7"},            // the client's own claim is left of the proxy's
+		{"10.0.0.1:5000", "203.0.113.7, 10.0.0.2"},                // through two proxies
+		{"192.0.2.1:5000", "203.0.113.7"},                         // not from a proxy: the header is ignored
+		{"[2001:db8:1:2::abc]:5000", ""},                          // IPv6 clients are grouped by /64
+		{"10.0.0.1:5000", "203.0.113.7, not-an-address"},          // fail closed: the proxy's own key
+		{"10.0.0.1:5000", "[2001:db8:1:2:3:4:5:6]:443, 10.0.0.3"}, // ports are dropped
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = tc.peer
+		if tc.xff != "" {
+			r.Header.Set("X-Forwarded-For", tc.xff)
+		}
+		fmt.Println(lim.ClientKey(r))
+	}
+	// Output:
+	// 203.0.113.7
+	// 203.0.113.7
+	// 203.0.113.7
+	// 192.0.2.1
+	// 2001:db8:1:2::/64
+	// 10.0.0.1
+	// 2001:db8:1:2::/64
+}
+
+func ExampleRateConfig_key() {
+	// Limit by API key, and requests without one by client address.
+	var lim *limits.RateLimiter
+	lim, err := limits.NewRateLimiter(limits.RateConfig{
+		Rate:  1,
+		Burst: 1,
+		Key: func(r *http.Request) string {
+			if key := r.Header.Get("X-Api-Key"); key != "" {
+				return "key " + key
+			}
+			return "addr " + lim.ClientKey(r)
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, tc := range []struct{ addr, apiKey string }{
+		{"192.0.2.1:1", "alpha"},
+		{"192.0.2.2:1", "alpha"}, // same key from elsewhere: same bucket
+		{"192.0.2.1:1", ""},
+		{"192.0.2.1:2", ""},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = tc.addr
+		if tc.apiKey != "" {
+			r.Header.Set("X-Api-Key", tc.apiKey)
+		}
+		fmt.Println(lim.Check(r) == nil)
+	}
+	// Output:
+	// true
+	// false
+	// true
+	// false
+}
+
+// failOpen is a Store that lets requests through while the store it wraps
+// fails, rather than answer 503.
+type failOpen struct{ limits.Store }
+
+func (f failOpen) Allow(ctx context.Context, key string, q limits.Quota, now time.Time) (limits.Decision, error) {
+	d, err := f.Store.Allow(ctx, key, q, now)
+	if err != nil {
+		log.Printf("rate limit store: %v", err)
+		return limits.Decision{Allowed: true, Remaining: q.Burst}, nil
+	}
+	return d, nil
+}
+
+// brokenStore is a store whose backend is down.
+type brokenStore struct{}
+
+func (brokenStore) Allow(context.Context, string, limits.Quota, time.Time) (limits.Decision, error) {
+	return limits.Decision{}, errors.New("connection refused")
+}
+
+func ExampleStore() {
+	log.SetOutput(io.Discard)
+	defer log.SetOutput(os.Stderr)
+	for _, store := range []limits.Store{brokenStore{}, failOpen{brokenStore{}}} {
+		lim, err := limits.NewRateLimiter(limits.RateConfig{Rate: 5, Store: store})
+		if err != nil {
+			log.Fatal(err)
+		}
+		w := httptest.NewRecorder()
+		lim.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})).ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+		fmt.Println(w.Code)
+	}
+	// Output:
+	// 503
+	// 200
+}
+
+func ExampleNewConcurrencyLimiter() {
+	lim, err := limits.NewConcurrencyLimiter(limits.ConcurrencyConfig{
+		MaxConcurrentRequests: 1,
+		RequestQueueLimit:     10,
+		RequestQueueTimeout:   100 * time.Millisecond,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	release := make(chan struct{})
+	entered := make(chan struct{})
+	srv := httptest.NewServer(lim.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			close(entered)
+			<-release
+		}
+	})))
+	defer srv.Close()
+
+	go func() {
+		if res, err := http.Get(srv.URL + "/slow"); err == nil {
+			res.Body.Close()
+		}
+	}()
+	<-entered
+	// The slot is taken: this request waits in the queue, then gives up.
+	res, err := http.Get(srv.URL)
+	if err != nil {
+		log.Fatal(err)
+	}
+	res.Body.Close()
+	fmt.Println(res.Status, "Retry-After:", res.Header.Get("Retry-After"))
+	st := lim.Stats()
+	fmt.Println(st.ActiveRequests, "active,", st.Rejected[limits.ReasonRequestQueueTimeout], "timed out")
+	close(release)
+	// Output:
+	// 503 Service Unavailable Retry-After: 1
+	// 1 active, 1 timed out
+}
+
+func ExampleMaxConcurrentRequests() {
+	// At most 100 requests in mux at once; any more get 503 at once. Rate
+	// limit first, so that a flooding client is turned away before it takes
+	// a slot.
+	mux := http.NewServeMux()
+	h := limits.MaxConcurrentRequests(100).Handler(mux)
+	h = limits.MaxRequestRate(10, 20).Handler(h)
+	log.Fatal(http.ListenAndServe("127.0.0.1:8080", h))
 }

@@ -1,8 +1,12 @@
 package limits
 
 import (
-	"github.com/windhover/windhover/internal/refuse"
+	"math"
 	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/windhover/windhover/internal/refuse"
 )
 
 // Handler returns next behind l's request limits, checked in this order:
@@ -103,8 +107,11 @@ func (l *Limiter) bodyLimit(r *http.Request) int64 {
 // the connection reasons, which are answered without one.
 func (r Reason) Status() int {
 	switch r {
-	case ReasonUpgradeLimit, ReasonUpgradesDisabled:
+	case ReasonUpgradeLimit, ReasonUpgradesDisabled, ReasonConcurrencyLimit, ReasonRequestQueueFull,
+		ReasonRequestQueueTimeout, ReasonRequestQueueCanceled, ReasonRateStoreFailed:
 		return http.StatusServiceUnavailable
+	case ReasonRateLimited:
+		return http.StatusTooManyRequests
 	case ReasonRequestLineTooLong:
 		return http.StatusRequestURITooLong
 	case ReasonTooManyHeaders, ReasonHeadersTooLarge:
@@ -131,4 +138,37 @@ func writeRefusal(w http.ResponseWriter, r *http.Request, code int) {
 		refuse.SkipBody(w, r)
 	}
 	http.Error(w, http.StatusText(code), code)
+}
+
+// writeTooBusy answers a request turned away by load (a rate or concurrency
+// limit) with code and, unless retryAfter is empty, a Retry-After field.
+// Unlike writeRefusal it keeps the connection open: the request was well
+// formed, and making its client reconnect would only add to the load; but
+// not for an unread request body, which net/http would read at the client's
+// pace.
+func writeTooBusy(w http.ResponseWriter, r *http.Request, code int, retryAfter string) {
+	refuse.SkipBody(w, r)
+	if retryAfter != "" {
+		w.Header().Set("Retry-After", retryAfter)
+	}
+	http.Error(w, http.StatusText(code), code)
+}
+
+// retryAfter rounds d up to whole seconds, at least one, as Retry-After's
+// delay-seconds must be, and returns it both as a duration and as the field
+// value.
+func retryAfter(d time.Duration) (time.Duration, string) {
+	s := ceilSeconds(d)
+	if s < 1 {
+		s = 1
+	}
+	return time.Duration(s) * time.Second, strconv.FormatInt(s, 10)
+}
+
+// ceilSeconds rounds d up to whole seconds.
+func ceilSeconds(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return int64(math.Ceil(d.Seconds()))
 }

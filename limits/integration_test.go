@@ -3,10 +3,12 @@
 package limits
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -86,4 +88,69 @@ func TestCurlConnectionLimit503(t *testing.T) {
 
 func itoa3(i int) string {
 	return string([]byte{byte('0' + i/100), byte('0' + i/10%10), byte('0' + i%10)})
+}
+
+// responseFields returns the response header fields in curl's verbose trace,
+// names in lower case.
+func responseFields(trace string) map[string]string {
+	fields := map[string]string{}
+	for _, line := range strings.Split(trace, "\n") {
+		if field, ok := strings.CutPrefix(strings.TrimSpace(line), "< "); ok {
+			if name, value, ok := strings.Cut(field, ": "); ok {
+				fields[strings.ToLower(name)] = value
+			}
+		}
+	}
+	return fields
+}
+
+func TestCurlRateLimited(t *testing.T) {
+	for _, p := range allProtos {
+		t.Run(string(p), func(t *testing.T) {
+			lim, err := NewRateLimiter(RateConfig{Rate: 0.1, Burst: 1, HeadersOnAllowed: true})
+			require.NoError(t, err)
+			s := serve(t, nil, lim.Handler(hello), p)
+			flag := testserver.CurlFlag(p)
+			status, trace := curl(t, s, flag, s.URL+"/")
+			assert.Equal(t, "200", strings.Fields(status)[0])
+			assert.Equal(t, `"default";r=0;t=10`, responseFields(trace)["ratelimit"])
+
+			status, trace = curl(t, s, flag, s.URL+"/")
+			assert.Equal(t, "429", strings.Fields(status)[0])
+			fields := responseFields(trace)
+			assert.Equal(t, "10", fields["retry-after"])
+			assert.Equal(t, `"default";q=1;w=10`, fields["ratelimit-policy"])
+			assert.Equal(t, `"default";r=0;t=10`, fields["ratelimit"])
+		})
+	}
+}
+
+func TestCurlConcurrencyLimit503(t *testing.T) {
+	for _, p := range allProtos {
+		t.Run(string(p), func(t *testing.T) {
+			lim, err := NewConcurrencyLimiter(ConcurrencyConfig{MaxConcurrentRequests: 1, RequestQueueLimit: 1, RequestQueueTimeout: 200 * time.Millisecond})
+			require.NoError(t, err)
+			release := make(chan struct{})
+			entered := make(chan struct{}, 1)
+			s := serve(t, nil, lim.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				entered <- struct{}{}
+				<-release
+			})), p)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				res, err := s.Client.Get(s.URL + "/")
+				if err == nil {
+					res.Body.Close()
+				}
+			}()
+			<-entered
+			status, trace := curl(t, s, testserver.CurlFlag(p), s.URL+"/")
+			assert.Equal(t, "503", strings.Fields(status)[0])
+			assert.Equal(t, "1", responseFields(trace)["retry-after"])
+			assert.EqualValues(t, 1, lim.Stats().Rejected[ReasonRequestQueueTimeout])
+			close(release)
+			<-done
+		})
+	}
 }

@@ -19,7 +19,7 @@ type Limiter struct {
 	tracked  tracked
 	accepted atomic.Uint64
 	queued   atomic.Int64
-	rejected [numReasons]atomic.Uint64
+	refusals
 }
 
 // policy says which parts of a Limiter act: all of them for [New], one for
@@ -53,6 +53,7 @@ func New(cfg Config) (*Limiter, error) {
 
 func newLimiter(s settings, p policy) *Limiter {
 	l := &Limiter{s: s, policies: p}
+	l.onReject = s.onReject
 	l.conns.max = s.maxConns
 	l.upgrades.max = s.maxUpgrades
 	l.tracked.conns = make(map[net.Conn]struct{})
@@ -63,10 +64,7 @@ func newLimiter(s settings, p policy) *Limiter {
 // the single-limit constructors take a literal, so a bad one is a
 // programmer's error.
 func only(p policy, cfg Config) *Limiter {
-	s, err := cfg.settings()
-	if err != nil {
-		panic("limits: " + err.Error())
-	}
+	s := must(cfg.settings())
 	if p&headPolicy == 0 {
 		s.lineSize, s.headersSize, s.headerCount = -1, -1, -1
 	}
@@ -122,6 +120,15 @@ func MaxRequestBodySize(n int64) *Limiter {
 	return l
 }
 
+// must returns v, or panics with err: the single-limit constructors take
+// literals, so a bad one is a programmer's error.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic("limits: " + err.Error())
+	}
+	return v
+}
+
 func mustPositive(what string, n int) {
 	if n <= 0 {
 		panic("limits: " + what + " must be positive")
@@ -143,12 +150,38 @@ type Stats struct {
 }
 
 // RejectedTotal is the sum of Rejected.
-func (s Stats) RejectedTotal() uint64 {
+func (s Stats) RejectedTotal() uint64 { return sum(&s.Rejected) }
+
+func sum(counts *[NumReasons]uint64) uint64 {
 	var t uint64
-	for _, n := range s.Rejected {
+	for _, n := range counts {
 		t += n
 	}
 	return t
+}
+
+// refusals counts refusals by reason and reports each to an OnReject
+// callback.
+type refusals struct {
+	rejected [numReasons]atomic.Uint64
+	onReject func(*http.Request, error)
+}
+
+// reject counts a refusal and reports it to OnReject.
+func (f *refusals) reject(r *http.Request, err *Error) {
+	f.rejected[err.Reason].Add(1)
+	if f.onReject != nil {
+		f.onReject(r, err)
+	}
+}
+
+// counts reads each counter.
+func (f *refusals) counts() [NumReasons]uint64 {
+	var c [NumReasons]uint64
+	for i := range f.rejected {
+		c[i] = f.rejected[i].Load()
+	}
+	return c
 }
 
 // Stats returns a snapshot of l's counters. Each counter is read atomically;
@@ -160,18 +193,8 @@ func (l *Limiter) Stats() Stats {
 		QueuedConnections:   l.queued.Load(),
 		AcceptedConnections: l.accepted.Load(),
 	}
-	for i := range l.rejected {
-		s.Rejected[i] = l.rejected[i].Load()
-	}
+	s.Rejected = l.counts()
 	return s
-}
-
-// reject counts a refusal and reports it to OnReject.
-func (l *Limiter) reject(r *http.Request, err *Error) {
-	l.rejected[err.Reason].Add(1)
-	if l.s.onReject != nil {
-		l.s.onReject(r, err)
-	}
 }
 
 func (l *Limiter) admit(c net.Conn) net.Conn {

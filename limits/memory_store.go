@@ -1,0 +1,303 @@
+package limits
+
+import (
+	"context"
+	"hash/maphash"
+	"math/bits"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// DefaultMaxKeys is how many keys a [MemoryStore] tracks when given zero:
+// about 30 MB at most, some 300 bytes a key.
+const DefaultMaxKeys = 100_000
+
+// Sharding: enough shards that parallel requests rarely meet on one lock,
+// few enough that a small store's keys are not spread too thin.
+const (
+	maxShards    = 64
+	keysPerShard = 1024
+	shardPadding = 64 // a cache line, so that neighbouring shards' locks do not share one
+)
+
+// MemoryStore is the in-memory [Store]: a token bucket from
+// golang.org/x/time/rate per key, in sharded maps holding at most a fixed
+// number of keys, so that a flood of new keys (spoofed, random, or a botnet's)
+// cannot grow it past its bound.
+//
+// A new key over the bound evicts one: each shard sweeps its keys like a
+// clock hand, taking the first that is idle long enough to have refilled (its
+// bucket is as good as new, so forgetting it changes nothing) or that has
+// not been used since the hand last passed. A new key counts as unused until
+// its second request, so keys seen once, as a flood's are, go first, and a
+// client that keeps coming back keeps its bucket. An evicted client that
+// returns starts with a full bucket, which is the price of the bound: size it
+// above the number of clients active within a bucket's fill time
+// (Burst/Rate).
+//
+// A request for a tracked key allocates nothing. Once the store is full, a
+// new key reuses the evicted key's place and bucket, so that a flood costs no
+// allocation either, except a copy of each string key (a RateLimiter's
+// default key, the client address, is not a string). A MemoryStore is safe
+// for concurrent use.
+type MemoryStore struct {
+	shards    []memShard
+	mask      uint64
+	seed      maphash.Seed
+	evictions atomic.Uint64
+}
+
+// memKey is a bucket's key: a client address from the RateLimiter's default
+// key, or a string.
+type memKey struct {
+	addr netip.Addr
+	s    string
+}
+
+type memShard struct {
+	// A request for a tracked key holds mu for reading while it takes its
+	// token, from the bucket's own lock, so that requests for different keys
+	// of a shard, and for the same key, run in parallel; inserting a key
+	// and evicting one take it for writing.
+	mu sync.RWMutex
+	// Two indexes into the entries, so that each kind of key is hashed the
+	// fast way: an address as 24 bytes of memory, a string as a string.
+	addrs map[netip.Addr]int32
+	strs  map[string]int32
+	// The entries, in chunks allocated as needed and never moved: each
+	// holds its rate.Limiter, which must not be copied.
+	chunks [][]memEntry
+	n      int // entries in use
+	hand   int // the next entry the eviction sweep looks at
+	max    int
+	_      [shardPadding]byte
+}
+
+// entriesPerChunk is how many entries a shard allocates at a time.
+const entriesPerChunk = 256
+
+type memEntry struct {
+	key  memKey
+	q    Quota
+	fill int64 // nanoseconds an empty bucket takes to fill up
+	// Written under the shard's read lock, so atomically.
+	last    int64  // when a request last came, in Unix nanoseconds, within touchEvery
+	visited uint32 // 1 if used again since the sweep last passed
+	lim     rate.Limiter
+}
+
+// touchEvery is how stale an entry's last request time may be: readers write
+// it no more often, so that a busy key's requests do not all write to it.
+const touchEvery = int64(time.Millisecond)
+
+// NewMemoryStore returns a MemoryStore tracking at most maxKeys keys; zero
+// means [DefaultMaxKeys]. It panics if maxKeys is negative.
+func NewMemoryStore(maxKeys int) *MemoryStore {
+	if maxKeys < 0 {
+		panic("limits: NewMemoryStore: maxKeys must not be negative")
+	}
+	if maxKeys == 0 {
+		maxKeys = DefaultMaxKeys
+	}
+	n := 1
+	if k := maxKeys / keysPerShard; k > 1 {
+		n = min(1<<bits.Len(uint(k-1)), maxShards)
+	}
+	s := &MemoryStore{shards: make([]memShard, n), mask: uint64(n - 1), seed: maphash.MakeSeed()}
+	for i := range s.shards {
+		s.shards[i].max = maxKeys / n
+		if i < maxKeys%n {
+			s.shards[i].max++
+		}
+		s.shards[i].addrs = make(map[netip.Addr]int32)
+		s.shards[i].strs = make(map[string]int32)
+	}
+	return s
+}
+
+// Allow takes a token from key's bucket under q, as [Store] requires. It
+// fails only with [ErrInvalidQuota].
+func (s *MemoryStore) Allow(_ context.Context, key string, q Quota, now time.Time) (Decision, error) {
+	if !q.valid() {
+		return Decision{}, ErrInvalidQuota
+	}
+	return s.take(memKey{s: key}, q, now, true), nil
+}
+
+// Len returns the number of keys tracked.
+func (s *MemoryStore) Len() int {
+	n := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		n += sh.n
+		sh.mu.RUnlock()
+	}
+	return n
+}
+
+// Evictions returns the number of keys ever evicted to make room for new ones.
+func (s *MemoryStore) Evictions() uint64 { return s.evictions.Load() }
+
+// take takes a token from k's bucket. Unless detail is set, an allowed request
+// learns only that: finding the bucket's level costs a second look, and with
+// concurrent requests for the key the level is approximate.
+func (s *MemoryStore) take(k memKey, q Quota, now time.Time, detail bool) Decision {
+	sh := s.shard(k)
+	ns := now.UnixNano()
+	sh.mu.RLock()
+	if i, ok := sh.find(k); ok && sh.entry(i).q == q {
+		e := sh.entry(i)
+		e.touch(ns)
+		d := e.take(q, now, detail)
+		sh.mu.RUnlock()
+		return d
+	}
+	sh.mu.RUnlock()
+
+	sh.mu.Lock()
+	i, ok := sh.find(k)
+	if ok {
+		sh.entry(i).touch(ns)
+	} else if i = sh.insert(k, q, ns); i < 0 {
+		s.evictions.Add(1)
+		i = ^i
+	}
+	e := sh.entry(i)
+	if e.q != q {
+		e.lim.SetLimitAt(now, q.Rate)
+		e.lim.SetBurstAt(now, q.Burst)
+		e.q, e.fill = q, int64(q.fillTime())
+	}
+	d := e.take(q, now, detail)
+	sh.mu.Unlock()
+	return d
+}
+
+// touch records a request for a tracked key.
+func (e *memEntry) touch(ns int64) {
+	if atomic.LoadUint32(&e.visited) == 0 {
+		atomic.StoreUint32(&e.visited, 1)
+	}
+	if ns-atomic.LoadInt64(&e.last) >= touchEvery {
+		atomic.StoreInt64(&e.last, ns)
+	}
+}
+
+// idle reports whether e's bucket has surely refilled by ns.
+func (e *memEntry) idle(ns int64) bool { return ns-atomic.LoadInt64(&e.last) >= e.fill+touchEvery }
+
+func (e *memEntry) take(q Quota, now time.Time, detail bool) Decision {
+	allowed := e.lim.AllowN(now, 1)
+	if allowed && !detail {
+		return Decision{Allowed: true}
+	}
+	return q.decision(allowed, e.lim.TokensAt(now))
+}
+
+// shard returns the shard of k. The hash is seeded per store, so that a
+// client cannot pick keys that crowd one shard.
+func (s *MemoryStore) shard(k memKey) *memShard { return &s.shards[s.shardIndex(k)] }
+
+func (s *MemoryStore) shardIndex(k memKey) uint64 {
+	if s.mask == 0 {
+		return 0
+	}
+	if k.addr.IsValid() {
+		return maphash.Comparable(s.seed, k.addr) & s.mask
+	}
+	return maphash.String(s.seed, k.s) & s.mask
+}
+
+func (sh *memShard) find(k memKey) (int32, bool) {
+	if k.addr.IsValid() {
+		i, ok := sh.addrs[k.addr]
+		return i, ok
+	}
+	i, ok := sh.strs[k.s]
+	return i, ok
+}
+
+func (sh *memShard) set(k memKey, i int32) {
+	if k.addr.IsValid() {
+		sh.addrs[k.addr] = i
+	} else {
+		sh.strs[k.s] = i
+	}
+}
+
+func (sh *memShard) forget(k memKey) {
+	if k.addr.IsValid() {
+		delete(sh.addrs, k.addr)
+	} else {
+		delete(sh.strs, k.s)
+	}
+}
+
+func (sh *memShard) entry(i int32) *memEntry {
+	return &sh.chunks[i/entriesPerChunk][i%entriesPerChunk]
+}
+
+// insert adds k with a full bucket and returns its index, or the index's
+// complement if it evicted another key to make room. The shard must be locked
+// for writing.
+func (sh *memShard) insert(k memKey, q Quota, ns int64) int32 {
+	k.s = strings.Clone(k.s) // not to pin whatever the key was cut from
+	i, evicted := int32(sh.n), false
+	if sh.n < sh.max {
+		if sh.n%entriesPerChunk == 0 {
+			sh.chunks = append(sh.chunks, make([]memEntry, min(entriesPerChunk, sh.max-sh.n)))
+		}
+		sh.n++
+	} else {
+		i, evicted = sh.victim(ns), true
+		sh.forget(sh.entry(i).key)
+	}
+	e := sh.entry(i)
+	if evicted && e.q == q && e.idle(ns) {
+		// The bucket has refilled while idle: it is as good as new.
+	} else {
+		e.refill(q)
+	}
+	e.key, e.last, e.visited = k, ns, 0
+	sh.set(k, i)
+	if evicted {
+		return ^i
+	}
+	return i
+}
+
+// refill makes e's bucket a full one under q, through the rate.Limiter's
+// own API: dated back to the zero time, the bucket has refilled by the time
+// of its next request.
+func (e *memEntry) refill(q Quota) {
+	var long time.Time
+	e.lim.SetLimitAt(long, q.Rate)
+	e.lim.SetBurstAt(long, q.Burst)
+	e.q, e.fill = q, int64(q.fillTime())
+}
+
+// victim moves the hand to the first entry that is idle and full or not
+// visited since the hand last passed, clearing visited marks on its way, and
+// returns that entry's index. One turn clears every mark, so it stops within
+// two.
+func (sh *memShard) victim(ns int64) int32 {
+	n := sh.n
+	for range 2 * n {
+		i := int32(sh.hand)
+		if sh.hand++; sh.hand == n {
+			sh.hand = 0
+		}
+		e := sh.entry(i)
+		if atomic.LoadUint32(&e.visited) == 0 || e.idle(ns) {
+			return i
+		}
+		atomic.StoreUint32(&e.visited, 0)
+	}
+	return int32(sh.hand)
+}
