@@ -140,8 +140,14 @@ func get(t testing.TB, c *http.Client, url string) (int, int, string) {
 	t.Helper()
 	res, err := c.Get(url)
 	require.NoError(t, err)
+	return res.StatusCode, res.ProtoMajor, strings.TrimSpace(readAll(t, res))
+}
+
+// readAll reads and closes res's body.
+func readAll(t testing.TB, res *http.Response) string {
+	t.Helper()
 	defer res.Body.Close()
 	body, err := io.ReadAll(res.Body)
 	require.NoError(t, err)
-	return res.StatusCode, res.ProtoMajor, strings.TrimSpace(string(body))
+	return string(body)
 }
