@@ -34,6 +34,10 @@ var activationTaken atomic.Bool
 // The descriptors can be taken once: a later call returns an error (or, if
 // the variables were unset, one wrapping ErrNotActivated). Activated is
 // safe to call from any goroutine.
+//
+// Like sd_listen_fds, Activated trusts LISTEN_FDS: descriptors it counts
+// are taken as passed. One that is not open is an error, and then none is
+// taken.
 func Activated(unsetEnv bool) (Sockets, error) {
 	names, err := parseListenEnv(os.Getpid(), os.Getenv(EnvListenPID), os.Getenv(EnvListenFDs), os.Getenv(EnvListenFDNames))
 	if unsetEnv {
@@ -47,44 +51,38 @@ func Activated(unsetEnv bool) (Sockets, error) {
 	if !activationTaken.CompareAndSwap(false, true) {
 		return nil, errors.New("windhover/unixsock: the activation sockets were already taken by an earlier call to Activated")
 	}
+	// First make sure every descriptor is open, before any is wrapped: an
+	// *os.File closes its descriptor when dropped, and a LISTEN_FDS larger
+	// than what was passed must not lead to closing descriptors this
+	// process opened since.
 	for i := range names {
-		syscall.CloseOnExec(listenFDsStart + i)
-	}
-	ss := make(Sockets, 0, len(names))
-	for i, name := range names {
-		s, err := inherit(listenFDsStart+i, name)
-		if err != nil {
-			_ = ss.Close()
-			return nil, err
+		fd := listenFDsStart + i
+		syscall.CloseOnExec(fd)
+		var st syscall.Stat_t
+		if err := syscall.Fstat(fd, &st); err != nil {
+			activationTaken.Store(false) // nothing was taken
+			return nil, fmt.Errorf("windhover/unixsock: passed descriptor %d (%s): %w", fd, names[i], err)
 		}
-		ss = append(ss, s)
+	}
+	ss := make(Sockets, len(names))
+	for i, name := range names {
+		ss[i] = inherit(listenFDsStart+i, name)
 	}
 	return ss, nil
 }
 
-// inherit turns descriptor fd into a Socket by what it is.
-func inherit(fd int, name string) (Socket, error) {
-	s := Socket{Name: name, FD: fd}
-	var st syscall.Stat_t
-	if err := syscall.Fstat(fd, &st); err != nil {
-		return s, fmt.Errorf("windhover/unixsock: passed descriptor %d (%s): %w", fd, name, err)
-	}
+// inherit turns the open descriptor fd into a Socket by what it is.
+func inherit(fd int, name string) Socket {
 	f := os.NewFile(uintptr(fd), name)
-	if st.Mode&syscall.S_IFMT != syscall.S_IFSOCK {
+	s := Socket{Name: name, FD: fd}
+	typ, err1 := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_TYPE)
+	listening, err2 := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_ACCEPTCONN)
+	if err1 != nil || err2 != nil { // not a socket (ENOTSOCK)
 		s.File = f
-		return s, nil
-	}
-	typ, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_TYPE)
-	if err != nil {
-		s.File = f
-		return s, nil
-	}
-	listening, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_ACCEPTCONN)
-	if err != nil {
-		s.File = f
-		return s, nil
+		return s
 	}
 	stream := typ == syscall.SOCK_STREAM || typ == syscall.SOCK_SEQPACKET
+	var err error
 	switch {
 	case stream && listening != 0:
 		s.Listener, err = net.FileListener(f)
@@ -97,13 +95,13 @@ func inherit(fd int, name string) (Socket, error) {
 		s.PacketConn, err = net.FilePacketConn(f)
 	default:
 		s.File = f
-		return s, nil
+		return s
 	}
 	if err != nil {
 		// A family package net does not know (netlink, vsock, ...): the
 		// caller gets the raw descriptor.
-		return Socket{Name: name, FD: fd, File: f}, nil
+		return Socket{Name: name, FD: fd, File: f}
 	}
-	_ = f.Close()
-	return s, nil
+	_ = f.Close() // the net value holds a duplicate
+	return s
 }

@@ -38,6 +38,10 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// noRaceExitSleep, in a child's environment, spares it the race
+// detector's second of sleep at exit.
+const noRaceExitSleep = "GORACE=atexit_sleep_ms=0"
+
 // children are the parts a re-executed test binary can play, by the value
 // of childEnv. Each returns the exit status.
 var children = map[string]func() int{}

@@ -196,7 +196,7 @@ func asNobody(t *testing.T, mode string, env ...string) string {
 	require.NoError(t, os.WriteFile(bin, src, 0o755))
 
 	cmd := exec.Command(bin)
-	cmd.Env = append([]string{childEnv + "=" + mode, "PATH=/usr/bin:/bin"}, env...)
+	cmd.Env = append([]string{childEnv + "=" + mode, "PATH=/usr/bin:/bin", noRaceExitSleep}, env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
