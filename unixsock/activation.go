@@ -18,8 +18,6 @@ const (
 )
 
 const (
-	// listenFDsStart is the first descriptor passed (SD_LISTEN_FDS_START).
-	listenFDsStart = 3
 	// maxListenFDs bounds LISTEN_FDS, far above any real socket unit, so
 	// that a corrupt value cannot make Activated allocate without bound.
 	maxListenFDs = 1 << 16

@@ -11,6 +11,9 @@ import (
 	"syscall"
 )
 
+// listenFDsStart is the first descriptor passed (SD_LISTEN_FDS_START).
+const listenFDsStart = 3
+
 // activationTaken is set once Activated has taken the passed descriptors.
 var activationTaken atomic.Bool
 

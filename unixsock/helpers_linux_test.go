@@ -46,10 +46,7 @@ const noRaceExitSleep = "GORACE=atexit_sleep_ms=0"
 // of childEnv. Each returns the exit status.
 var children = map[string]func() int{}
 
-var (
-	checkNoLeaks = testserver.CheckNoLeaks
-	eventually   = testserver.Eventually
-)
+var checkNoLeaks = testserver.CheckNoLeaks
 
 // shortDir returns a new directory with a short path, removed when the test
 // ends: t.TempDir's paths, named after the test, can leave too little of a

@@ -21,6 +21,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/windhover/windhover/internal/testserver"
 )
 
 const socketActivate = "/usr/bin/systemd-socket-activate"
@@ -114,7 +115,7 @@ func TestSystemdSocketActivate(t *testing.T) {
 		<-exited
 	})
 	// bind(2) makes the file before listen(2) lets clients in.
-	eventually(t, func() bool {
+	testserver.Eventually(t, func() bool {
 		c, err := net.Dial("unix", path)
 		if err == nil {
 			c.Close()

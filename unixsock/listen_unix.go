@@ -286,6 +286,13 @@ func bindPrivately(path string, s settings) (_ *net.UnixListener, id fileID, err
 	return bound, idOf(fi), nil
 }
 
+// fileID identifies a file by device and inode, as recorded when Listen
+// created it; ok is false for an abstract socket.
+type fileID struct {
+	dev, ino uint64
+	ok       bool
+}
+
 func idOf(fi fs.FileInfo) fileID {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {

@@ -22,13 +22,6 @@ type Listener struct {
 	closeOnce sync.Once
 }
 
-// fileID identifies a file by device and inode, as recorded when Listen
-// created it.
-type fileID struct {
-	dev, ino uint64
-	ok       bool
-}
-
 // Stats is a snapshot of a Listener's counters.
 type Stats struct {
 	// Accepted counts the connections accepted.
