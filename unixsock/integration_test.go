@@ -13,7 +13,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -68,6 +67,14 @@ func init() {
 	}
 }
 
+// fileLog is a log file whose String is its contents at the time.
+type fileLog string
+
+func (f fileLog) String() string {
+	b, _ := os.ReadFile(string(f))
+	return string(b)
+}
+
 func freePort(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -100,20 +107,12 @@ func TestSystemdSocketActivate(t *testing.T) {
 	tcpAddr := "127.0.0.1:" + freePort(t)
 	cmd := exec.Command(socketActivate, "-l", path, "-l", tcpAddr, "--fdname=app:metrics",
 		"-E", childEnv+"=serve", "-E", noRaceExitSleep, exe)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	cmd.WaitDelay = 5 * time.Second
-	require.NoError(t, cmd.Start())
-	exited := make(chan struct{})
-	var waitErr error
-	go func() {
-		waitErr = cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	})
+	stderr, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+	require.NoError(t, err)
+	defer stderr.Close()
+	cmd.Stderr = stderr
+	logs := fileLog(stderr.Name())
+	server := testserver.StartProcess(t, cmd)
 	// bind(2) makes the file before listen(2) lets clients in.
 	testserver.Eventually(t, func() bool {
 		c, err := net.Dial("unix", path)
@@ -121,7 +120,7 @@ func TestSystemdSocketActivate(t *testing.T) {
 			c.Close()
 		}
 		return err == nil
-	}, "systemd-socket-activate does not listen: %s", &stderr)
+	}, "systemd-socket-activate does not listen: %s", logs)
 
 	me := fmt.Sprintf("uid=%d gid=%d pid=%d", os.Geteuid(), os.Getegid(), os.Getpid())
 	for _, tt := range []struct {
@@ -136,7 +135,7 @@ func TestSystemdSocketActivate(t *testing.T) {
 	} {
 		c := client(tt.network, tt.addr, tt.h2c)
 		res, err := c.Get("http://app/")
-		require.NoError(t, err, "%s", &stderr)
+		require.NoError(t, err, "%s", logs)
 		body, err := io.ReadAll(res.Body)
 		res.Body.Close()
 		require.NoError(t, err)
@@ -145,13 +144,7 @@ func TestSystemdSocketActivate(t *testing.T) {
 		c.CloseIdleConnections()
 	}
 
-	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-	select {
-	case <-exited:
-		require.NoError(t, waitErr, "%s", &stderr)
-	case <-time.After(10 * time.Second):
-		t.Fatalf("server did not stop on SIGTERM: %s", &stderr)
-	}
+	require.NoError(t, server.Stop(t, syscall.SIGTERM), "%s", logs)
 	fi, err := os.Lstat(path)
 	require.NoError(t, err, "the inherited socket's file is systemd's: left in place")
 	assert.Equal(t, os.ModeSocket, fi.Mode().Type())

@@ -13,8 +13,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -178,24 +180,37 @@ func TestPeerCredOfSocketpair(t *testing.T) {
 	assert.Equal(t, PeerCred{PID: os.Getpid(), UID: os.Geteuid(), GID: os.Getegid()}, cred)
 }
 
-// asNobody runs the test binary as user and group 65534 playing mode, with
-// env added, and returns its output. It needs root. The binary is copied
-// where that user may run it.
-func asNobody(t *testing.T, mode string, env ...string) string {
+// publicDir returns a new directory with a short path and mode perm.
+func publicDir(t *testing.T, perm os.FileMode) string {
+	t.Helper()
+	dir := shortDir(t)
+	require.NoError(t, os.Chmod(dir, perm))
+	return dir
+}
+
+// nobody runs the test binary as user and group 65534, each run playing a
+// mode with env added. It needs root. The binary is copied where that user
+// may run it.
+type nobody struct{ bin string }
+
+func asNobody(t *testing.T) nobody {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("acting as another user needs root")
 	}
 	exe, err := os.Executable()
 	require.NoError(t, err)
-	dir := shortDir(t)
-	require.NoError(t, os.Chmod(dir, 0o755))
-	bin := filepath.Join(dir, "unixsock.test")
+	bin := filepath.Join(publicDir(t, 0o755), "unixsock.test")
 	src, err := os.ReadFile(exe)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(bin, src, 0o755))
+	return nobody{bin}
+}
 
-	cmd := exec.Command(bin)
+// run runs the binary playing mode and returns its output.
+func (n nobody) run(t *testing.T, mode string, env ...string) string {
+	t.Helper()
+	cmd := exec.Command(n.bin)
 	cmd.Env = append([]string{childEnv + "=" + mode, "PATH=/usr/bin:/bin", noRaceExitSleep}, env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	out, err := cmd.CombinedOutput()
@@ -240,37 +255,43 @@ func init() {
 // A client of another user: its credentials are its own, and a PeerFilter
 // admits or refuses it by them.
 func TestPeerCredOfAnotherUser(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("acting as another user needs root")
-	}
-	dir := shortDir(t)
-	require.NoError(t, os.Chmod(dir, 0o755))
-	path := filepath.Join(dir, "s.sock")
-	ln, err := Listen(path, Config{Mode: 0o666})
-	require.NoError(t, err)
+	other := asNobody(t)
+	dir := publicDir(t, 0o755)
 	var mu sync.Mutex
 	var rejected []error
-	filter, err := NewPeerFilter(PeerConfig{UIDs: []int{0}, OnReject: func(r *http.Request, err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		rejected = append(rejected, err)
-	}})
-	require.NoError(t, err)
-	mux := http.NewServeMux()
-	mux.Handle("/", whoami)
-	mux.Handle("/root-only", filter.Handler(whoami))
-	_, _ = serve(t, ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if cred, _ := PeerCredFromContext(r.Context()); cred.UID != 0 {
-			r.URL.Path = "/root-only" // every request of the other user meets the filter
-		}
-		mux.ServeHTTP(w, r)
-	}), h2c, withConnContext)
-
-	out := asNobody(t, "client", "SOCKET="+path, "PROTOS=h1 h2c")
-	lines := strings.Split(out, "\n")
-	require.Len(t, lines, 2, out)
-	assert.Equal(t, "HTTP/1.1 403 Forbidden", lines[0])
-	assert.Equal(t, "HTTP/2.0 403 Forbidden", lines[1])
+	for _, tt := range []struct {
+		name string
+		cfg  PeerConfig
+		want string
+	}{
+		{"refused", PeerConfig{UIDs: []int{0}}, "HTTP/1.1 403 Forbidden\nHTTP/2.0 403 Forbidden"},
+		{"admitted by group", PeerConfig{UIDs: []int{0}, GIDs: []int{65534}}, "HTTP/1.1 200 uid=65534 gid=65534 pid=PID next=true\n" +
+			"HTTP/2.0 200 uid=65534 gid=65534 pid=PID next=true"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(dir, tt.name+".sock")
+			ln, err := Listen(path, Config{Mode: 0o666})
+			require.NoError(t, err)
+			tt.cfg.OnReject = func(r *http.Request, err error) {
+				mu.Lock()
+				defer mu.Unlock()
+				rejected = append(rejected, err)
+			}
+			filter, err := NewPeerFilter(tt.cfg)
+			require.NoError(t, err)
+			var pid atomic.Int64
+			_, _ = serve(t, ln, filter.Handler(whoami), h2c, withConnContext, func(s *http.Server) {
+				next := s.ConnContext
+				s.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+					cred, _ := PeerCredFromConn(c)
+					pid.Store(int64(cred.PID))
+					return next(ctx, c)
+				}
+			})
+			out := other.run(t, "client", "SOCKET="+path, "PROTOS=h1 h2c")
+			assert.Equal(t, strings.ReplaceAll(tt.want, "PID", strconv.FormatInt(pid.Load(), 10)), out)
+		})
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	require.Len(t, rejected, 2)
@@ -281,22 +302,16 @@ func TestPeerCredOfAnotherUser(t *testing.T) {
 	assert.Equal(t, 65534, pe.Cred.GID)
 	assert.NotZero(t, pe.Cred.PID)
 	assert.NotEqual(t, os.Getpid(), pe.Cred.PID)
-	assert.Equal(t, uint64(2), filter.Stats().Refused[ReasonPeerNotAllowed])
 }
 
 // A process that may not connect to a socket cannot tell whether it is
 // stale, so it leaves it.
 func TestListenCannotTellWithoutPermission(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("acting as another user needs root")
-	}
-	dir := shortDir(t)
-	require.NoError(t, os.Chmod(dir, 0o777))
-	path := filepath.Join(dir, "s.sock")
+	path := filepath.Join(publicDir(t, 0o777), "s.sock")
 	staleSocket(t, path)
 	require.NoError(t, os.Chmod(path, 0o600))
 	before := statOf(t, path)
-	out := asNobody(t, "listen", "SOCKET="+path)
+	out := asNobody(t).run(t, "listen", "SOCKET="+path)
 	assert.Equal(t, "windhover/unixsock: cannot tell whether "+path+" is in use: dial unix "+path+": connect: permission denied false false", out)
 	assert.Equal(t, before.Ino, statOf(t, path).Ino)
 }

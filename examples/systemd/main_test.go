@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -13,13 +12,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/windhover/windhover/internal/testserver"
 )
 
 // childEnv, set in a re-executed test binary, makes it run the program.
@@ -33,22 +32,21 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// syncBuffer is a bytes.Buffer safe for the program's logger and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+// logFile returns a new file for the program's log; its String is the
+// contents at the time, for failure messages and checks.
+func logFile(t *testing.T) *logOf {
+	t.Helper()
+	f, err := os.Create(filepath.Join(t.TempDir(), "log"))
+	require.NoError(t, err)
+	t.Cleanup(func() { f.Close() })
+	return &logOf{f}
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
+type logOf struct{ *os.File }
 
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+func (l *logOf) String() string {
+	b, _ := os.ReadFile(l.Name())
+	return string(b)
 }
 
 func shortDir(t *testing.T) string {
@@ -92,10 +90,10 @@ func waitFor(t *testing.T, cond func() bool, what string, log fmt.Stringer) {
 
 // start runs the program with args and returns a function that stops it
 // and returns run's error.
-func start(t *testing.T, args ...string) (*syncBuffer, func() error) {
+func start(t *testing.T, args ...string) (*logOf, func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	log := &syncBuffer{}
+	log := logFile(t)
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, args, log) }()
 	stopped := false
@@ -204,19 +202,9 @@ func TestSocketActivated(t *testing.T) {
 	cmd := exec.Command("/bin/sh", "-c", `LISTEN_PID=$$ exec "$0" -socket "$1"`, exe, filepath.Join(dir, "unused.sock"))
 	cmd.Env = append(os.Environ(), childEnv+"=1", "LISTEN_FDS=2", "LISTEN_FDNAMES=metrics:http", "GORACE=atexit_sleep_ms=0")
 	cmd.ExtraFiles = files
-	log := &syncBuffer{}
+	log := logFile(t)
 	cmd.Stderr = log
-	require.NoError(t, cmd.Start())
-	exited := make(chan struct{})
-	var waitErr error
-	go func() {
-		waitErr = cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	})
+	p := testserver.StartProcess(t, cmd)
 
 	waitFor(t, func() bool { return strings.Contains(log.String(), "listening") }, "not listening", log)
 	assert.Contains(t, log.String(), `addr=`+path+` how="socket activation"`)
@@ -224,13 +212,7 @@ func TestSocketActivated(t *testing.T) {
 	assert.Equal(t, 200, status)
 	assert.Equal(t, "hello over HTTP/2.0, "+me()+"\n", body)
 
-	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-	select {
-	case <-exited:
-		require.NoError(t, waitErr, "%s", log)
-	case <-time.After(15 * time.Second):
-		t.Fatalf("did not stop: %s", log)
-	}
+	require.NoError(t, p.Stop(t, syscall.SIGTERM), "%s", log)
 	_, err = os.Lstat(path)
 	assert.NoError(t, err, "systemd's socket file is left in place")
 	_, err = os.Lstat(filepath.Join(dir, "unused.sock"))
