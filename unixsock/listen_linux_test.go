@@ -110,6 +110,7 @@ func TestListenNoPermissiveMoment(t *testing.T) {
 		assert.Equal(t, fmt.Sprintf("%#o", 0o700), fmt.Sprintf("%#o", dir.Mode&0o7777), "private directory mode")
 		assert.Equal(t, os.Geteuid(), int(dir.Uid))
 		assert.Equal(t, filepath.Dir(path), filepath.Dir(filepath.Dir(private)), "private directory beside the path")
+		assert.Regexp(t, `/\.sock-[0-9a-f]{8}/s$`, private)
 	}
 	t.Cleanup(func() { testHookBound = nil })
 	ln, err := Listen(path, Config{Mode: 0o600})
@@ -336,14 +337,19 @@ func TestListenErrors(t *testing.T) {
 
 	// A path that fits, in a directory whose private directory's path
 	// would not.
-	deep := filepath.Join(dir, strings.Repeat("d", 90-len(dir)))
+	deep := filepath.Join(dir, strings.Repeat("d", 90-len(dir))) // 91 bytes
 	require.NoError(t, os.Mkdir(deep, 0o755))
 	_, err = Listen(filepath.Join(deep, "s"), Config{})
-	assert.ErrorContains(t, err, "binding in the private directory")
+	assert.EqualError(t, err, "windhover/unixsock: socket directory "+deep+" is 91 bytes, over the limit of 90 that leaves room for the private directory Listen binds in")
 	entries, err := os.ReadDir(deep)
 	require.NoError(t, err)
-	assert.Empty(t, entries, "no private directory left")
-	ln, err := Listen("@"+strings.Repeat("x", 107), Config{})
+	assert.Empty(t, entries)
+	deep = deep[:len(deep)-1] // 90 bytes
+	require.NoError(t, os.Mkdir(deep, 0o755))
+	ln, err := Listen(filepath.Join(deep, strings.Repeat("s", 107-91)), Config{})
+	require.NoError(t, err, "the longest directory, and the longest name in it")
+	require.NoError(t, ln.Close())
+	ln, err = Listen("@"+strings.Repeat("x", 107), Config{})
 	require.NoError(t, err, "an abstract name may fill sun_path")
 	require.NoError(t, ln.Close())
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -62,10 +63,11 @@ var (
 //
 // This needs: write permission on path's directory (as any socket does);
 // that directory on a file system with hard links (any native Linux file
-// system, tmpfs included); and room for the private path, about 20 bytes
-// longer than path's directory plus "/s", within the platform's limit on
-// socket paths (108 bytes on Linux, 104 on the BSDs). A process killed at
-// that moment may leave an empty ".sock-*" directory behind. Anyone who can
+// system, tmpfs included); and room for the private path, 17 bytes longer
+// than path's directory, within the platform's limit on socket paths (107
+// bytes on Linux, 103 on the BSDs), so a directory of 90 bytes at most on
+// Linux. A process killed at that moment may leave an empty ".sock-*"
+// directory behind. Anyone who can
 // write to the directory can replace the socket at any time, so keep it
 // private to the server's users, as /run/<service> is.
 //
@@ -86,8 +88,12 @@ func Listen(path string, cfg Config) (*Listener, error) {
 		return nil, err
 	}
 	// sun_path must hold the path and, except for an abstract name, a NUL.
-	if max := len(syscall.RawSockaddrUnix{}.Path) - 1; len(path) > max && !(abstract && len(path) == max+1) {
-		return nil, fmt.Errorf("windhover/unixsock: socket path %s is %d bytes, over the limit of %d", path, len(path), max)
+	maxLen := len(syscall.RawSockaddrUnix{}.Path) - 1
+	if len(path) > maxLen && !(abstract && len(path) == maxLen+1) {
+		return nil, fmt.Errorf("windhover/unixsock: socket path %s is %d bytes, over the limit of %d", path, len(path), maxLen)
+	}
+	if dir := filepath.Dir(path); !abstract && len(dir)+privateOverhead > maxLen {
+		return nil, fmt.Errorf("windhover/unixsock: socket directory %s is %d bytes, over the limit of %d that leaves room for the private directory Listen binds in", dir, len(dir), maxLen-privateOverhead)
 	}
 	if abstract {
 		return listenAbstract(path)
@@ -237,7 +243,7 @@ func kind(m fs.FileMode) string {
 // it its mode and owner, links it at path and returns the listener and the
 // identity of the file.
 func bindPrivately(path string, s settings) (_ *net.UnixListener, id fileID, err error) {
-	dir, err := os.MkdirTemp(filepath.Dir(path), ".sock-")
+	dir, err := mkdirPrivate(filepath.Dir(path))
 	if err != nil {
 		return nil, id, fmt.Errorf("windhover/unixsock: making a private directory beside the socket: %w", err)
 	}
@@ -291,6 +297,23 @@ func bindPrivately(path string, s settings) (_ *net.UnixListener, id fileID, err
 type fileID struct {
 	dev, ino uint64
 	ok       bool
+}
+
+// privateOverhead is how much longer the private socket path is than its
+// directory: "/.sock-", eight hex digits, "/s".
+const privateOverhead = len("/.sock-") + 8 + len("/s")
+
+// mkdirPrivate makes a new directory with mode 0700 in parent, named
+// ".sock-" and eight random hex digits, so that its length is known.
+func mkdirPrivate(parent string) (string, error) {
+	var err error
+	for range 16 {
+		dir := filepath.Join(parent, fmt.Sprintf(".sock-%08x", rand.Uint32()))
+		if err = os.Mkdir(dir, 0o700); !errors.Is(err, fs.ErrExist) {
+			return dir, err
+		}
+	}
+	return "", err
 }
 
 func idOf(fi fs.FileInfo) fileID {
