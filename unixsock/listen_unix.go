@@ -48,6 +48,9 @@ var (
 //
 // With Config.Lock, the lock file is taken before that look, which makes
 // the look and the listen one step for every instance that also locks.
+// Without it, Listen checks that the stale file is still the one it dialled
+// before removing it (else ErrInUse), which narrows, but cannot close, the
+// window in which another instance starting at the same moment replaces it.
 //
 // # How the socket gets its mode without a permissive moment
 //
@@ -67,9 +70,9 @@ var (
 // than path's directory, within the platform's limit on socket paths (107
 // bytes on Linux, 103 on the BSDs), so a directory of 90 bytes at most on
 // Linux. A process killed at that moment may leave an empty ".sock-*"
-// directory behind. Anyone who can
-// write to the directory can replace the socket at any time, so keep it
-// private to the server's users, as /run/<service> is.
+// directory behind. Anyone who can write to the directory can replace the
+// socket at any time, so keep it private to the server's users, as
+// /run/<service> is.
 //
 // The kernel records the private path as the socket's address;
 // [Listener.Addr] and the LocalAddr of accepted connections report path
