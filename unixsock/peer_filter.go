@@ -2,6 +2,7 @@ package unixsock
 
 import (
 	"fmt"
+	"github.com/windhover/windhover/internal/refuse"
 	"math"
 	"net/http"
 	"os"
@@ -130,12 +131,14 @@ func (f *PeerFilter) Check(r *http.Request) error {
 // Handler returns next behind f: a request from an admitted peer reaches
 // next unchanged; any other gets 403 Forbidden with a one-line plain text
 // body, and over HTTP/1 "Connection: close", since every later request on
-// the connection would come from the same peer.
+// the connection would come from the same peer; at once, without reading an
+// unread request body first.
 func (f *PeerFilter) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if f.Check(r) != nil {
 			if r.ProtoMajor == 1 {
 				w.Header().Set("Connection", "close")
+				refuse.SkipBody(w, r)
 			}
 			http.Error(w, http.StatusText(http.StatusForbidden), http.StatusForbidden)
 			return
