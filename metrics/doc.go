@@ -46,10 +46,11 @@
 //	windhover_active_tls_handshakes           gauge                                 TLSConfig
 //	windhover_rejected_connections_total      counter                               Limits
 //	windhover_queued_connections              gauge                                 Limits
+//	windhover_queued_requests                 gauge                                 Concurrency
 //
-// (kestrel.queued_requests will follow limits' request queue.) The transport
-// is "tcp" or "unix", from the listener's address. The bucket boundaries are
-// Kestrel's: 10 ms to 5 minutes for connections, 5 ms to 10 s for handshakes.
+// The transport is "tcp" or "unix", from the listener's address. The bucket
+// boundaries are Kestrel's: 10 ms to 5 minutes for connections, 5 ms to 10 s
+// for handshakes.
 //
 // Kestrel labels a connection's duration with the error that ended it, where
 // it knows one. net/http does not say why it closes a connection, so instead
@@ -61,8 +62,9 @@
 //
 // # Policies
 //
-// [Metrics.Limits], [Metrics.Timeouts], [Metrics.HostFilter],
-// [Metrics.CertAuth] and [Metrics.Graceful] return collectors that read a policy's Stats snapshot
+// [Metrics.Limits], [Metrics.Concurrency], [Metrics.Rate],
+// [Metrics.Timeouts], [Metrics.HostFilter], [Metrics.CertAuth],
+// [Metrics.UnixSocket] and [Metrics.Graceful] return collectors that read a policy's Stats snapshot
 // at each scrape, so that the policy's hot path pays
 // one atomic add per decision and nothing for Prometheus. Refusals of every
 // policy meet in one family, one series per reason, zero included:

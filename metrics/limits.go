@@ -9,7 +9,8 @@ import (
 // [limits.Limiter.Stats] at each scrape:
 //
 //   - windhover_rejections_total{policy="limits",reason=...}: one series for
-//     every [limits.Reason], zero included, named by its String form;
+//     each of the Limiter's reasons ([limits.ReasonConnectionLimit] to
+//     [limits.ReasonBodyTooLarge]), zero included, named by its String form;
 //   - windhover_rejected_connections_total: Kestrel's
 //     kestrel.rejected_connections, the sum of the reasons that refuse a
 //     connection rather than a request;
@@ -25,8 +26,7 @@ import (
 // (prometheus.WrapRegistererWith).
 func (m *Metrics) Limits(l *limits.Limiter) prometheus.Collector {
 	c := newStatsCollector(m, "limits", l.Stats)
-	for i := range limits.NumReasons {
-		r := limits.Reason(i)
+	for r := limits.Reason(0); r <= limits.ReasonBodyTooLarge; r++ {
 		c.rejections(r.String(), func(s *limits.Stats) uint64 { return s.Rejected[r] })
 	}
 	c.counter("windhover_rejected_connections_total", "Connections refused by a connection limit or its queue.",
@@ -47,5 +47,45 @@ func (m *Metrics) Limits(l *limits.Limiter) prometheus.Collector {
 		func(s *limits.Stats) int64 { return s.UpgradedConnections })
 	c.counter("windhover_limits_accepted_connections_total", "Connections given a slot of the connection limit.",
 		func(s *limits.Stats) uint64 { return s.AcceptedConnections })
+	return c
+}
+
+// Concurrency returns a prometheus.Collector for c's counters, read from
+// [limits.ConcurrencyLimiter.Stats] at each scrape:
+//
+//   - windhover_rejections_total{policy="concurrency",reason=...}: the
+//     concurrency limit and its queue's reasons, zero included;
+//   - windhover_queued_requests: Kestrel's kestrel.queued_requests,
+//     requests waiting in c's queue;
+//   - windhover_concurrency_active_requests: requests holding a slot.
+func (m *Metrics) Concurrency(c *limits.ConcurrencyLimiter) prometheus.Collector {
+	sc := newStatsCollector(m, "concurrency", c.Stats)
+	for r := limits.ReasonConcurrencyLimit; r <= limits.ReasonRequestQueueCanceled; r++ {
+		sc.rejections(r.String(), func(s *limits.ConcurrencyStats) uint64 { return s.Rejected[r] })
+	}
+	sc.gauge("windhover_queued_requests", "Requests waiting in a request queue for a slot.",
+		func(s *limits.ConcurrencyStats) int64 { return s.QueuedRequests })
+	sc.gauge("windhover_concurrency_active_requests", "Requests holding a slot of the concurrency limit.",
+		func(s *limits.ConcurrencyStats) int64 { return s.ActiveRequests })
+	return sc
+}
+
+// Rate returns a prometheus.Collector for r's counters, read from
+// [limits.RateLimiter.Stats] at each scrape:
+//
+//   - windhover_rejections_total{policy="rate",reason=...}: rate_limited
+//     and rate_store_failed, zero included;
+//   - windhover_rate_keys: keys the in-memory store tracks (-1 for another
+//     Store), and windhover_rate_evictions_total: keys it evicted to make
+//     room.
+func (m *Metrics) Rate(r *limits.RateLimiter) prometheus.Collector {
+	c := newStatsCollector(m, "rate", r.Stats)
+	for _, reason := range []limits.Reason{limits.ReasonRateLimited, limits.ReasonRateStoreFailed} {
+		c.rejections(reason.String(), func(s *limits.RateStats) uint64 { return s.Rejected[reason] })
+	}
+	c.gauge("windhover_rate_keys", "Keys the rate limiter's in-memory store tracks.",
+		func(s *limits.RateStats) int64 { return int64(s.Keys) })
+	c.counter("windhover_rate_evictions_total", "Keys the rate limiter's in-memory store evicted to make room.",
+		func(s *limits.RateStats) uint64 { return s.Evictions })
 	return c
 }

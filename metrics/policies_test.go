@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -17,6 +18,8 @@ import (
 	"github.com/windhover/windhover/hostfilter"
 	"github.com/windhover/windhover/internal/testcert"
 	"github.com/windhover/windhover/internal/testserver"
+	"github.com/windhover/windhover/limits"
+	"github.com/windhover/windhover/unixsock"
 )
 
 func TestHostFilterCollector(t *testing.T) {
@@ -119,4 +122,66 @@ func TestGracefulCollector(t *testing.T) {
 	assert.Equal(t, 1.0, value(t, reg, "windhover_graceful_state", "state", "stopped"))
 	assert.Equal(t, 1.0, value(t, reg, "windhover_graceful_requests_served_total"))
 	assert.Equal(t, 0.0, value(t, reg, "windhover_graceful_forced_closes_total", "kind", "open"))
+}
+
+func TestConcurrencyAndRateCollectors(t *testing.T) {
+	m, _ := newMetrics(t, testConfig)
+	cl, err := limits.NewConcurrencyLimiter(limits.ConcurrencyConfig{MaxConcurrentRequests: 1})
+	require.NoError(t, err)
+	rl := limits.MaxRequestRate(1, 1)
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(m.Concurrency(cl)))
+	require.NoError(t, reg.Register(m.Rate(rl)))
+	require.NoError(t, reg.Register(m.Limits(limits.MaxRequestBodySize(10))), "the three policies' series do not clash")
+	lint(t, m.Concurrency(cl))
+	lint(t, m.Rate(rl))
+
+	release := make(chan struct{})
+	entered := make(chan struct{})
+	busy := cl.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		<-release
+	}))
+	s := testserver.Start(t, rl.Handler(busy), testserver.H1)
+	other := testserver.Start(t, cl.Handler(routes()), testserver.H1)
+	go func() {
+		code, _ := s.Get(t, "/", nil)
+		assert.Equal(t, 200, code)
+	}()
+	<-entered
+	assert.Equal(t, 1.0, value(t, reg, "windhover_concurrency_active_requests"))
+	code, _ := other.Get(t, "/items/1", nil)
+	assert.Equal(t, 503, code, "the one slot is taken and there is no queue")
+	code, _ = s.Get(t, "/", nil)
+	assert.Equal(t, 429, code, "the one token is spent")
+	close(release)
+
+	assert.Equal(t, 1.0, value(t, reg, "windhover_rejections_total", "policy", "concurrency", "reason", "concurrency_limit"))
+	assert.Equal(t, 0.0, value(t, reg, "windhover_rejections_total", "policy", "concurrency", "reason", "request_queue_full"))
+	assert.Equal(t, 1.0, value(t, reg, "windhover_rejections_total", "policy", "rate", "reason", "rate_limited"))
+	assert.Equal(t, 0.0, value(t, reg, "windhover_queued_requests"))
+	assert.Equal(t, 1.0, value(t, reg, "windhover_rate_keys"))
+	assert.Equal(t, 0.0, value(t, reg, "windhover_rate_evictions_total"))
+}
+
+func TestUnixSocketCollector(t *testing.T) {
+	m, _ := newMetrics(t, testConfig)
+	path := filepath.Join(t.TempDir(), "m.sock")
+	ln, err := unixsock.Listen(path, unixsock.Config{})
+	require.NoError(t, err)
+	defer ln.Close()
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(m.UnixSocket(ln)))
+	lint(t, m.UnixSocket(ln))
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			c.Close()
+		}
+	}()
+	c, err := net.Dial("unix", path)
+	require.NoError(t, err)
+	c.Close()
+	testserver.Eventually(t, func() bool { return ln.Stats().Accepted == 1 }, "accepted")
+	assert.Equal(t, 1.0, value(t, reg, "windhover_unixsock_accepted_connections_total", "path", path))
+	assert.Equal(t, 0.0, value(t, reg, "windhover_unixsock_stale_removed", "path", path))
 }

@@ -24,8 +24,8 @@ import (
 // reason name (zero for the others) and the gauges.
 func limitsSeries(refused map[string]int, rejectedConns, queued, active, upgraded, accepted int) string {
 	var b strings.Builder
-	for i := range limits.NumReasons {
-		name := limits.Reason(i).String()
+	for r := limits.Reason(0); r <= limits.ReasonBodyTooLarge; r++ {
+		name := r.String()
 		fmt.Fprintf(&b, "windhover_rejections_total{policy=\"limits\",reason=%q} %d\n", name, refused[name])
 	}
 	fmt.Fprintf(&b, "windhover_rejected_connections_total %d\n", rejectedConns)

@@ -89,16 +89,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	srv.Handler = routes(false, whoami(tk.certs), tk.metricsHandler(), tk.group.ReadyHandler())
 	tk.apply(srv)
-	// Connections count against the limit before their TLS handshake.
-	eps, err := listen(o, tk.lim.Listener)
+	eps, err := listen(o, false, logger)
 	if err != nil {
 		return err
 	}
 	for _, ep := range eps {
+		// Connections count against the limit before their TLS handshake.
+		ln := tk.lim.Listener(ep.ln)
 		if ep.tls {
-			tk.group.AddTLS(srv, ep.ln, "", "")
+			tk.group.AddTLS(srv, ln, "", "")
 		} else {
-			tk.group.Add(srv, ep.ln)
+			tk.group.Add(srv, ln)
 		}
 	}
 	ready(stdout, eps)
@@ -114,7 +115,7 @@ func runBare(ctx context.Context, o options, srv *http.Server, logger *slog.Logg
 	srv.Handler = routes(true, whoami(nil), promhttpHandler(), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ready\n")
 	}))
-	eps, err := listen(o, nil)
+	eps, err := listen(o, true, logger)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,25 @@
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/windhover/windhover/unixsock"
+)
+
+// UnixSocket returns a prometheus.Collector for ln's counters, read from
+// [unixsock.Listener.Stats] at each scrape:
+//
+//   - windhover_unixsock_accepted_connections_total: connections accepted;
+//   - windhover_unixsock_stale_removed: 1 if a stale socket file was found
+//     at the path and removed when ln was opened.
+//
+// The series carry a path label, so that several sockets can share a
+// registry, and m's namespace and constant labels.
+func (m *Metrics) UnixSocket(ln *unixsock.Listener) prometheus.Collector {
+	c := newStatsCollector(m, "unixsock", ln.Stats)
+	path := ln.Addr().String()
+	c.counter("windhover_unixsock_accepted_connections_total", "Connections accepted on a Unix socket.",
+		func(s *unixsock.Stats) uint64 { return s.Accepted }, "path", path)
+	c.gauge("windhover_unixsock_stale_removed", "1 if a stale socket file was removed when the socket was opened.",
+		func(s *unixsock.Stats) int64 { return int64(s.StaleRemoved) }, "path", path)
+	return c
+}
