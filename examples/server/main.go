@@ -18,11 +18,13 @@
 //	GET  /metrics          Prometheus metrics: requests, connections, every policy
 //
 // It composes every package: limits (connections, upgrades, request line,
-// headers, bodies, HTTP/2 settings), timeouts (keep-alive and header
-// timeouts, minimum data rates), hostfilter (-allowed-hosts), certauth
-// (client certificates over TLS, and from trusted proxies), metrics, and
-// graceful, which drains on SIGINT or SIGTERM (a second one forces the
-// close), after -drain-delay, within -shutdown-timeout.
+// headers, bodies, HTTP/2 settings; per-client rates with -rate, request
+// concurrency with -max-concurrent and -queue), timeouts (keep-alive and
+// header timeouts, minimum data rates), hostfilter (-allowed-hosts),
+// certauth (client certificates over TLS, and from -trusted-proxies),
+// unixsock (-unix, and systemd socket activation), metrics, and graceful,
+// which drains on SIGINT or SIGTERM (a second one forces the close), after
+// -drain-delay, within -shutdown-timeout.
 //
 // -bare serves the same routes with none of the toolkit, for comparison: it
 // stops on the first signal with http.Server.Shutdown.
@@ -94,6 +96,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	for _, ep := range eps {
+		if err := tk.watch(ep.ln); err != nil {
+			return err
+		}
 		// Connections count against the limit before their TLS handshake.
 		ln := tk.lim.Listener(ep.ln)
 		if ep.tls {

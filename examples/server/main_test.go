@@ -263,3 +263,45 @@ func TestServerDrains(t *testing.T) {
 	assert.Contains(t, logs.String(), "stopping")
 	assert.Regexp(t, `msg=stopped .*in_flight=1 completed=\d+ unfinished=0 forced_closed=0 timed_out=false`, logs.String())
 }
+
+// TestServerRateAndConcurrency turns on the per-client rate and the
+// concurrency limit: a burst past the rate gets 429 with Retry-After, and a
+// request past the concurrency limit and its empty queue gets 503.
+func TestServerRateAndConcurrency(t *testing.T) {
+	url, logs, stop := start(t, "-rate", "1", "-burst", "2")
+	c := &http.Client{Transport: &http.Transport{}}
+	defer c.CloseIdleConnections()
+	var codes []int
+	var retry string
+	for range 3 {
+		res, err := c.Get(url + "/")
+		require.NoError(t, err)
+		res.Body.Close()
+		codes = append(codes, res.StatusCode)
+		retry = res.Header.Get("Retry-After")
+	}
+	assert.Equal(t, []int{200, 200, 429}, codes)
+	assert.Equal(t, "1", retry)
+	require.NoError(t, stop())
+	assert.Contains(t, logs.String(), "rate_limited")
+
+	url, logs, stop = start(t, "-max-concurrent", "1")
+	slow := make(chan int, 1)
+	go func() {
+		res, err := (&http.Client{}).Get(url + "/slow?d=500ms")
+		if err != nil {
+			slow <- 0
+			return
+		}
+		res.Body.Close()
+		slow <- res.StatusCode
+	}()
+	time.Sleep(150 * time.Millisecond)
+	res, err := c.Get(url + "/")
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, 503, res.StatusCode)
+	assert.Equal(t, 200, <-slow)
+	require.NoError(t, stop())
+	assert.Contains(t, logs.String(), "concurrency_limit")
+}

@@ -36,6 +36,10 @@ type options struct {
 	responseRate    timeouts.Rate
 	keepAlive       time.Duration
 	headerTimeout   time.Duration
+	rate            float64
+	burst           int
+	maxConcurrent   int
+	queue           int
 	shutdownTimeout time.Duration
 	drainDelay      time.Duration
 	bare            bool
@@ -106,6 +110,10 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	})
 	fs.DurationVar(&o.keepAlive, "keepalive", o.keepAlive, "how long an idle keep-alive connection stays open (0: 130s)")
 	fs.DurationVar(&o.headerTimeout, "header-timeout", o.headerTimeout, "how long a client may take to send a request header (0: 30s)")
+	fs.Float64Var(&o.rate, "rate", o.rate, "requests per second per client, by address (behind -trusted-proxies, the forwarded one); 0: no rate limit")
+	fs.IntVar(&o.burst, "burst", o.burst, "requests a client may make at once after a pause (0: -rate rounded up)")
+	fs.IntVar(&o.maxConcurrent, "max-concurrent", o.maxConcurrent, "most requests in the handlers at once (0: no limit)")
+	fs.IntVar(&o.queue, "queue", o.queue, "requests that may wait for a slot beyond -max-concurrent, oldest first, for up to 5s")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", o.shutdownTimeout, "how long to wait for requests in flight on exit")
 	fs.DurationVar(&o.drainDelay, "drain-delay", o.drainDelay, "how long to go on serving after a stop signal, with /readyz answering 503, before closing the listeners")
 	fs.BoolVar(&o.bare, "bare", o.bare, "serve the same routes with none of the toolkit, for comparison")
@@ -127,6 +135,16 @@ type fileConfig struct {
 		MinResponseDataRate              *fileRate
 	}
 	AllowedHosts *string
+	// RateLimiter and ConcurrencyLimiter are ASP.NET Core's rate limiting
+	// middleware options, in the form this server takes them.
+	RateLimiter *struct {
+		PermitsPerSecond float64
+		Burst            int
+	}
+	ConcurrencyLimiter *struct {
+		PermitLimit int
+		QueueLimit  int
+	}
 	// ClientCertificateMode is Kestrel's HttpsDefaults.ClientCertificateMode:
 	// NoCertificate, AllowCertificate or RequireCertificate.
 	ClientCertificateMode *string
@@ -171,7 +189,7 @@ func parseTimeSpan(s string) (time.Duration, error) {
 	var days int64
 	if i := strings.IndexByte(s, '.'); i >= 0 && i < strings.IndexByte(s, ':') {
 		n, err := strconv.ParseInt(s[:i], 10, 32)
-		if err != nil || n < 0 {
+		if err != nil || n < 0 || n > 36500 { // a century, well inside time.Duration
 			return 0, bad
 		}
 		days, s = n, s[i+1:]
@@ -210,6 +228,12 @@ func loadConfig(path string, o *options) error {
 	setDuration(&o.keepAlive, l.KeepAliveTimeout)
 	setDuration(&o.headerTimeout, l.RequestHeadersTimeout)
 	set(&o.allowedHosts, c.AllowedHosts)
+	if r := c.RateLimiter; r != nil {
+		o.rate, o.burst = r.PermitsPerSecond, r.Burst
+	}
+	if cl := c.ConcurrencyLimiter; cl != nil {
+		o.maxConcurrent, o.queue = cl.PermitLimit, cl.QueueLimit
+	}
 	set(&o.clientCertMode, c.ClientCertificateMode)
 	if len(c.Sni) > 0 {
 		var hosts []string

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -16,6 +17,8 @@ import (
 	"github.com/windhover/windhover/limits"
 	"github.com/windhover/windhover/metrics"
 	"github.com/windhover/windhover/timeouts"
+	"github.com/windhover/windhover/unixsock"
+	"golang.org/x/time/rate"
 )
 
 // toolkit is windhover's policies, composed.
@@ -26,6 +29,8 @@ type toolkit struct {
 	hosts  *hostfilter.Filter
 	certs  *certauth.Policy
 	group  *graceful.Group
+	rate   *limits.RateLimiter        // nil without -rate
+	conc   *limits.ConcurrencyLimiter // nil without -max-concurrent
 
 	metrics  *metrics.Metrics
 	registry *prometheus.Registry
@@ -69,6 +74,25 @@ func newToolkit(o options, logger *slog.Logger) (*toolkit, error) {
 	if tk.metrics, err = metrics.New(metrics.Config{}); err != nil {
 		return nil, err
 	}
+	var extra []prometheus.Collector
+	if o.rate != 0 {
+		tk.rate, err = limits.NewRateLimiter(limits.RateConfig{
+			Rate: rate.Limit(o.rate), Burst: o.burst, TrustedProxies: splitList(o.trustedProxies), OnReject: tk.refused,
+		})
+		if err != nil {
+			return nil, err
+		}
+		extra = append(extra, tk.metrics.Rate(tk.rate))
+	}
+	if o.maxConcurrent != 0 || o.queue != 0 {
+		tk.conc, err = limits.NewConcurrencyLimiter(limits.ConcurrencyConfig{
+			MaxConcurrentRequests: o.maxConcurrent, RequestQueueLimit: o.queue, OnReject: tk.refused,
+		})
+		if err != nil {
+			return nil, err
+		}
+		extra = append(extra, tk.metrics.Concurrency(tk.conc))
+	}
 	tk.pol, err = timeouts.New(timeouts.Config{
 		KeepAliveTimeout:       o.keepAlive,
 		RequestHeadersTimeout:  o.headerTimeout,
@@ -90,11 +114,11 @@ func newToolkit(o options, logger *slog.Logger) (*toolkit, error) {
 	})
 	tk.registry = prometheus.NewRegistry()
 	err = tk.registry.Register(tk.metrics)
-	for _, c := range []prometheus.Collector{
+	for _, c := range append(extra,
 		tk.metrics.Limits(tk.lim), tk.metrics.Timeouts(tk.pol), tk.metrics.HostFilter(tk.hosts), tk.metrics.CertAuth(tk.certs),
 		tk.metrics.Graceful(tk.group),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	} {
+	) {
 		err = errors.Join(err, tk.registry.Register(c))
 	}
 	if err != nil {
@@ -110,7 +134,10 @@ func (tk *toolkit) refused(r *http.Request, err error) {
 	var le *limits.Error
 	var he *hostfilter.Error
 	var ce *certauth.Error
+	var pe *unixsock.PeerError
 	switch {
+	case errors.As(err, &pe):
+		attrs = append(attrs, "policy", "unixsock", "reason", pe.Reason.String())
 	case errors.As(err, &ce):
 		attrs = append(attrs, "policy", "certauth", "reason", ce.Reason.String())
 	case errors.As(err, &le):
@@ -126,7 +153,19 @@ func (tk *toolkit) refused(r *http.Request, err error) {
 
 // apply puts the policies on srv: its handler and its settings.
 func (tk *toolkit) apply(srv *http.Server) {
-	srv.Handler = tk.group.Handler(tk.metrics.Handler(tk.hosts.Handler(tk.lim.Handler(tk.certs.Handler(tk.pol.Handler(tk.metrics.Route(srv.Handler)))))))
+	// Outermost first: requests are counted for the drain and measured;
+	// then refused as cheaply as possible, a flooding client before it
+	// can take a slot of the concurrency limit.
+	h := tk.pol.Handler(tk.metrics.Route(srv.Handler))
+	h = tk.certs.Handler(h)
+	if tk.conc != nil {
+		h = tk.conc.Handler(h)
+	}
+	h = tk.lim.Handler(h)
+	if tk.rate != nil {
+		h = tk.rate.Handler(h)
+	}
+	srv.Handler = tk.group.Handler(tk.metrics.Handler(tk.hosts.Handler(h)))
 	if srv.TLSConfig != nil {
 		tk.certs.Apply(srv)
 		srv.TLSConfig = tk.metrics.TLSConfig(srv.TLSConfig)
@@ -134,6 +173,14 @@ func (tk *toolkit) apply(srv *http.Server) {
 	tk.lim.Apply(srv)
 	tk.pol.Apply(srv)
 	tk.metrics.Apply(srv)
+}
+
+// watch registers the metrics of a Unix socket the server listens on.
+func (tk *toolkit) watch(ln net.Listener) error {
+	if u, ok := ln.(*unixsock.Listener); ok {
+		return tk.registry.Register(tk.metrics.UnixSocket(u))
+	}
+	return nil
 }
 
 // metricsHandler serves the toolkit's registry.
@@ -145,12 +192,19 @@ func (tk *toolkit) metricsHandler() http.Handler {
 func (tk *toolkit) logStopped() {
 	r := tk.group.Report()
 	st, ts, hs, cs := tk.lim.Stats(), tk.pol.Stats(), tk.hosts.Stats(), tk.certs.Stats()
+	refused := st.RejectedTotal() + hs.RejectedTotal() + cs.RejectedTotal()
+	if tk.rate != nil {
+		refused += tk.rate.Stats().RejectedTotal()
+	}
+	if tk.conc != nil {
+		refused += tk.conc.Stats().RejectedTotal()
+	}
 	attrs := []any{
 		"drain", r.Duration.Round(time.Millisecond), "in_flight", r.InFlight, "completed", r.Completed,
 		"unfinished", r.Unfinished, "forced_closed", r.ForcedClosed + r.ForcedClosedHijacked,
 		"timed_out", r.TimedOut, "forced", r.Forced,
 		"accepted", st.AcceptedConnections,
-		"refused", st.RejectedTotal() + hs.RejectedTotal() + cs.RejectedTotal(),
+		"refused", refused,
 		"too_slow", ts.BodyRateViolations + ts.ResponseRateViolations,
 	}
 	if r.Cause != nil {
