@@ -7,36 +7,60 @@
 //   - [github.com/windhover/windhover/limits]: what a client may make the
 //     server hold. Open and upgraded connections (with Kestrel's close, a 503,
 //     or a bounded queue over the limit), the request line (414), header
-//     fields (431), request bodies (413, with per-request overrides), and
-//     Kestrel's HTTP/2 settings.
+//     fields (431), request bodies (413, with per-request overrides),
+//     Kestrel's HTTP/2 settings; and, as ASP.NET Core's rate limiting
+//     middleware does, requests in the handlers at once with a queue (503)
+//     and per-client token buckets (429 with the IETF RateLimit headers).
 //   - [github.com/windhover/windhover/timeouts]: how long it may take.
 //     Keep-alive and request header timeouts, and minimum data rates for
 //     request bodies and responses (240 bytes per second after 5 seconds),
 //     enforced per read and per write, against slowloris, slow-body and
 //     slow-read clients, without a WriteTimeout that would cut off honest
 //     large transfers.
-//
-// Planned, in the same shape: hostfilter (allowed Host names), certauth
-// (client certificates, per host and route, and from trusted proxies),
-// unixsock (Unix-socket listeners and systemd socket activation), graceful
-// (draining several servers together) and metrics (Prometheus collectors
-// reading every policy's counters).
+//   - [github.com/windhover/windhover/hostfilter]: which Host a request may
+//     name (400 otherwise): names, wildcards, IP literals compared as
+//     addresses, and CIDR prefixes.
+//   - [github.com/windhover/windhover/certauth]: client certificates. Kestrel's
+//     modes per host name (SNI), ASP.NET's validation (chain, key usage,
+//     validity on every request, CRLs, a cache), 403 per route, and
+//     certificates forwarded by a proxy, believed only from trusted peers.
+//   - [github.com/windhover/windhover/unixsock]: Unix-socket listeners with the
+//     mode and owner asked for from the first moment, stale sockets replaced
+//     and live ones left alone, abstract sockets, systemd socket activation,
+//     and the peer's credentials in every request.
+//   - [github.com/windhover/windhover/graceful]: one lifecycle for several
+//     servers, stopped in Kestrel's sequence: a stopping signal, readiness
+//     503, an optional drain delay, Shutdown with a timeout, and hijacked
+//     connections closed at the deadline.
+//   - [github.com/windhover/windhover/metrics]: Prometheus metrics after
+//     Kestrel's meter and OpenTelemetry's HTTP conventions, and collectors
+//     that read every policy's counters at scrape time.
 //
 // # How they compose
 //
 // Each policy acts where net/http gives it a hook, and never replaces a hook
 // the server already has:
 //
-//	listener ─ limits.Listener (connection count)
-//	  └ http.Server ─ limits.Apply (MaxHeaderBytes, HTTP/2 settings, ConnState)
-//	                  timeouts.Apply (IdleTimeout, ReadHeaderTimeout)
-//	      └ limits.Handler (request line, headers, upgrades, body size)
-//	          └ timeouts.Handler (request body and response data rates)
-//	              └ the application
+//	unixsock.Listen or net.Listen, or unixsock.Activated (systemd)
+//	  └ limits.Listener (connection count, before any TLS handshake)
+//	      └ http.Server  limits.Apply     MaxHeaderBytes, HTTP/2 settings, ConnState
+//	                     timeouts.Apply   IdleTimeout, ReadHeaderTimeout, unsent bytes
+//	                     certauth.Apply   TLSConfig: client certificates by SNI
+//	                     metrics.Apply    connections, TLS handshakes
+//	          └ graceful.Handler, metrics.Handler
+//	              └ hostfilter.Handler           400
+//	                  └ limits.RateLimiter        429
+//	                      └ limits.Limiter         414, 431, 413, 503 for upgrades
+//	                          └ limits.ConcurrencyLimiter  503 with a queue
+//	                              └ certauth.Handler        421, 403
+//	                                  └ timeouts.Handler     408, slow readers cut
+//	                                      └ the application
+//	graceful.Group runs the servers and drains them.
 //
 // Every policy counts its decisions in atomic counters offered as a Stats
 // snapshot, and takes an optional callback for each refusal; the hot path
-// pays an atomic add, and no package depends on a metrics library.
+// pays an atomic add, and only the metrics package depends on Prometheus.
+// examples/server composes all of them, and is the template to copy.
 //
 // Where Kestrel and Go differ, windhover keeps Kestrel's semantics and
 // defaults unless Go can do better, and says so in the package documentation.

@@ -8,7 +8,12 @@ import (
 	"net/http/httptest"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/windhover/windhover/hostfilter"
 	"github.com/windhover/windhover/limits"
+	"github.com/windhover/windhover/metrics"
+	"github.com/windhover/windhover/timeouts"
 )
 
 // A server with Kestrel's limits: every one of them applied by three calls.
@@ -47,4 +52,71 @@ func Example() {
 	// Output:
 	// 200: 1048576 bytes
 	// 413: Request Entity Too Large
+}
+
+// Several policies composed around one handler, as examples/server does:
+// each refusal comes from the policy that owns it, and metrics count them
+// all.
+func Example_composed() {
+	hosts := hostfilter.Allow("127.0.0.1", "example.com")
+	lim, err := limits.New(limits.Config{MaxRequestBodySize: 10})
+	if err != nil {
+		log.Fatal(err)
+	}
+	pol, err := timeouts.New(timeouts.Config{}) // 240 B/s after 5 s, both ways
+	if err != nil {
+		log.Fatal(err)
+	}
+	m, err := metrics.New(metrics.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(m, m.Limits(lim), m.HostFilter(hosts))
+
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.Copy(io.Discard, r.Body); err != nil {
+			return // the policy that cut the body answers
+		}
+		fmt.Fprintln(w, "hello")
+	})
+	srv := httptest.NewUnstartedServer(m.Handler(hosts.Handler(lim.Handler(pol.Handler(app)))))
+	lim.Apply(srv.Config)
+	pol.Apply(srv.Config)
+	m.Apply(srv.Config)
+	srv.Start()
+	defer srv.Close()
+
+	send := func(host, body string) {
+		req, _ := http.NewRequest("POST", srv.URL, strings.NewReader(body))
+		req.Host = host
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			log.Fatal(err)
+		}
+		text, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		fmt.Printf("%s %d: %s", host, res.StatusCode, text)
+	}
+	send("example.com", "hi")
+	send("evil.example", "hi")
+	send("example.com", "far too long a body")
+
+	mfs, _ := reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() != "windhover_rejections_total" {
+			continue
+		}
+		for _, s := range mf.GetMetric() {
+			if v := s.GetCounter().GetValue(); v > 0 {
+				fmt.Println(s.GetLabel()[0].GetValue(), s.GetLabel()[1].GetValue(), v)
+			}
+		}
+	}
+	// Output:
+	// example.com 200: hello
+	// evil.example 400: invalid hostname
+	// example.com 413: Request Entity Too Large
+	// hostfilter host_not_allowed 1
+	// limits body_too_large 1
 }

@@ -1,9 +1,9 @@
 package graceful
 
 import (
-	"net"
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
