@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,45 +21,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/windhover/windhover/internal/testcert"
 )
-
-// nginxConf is nginx in front of the example server's Unix socket,
-// terminating TLS, asking for client certificates and forwarding them as
-// examples/nginx/nginx.conf does.
-const nginxConf = `%s
-daemon off;
-worker_processes 1;
-pid %[2]s/nginx.pid;
-error_log %[2]s/error.log warn;
-events {}
-http {
-	access_log off;
-	client_body_temp_path %[2]s/body;
-	proxy_temp_path %[2]s/proxy;
-	fastcgi_temp_path %[2]s/fastcgi;
-	uwsgi_temp_path %[2]s/uwsgi;
-	scgi_temp_path %[2]s/scgi;
-	upstream windhover {
-		server unix:%[3]s;
-		keepalive 8;
-	}
-	server {
-		listen 127.0.0.1:%[4]d ssl;
-		server_name app.localhost;
-		ssl_certificate %[5]s;
-		ssl_certificate_key %[6]s;
-		ssl_client_certificate %[7]s;
-		ssl_verify_client optional;
-		location / {
-			proxy_pass http://windhover;
-			proxy_http_version 1.1;
-			proxy_set_header Connection "";
-			proxy_set_header Host $host;
-			proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-			proxy_set_header X-Client-Cert $ssl_client_escaped_cert;
-		}
-	}
-}
-`
 
 // freePort finds a TCP port free at this moment, for a program that must be
 // told its port.
@@ -71,7 +33,7 @@ func freePort(t *testing.T) int {
 }
 
 // TestNginxInFront puts nginx in front of the example server over a Unix
-// socket: requests pass, host filtering sees the host the client named, the
+// socket, configured by examples/nginx/nginx.conf.template: requests pass, host filtering sees the host the client named, the
 // client certificate nginx verified reaches certauth as the request's
 // identity, and the same header sent straight to the server's TCP port by a
 // peer it does not trust is removed.
@@ -93,8 +55,15 @@ func TestNginxInFront(t *testing.T) {
 	if os.Geteuid() == 0 {
 		user = "user root;" // the workers must reach the socket in a private directory
 	}
+	// The configuration examples/nginx documents, filled in as its run.sh
+	// fills it in.
+	tmpl, err := os.ReadFile("../examples/nginx/nginx.conf.template")
+	require.NoError(t, err)
 	conf := filepath.Join(dir, "nginx.conf")
-	require.NoError(t, os.WriteFile(conf, fmt.Appendf(nil, nginxConf, user, dir, sock, port, serverCert, serverKey, caFile), 0o600))
+	filled := strings.NewReplacer("@USER@", user, "@DIR@", dir, "@SOCKET@", sock, "@PORT@", strconv.Itoa(port),
+		"@CERT@", serverCert, "@KEY@", serverKey, "@CLIENT_CA@", caFile).Replace(string(tmpl))
+	require.NotRegexp(t, `@[A-Z_]+@`, filled, "every placeholder filled")
+	require.NoError(t, os.WriteFile(conf, []byte(filled), 0o600))
 	cmd := exec.Command(nginx, "-c", conf, "-e", filepath.Join(dir, "error.log"))
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out

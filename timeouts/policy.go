@@ -99,11 +99,14 @@ func New(cfg Config) (*Policy, error) {
 	}, nil
 }
 
-// MinDataRates returns a Policy that enforces only the two minimum data rates
-// (Apply then changes no timeout). Use [Off] for a rate to switch it off. It
-// panics if a rate is invalid, a programmer's error with literal arguments.
+// MinDataRates returns a Policy that enforces only the two minimum data rates:
+// its Apply changes no timeout, and only bounds each connection's unsent
+// bytes ([Config.MaxUnsentResponseBytes]), without which the response rate
+// cannot see a slow reader behind the kernel's send buffer. Use [Off] for a
+// rate to switch it off. It panics if a rate is invalid, a programmer's error
+// with literal arguments.
 func MinDataRates(requestBody, response Rate) *Policy {
-	p, err := New(Config{MinRequestBodyDataRate: requestBody, MinResponseDataRate: response, KeepAliveTimeout: -1, RequestHeadersTimeout: -1, MaxUnsentResponseBytes: -1})
+	p, err := New(Config{MinRequestBodyDataRate: requestBody, MinResponseDataRate: response, KeepAliveTimeout: -1, RequestHeadersTimeout: -1})
 	if err != nil {
 		panic("timeouts: " + err.Error())
 	}

@@ -37,6 +37,8 @@ func TestApply(t *testing.T) {
 	var s2 http.Server
 	only.Apply(&s2)
 	assert.Zero(t, s2.IdleTimeout)
+	assert.Zero(t, s2.ReadHeaderTimeout)
+	assert.NotNil(t, s2.ConnContext, "the unsent bytes are bounded")
 }
 
 func TestHijackedStopsPolicing(t *testing.T) {
