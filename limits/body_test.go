@@ -331,15 +331,48 @@ func TestBodyRejectionReported(t *testing.T) {
 	assert.Equal(t, "windhover/limits: request body too large (limit 4, got 5)", got[0].Error())
 }
 
-func TestUpgradeRequestExemptFromBodyLimit(t *testing.T) {
-	var calls atomic.Int32
-	h := MaxRequestBodySize(1).Handler(echoLen(false, &calls))
-	s := serve(t, nil, h, h1)
+// TestUpgradeFieldDoesNotLiftBodyLimit sends bodies over the limit with an
+// Upgrade field, declared and chunked, with and without an upgrade limit:
+// the body limit holds, as for any request. An Upgrade field is the client's
+// to send; the switch would come after the body.
+func TestUpgradeFieldDoesNotLiftBodyLimit(t *testing.T) {
+	for _, cfg := range []Config{{MaxRequestBodySize: 4}, {MaxRequestBodySize: 4, MaxConcurrentUpgradedConnections: 10}} {
+		var calls atomic.Int32
+		lim, err := New(cfg)
+		require.NoError(t, err)
+		s := serve(t, lim, echoLen(true, &calls), h1)
+		for _, req := range []string{
+			"POST / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: foo\r\nContent-Length: 5\r\n\r\n12345",
+			"POST / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n12345\r\n0\r\n\r\n",
+		} {
+			c := dial(t, s.Addr())
+			c.Send(t, req)
+			res, _ := c.Response(t)
+			assert.Equal(t, 413, res.StatusCode, "%+v: %q", cfg, req)
+		}
+		assert.EqualValues(t, 2, lim.Stats().Rejected[ReasonBodyTooLarge])
+		assert.Zero(t, lim.Stats().UpgradedConnections)
+	}
+}
+
+// TestH2CUpgradeIsNoUpgrade sends what curl --http2 sends to an http://
+// URL: net/http serves it as HTTP/1.1, so even with upgrades switched off
+// it is served, and its body is limited.
+func TestH2CUpgradeIsNoUpgrade(t *testing.T) {
+	lim, err := New(Config{MaxRequestBodySize: 4, MaxConcurrentUpgradedConnections: NoUpgrades})
+	require.NoError(t, err)
+	s := serve(t, lim, echoLen(true, nil), h1)
+	const head = "POST / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n"
 	c := dial(t, s.Addr())
-	c.Send(t, "POST / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: foo\r\nContent-Length: 5\r\n\r\n12345")
+	c.Send(t, head+"Content-Length: 3\r\n\r\nabc")
 	res, body := c.Response(t)
 	assert.Equal(t, 200, res.StatusCode)
-	assert.Equal(t, "5", body)
+	assert.Equal(t, "3", body)
+	c = dial(t, s.Addr())
+	c.Send(t, head+"Content-Length: 5\r\n\r\n12345")
+	res, _ = c.Response(t)
+	assert.Equal(t, 413, res.StatusCode)
+	assert.Zero(t, lim.Stats().Rejected[ReasonUpgradesDisabled])
 }
 
 // TestRefusedBodyNeverSent declares a body over the limit, or overflows a

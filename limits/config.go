@@ -110,7 +110,8 @@ type Config struct {
 	// Content-Length over it is answered 413 before the handler runs; a body
 	// of unknown length fails as it is read, with *http.MaxBytesError, and
 	// gets 413 if the handler wrote nothing. Zero means 30,000,000 (Kestrel's
-	// default); negative means no limit. Upgrade requests are exempt.
+	// default); negative means no limit. Only an HTTP/2 extended CONNECT,
+	// whose request stream is a tunnel, is exempt.
 	MaxRequestBodySize int64
 
 	// MaxRequestBodySizeFunc, if set, chooses the body limit for each request

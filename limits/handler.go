@@ -46,14 +46,23 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	upgrade := l.policies&(upgradePolicy|bodyPolicy) != 0 && isUpgrade(r)
-	if upgrade && l.policies&upgradePolicy != 0 {
-		l.serveUpgrade(h.next, w, r)
+	if l.policies&upgradePolicy != 0 && isUpgrade(r) {
+		l.serveUpgrade((*bodyStage)(h), w, r)
 		return
 	}
-	// Upgrade requests are exempt from the body limit: after the switch
-	// the connection carries another protocol.
-	if l.policies&bodyPolicy == 0 || r.Body == nil || r.Body == http.NoBody || upgrade {
+	(*bodyStage)(h).ServeHTTP(w, r)
+}
+
+// bodyStage is the handler's last stage: the body limit, then next.
+type bodyStage handler
+
+// ServeHTTP limits r's body and hands it on. An HTTP/1 upgrade request's
+// body is a body like any other (the switch comes after it), and is limited:
+// exempting it would let any client past the limit with an Upgrade field.
+// Only an HTTP/2 extended CONNECT is exempt, whose "body" is the tunnel.
+func (h *bodyStage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	l := h.l
+	if l.policies&bodyPolicy == 0 || r.Body == nil || r.Body == http.NoBody || isTunnel(r) {
 		h.next.ServeHTTP(w, r)
 		return
 	}
@@ -83,7 +92,7 @@ func (l *Limiter) Check(r *http.Request) error {
 			return err
 		}
 	}
-	if l.policies&bodyPolicy != 0 && r.Body != nil && r.Body != http.NoBody && !isUpgrade(r) {
+	if l.policies&bodyPolicy != 0 && r.Body != nil && r.Body != http.NoBody && !isTunnel(r) {
 		if limit := l.bodyLimit(r); limit >= 0 && r.ContentLength > limit {
 			err := &Error{Reason: ReasonBodyTooLarge, Limit: limit, Size: r.ContentLength}
 			l.reject(r, err)

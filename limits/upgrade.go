@@ -11,12 +11,14 @@ import (
 // isUpgrade reports whether r asks to switch protocols: an HTTP/1.1 request
 // with an Upgrade field and "upgrade" among its Connection options (a
 // WebSocket handshake, say), or an HTTP/2 extended CONNECT (RFC 8441), which
-// net/http accepts when GODEBUG=http2xconnect=1.
+// net/http accepts when GODEBUG=http2xconnect=1. An upgrade to h2c alone is
+// none: net/http does not take it (RFC 9113 dropped it), and serves the
+// request as HTTP/1.1, as curl --http2 sends it to an http:// URL.
 func isUpgrade(r *http.Request) bool {
 	if r.ProtoMajor == 2 {
-		return r.Method == http.MethodConnect && r.Header[":protocol"] != nil
+		return isTunnel(r)
 	}
-	if !r.ProtoAtLeast(1, 1) || len(r.Header["Upgrade"]) == 0 {
+	if !r.ProtoAtLeast(1, 1) || len(r.Header["Upgrade"]) == 0 || onlyH2C(r.Header["Upgrade"]) {
 		return false
 	}
 	for _, v := range r.Header["Connection"] {
@@ -29,6 +31,31 @@ func isUpgrade(r *http.Request) bool {
 		}
 	}
 	return false
+}
+
+// isTunnel reports whether r is an HTTP/2 extended CONNECT, whose request
+// body is the tunnel's stream from the client rather than a body.
+func isTunnel(r *http.Request) bool {
+	return r.ProtoMajor == 2 && r.Method == http.MethodConnect && r.Header[":protocol"] != nil
+}
+
+// onlyH2C reports whether the Upgrade field values name h2c and nothing else.
+func onlyH2C(values []string) bool {
+	seen := false
+	for _, v := range values {
+		for v != "" {
+			var proto string
+			proto, v, _ = strings.Cut(v, ",")
+			switch proto = strings.TrimSpace(proto); {
+			case proto == "":
+			case strings.EqualFold(proto, "h2c"):
+				seen = true
+			default:
+				return false
+			}
+		}
+	}
+	return seen
 }
 
 // upgradeRequest is the state of an upgrade request that holds a slot.

@@ -191,7 +191,9 @@ func TestIsUpgrade(t *testing.T) {
 	}{
 		{rawUpgrade, true},
 		{"GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n", true},
-		{"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nConnection: UPGRADE \r\nUpgrade: h2c\r\n\r\n", true},
+		{"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nConnection: UPGRADE \r\nUpgrade: foo\r\n\r\n", true},
+		{"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: H2C\r\n\r\n", false},
+		{"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c, websocket\r\n\r\n", true},
 		{"GET / HTTP/1.1\r\nHost: x\r\nConnection: upgraded\r\nUpgrade: websocket\r\n\r\n", false},
 		{"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n", false},
 		{"GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\n\r\n", false},
@@ -223,6 +225,18 @@ func FuzzIsUpgrade(f *testing.F) {
 			if strings.EqualFold(strings.TrimSpace(opt), "upgrade") {
 				want = true
 			}
+		}
+		h2cOnly, other := false, false
+		for _, p := range strings.Split(upgrade, ",") {
+			switch p = strings.TrimSpace(p); {
+			case strings.EqualFold(p, "h2c"):
+				h2cOnly = true
+			case p != "":
+				other = true
+			}
+		}
+		if h2cOnly && !other {
+			want = false
 		}
 		if got != want {
 			t.Fatalf("isUpgrade(Connection: %q) = %v, want %v", connection, got, want)
