@@ -162,7 +162,11 @@ type Error struct {
 // Error describes the refusal.
 func (e *Error) Error() string {
 	msg := e.Reason.sentinel().Error()
-	msg += " (limit " + strconv.FormatInt(e.Limit, 10)
+	bound := " (limit "
+	if e.Reason == ReasonRateLimited {
+		bound = " (burst " // a token bucket's bound is its size
+	}
+	msg += bound + strconv.FormatInt(e.Limit, 10)
 	if e.Size >= 0 {
 		msg += ", got " + strconv.FormatInt(e.Size, 10)
 	}

@@ -76,7 +76,7 @@ func TestRateLimit429(t *testing.T) {
 			require.Len(t, errs, 1)
 			assert.ErrorIs(t, errs[0], ErrRateLimited)
 			assert.Equal(t, &Error{Reason: ReasonRateLimited, Limit: 2, Size: -1, RetryAfter: 10 * time.Second, Key: "127.0.0.1"}, errs[0])
-			assert.Equal(t, "windhover/limits: request rate limit exceeded (limit 2), retry after 10s", errs[0].Error())
+			assert.Equal(t, "windhover/limits: request rate limit exceeded (burst 2), retry after 10s", errs[0].Error())
 		})
 	}
 }

@@ -64,10 +64,11 @@
 //
 // [Metrics.Limits], [Metrics.Concurrency], [Metrics.Rate],
 // [Metrics.Timeouts], [Metrics.HostFilter], [Metrics.CertAuth],
-// [Metrics.UnixSocket] and [Metrics.Graceful] return collectors that read a policy's Stats snapshot
-// at each scrape, so that the policy's hot path pays
-// one atomic add per decision and nothing for Prometheus. Refusals of every
-// policy meet in one family, one series per reason, zero included:
+// [Metrics.UnixSocket], [Metrics.PeerFilter] and [Metrics.Graceful] return
+// collectors that read a policy's Stats snapshot at each scrape, so that the
+// policy's hot path pays one atomic add per decision and nothing for
+// Prometheus. Refusals of every policy meet in one family, one series per
+// reason, zero included:
 //
 //	windhover_rejections_total{policy="limits",reason="body_too_large"}
 //

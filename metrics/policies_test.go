@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -184,4 +185,30 @@ func TestUnixSocketCollector(t *testing.T) {
 	testserver.Eventually(t, func() bool { return ln.Stats().Accepted == 1 }, "accepted")
 	assert.Equal(t, 1.0, value(t, reg, "windhover_unixsock_accepted_connections_total", "path", path))
 	assert.Equal(t, 0.0, value(t, reg, "windhover_unixsock_stale_removed", "path", path))
+}
+
+func TestPeerFilterCollector(t *testing.T) {
+	m, _ := newMetrics(t, testConfig)
+	f, err := unixsock.NewPeerFilter(unixsock.PeerConfig{UIDs: []int{os.Geteuid() + 1}})
+	require.NoError(t, err)
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(m.PeerFilter(f)))
+	lint(t, m.PeerFilter(f))
+
+	path := filepath.Join(t.TempDir(), "p.sock")
+	ln, err := unixsock.Listen(path, unixsock.Config{})
+	require.NoError(t, err)
+	srv := &http.Server{Handler: f.Handler(routes()), ConnContext: unixsock.ConnContext(nil)}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", path)
+	}}}
+	defer c.CloseIdleConnections()
+	res, err := c.Get("http://x/items/1")
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, 403, res.StatusCode, "our own uid is not the one admitted")
+	assert.Equal(t, 1.0, value(t, reg, "windhover_rejections_total", "policy", "unixsock", "reason", unixsock.ReasonPeerNotAllowed.String()))
+	assert.Equal(t, 0.0, value(t, reg, "windhover_unixsock_admitted_requests_total"))
 }

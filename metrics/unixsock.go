@@ -23,3 +23,21 @@ func (m *Metrics) UnixSocket(ln *unixsock.Listener) prometheus.Collector {
 		func(s *unixsock.Stats) int64 { return int64(s.StaleRemoved) }, "path", path)
 	return c
 }
+
+// PeerFilter returns a prometheus.Collector for f's counters, read from
+// [unixsock.PeerFilter.Stats] at each scrape:
+//
+//   - windhover_rejections_total{policy="unixsock",reason=...}: one series
+//     for every [unixsock.Reason], zero included;
+//   - windhover_unixsock_admitted_requests_total: requests from admitted
+//     peers.
+func (m *Metrics) PeerFilter(f *unixsock.PeerFilter) prometheus.Collector {
+	c := newStatsCollector(m, "unixsock", f.Stats)
+	for i := range unixsock.NumReasons {
+		r := unixsock.Reason(i)
+		c.rejections(r.String(), func(s *unixsock.PeerStats) uint64 { return s.Rejected[r] })
+	}
+	c.counter("windhover_unixsock_admitted_requests_total", "Requests from Unix-socket peers the peer filter admitted.",
+		func(s *unixsock.PeerStats) uint64 { return s.Admitted })
+	return c
+}

@@ -48,7 +48,7 @@ const (
 	numReasons
 )
 
-// NumReasons is the number of reasons, the length of [PeerStats.Refused].
+// NumReasons is the number of reasons, the length of [PeerStats.Rejected].
 const NumReasons = int(numReasons)
 
 var reasonNames = [numReasons]string{

@@ -94,6 +94,6 @@ func ExamplePeerFilter() {
 	}
 	_ = filter.Handler(http.NotFoundHandler())
 	stats := filter.Stats()
-	slog.Info("peers", "admitted", stats.Admitted, "refused", stats.RefusedTotal(),
-		"unknown", stats.Refused[unixsock.ReasonNoPeerCred])
+	slog.Info("peers", "admitted", stats.Admitted, "refused", stats.RejectedTotal(),
+		"unknown", stats.Rejected[unixsock.ReasonNoPeerCred])
 }

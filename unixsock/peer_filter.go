@@ -84,14 +84,14 @@ func (f *PeerFilter) Admits(c PeerCred) bool {
 type PeerStats struct {
 	// Admitted counts the requests let through.
 	Admitted uint64
-	// Refused counts the requests refused, indexed by [Reason].
-	Refused [NumReasons]uint64
+	// Rejected counts the requests refused, indexed by [Reason].
+	Rejected [NumReasons]uint64
 }
 
-// RefusedTotal is the sum of Refused.
-func (s PeerStats) RefusedTotal() uint64 {
+// RejectedTotal is the sum of Rejected.
+func (s PeerStats) RejectedTotal() uint64 {
 	var t uint64
-	for _, n := range s.Refused {
+	for _, n := range s.Rejected {
 		t += n
 	}
 	return t
@@ -102,7 +102,7 @@ func (s PeerStats) RefusedTotal() uint64 {
 func (f *PeerFilter) Stats() PeerStats {
 	s := PeerStats{Admitted: f.admitted.Load()}
 	for i := range f.refused {
-		s.Refused[i] = f.refused[i].Load()
+		s.Rejected[i] = f.refused[i].Load()
 	}
 	return s
 }

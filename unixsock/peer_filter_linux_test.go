@@ -91,8 +91,8 @@ func TestPeerFilterCheck(t *testing.T) {
 	require.ErrorIs(t, err, ErrNoPeerCred)
 	assert.EqualError(t, err, "windhover/unixsock: connection has no peer credentials")
 
-	assert.Equal(t, PeerStats{Admitted: 1, Refused: [NumReasons]uint64{ReasonNoPeerCred: 1, ReasonPeerNotAllowed: 1}}, f.Stats())
-	assert.Equal(t, uint64(2), f.Stats().RefusedTotal())
+	assert.Equal(t, PeerStats{Admitted: 1, Rejected: [NumReasons]uint64{ReasonNoPeerCred: 1, ReasonPeerNotAllowed: 1}}, f.Stats())
+	assert.Equal(t, uint64(2), f.Stats().RejectedTotal())
 	require.Len(t, rejected, 2)
 	var pe *PeerError
 	require.True(t, errors.As(rejected[1], &pe))
@@ -172,7 +172,7 @@ func TestPeerFilterHandler(t *testing.T) {
 				want = 2 // the first was closed after the 403
 			}
 			assert.Equal(t, want, ln.Stats().Accepted)
-			assert.Equal(t, uint64(2), f.Stats().Refused[ReasonPeerNotAllowed])
+			assert.Equal(t, uint64(2), f.Stats().Rejected[ReasonPeerNotAllowed])
 			assert.Zero(t, f.Stats().Admitted)
 		})
 	}
@@ -204,5 +204,5 @@ func TestPeerFilterOverTCP(t *testing.T) {
 		assert.Equal(t, 403, status, "%s", p)
 		assert.Equal(t, "Forbidden\n", body)
 	}
-	assert.Equal(t, uint64(3), f.Stats().Refused[ReasonNoPeerCred])
+	assert.Equal(t, uint64(3), f.Stats().Rejected[ReasonNoPeerCred])
 }

@@ -46,10 +46,25 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
+	err := run(ctx, os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return // -h: the usage is printed
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "windhover-example:", err)
 		os.Exit(1)
 	}
+}
+
+// octal is a flag value written in octal, as file modes are.
+type octal uint32
+
+func (o *octal) String() string { return fmt.Sprintf("%#o", uint32(*o)) }
+
+func (o *octal) Set(s string) error {
+	v, err := strconv.ParseUint(s, 8, 32)
+	*o = octal(v)
+	return err
 }
 
 // run serves until ctx ends, then drains for up to ten seconds.
@@ -57,7 +72,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("windhover-example", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	socket := fs.String("socket", "/run/windhover-example/http.sock", "the socket to make when not socket-activated")
-	mode := fs.Uint("mode", 0o660, "the mode of that socket")
+	var mode octal = 0o660
+	fs.Var(&mode, "mode", "the mode of that socket, in octal")
 	allowUIDs := fs.String("allow-uid", "", "comma-separated user IDs to serve (default: everyone who may connect)")
 	allowGIDs := fs.String("allow-gid", "", "comma-separated group IDs to serve")
 	if err := fs.Parse(args); err != nil {
@@ -84,7 +100,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		h = f.Handler(h)
 	}
 
-	ln, how, err := listen(*socket, unixsock.Config{Mode: os.FileMode(*mode), Lock: true})
+	ln, how, err := listen(*socket, unixsock.Config{Mode: os.FileMode(mode), Lock: true})
 	if err != nil {
 		return err
 	}
