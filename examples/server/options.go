@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/windhover/windhover/limits"
 	"github.com/windhover/windhover/timeouts"
 )
 
@@ -32,6 +33,8 @@ type options struct {
 	maxUpgraded     int
 	maxBody         int64
 	maxHeaderCount  int
+	maxLine         int
+	maxHeaderBytes  int
 	bodyRate        timeouts.Rate
 	responseRate    timeouts.Rate
 	keepAlive       time.Duration
@@ -97,6 +100,8 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&o.maxConns, "max-conns", o.maxConns, "most connections open at once (0: no limit)")
 	fs.IntVar(&o.maxUpgraded, "max-upgraded", o.maxUpgraded, "most upgraded connections at once (0: no limit, -1: no upgrades)")
 	fs.Int64Var(&o.maxBody, "max-body", o.maxBody, "largest request body in bytes (0: 30,000,000, Kestrel's default; -1: no limit)")
+	fs.IntVar(&o.maxLine, "max-request-line", o.maxLine, "longest request line in bytes (0: 8,192, Kestrel's default)")
+	fs.IntVar(&o.maxHeaderBytes, "max-headers-size", o.maxHeaderBytes, "most bytes of request header fields (0: 32,768, Kestrel's default)")
 	fs.IntVar(&o.maxHeaderCount, "max-header-count", o.maxHeaderCount, "most request header fields (0: 100, Kestrel's default)")
 	fs.Func("min-rate", "minimum bytes per second for request bodies and responses (default 240, Kestrel's; -1: off)", func(s string) error {
 		v, err := strconv.ParseFloat(s, 64)
@@ -124,15 +129,20 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 // fileConfig is the -config file: Kestrel's names, as in an ASP.NET Core
 // appsettings.json "Kestrel" section.
 type fileConfig struct {
+	// Limits is KestrelServerLimits, with Kestrel's meanings: null for
+	// "no limit" where Kestrel's option is nullable, and 0 upgraded
+	// connections for none.
 	Limits struct {
-		MaxConcurrentConnections         *int
-		MaxConcurrentUpgradedConnections *int
-		MaxRequestBodySize               *int64
+		MaxConcurrentConnections         nullable[int]
+		MaxConcurrentUpgradedConnections nullable[int]
+		MaxRequestBodySize               nullable[int64]
+		MaxRequestLineSize               *int
+		MaxRequestHeadersTotalSize       *int
 		MaxRequestHeaderCount            *int
 		KeepAliveTimeout                 *duration
 		RequestHeadersTimeout            *duration
-		MinRequestBodyDataRate           *fileRate
-		MinResponseDataRate              *fileRate
+		MinRequestBodyDataRate           nullable[fileRate]
+		MinResponseDataRate              nullable[fileRate]
 	}
 	AllowedHosts *string
 	// RateLimiter and ConcurrencyLimiter are ASP.NET Core's rate limiting
@@ -155,6 +165,22 @@ type fileConfig struct {
 	// DrainDelay is not Kestrel's: how long to go on serving after the
 	// stop signal (aspnetcore #30387).
 	DrainDelay *duration
+}
+
+// nullable is a JSON value that may be absent (set is false), null, or
+// there.
+type nullable[T any] struct {
+	set, null bool
+	v         T
+}
+
+func (n *nullable[T]) UnmarshalJSON(b []byte) error {
+	n.set = true
+	if string(b) == "null" {
+		n.null = true
+		return nil
+	}
+	return json.Unmarshal(b, &n.v)
 }
 
 type fileRate struct {
@@ -221,9 +247,27 @@ func loadConfig(path string, o *options) error {
 	}
 	o.config = path
 	l := c.Limits
-	set(&o.maxConns, l.MaxConcurrentConnections)
-	set(&o.maxUpgraded, l.MaxConcurrentUpgradedConnections)
-	set(&o.maxBody, l.MaxRequestBodySize)
+	if n := l.MaxConcurrentConnections; n.set {
+		o.maxConns = n.v // null: 0, no limit, here too
+	}
+	if n := l.MaxConcurrentUpgradedConnections; n.set {
+		switch {
+		case n.null:
+			o.maxUpgraded = 0 // no limit
+		case n.v == 0:
+			o.maxUpgraded = limits.NoUpgrades // Kestrel's 0: none
+		default:
+			o.maxUpgraded = n.v
+		}
+	}
+	if n := l.MaxRequestBodySize; n.set {
+		o.maxBody = n.v
+		if n.null {
+			o.maxBody = -1 // no limit
+		}
+	}
+	set(&o.maxLine, l.MaxRequestLineSize)
+	set(&o.maxHeaderBytes, l.MaxRequestHeadersTotalSize)
 	set(&o.maxHeaderCount, l.MaxRequestHeaderCount)
 	setDuration(&o.keepAlive, l.KeepAliveTimeout)
 	setDuration(&o.headerTimeout, l.RequestHeadersTimeout)
@@ -245,14 +289,19 @@ func loadConfig(path string, o *options) error {
 	}
 	setDuration(&o.shutdownTimeout, c.ShutdownTimeout)
 	setDuration(&o.drainDelay, c.DrainDelay)
-	l.MinRequestBodyDataRate.setRate(&o.bodyRate)
-	l.MinResponseDataRate.setRate(&o.responseRate)
+	setRate(&o.bodyRate, l.MinRequestBodyDataRate)
+	setRate(&o.responseRate, l.MinResponseDataRate)
 	return nil
 }
 
-func (r *fileRate) setRate(dst *timeouts.Rate) {
-	if r != nil {
-		*dst = timeouts.Rate{BytesPerSecond: r.BytesPerSecond, GracePeriod: time.Duration(r.GracePeriod)}
+// setRate sets a minimum data rate: null switches it off, as in Kestrel.
+func setRate(dst *timeouts.Rate, r nullable[fileRate]) {
+	switch {
+	case !r.set:
+	case r.null:
+		*dst = timeouts.Off
+	default:
+		*dst = timeouts.Rate{BytesPerSecond: r.v.BytesPerSecond, GracePeriod: time.Duration(r.v.GracePeriod)}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/windhover/windhover/limits"
 	"github.com/windhover/windhover/timeouts"
 )
 
@@ -21,7 +22,10 @@ func TestConfigFile(t *testing.T) {
 			"KeepAliveTimeout": "00:02:10",
 			"RequestHeadersTimeout": "15s",
 			"MinRequestBodyDataRate": {"BytesPerSecond": 100, "GracePeriod": "00:00:10"},
-			"MinResponseDataRate": {"BytesPerSecond": -1}
+			"MinResponseDataRate": null,
+			"MaxConcurrentUpgradedConnections": 0,
+			"MaxRequestLineSize": 4096,
+			"MaxRequestHeadersTotalSize": 16384
 		},
 		"AllowedHosts": "example.com;*.example.com",
 		"ClientCertificateMode": "AllowCertificate",
@@ -39,7 +43,11 @@ func TestConfigFile(t *testing.T) {
 	assert.Equal(t, 130*time.Second, o.keepAlive)
 	assert.Equal(t, 15*time.Second, o.headerTimeout)
 	assert.Equal(t, timeouts.Rate{BytesPerSecond: 100, GracePeriod: 10 * time.Second}, o.bodyRate)
-	assert.True(t, o.responseRate.IsOff())
+	assert.True(t, o.responseRate.IsOff(), "null switches a rate off, as in Kestrel")
+	assert.Equal(t, limits.NoUpgrades, o.maxUpgraded, "Kestrel's 0 upgraded connections: none")
+	assert.Equal(t, 4096, o.maxLine)
+	assert.Equal(t, 16384, o.maxHeaderBytes)
+
 	assert.Equal(t, "example.com;*.example.com", o.allowedHosts)
 	assert.Equal(t, "AllowCertificate", o.clientCertMode)
 	assert.Equal(t, "api.example.com=RequireCertificate", o.clientCertHosts)
@@ -54,6 +62,13 @@ func TestConfigFile(t *testing.T) {
 	modes, err := parseHostModes(o.clientCertHosts)
 	require.NoError(t, err)
 	assert.Len(t, modes, 1)
+
+	require.NoError(t, os.WriteFile(path, []byte(`{"Limits": {"MaxRequestBodySize": null, "MaxConcurrentUpgradedConnections": null, "MaxConcurrentConnections": null}}`), 0o600))
+	o, err = parseFlags([]string{"-config", path}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, int64(-1), o.maxBody, "null: no body limit, as in Kestrel")
+	assert.Zero(t, o.maxUpgraded, "null: no upgrade limit")
+	assert.Zero(t, o.maxConns)
 
 	for _, bad := range []string{
 		`{"Limits": {"MaxConcurrentConnectionz": 1}}`,

@@ -44,6 +44,8 @@ func newToolkit(o options, logger *slog.Logger) (*toolkit, error) {
 		MaxConcurrentUpgradedConnections: o.maxUpgraded,
 		MaxRequestBodySize:               o.maxBody,
 		MaxRequestHeaderCount:            o.maxHeaderCount,
+		MaxRequestLineSize:               o.maxLine,
+		MaxRequestHeadersTotalSize:       o.maxHeaderBytes,
 		OnReject:                         tk.refused,
 	})
 	if err != nil {
