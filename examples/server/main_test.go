@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/windhover/windhover/internal/testcert"
+	"golang.org/x/net/websocket"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server's logger and the test.
@@ -304,4 +305,42 @@ func TestServerRateAndConcurrency(t *testing.T) {
 	assert.Equal(t, 200, <-slow)
 	require.NoError(t, stop())
 	assert.Contains(t, logs.String(), "concurrency_limit")
+}
+
+// TestServerRoutes drives the routes the other tests do not: /stream,
+// /slow's argument checks, /ws, /healthz; and the JSON logs.
+func TestServerRoutes(t *testing.T) {
+	url, logs, stop := start(t, "-log-json")
+	c := &http.Client{Transport: &http.Transport{}}
+	defer c.CloseIdleConnections()
+	get := func(path string) (int, string) {
+		res, err := c.Get(url + path)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	code, body := get("/stream?bytes=100000")
+	assert.Equal(t, 200, code)
+	assert.Equal(t, strings.Repeat("\x00", 100000), body)
+	code, _ = get("/stream?bytes=-1")
+	assert.Equal(t, 400, code)
+	code, _ = get("/slow?d=forever")
+	assert.Equal(t, 400, code)
+	code, body = get("/healthz")
+	assert.Equal(t, 200, code)
+	assert.Equal(t, "ok\n", body)
+
+	ws, err := websocket.Dial(strings.Replace(url, "http://", "ws://", 1)+"/ws", "", url)
+	require.NoError(t, err)
+	_, err = ws.Write([]byte("echo me"))
+	require.NoError(t, err)
+	buf := make([]byte, 16)
+	n, err := ws.Read(buf)
+	require.NoError(t, err)
+	assert.Equal(t, "echo me", string(buf[:n]))
+	require.NoError(t, ws.Close())
+
+	require.NoError(t, stop())
+	assert.Contains(t, logs.String(), `"msg":"stopped"`)
 }
