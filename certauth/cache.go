@@ -1,17 +1,18 @@
 package certauth
 
 import (
-	"crypto/sha256"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// cacheKey names a validation result: the certificate's fingerprint, and
+// cacheKey names a validation result: the certificate's DER encoding, and
 // whether it was forwarded (a forwarded certificate is validated without the
 // intermediates a handshake carries, and Validate may tell the two apart).
+// Keyed by the bytes themselves, a lookup costs the map's hash of them, not
+// a SHA-256 per request.
 type cacheKey struct {
-	fp        [sha256.Size]byte
+	der       string
 	forwarded bool
 }
 
@@ -59,14 +60,14 @@ func newCache(max int, ttl time.Duration) *cache {
 	return c
 }
 
-// get returns the result for k if it holds at now under generation gen, and
-// marks it used.
-func (c *cache) get(k cacheKey, now time.Time, gen uint64) *Identity {
+// get returns the result for the certificate der if it holds at now under
+// generation gen, and marks it used. Looking der up does not copy it.
+func (c *cache) get(der []byte, forwarded bool, now time.Time, gen uint64) *Identity {
 	if c == nil {
 		return nil
 	}
 	c.mu.Lock()
-	e := c.m[k]
+	e := c.m[cacheKey{string(der), forwarded}]
 	if e == nil {
 		c.mu.Unlock()
 		c.misses.Add(1)
@@ -87,12 +88,13 @@ func (c *cache) get(k cacheKey, now time.Time, gen uint64) *Identity {
 	return id
 }
 
-// put stores res under k, dropping the least recently used results past the
-// bound and those unused for longer than ttl.
-func (c *cache) put(k cacheKey, res result, now time.Time) {
+// put stores res for the certificate der, dropping the least recently used
+// results past the bound and those unused for longer than ttl.
+func (c *cache) put(der []byte, forwarded bool, res result, now time.Time) {
 	if c == nil {
 		return
 	}
+	k := cacheKey{string(der), forwarded}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e := c.m[k]; e != nil {

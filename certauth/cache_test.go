@@ -10,30 +10,27 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func keyN(i int) cacheKey {
-	var k cacheKey
-	binary.BigEndian.PutUint64(k.fp[:], uint64(i))
-	return k
-}
+// derN is a stand-in for the DER of certificate i.
+func derN(i int) []byte { return binary.BigEndian.AppendUint64(nil, uint64(i)) }
 
 func TestCacheBoundAndLRU(t *testing.T) {
 	now := time.Now()
 	res := result{id: &Identity{}, notBefore: now.Add(-time.Hour), notAfter: now.Add(time.Hour)}
 	c := newCache(DefaultCacheSize, DefaultCacheExpiry)
 	for i := range 10 * DefaultCacheSize {
-		c.put(keyN(i), res, now)
+		c.put(derN(i), false, res, now)
 		if i%3 == 0 {
-			c.get(keyN(0), now, 0) // keep the first one in use
+			c.get(derN(0), false, now, 0) // keep the first one in use
 		}
 	}
 	assert.Equal(t, DefaultCacheSize, c.len(), "a flood of distinct certificates stays within the bound")
-	assert.NotNil(t, c.get(keyN(0), now, 0), "the entry in use survives")
-	assert.NotNil(t, c.get(keyN(10*DefaultCacheSize-1), now, 0), "the newest survives")
-	assert.Nil(t, c.get(keyN(1), now, 0), "the least recently used went first")
+	assert.NotNil(t, c.get(derN(0), false, now, 0), "the entry in use survives")
+	assert.NotNil(t, c.get(derN(10*DefaultCacheSize-1), false, now, 0), "the newest survives")
+	assert.Nil(t, c.get(derN(1), false, now, 0), "the least recently used went first")
 
 	var off *cache = newCache(-1, time.Minute)
-	off.put(keyN(1), res, now)
-	assert.Nil(t, off.get(keyN(1), now, 0))
+	off.put(derN(1), false, res, now)
+	assert.Nil(t, off.get(derN(1), false, now, 0))
 	assert.Zero(t, off.len())
 }
 
@@ -41,28 +38,28 @@ func TestCacheExpiry(t *testing.T) {
 	now := time.Now()
 	res := result{id: &Identity{}, notBefore: now.Add(-time.Hour), notAfter: now.Add(time.Hour), gen: 3}
 	c := newCache(4, 2*time.Minute)
-	c.put(keyN(1), res, now)
+	c.put(derN(1), false, res, now)
 
-	assert.NotNil(t, c.get(keyN(1), now.Add(2*time.Minute), 3), "sliding: used at 2 min")
-	assert.NotNil(t, c.get(keyN(1), now.Add(4*time.Minute), 3), "used again at 4 min")
-	assert.Nil(t, c.get(keyN(1), now.Add(6*time.Minute+1), 3), "unused for more than 2 min")
+	assert.NotNil(t, c.get(derN(1), false, now.Add(2*time.Minute), 3), "sliding: used at 2 min")
+	assert.NotNil(t, c.get(derN(1), false, now.Add(4*time.Minute), 3), "used again at 4 min")
+	assert.Nil(t, c.get(derN(1), false, now.Add(6*time.Minute+1), 3), "unused for more than 2 min")
 	assert.Zero(t, c.len(), "an expired entry is dropped when found")
 
-	c.put(keyN(1), res, now)
-	assert.Nil(t, c.get(keyN(1), now, 4), "another CRL generation")
+	c.put(derN(1), false, res, now)
+	assert.Nil(t, c.get(derN(1), false, now, 4), "another CRL generation")
 
 	long := newCache(4, 24*time.Hour)
-	long.put(keyN(1), res, now)
-	assert.Nil(t, long.get(keyN(1), now.Add(-time.Hour-1), 3), "before the chain's NotBefore")
-	long.put(keyN(1), res, now)
-	assert.NotNil(t, long.get(keyN(1), now.Add(time.Hour), 3), "at NotAfter")
-	assert.Nil(t, long.get(keyN(1), now.Add(time.Hour+1), 3), "after NotAfter")
+	long.put(derN(1), false, res, now)
+	assert.Nil(t, long.get(derN(1), false, now.Add(-time.Hour-1), 3), "before the chain's NotBefore")
+	long.put(derN(1), false, res, now)
+	assert.NotNil(t, long.get(derN(1), false, now.Add(time.Hour), 3), "at NotAfter")
+	assert.Nil(t, long.get(derN(1), false, now.Add(time.Hour+1), 3), "after NotAfter")
 
 	// Entries unused for longer than the expiry are dropped when others are
 	// added, not only when looked up.
-	c.put(keyN(1), res, now)
-	c.put(keyN(2), res, now.Add(time.Minute))
-	c.put(keyN(3), res, now.Add(3*time.Minute))
+	c.put(derN(1), false, res, now)
+	c.put(derN(2), false, res, now.Add(time.Minute))
+	c.put(derN(3), false, res, now.Add(3*time.Minute))
 	assert.Equal(t, 2, c.len())
 }
 

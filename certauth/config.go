@@ -110,7 +110,7 @@ type Config struct {
 	ForwardedHeader string
 
 	// CacheSize bounds the number of validation results kept, by
-	// certificate fingerprint, least recently used first out. Zero means
+	// certificate, least recently used first out. Zero means
 	// 1,024 (ASP.NET's default); negative switches the cache off.
 	CacheSize int
 

@@ -81,12 +81,13 @@
 //
 // # The validation cache
 //
-// As in ASP.NET, successful validations are cached by certificate
-// fingerprint: 1,024 of them, each kept for two minutes after its last use,
-// and never past its chain's validity or its CRLs' NextUpdate. Failures are
-// not cached, so a flood of bad certificates cannot push good results out,
-// and the bound holds under a flood of distinct good ones. A request whose
-// certificate is cached costs a SHA-256 of the certificate and a map lookup.
+// As in ASP.NET, successful validations are cached by certificate: 1,024 of
+// them, each kept for two minutes after its last use, and never past its
+// chain's validity or its CRLs' NextUpdate. Failures are not cached, so a
+// flood of bad certificates cannot push good results out, and the bound holds
+// under a flood of distinct good ones. The cache is keyed by the
+// certificate's DER bytes, so a request whose certificate is cached costs a
+// map lookup, not a SHA-256: the fingerprint is computed once, on the miss.
 //
 // # Per-host policy
 //

@@ -2,7 +2,6 @@ package certauth
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
@@ -140,9 +139,8 @@ func (p *Policy) forwarded(v string, now time.Time) (*Identity, *Error) {
 	if err != nil {
 		return nil, &Error{Reason: ReasonMalformed, Forwarded: true, Err: err}
 	}
-	key := cacheKey{fp: sha256.Sum256(der), forwarded: true}
 	gen := p.generation(now)
-	if id := p.cache.get(key, now, gen); id != nil {
+	if id := p.cache.get(der, true, now, gen); id != nil {
 		return id, nil
 	}
 	// ParseCertificate keeps slices of its input: give it its own copy.
@@ -150,5 +148,5 @@ func (p *Policy) forwarded(v string, now time.Time) (*Identity, *Error) {
 	if err != nil {
 		return nil, &Error{Reason: ReasonMalformed, Forwarded: true, Err: err}
 	}
-	return p.validateMiss([]*x509.Certificate{cert}, key, gen, now)
+	return p.validateMiss([]*x509.Certificate{cert}, true, gen, now)
 }

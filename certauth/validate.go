@@ -12,12 +12,11 @@ import (
 // intermediates the client offered, at now. It answers from the cache when it
 // can, and caches what passes.
 func (p *Policy) validate(certs []*x509.Certificate, forwarded bool, now time.Time) (*Identity, *Error) {
-	key := cacheKey{fp: sha256.Sum256(certs[0].Raw), forwarded: forwarded}
 	gen := p.generation(now)
-	if id := p.cache.get(key, now, gen); id != nil {
+	if id := p.cache.get(certs[0].Raw, forwarded, now, gen); id != nil {
 		return id, nil
 	}
-	return p.validateMiss(certs, key, gen, now)
+	return p.validateMiss(certs, forwarded, gen, now)
 }
 
 // generation returns the generation of the CRLs in force, after reloading
@@ -32,21 +31,21 @@ func (p *Policy) generation(now time.Time) uint64 {
 
 // validateMiss validates what the cache could not answer for, and caches
 // the result if it passes.
-func (p *Policy) validateMiss(certs []*x509.Certificate, key cacheKey, gen uint64, now time.Time) (*Identity, *Error) {
-	res, err := p.verify(certs, key.fp, key.forwarded, now)
+func (p *Policy) validateMiss(certs []*x509.Certificate, forwarded bool, gen uint64, now time.Time) (*Identity, *Error) {
+	res, err := p.verify(certs, forwarded, now)
 	if err != nil {
-		err.Subject, err.Forwarded = certs[0].Subject.String(), key.forwarded
+		err.Subject, err.Forwarded = certs[0].Subject.String(), forwarded
 		return nil, err
 	}
 	res.gen = gen
-	p.cache.put(key, res, now)
+	p.cache.put(certs[0].Raw, forwarded, res, now)
 	return res.id, nil
 }
 
 // verify does the whole validation, in ASP.NET's order: the kind of
 // certificate, its validity period, its chain with the key usage, revocation,
 // and last the user's callback.
-func (p *Policy) verify(certs []*x509.Certificate, fp [sha256.Size]byte, forwarded bool, now time.Time) (result, *Error) {
+func (p *Policy) verify(certs []*x509.Certificate, forwarded bool, now time.Time) (result, *Error) {
 	leaf := certs[0]
 	selfSigned := isSelfSigned(leaf)
 	switch {
@@ -106,7 +105,7 @@ func (p *Policy) verify(certs []*x509.Certificate, fp [sha256.Size]byte, forward
 	res.id = &Identity{
 		Certificate: leaf,
 		Chain:       chain,
-		Fingerprint: fp,
+		Fingerprint: sha256.Sum256(leaf.Raw),
 		Subject:     leaf.Subject.String(),
 		SelfSigned:  selfSigned,
 		Forwarded:   forwarded,
