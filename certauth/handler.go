@@ -130,19 +130,24 @@ func (p *Policy) check(r *http.Request, require bool) (*Identity, *Error) {
 }
 
 // misdirected refuses a request whose Host is under a mode its connection's
-// handshake did not apply.
+// handshake did not apply: a Host that requires a certificate on a
+// connection without one, or a Host that allows one on a connection whose
+// server name's mode asked for none (looked up only then).
 func (p *Policy) misdirected(r *http.Request) *Error {
-	hostMode := p.hosts.lookup(hostOnly(r.Host))
-	if hostMode == NoCertificate {
+	cs := r.TLS
+	switch p.hosts.lookup(hostOnly(r.Host)) {
+	case RequireCertificate:
+		if len(cs.PeerCertificates) > 0 {
+			return nil
+		}
+	case AllowCertificate:
+		if p.hosts.lookup(cs.ServerName) != NoCertificate {
+			return nil
+		}
+	default:
 		return nil
 	}
-	cs := r.TLS
-	sniMode := p.hosts.lookup(cs.ServerName)
-	if hostMode == RequireCertificate && len(cs.PeerCertificates) == 0 ||
-		hostMode == AllowCertificate && sniMode == NoCertificate {
-		return &Error{Reason: ReasonMisdirected, Host: r.Host, ServerName: cs.ServerName}
-	}
-	return nil
+	return &Error{Reason: ReasonMisdirected, Host: r.Host, ServerName: cs.ServerName}
 }
 
 // refuse counts err and answers it. A connection whose own certificate
