@@ -197,9 +197,7 @@ func (s *crlStore) maybeReload(now time.Time) {
 	if !s.changed() {
 		return
 	}
-	if err := s.reload(); err != nil {
-		s.failures.Add(1)
-	}
+	_ = s.reload() // counted; the lists in force stay
 }
 
 func (s *crlStore) changed() bool {
@@ -214,12 +212,13 @@ func (s *crlStore) changed() bool {
 }
 
 // reload reads every file; on success the new set replaces the old one,
-// otherwise the old one stays.
+// otherwise the old one stays. Either way it is counted.
 func (s *crlStore) reload() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	set, err := s.read(s.set.Load().gen + 1)
 	if err != nil {
+		s.failures.Add(1)
 		return err
 	}
 	s.set.Store(set)

@@ -137,7 +137,6 @@ func (p *Policy) Reload() error {
 		return nil
 	}
 	if err := p.crls.reload(); err != nil {
-		p.crls.failures.Add(1)
 		return fmt.Errorf("windhover/certauth: reloading CRL files: %w", err)
 	}
 	return nil
