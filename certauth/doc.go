@@ -127,7 +127,8 @@
 //
 // 421 for a misdirected request; 403 for a route that requires a certificate
 // without one, a connection whose certificate no longer validates, and a
-// forwarded certificate that is malformed or invalid. Handshakes fail with a
-// TLS alert. Every decision is counted in [Policy.Stats], and every refusal
+// forwarded certificate that is malformed or invalid. A refused request's
+// body is not read: over HTTP/1 a refusal of a request with a body closes
+// the connection. Handshakes fail with a TLS alert. Every decision is counted in [Policy.Stats], and every refusal
 // is reported to Config.OnReject (the request is nil for a handshake).
 package certauth

@@ -1,8 +1,9 @@
 package certauth
 
 import (
-	"github.com/windhover/windhover/internal/refuse"
 	"net/http"
+
+	"github.com/windhover/windhover/internal/refuse"
 )
 
 // Handler returns next behind p's per-request checks, in this order:
@@ -21,9 +22,11 @@ import (
 //   - the forwarded-certificate header is believed only from a trusted
 //     proxy, and removed from the request of anyone else. A forwarded
 //     certificate that is malformed or fails validation gets 403; the
-//     proxy's connection stays open. From a trusted proxy, only the
-//     forwarded certificate is the client's: the proxy's own, which its
-//     connection may carry, is checked but never taken for the client's.
+//     proxy's connection stays open unless the refused request has a body
+//     over HTTP/1, which, as with every refusal, is not read: the
+//     connection closes instead. From a trusted proxy, only the forwarded
+//     certificate is the client's: the proxy's own, which its connection
+//     may carry, is checked but never taken for the client's.
 //
 // Requests that did not come over TLS had no handshake, so modes do not
 // apply to them; guard routes with [Policy.Require]. A request with a

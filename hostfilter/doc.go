@@ -59,9 +59,11 @@
 // A refused request gets 400 Bad Request with the plain-text body "invalid
 // hostname" ([Config.OmitFailureMessage] makes it empty), is counted in
 // [Filter.Stats] under its [Reason] and reported to [Config.OnReject] as an
-// [*Error]. As in Kestrel the connection stays open. The reasons are
-// [ReasonEmptyHost] (only with [Config.RejectEmptyHost]; by default a request
-// without a host, which HTTP/1.0 allows, passes as in Kestrel),
+// [*Error]. As in Kestrel the connection stays open, except over HTTP/1
+// when the refused request has a body: it is not read, and the connection
+// closes after the answer. The reasons are [ReasonEmptyHost] (only with
+// [Config.RejectEmptyHost]; by default a request without a host, which
+// HTTP/1.0 allows, passes as in Kestrel),
 // [ReasonMalformedHost] (a host that cannot be one: a bad port, an empty
 // label as in "x..example.com", a byte no host name holds, an unbracketed
 // IPv6 address) and [ReasonHostNotAllowed]. Malformed hosts are refused even
