@@ -88,18 +88,3 @@ func BenchmarkHandler(b *testing.B) {
 		})
 	}
 }
-
-// BenchmarkValidateMiss measures a validation the cache cannot answer: the
-// chain built and verified, as for each new certificate.
-func BenchmarkValidateMiss(b *testing.B) {
-	k := newPKI(b)
-	_, alice := k.inter.issue(b, certOpts{cn: "alice"})
-	p := newPolicy(b, Config{Mode: RequireCertificate, ClientCAs: k.root.pool(), CacheSize: -1})
-	certs := []*x509.Certificate{alice, k.inter.cert}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := p.validate(certs, false, p.now()); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
