@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/textproto"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -103,26 +104,21 @@ func New(cfg Config) (*Policy, error) {
 	return p, nil
 }
 
-// validFieldName reports whether s is an HTTP token.
+// validFieldName reports whether s is an HTTP token (RFC 9110, section
+// 5.6.2).
 func validFieldName(s string) bool {
 	if s == "" {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c < 0x7f && c > ' ' && isTokenPunct(c)) {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
 			return false
 		}
 	}
 	return true
-}
-
-func isTokenPunct(c byte) bool {
-	switch c {
-	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
-		return true
-	}
-	return false
 }
 
 // ModeFor returns the mode of the handshake for server name (SNI) or host
