@@ -103,21 +103,25 @@ func (p *Policy) check(r *http.Request, require bool) (*Identity, *Error) {
 			}
 		}
 	}
-	if values, ok := r.Header[p.header]; ok {
-		if !p.proxies.Trusts(r) {
+	// The peer is asked about once, and only if its answer matters: it sent
+	// the header, or it may be a trusted proxy presenting its own certificate.
+	values, sent := r.Header[p.header]
+	if sent || id != nil && !p.proxies.IsZero() {
+		if p.proxies.Trusts(r) {
+			id = nil // a trusted proxy's own certificate is never the client's
+			switch {
+			case len(values) > 1:
+				return nil, &Error{Reason: ReasonMalformed, Forwarded: true, Err: errForwardedMultiple}
+			case len(values) == 1 && values[0] != "":
+				var err *Error
+				if id, err = p.forwarded(values[0], p.now()); err != nil {
+					return nil, err
+				}
+			}
+		} else if sent {
 			delete(r.Header, p.header)
 			p.forwardedIgnored.Add(1)
-		} else if len(values) > 1 {
-			return nil, &Error{Reason: ReasonMalformed, Forwarded: true, Err: errForwardedMultiple}
-		} else if values[0] != "" {
-			var err *Error
-			if id, err = p.forwarded(values[0], p.now()); err != nil {
-				return nil, err
-			}
 		}
-	}
-	if id != nil && !id.Forwarded && !p.proxies.IsZero() && p.proxies.Trusts(r) {
-		id = nil // the trusted proxy's own certificate
 	}
 	if id == nil {
 		if require {

@@ -259,3 +259,15 @@ func TestCustomHeaderNoCache(t *testing.T) {
 	assert.Zero(t, st.CacheHits+st.CacheMisses, "no cache: every request is validated")
 	assert.Zero(t, st.CacheEntries)
 }
+
+// TestForwardedHeaderWithoutValues: a header key with no values, as only
+// code can make it, from a trusted proxy is no certificate.
+func TestForwardedHeaderWithoutValues(t *testing.T) {
+	k := newPKI(t)
+	p := newPolicy(t, Config{ClientCAs: k.root.pool(), TrustedProxies: []string{"192.0.2.0/24"}})
+	r := httptest.NewRequest("GET", "/", nil) // from 192.0.2.1
+	r.Header[DefaultForwardedHeader] = []string{}
+	id, err := p.Check(r)
+	require.NoError(t, err)
+	assert.Nil(t, id)
+}
