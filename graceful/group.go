@@ -391,8 +391,9 @@ func (g *Group) stop(servers []*server) error {
 		deadline, cancelDeadline = context.WithTimeout(deadline, g.s.timeout)
 	}
 	shutCtx, stopShutdowns := context.WithCancel(deadline)
+	srvs := distinct(servers)
 	var shutting sync.WaitGroup
-	for _, srv := range distinct(servers) {
+	for _, srv := range srvs {
 		shutting.Go(func() { _ = srv.Shutdown(shutCtx) })
 	}
 	shut := make(chan struct{})
@@ -409,7 +410,7 @@ func (g *Group) stop(servers []*server) error {
 		rep.Unfinished = g.requests.Load()
 		g.forcedConns.Add(g.conns.Load())
 		var closing sync.WaitGroup
-		for _, srv := range distinct(servers) {
+		for _, srv := range srvs {
 			closing.Go(func() { _ = srv.Close() })
 		}
 		closing.Wait()
@@ -464,16 +465,10 @@ func (g *Group) wait(deadline context.Context, shut <-chan struct{}) outcome {
 	if deadline.Err() != nil {
 		return timedOut
 	}
-	var t *time.Timer
 	for poll := time.Millisecond; g.hijacked.open() > 0; poll = min(2*poll, maxHijackPoll) {
-		if t == nil {
-			t = time.NewTimer(poll)
-			defer t.Stop()
-		} else {
-			t.Reset(poll)
-		}
+		// An unreferenced timer is collected, stopped or not (Go 1.23).
 		select {
-		case <-t.C:
+		case <-time.After(poll):
 		case <-deadline.Done():
 			return timedOut
 		case <-g.forceCh:

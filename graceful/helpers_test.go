@@ -3,17 +3,11 @@ package graceful
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/binary"
 	"errors"
 	"io"
 	"log"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -24,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/windhover/windhover/internal/testcert"
 	"github.com/windhover/windhover/internal/testserver"
 )
 
@@ -45,44 +40,14 @@ const (
 
 func (tr transport) isHTTP2() bool { return tr == overH2 || tr == overH2C }
 
-// testCert is a self-signed certificate for 127.0.0.1 and a pool trusting it.
-var testCert = sync.OnceValues(func() (tls.Certificate, *x509.CertPool) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		panic(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "windhover graceful test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		panic(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		panic(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
-})
-
-func serverTLSConfig(protos ...string) *tls.Config {
-	cert, _ := testCert()
-	return &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: protos}
+// serverTLS returns the endpoint's server configuration offering protos.
+func (ep *endpoint) serverTLS(protos ...string) *tls.Config {
+	return &tls.Config{Certificates: []tls.Certificate{ep.cert}, NextProtos: protos}
 }
 
-func clientTLSConfig(protos ...string) *tls.Config {
-	_, pool := testCert()
-	return &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", NextProtos: protos}
+// clientTLS returns a client configuration trusting the endpoint's CA.
+func (ep *endpoint) clientTLS(protos ...string) *tls.Config {
+	return &tls.Config{RootCAs: ep.ca.Pool(), ServerName: "127.0.0.1", NextProtos: protos}
 }
 
 // newServer returns a server for h that logs nothing.
@@ -98,6 +63,8 @@ type endpoint struct {
 	path   string       // the socket file, over Unix
 	client *http.Client
 	url    string
+	ca     *testcert.CA    // over h1tls and h2: the CA of cert
+	cert   tls.Certificate // over h1tls and h2: the server's certificate
 }
 
 // addServer adds a server for h to g, reached over tr, after running setup
@@ -118,6 +85,10 @@ func addServer(t testing.TB, g *Group, tr transport, h http.Handler, setup ...fu
 		t.Fatal(err)
 	}
 	ep.ln = ln
+	if tr == overH1TLS || tr == overH2 {
+		ep.ca = testcert.NewCA(t, "windhover graceful test CA")
+		ep.cert = ep.ca.Server(t).TLS()
+	}
 	ctr := &http.Transport{Protocols: new(http.Protocols), DisableCompression: true}
 	ep.url = "http://" + ln.Addr().String()
 	switch tr {
@@ -126,14 +97,14 @@ func addServer(t testing.TB, g *Group, tr transport, h http.Handler, setup ...fu
 		g.Add(ep.srv, ln)
 	case overH1TLS:
 		ctr.Protocols.SetHTTP1(true)
-		ctr.TLSClientConfig = clientTLSConfig()
+		ctr.TLSClientConfig = ep.clientTLS()
 		ep.url = "https://" + ln.Addr().String()
-		g.Add(ep.srv, tls.NewListener(ln, serverTLSConfig("http/1.1")))
+		g.Add(ep.srv, tls.NewListener(ln, ep.serverTLS("http/1.1")))
 	case overH2:
 		ctr.Protocols.SetHTTP2(true)
-		ctr.TLSClientConfig = clientTLSConfig()
+		ctr.TLSClientConfig = ep.clientTLS()
 		ep.url = "https://" + ln.Addr().String()
-		ep.srv.TLSConfig = serverTLSConfig()
+		ep.srv.TLSConfig = ep.serverTLS()
 		g.AddTLS(ep.srv, ln, "", "")
 	case overH2C:
 		ep.srv.Protocols = new(http.Protocols)
@@ -192,9 +163,9 @@ func (ep *endpoint) dialRaw(t testing.TB) *testserver.Conn {
 	}
 	switch ep.tr {
 	case overH1TLS:
-		c = tls.Client(c, clientTLSConfig("http/1.1"))
+		c = tls.Client(c, ep.clientTLS("http/1.1"))
 	case overH2:
-		c = tls.Client(c, clientTLSConfig("h2"))
+		c = tls.Client(c, ep.clientTLS("h2"))
 	}
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	t.Cleanup(func() { c.Close() })

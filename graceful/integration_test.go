@@ -3,25 +3,23 @@
 package graceful
 
 import (
-	"encoding/pem"
 	"errors"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/windhover/windhover/internal/testserver"
 )
 
-// peer runs a real client program in the background.
+// peer is a real client program running in the background.
 type peer struct {
-	cmd  *exec.Cmd
-	out  strings.Builder
-	done chan error
+	*testserver.Process
+	out strings.Builder
 }
 
 // startPeer starts name with args; a missing program fails the test, as the
@@ -32,16 +30,10 @@ func startPeer(t *testing.T, name string, args ...string) *peer {
 	if err != nil {
 		t.Fatalf("%s is required by the integration suite: %v", name, err)
 	}
-	p := &peer{cmd: exec.Command(bin, args...), done: make(chan error, 1)}
-	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.done <- p.cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	})
+	p := &peer{}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = &p.out, &p.out
+	p.Process = testserver.StartProcess(t, cmd)
 	return p
 }
 
@@ -49,23 +41,12 @@ func startPeer(t *testing.T, name string, args ...string) *peer {
 func (p *peer) wait(t *testing.T) (string, error) {
 	t.Helper()
 	select {
-	case err := <-p.done:
-		p.done <- err
-		return p.out.String(), err
+	case <-p.Done():
+		return p.out.String(), p.Err()
 	case <-time.After(30 * time.Second):
-		t.Fatalf("%s did not exit", p.cmd.Path)
+		t.Fatalf("%s did not exit", p.Cmd.Path)
 		return "", nil
 	}
-}
-
-// caFile writes the test certificate where curl can read it.
-func caFile(t *testing.T) string {
-	cert, _ := testCert()
-	path := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 // curl's request in flight when the stop begins completes: over HTTP/1.1 on a
@@ -83,7 +64,7 @@ func TestIntegrationCurlInFlight(t *testing.T) {
 			case overUnix:
 				args = append(args, "--unix-socket", ep.path, "http://localhost/slow")
 			case overH2:
-				args = append(args, "--http2", "--cacert", caFile(t), url)
+				args = append(args, "--http2", "--cacert", ep.ca.WriteCA(t, t.TempDir()), url)
 			case overH2C:
 				args = append(args, "--http2-prior-knowledge", url)
 			}

@@ -39,7 +39,7 @@ func TestListenersClosedOnce(t *testing.T) {
 			s := g.servers[0]
 			switch inner := s.ln.Listener; {
 			case tr == overH1TLS:
-				s.ln.Listener = tls.NewListener(cl, serverTLSConfig("http/1.1"))
+				s.ln.Listener = tls.NewListener(cl, ep.serverTLS("http/1.1"))
 			case inner == ep.ln:
 				s.ln.Listener = cl
 			default:

@@ -120,11 +120,14 @@ func TestListenNoPermissiveMoment(t *testing.T) {
 	require.NoError(t, ln.Close())
 
 	// And from outside: a watcher that stats the path as fast as it can
-	// never sees another mode while listeners come and go.
-	stop := make(chan struct{})
+	// never sees another mode while listeners come and go. It must be
+	// running before they start, and must see some, or it proves nothing.
+	stop, watching := make(chan struct{}), make(chan struct{})
 	var seen sync.Map
+	var hits atomic.Int64
 	var wg sync.WaitGroup
 	wg.Go(func() {
+		close(watching)
 		for {
 			select {
 			case <-stop:
@@ -133,10 +136,12 @@ func TestListenNoPermissiveMoment(t *testing.T) {
 			}
 			var st syscall.Stat_t
 			if syscall.Lstat(path, &st) == nil {
+				hits.Add(1)
 				seen.Store(st.Mode&0o7777, true)
 			}
 		}
 	})
+	<-watching
 	for range 200 {
 		ln, err := Listen(path, Config{Mode: 0o600})
 		require.NoError(t, err)
@@ -144,6 +149,7 @@ func TestListenNoPermissiveMoment(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+	assert.NotZero(t, hits.Load(), "the watcher never saw a socket at the path")
 	seen.Range(func(k, _ any) bool {
 		assert.Equal(t, uint32(0o600), k, "mode seen at the path")
 		return true

@@ -149,7 +149,8 @@ func lock(path string) (*os.File, error) {
 		if err != nil {
 			return nil, fmt.Errorf("windhover/unixsock: lock file: %w", err)
 		}
-		if err := flock(f); err != nil {
+		// Fd costs nothing here: a regular file is never in the poller.
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 			_ = f.Close()
 			if errors.Is(err, syscall.EWOULDBLOCK) {
 				return nil, fmt.Errorf("%w: %s is locked by another process", ErrInUse, path)
@@ -167,20 +168,6 @@ func lock(path string) (*os.File, error) {
 		_ = f.Close()
 	}
 	return nil, fmt.Errorf("windhover/unixsock: lock file %s keeps being replaced", path)
-}
-
-func flock(f *os.File) error {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var ferr error
-	if err := rc.Control(func(fd uintptr) {
-		ferr = syscall.Flock(int(fd), syscall.LOCK_EX|syscall.LOCK_NB)
-	}); err != nil {
-		return err
-	}
-	return ferr
 }
 
 // clearStale looks at what is at path, removes it if it is a stale socket,

@@ -2,12 +2,13 @@ package unixsock
 
 import (
 	"fmt"
-	"github.com/windhover/windhover/internal/refuse"
 	"math"
 	"net/http"
 	"os"
 	"slices"
 	"sync/atomic"
+
+	"github.com/windhover/windhover/internal/refuse"
 )
 
 // PeerConfig says which peers a [PeerFilter] admits: a peer whose effective
@@ -130,9 +131,10 @@ func (f *PeerFilter) Check(r *http.Request) error {
 
 // Handler returns next behind f: a request from an admitted peer reaches
 // next unchanged; any other gets 403 Forbidden with a one-line plain text
-// body, and over HTTP/1 "Connection: close", since every later request on
-// the connection would come from the same peer; at once, without reading an
-// unread request body first.
+// body. Over HTTP/1 the connection is closed after the 403, since every later
+// request on it would come from the same peer, and at once: net/http does not
+// first read whatever request body was left unread. Over HTTP/2 only the
+// stream ends.
 func (f *PeerFilter) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if f.Check(r) != nil {

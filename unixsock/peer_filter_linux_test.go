@@ -3,6 +3,7 @@
 package unixsock
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -176,6 +178,32 @@ func TestPeerFilterHandler(t *testing.T) {
 			assert.Zero(t, f.Stats().Admitted)
 		})
 	}
+}
+
+// A refused peer's request whose body never comes gets its 403 at once and
+// its connection closed, where net/http alone would first wait to read the
+// body to keep the connection (refuse.SkipBody).
+func TestPeerFilterRefusedBodyClosesConnection(t *testing.T) {
+	checkNoLeaks(t)
+	f, err := NewPeerFilter(PeerConfig{UIDs: []int{os.Geteuid() + 1}})
+	require.NoError(t, err)
+	ln, err := Listen(socketPath(t), Config{})
+	require.NoError(t, err)
+	serve(t, ln, f.Handler(whoami), h1, withConnContext)
+	nc, err := net.DialTimeout("unix", ln.Addr().String(), 5*time.Second)
+	require.NoError(t, err)
+	require.NoError(t, nc.SetDeadline(time.Now().Add(10*time.Second)))
+	t.Cleanup(func() { nc.Close() })
+	c := &testserver.Conn{Conn: nc, R: bufio.NewReader(nc)}
+	c.Send(t, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nabc")
+	start := time.Now()
+	res, body := c.Response(t)
+	assert.Equal(t, 403, res.StatusCode)
+	assert.Equal(t, "Forbidden\n", body)
+	assert.True(t, res.Close, "Connection: close")
+	assert.True(t, c.ClosedByPeer(t))
+	assert.Less(t, time.Since(start), 3*time.Second, "closed at once, not by the test's 5 s read deadline")
+	assert.Equal(t, uint64(1), f.Stats().Rejected[ReasonPeerNotAllowed])
 }
 
 func TestPeerFilterHandlerAdmits(t *testing.T) {

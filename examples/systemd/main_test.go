@@ -77,17 +77,6 @@ func get(t *testing.T, path string, h2c bool) (int, string) {
 	return res.StatusCode, string(body)
 }
 
-func waitFor(t *testing.T, cond func() bool, what string, log fmt.Stringer) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %s", what, log)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // start runs the program with args and returns a function that stops it
 // and returns run's error.
 func start(t *testing.T, args ...string) (*logOf, func() error) {
@@ -122,7 +111,7 @@ func me() string {
 func TestOwnSocket(t *testing.T) {
 	path := filepath.Join(shortDir(t), "http.sock")
 	log, stop := start(t, "-socket", path, "-mode", "0600")
-	waitFor(t, func() bool { _, err := os.Stat(path); return err == nil }, "no socket", log)
+	testserver.Eventually(t, func() bool { _, err := os.Stat(path); return err == nil }, "no socket: %s", log)
 	fi, err := os.Stat(path)
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
@@ -143,7 +132,7 @@ func TestOwnSocket(t *testing.T) {
 func TestPeerFilter(t *testing.T) {
 	path := filepath.Join(shortDir(t), "http.sock")
 	log, _ := start(t, "-socket", path, "-allow-uid", fmt.Sprint(os.Geteuid()+1))
-	waitFor(t, func() bool { _, err := os.Stat(path); return err == nil }, "no socket", log)
+	testserver.Eventually(t, func() bool { _, err := os.Stat(path); return err == nil }, "no socket: %s", log)
 	status, body := get(t, path, false)
 	assert.Equal(t, 403, status)
 	assert.Equal(t, "Forbidden\n", body)
@@ -153,7 +142,7 @@ func TestPeerFilter(t *testing.T) {
 func TestSecondInstanceRefused(t *testing.T) {
 	path := filepath.Join(shortDir(t), "http.sock")
 	log, _ := start(t, "-socket", path)
-	waitFor(t, func() bool { _, err := os.Stat(path); return err == nil }, "no socket", log)
+	testserver.Eventually(t, func() bool { _, err := os.Stat(path); return err == nil }, "no socket: %s", log)
 	err := run(context.Background(), []string{"-socket", path}, io.Discard)
 	assert.ErrorContains(t, err, "windhover/unixsock: socket address in use: "+path+".lock is locked by another process")
 }
@@ -206,7 +195,7 @@ func TestSocketActivated(t *testing.T) {
 	cmd.Stderr = log
 	p := testserver.StartProcess(t, cmd)
 
-	waitFor(t, func() bool { return strings.Contains(log.String(), "listening") }, "not listening", log)
+	testserver.Eventually(t, func() bool { return strings.Contains(log.String(), "listening") }, "not listening: %s", log)
 	assert.Contains(t, log.String(), `addr=`+path+` how="socket activation"`)
 	status, body := get(t, path, true)
 	assert.Equal(t, 200, status)
