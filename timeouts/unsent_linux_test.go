@@ -54,7 +54,7 @@ func TestApplyBoundsUnsent(t *testing.T) {
 	off.Apply(&srv)
 	assert.Nil(t, srv.ConnContext, "a negative bound leaves the server alone")
 
-	_, err = New(Config{MaxUnsentResponseBytes: 2 << 30})
+	_, err = New(Config{MaxUnsentResponseBytes: 1<<30 + 1})
 	assert.ErrorContains(t, err, "Config.MaxUnsentResponseBytes")
 }
 
