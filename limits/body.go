@@ -5,8 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"sync/atomic"
-	"time"
 
+	"github.com/windhover/windhover/internal/refuse"
 	"github.com/windhover/windhover/internal/rw"
 )
 
@@ -84,11 +84,7 @@ func (b *limitedBody) exceed(size int64) error {
 	br.exceeded.Store(true)
 	br.l.reject(&br.req, &Error{Reason: ReasonBodyTooLarge, Limit: b.limit, Size: size, Err: mbe})
 	closeAfterReply(br.w.Unwrap())
-	if br.req.ProtoMajor == 1 {
-		// Nobody reads the rest of the body: after the handler net/http
-		// would read up to 256 KB more of it at the client's pace.
-		_ = http.NewResponseController(br.w.Unwrap()).SetReadDeadline(time.Now())
-	}
+	refuse.StopReading(br.w.Unwrap(), &br.req)
 	return mbe
 }
 

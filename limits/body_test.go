@@ -376,23 +376,29 @@ func TestH2CUpgradeIsNoUpgrade(t *testing.T) {
 }
 
 // TestRefusedBodyNeverSent declares a body over the limit, or overflows a
-// chunked one, and then sends nothing more: the 413 arrives and the server
-// lets go of the connection at once, rather than wait for the rest of the
-// body (net/http reads up to 256 KB of an unread body after the handler).
+// chunked one, and then sends nothing more: the answer (413, or the
+// handler's own once its Read failed) arrives and the server lets go of the
+// connection at once, rather than wait for the rest of the body (net/http
+// reads up to 256 KB of an unread body after the handler).
 func TestRefusedBodyNeverSent(t *testing.T) {
 	lim, err := New(Config{MaxRequestBodySize: 10})
 	require.NoError(t, err)
-	s := serve(t, lim, echoLen(true, nil), h1)
-	for _, req := range []string{
-		"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nabc",
-		"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nb\r\n0123456789a\r\n100\r\nabc",
-	} {
-		c := dial(t, s.Addr())
-		c.Send(t, req)
-		start := time.Now()
-		res, _ := c.Response(t)
-		assert.Equal(t, 413, res.StatusCode)
-		assert.True(t, c.ClosedByPeer(t))
-		assert.Less(t, time.Since(start), 3*time.Second, "closed at once, not by the test's 5 s read deadline")
+	for _, tt := range []struct {
+		silent    bool // the handler answers nothing when its Read fails
+		overflown int  // the status after a chunked body overflows
+	}{{true, 413}, {false, 400}} {
+		s := serve(t, lim, echoLen(tt.silent, nil), h1)
+		for req, want := range map[string]int{
+			"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nabc":                                413,
+			"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nb\r\n0123456789a\r\n100\r\nabc": tt.overflown,
+		} {
+			c := dial(t, s.Addr())
+			c.Send(t, req)
+			start := time.Now()
+			res, _ := c.Response(t)
+			assert.Equal(t, want, res.StatusCode, "%q", req)
+			assert.True(t, c.ClosedByPeer(t))
+			assert.Less(t, time.Since(start), 3*time.Second, "closed at once, not by the test's 5 s read deadline")
+		}
 	}
 }

@@ -72,21 +72,16 @@ const (
 // resolve walks from the immediate peer through trusted proxies to the
 // client; see [RateConfig.TrustedProxies].
 func (c *clientAddr) resolve(r *http.Request) (netip.Addr, int) {
-	var a netip.Addr
+	a, unix, trusted := c.trusted.Peer(r)
 	kind := clientIP
-	if peer.IsUnix(r) {
+	switch {
+	case unix:
 		kind = clientUnix
-		if !c.trusted.TrustsUnix() {
-			return a, kind
-		}
-	} else {
-		var ok bool
-		if a, ok = peer.RemoteAddr(r); !ok {
-			return a, clientUnknown
-		}
-		if !c.trusted.Contains(a) {
-			return a, kind
-		}
+	case !a.IsValid():
+		return a, clientUnknown
+	}
+	if !trusted {
+		return a, kind
 	}
 	h := hops{values: r.Header[c.field], forwarded: c.forwarded}
 	for range maxForwardedHops {

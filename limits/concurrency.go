@@ -97,14 +97,22 @@ type ConcurrencyLimiter struct {
 	retryAfter time.Duration // as announced: whole seconds, or 0 for none
 	retryValue string        // the Retry-After field value, or ""
 
-	// With a limit, active changes only under mu, so that a released slot
-	// goes to a waiter before any newcomer; it is atomic for Stats.
+	// slots counts the requests holding a slot and, in waitingBit, whether
+	// any request is queued. While none is, a request takes and gives back
+	// its slot with one compare-and-swap, without mu. While one is, slots
+	// compares at or over max, so no newcomer takes a slot, and only mu's
+	// holder changes it: a released slot goes to a waiter.
+	slots  atomic.Int64
 	mu     sync.Mutex
-	queue  waitQueue
-	active atomic.Int64
+	queue  waitQueue // waitingBit is set exactly while it holds a waiter
 	queued atomic.Int64
 	refusals
 }
+
+// waitingBit is the bit of ConcurrencyLimiter.slots that says a request is
+// queued: above any max, so that one comparison tells both a full limiter and
+// a queue that must be served first.
+const waitingBit = 1 << 62
 
 // NewConcurrencyLimiter returns a ConcurrencyLimiter for cfg, or an error
 // naming the first invalid field.
@@ -123,7 +131,7 @@ func NewConcurrencyLimiter(cfg ConcurrencyConfig) (*ConcurrencyLimiter, error) {
 		return nil, configError(name, "RequestQueueTimeout", cfg.RequestQueueTimeout, "must not be negative")
 	}
 	c := &ConcurrencyLimiter{
-		max:        int64(cfg.MaxConcurrentRequests),
+		max:        min(int64(cfg.MaxConcurrentRequests), waitingBit-1),
 		queueLimit: cfg.RequestQueueLimit,
 		order:      cfg.QueueOrder,
 		timeout:    orDefault(cfg.RequestQueueTimeout, DefaultRequestQueueTimeout),
@@ -210,25 +218,39 @@ func (s *slotRequest) release() {
 // why it could not.
 func (c *ConcurrencyLimiter) acquire(r *http.Request) *Error {
 	if c.max == 0 {
-		c.active.Add(1)
+		c.slots.Add(1)
 		return nil
 	}
-	c.mu.Lock()
-	if c.queue.len == 0 && c.active.Load() < c.max {
-		c.active.Add(1)
-		c.mu.Unlock()
-		return nil
+	for s := c.slots.Load(); s < c.max; s = c.slots.Load() {
+		if c.slots.CompareAndSwap(s, s+1) {
+			return nil
+		}
 	}
 	if c.queueLimit == 0 {
-		c.mu.Unlock()
 		return c.refusal(ReasonConcurrencyLimit, nil)
+	}
+	c.mu.Lock()
+	for {
+		// Only mu's holder sets or clears the waiting bit, but until it
+		// is set a slot freed without mu can still make room.
+		s := c.slots.Load()
+		if s < c.max {
+			if c.slots.CompareAndSwap(s, s+1) {
+				c.mu.Unlock()
+				return nil
+			}
+		} else if s&waitingBit != 0 || c.slots.CompareAndSwap(s, s|waitingBit) {
+			break
+		}
 	}
 	if c.queue.len >= c.queueLimit {
 		if c.order == QueueOldestFirst {
 			c.mu.Unlock()
 			return c.refusal(ReasonRequestQueueFull, nil)
 		}
-		oldest := c.queue.popFront()
+		// Its place goes to w at once: the waiting bit stays.
+		oldest := c.queue.head
+		c.queue.remove(oldest)
 		c.queued.Add(-1)
 		oldest.state = waiterPushedOut
 		oldest.wake()
@@ -254,8 +276,7 @@ func (c *ConcurrencyLimiter) wait(ctx context.Context, w *waiter) *Error {
 	c.mu.Lock()
 	state := w.state
 	if state == waiterQueued {
-		c.queue.remove(w)
-		c.queued.Add(-1)
+		c.dequeued(w)
 	} else {
 		// Woken under the mutex, so its value is in ready unless the select
 		// took it.
@@ -277,26 +298,40 @@ func (c *ConcurrencyLimiter) wait(ctx context.Context, w *waiter) *Error {
 	return c.refusal(reason, cause)
 }
 
+// dequeued takes w out of the queue, and clears the waiting bit if it was
+// the last waiter. Call it with mu held.
+func (c *ConcurrencyLimiter) dequeued(w *waiter) {
+	c.queue.remove(w)
+	c.queued.Add(-1)
+	if c.queue.len == 0 {
+		c.slots.Add(-waitingBit)
+	}
+}
+
 // release gives a slot back, handing it straight to the next waiter if any,
 // so that no newcomer can take it first.
 func (c *ConcurrencyLimiter) release() {
 	if c.max == 0 {
-		c.active.Add(-1)
+		c.slots.Add(-1)
 		return
 	}
+	for s := c.slots.Load(); s&waitingBit == 0; s = c.slots.Load() {
+		if c.slots.CompareAndSwap(s, s-1) {
+			return
+		}
+	}
 	c.mu.Lock()
-	var next *waiter
+	next := c.queue.tail
 	if c.order == QueueOldestFirst {
-		next = c.queue.popFront()
-	} else {
-		next = c.queue.popBack()
+		next = c.queue.head
 	}
 	if next != nil {
-		c.queued.Add(-1)
+		c.dequeued(next)
 		next.state = waiterGranted
 		next.wake()
 	} else {
-		c.active.Add(-1)
+		// The last waiter left between the Load and the Lock.
+		c.slots.Add(-1)
 	}
 	c.mu.Unlock()
 }
@@ -323,5 +358,5 @@ func (s ConcurrencyStats) RejectedTotal() uint64 { return sum(&s.Rejected) }
 // Stats returns a snapshot of c's counters. Each counter is read atomically;
 // the snapshot as a whole is not a single instant.
 func (c *ConcurrencyLimiter) Stats() ConcurrencyStats {
-	return ConcurrencyStats{ActiveRequests: c.active.Load(), QueuedRequests: c.queued.Load(), Rejected: c.counts()}
+	return ConcurrencyStats{ActiveRequests: c.slots.Load() &^ waitingBit, QueuedRequests: c.queued.Load(), Rejected: c.counts()}
 }

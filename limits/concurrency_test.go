@@ -3,8 +3,10 @@ package limits
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -501,6 +503,49 @@ func BenchmarkConcurrencyLimiter(b *testing.B) {
 					tc.h.ServeHTTP(w, r)
 				}
 			})
+		})
+	}
+}
+
+// TestConcurrencyHandOffRace has many goroutines take and give back slots
+// directly, racing the queue's lock-free fast path against its slow path:
+// the limit must hold, and every request must get a slot, none left waiting
+// in the queue while a slot is free.
+func TestConcurrencyHandOffRace(t *testing.T) {
+	const goroutines, rounds = 8, 2000
+	for _, tt := range []struct {
+		max   int
+		order QueueOrder
+	}{{1, QueueOldestFirst}, {1, QueueNewestFirst}, {3, QueueOldestFirst}, {3, QueueNewestFirst}} {
+		max, order := tt.max, tt.order
+		t.Run(fmt.Sprintf("max=%d/%s", max, order), func(t *testing.T) {
+			lim, err := NewConcurrencyLimiter(ConcurrencyConfig{
+				MaxConcurrentRequests: max, RequestQueueLimit: goroutines, QueueOrder: order, RequestQueueTimeout: 10 * time.Second,
+			})
+			require.NoError(t, err)
+			r, _ := requestFor(t, 0)
+			var in, peak atomic.Int64
+			var wg sync.WaitGroup
+			for range goroutines {
+				wg.Go(func() {
+					for range rounds {
+						if err := lim.acquire(r); err != nil {
+							t.Error(err)
+							return
+						}
+						n := in.Add(1)
+						for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+						}
+						runtime.Gosched() // let others find every slot taken
+						in.Add(-1)
+						lim.release()
+					}
+				})
+			}
+			wg.Wait()
+			assert.LessOrEqual(t, peak.Load(), int64(max))
+			assert.Equal(t, ConcurrencyStats{}, lim.Stats())
+			assert.Zero(t, lim.slots.Load(), "no slot held, no waiting bit left")
 		})
 	}
 }

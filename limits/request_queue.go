@@ -76,21 +76,3 @@ func (q *waitQueue) remove(w *waiter) {
 	w.prev, w.next = nil, nil
 	q.len--
 }
-
-// popFront removes and returns the oldest waiter, or nil.
-func (q *waitQueue) popFront() *waiter {
-	w := q.head
-	if w != nil {
-		q.remove(w)
-	}
-	return w
-}
-
-// popBack removes and returns the newest waiter, or nil.
-func (q *waitQueue) popBack() *waiter {
-	w := q.tail
-	if w != nil {
-		q.remove(w)
-	}
-	return w
-}

@@ -12,21 +12,20 @@ import (
 const tcpNotSentLowat = 0x19
 
 // limitUnsent bounds the bytes the kernel queues unsent on c's TCP socket
-// (found under any wrappers that offer NetConn). It reports whether it could.
-func limitUnsent(c net.Conn, n int) bool {
+// (found under any wrappers that offer NetConn), as far as it can: a
+// connection that is not TCP, or whose kernel refuses, keeps its setting.
+func limitUnsent(c net.Conn, n int) {
 	tc := tcpConn(c)
 	if tc == nil {
-		return false
+		return
 	}
 	raw, err := tc.SyscallConn()
 	if err != nil {
-		return false
+		return
 	}
-	var serr error
-	err = raw.Control(func(fd uintptr) {
-		serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, tcpNotSentLowat, n)
+	_ = raw.Control(func(fd uintptr) {
+		_ = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, tcpNotSentLowat, n)
 	})
-	return err == nil && serr == nil
 }
 
 // tcpConn finds the *net.TCPConn under c's wrappers (TLS, limits, ...).

@@ -54,7 +54,7 @@ func TestApplyBoundsUnsent(t *testing.T) {
 	off.Apply(&srv)
 	assert.Nil(t, srv.ConnContext, "a negative bound leaves the server alone")
 
-	_, err = New(Config{MaxUnsentResponseBytes: 2 << 30})
+	_, err = New(Config{MaxUnsentResponseBytes: 1<<30 + 1})
 	assert.ErrorContains(t, err, "Config.MaxUnsentResponseBytes")
 }
 
@@ -80,31 +80,29 @@ func sockopt(t *testing.T, c *net.TCPConn, opt int) int {
 // after 40 s or more (the integration suite's slow-read attack shows it).
 func TestStalledReaderWithSystemBuffers(t *testing.T) {
 	rate := Rate{BytesPerSecond: 100_000, GracePeriod: 300 * time.Millisecond}
-	{
-		pol, err := New(Config{MinResponseDataRate: rate})
-		require.NoError(t, err)
-		h := newEndless(false)
-		h.size = 200 << 20
-		ts := httptest.NewUnstartedServer(pol.Handler(h))
-		pol.Apply(ts.Config)
-		ts.Start()
+	pol, err := New(Config{MinResponseDataRate: rate})
+	require.NoError(t, err)
+	h := newEndless(false)
+	h.size = 200 << 20
+	ts := httptest.NewUnstartedServer(pol.Handler(h))
+	pol.Apply(ts.Config)
+	ts.Start()
+	defer ts.Close()
 
-		c, err := net.Dial("tcp", ts.Listener.Addr().String())
-		require.NoError(t, err)
-		require.NoError(t, c.(*net.TCPConn).SetReadBuffer(32<<10))
-		_, err = io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-		require.NoError(t, err)
-		res, err := http.ReadResponse(bufio.NewReader(c), nil)
-		require.NoError(t, err)
-		assert.Equal(t, 200, res.StatusCode)
-		// Now read nothing more.
-		written, elapsed, writeErr := h.result(t)
-		assert.Error(t, writeErr)
-		assert.EqualValues(t, 1, pol.Stats().ResponseRateViolations)
-		assert.Less(t, written, int64(2<<20), "the kernel took no more than the bound and the client's window")
-		assert.Less(t, elapsed, 10*time.Second)
-		t.Logf("cut after %d bytes written in %v", written, elapsed.Round(time.Millisecond))
-		c.Close()
-		ts.Close()
-	}
+	c, err := net.Dial("tcp", ts.Listener.Addr().String())
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.(*net.TCPConn).SetReadBuffer(32<<10))
+	_, err = io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	require.NoError(t, err)
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	require.NoError(t, err)
+	assert.Equal(t, 200, res.StatusCode)
+	// Now read nothing more.
+	written, elapsed, writeErr := h.result(t)
+	assert.Error(t, writeErr)
+	assert.EqualValues(t, 1, pol.Stats().ResponseRateViolations)
+	assert.Less(t, written, int64(2<<20), "the kernel took no more than the bound and the client's window")
+	assert.Less(t, elapsed, 10*time.Second)
+	t.Logf("cut after %d bytes written in %v", written, elapsed.Round(time.Millisecond))
 }

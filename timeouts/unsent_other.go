@@ -5,4 +5,4 @@ package timeouts
 import "net"
 
 // limitUnsent does nothing where TCP_NOTSENT_LOWAT is not supported here.
-func limitUnsent(net.Conn, int) bool { return false }
+func limitUnsent(net.Conn, int) {}

@@ -69,9 +69,6 @@ func unmapPrefix(p netip.Prefix) netip.Prefix {
 // IsZero reports whether s trusts nobody.
 func (s Set) IsZero() bool { return len(s.prefixes) == 0 && !s.unix }
 
-// TrustsUnix reports whether s trusts Unix-socket peers.
-func (s Set) TrustsUnix() bool { return s.unix }
-
 // Contains reports whether a (unmapped first) lies in one of s's prefixes.
 func (s Set) Contains(a netip.Addr) bool {
 	if !a.IsValid() {
@@ -90,11 +87,20 @@ func (s Set) Contains(a netip.Addr) bool {
 // connection, is in s: a Unix-socket peer if s trusts them, otherwise the IP
 // address of r.RemoteAddr. Nothing the client sent is consulted.
 func (s Set) Trusts(r *http.Request) bool {
+	_, _, trusted := s.Peer(r)
+	return trusted
+}
+
+// Peer returns what [Set.Trusts] decides from, with its decision: the
+// immediate peer's address from r.RemoteAddr (invalid over a Unix socket,
+// whose RemoteAddr is the peer's to name, or if RemoteAddr holds no IP
+// address), whether it came over a Unix socket, and whether s trusts it.
+func (s Set) Peer(r *http.Request) (addr netip.Addr, unix, trusted bool) {
 	if IsUnix(r) {
-		return s.unix
+		return netip.Addr{}, true, s.unix
 	}
-	a, ok := RemoteAddr(r)
-	return ok && s.Contains(a)
+	addr, ok := RemoteAddr(r)
+	return addr, false, ok && s.Contains(addr)
 }
 
 // IsUnix reports whether r arrived over a Unix socket, from the local

@@ -15,7 +15,7 @@ import (
 func TestParse(t *testing.T) {
 	s, err := Parse([]string{"10.0.0.0/8", " 192.0.2.1 ", "fd00::/8", "::ffff:198.51.100.0/120", "unix"})
 	require.NoError(t, err)
-	assert.True(t, s.TrustsUnix())
+	assert.True(t, s.unix)
 	assert.False(t, s.IsZero())
 	for addr, want := range map[string]bool{
 		"10.1.2.3":          true,
@@ -66,6 +66,23 @@ func TestTrusts(t *testing.T) {
 	assert.True(t, withUnix.Trusts(unix))
 	assert.False(t, s.Trusts(unix), "an IP set does not trust socket peers")
 	assert.False(t, withUnix.Trusts(r))
+
+	// Peer gives what Trusts decides from.
+	r.RemoteAddr = "[::ffff:127.0.0.1]:5555"
+	a, isUnix, trusted := s.Peer(r)
+	assert.Equal(t, netip.MustParseAddr("127.0.0.1"), a)
+	assert.False(t, isUnix)
+	assert.True(t, trusted)
+	unix.RemoteAddr = "127.0.0.1:5555" // a socket path the client chose
+	a, isUnix, trusted = withUnix.Peer(unix)
+	assert.False(t, a.IsValid(), "a Unix peer's RemoteAddr is not an address")
+	assert.True(t, isUnix)
+	assert.True(t, trusted)
+	_, _, trusted = s.Peer(unix)
+	assert.False(t, trusted)
+	r.RemoteAddr = "garbage"
+	a, isUnix, trusted = s.Peer(r)
+	assert.False(t, a.IsValid() || isUnix || trusted)
 }
 
 func TestRemoteAddr(t *testing.T) {
