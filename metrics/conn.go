@@ -15,11 +15,11 @@ import (
 )
 
 // Apply makes m measure srv's connections: windhover_active_connections,
-// windhover_connection_duration_seconds, windhover_upgraded_connections and,
-// once m has made a TLS configuration with [Metrics.TLSConfig], the TLS
-// handshake metrics of every TLS connection (so give every TLS server m
-// applies to a configuration from TLSConfig). Call it once per server,
-// before the server starts.
+// windhover_connection_duration_seconds and, once m has made a TLS
+// configuration with [Metrics.TLSConfig], the TLS handshake metrics of every
+// TLS connection (so give every TLS server m applies to a configuration from
+// TLSConfig). windhover_upgraded_connections is the [Metrics.Handler]'s, with
+// or without Apply. Call it once per server, before the server starts.
 //
 // Apply chains two hooks after any already set, which keep working:
 // ConnState, to follow each connection from accept to close, and ConnContext,
