@@ -4,7 +4,6 @@ package integration
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/tls"
 	"fmt"
 	"net"
@@ -12,12 +11,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/windhover/windhover/internal/testcert"
+	"github.com/windhover/windhover/internal/testserver"
 )
 
 // serverBin is the example server, built once for the whole suite.
@@ -57,25 +56,8 @@ func requirePeer(t testing.TB, name string) string {
 type server struct {
 	cmd  *exec.Cmd
 	urls []string
-	logs *syncBuffer
+	logs *testserver.SyncBuffer
 	done chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startServer runs the example server with args (and -addr 127.0.0.1:0
@@ -90,7 +72,7 @@ func startServer(t testing.TB, args ...string) *server {
 	if !hasAddr {
 		args = append([]string{"-addr", "127.0.0.1:0"}, args...)
 	}
-	s := &server{cmd: exec.Command(serverBin, args...), logs: &syncBuffer{}, done: make(chan error, 1)}
+	s := &server{cmd: exec.Command(serverBin, args...), logs: &testserver.SyncBuffer{}, done: make(chan error, 1)}
 	s.cmd.Stderr = s.logs
 	stdout, err := s.cmd.StdoutPipe()
 	if err != nil {
