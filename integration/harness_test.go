@@ -154,11 +154,18 @@ func (s *server) stop(t testing.TB) {
 // openFDs counts the server process's open file descriptors.
 func (s *server) openFDs(t testing.TB) int {
 	t.Helper()
-	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", s.proc.Cmd.Process.Pid))
+	n, err := s.countFDs()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return len(entries)
+	return n
+}
+
+// countFDs counts the server process's open file descriptors; unlike
+// openFDs, it may be called from any goroutine.
+func (s *server) countFDs() (int, error) {
+	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", s.proc.Cmd.Process.Pid))
+	return len(entries), err
 }
 
 // tlsServerArgs are the flags that serve TLS with a certificate from a fresh
