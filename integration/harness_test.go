@@ -186,3 +186,24 @@ func freePort(t testing.TB) int {
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
 }
+
+// curlHTTPS fetches https://host:port/path with curl, host resolved to
+// 127.0.0.1 and trusted through the CA in caFile, with args added, and
+// returns the status ("000" if the handshake failed), the body and curl's
+// exit code.
+func curlHTTPS(t testing.TB, caFile, host, port, path string, args ...string) (string, string, int) {
+	t.Helper()
+	args = append([]string{"-sS", "--cacert", caFile, "--resolve", host + ":" + port + ":127.0.0.1",
+		"-w", "\n%{http_code}"}, args...)
+	args = append(args, "https://"+host+":"+port+path)
+	out, err := exec.Command(requirePeer(t, "curl"), args...).CombinedOutput()
+	exit := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		exit = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	text := string(out)
+	i := strings.LastIndexByte(text, '\n')
+	return text[i+1:], text[:max(i, 0)], exit
+}

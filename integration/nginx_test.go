@@ -79,17 +79,13 @@ func TestNginxInFront(t *testing.T) {
 	}, 10*time.Second, 50*time.Millisecond, "nginx did not start: %s", out)
 
 	curl := func(host, path string, withCert bool) (string, string) {
-		args := []string{"-sS", "--cacert", caFile, "--resolve", fmt.Sprintf("app.localhost:%d:127.0.0.1", port),
-			"-w", "\n%{http_code}", "-H", "Host: " + host}
+		args := []string{"-H", "Host: " + host}
 		if withCert {
 			args = append(args, "--cert", aliceCert, "--key", aliceKey)
 		}
-		args = append(args, fmt.Sprintf("https://app.localhost:%d%s", port, path))
-		b, err := exec.Command(requirePeer(t, "curl"), args...).CombinedOutput()
-		require.NoError(t, err, "%s", b)
-		text := string(b)
-		i := strings.LastIndexByte(text, '\n')
-		return text[i+1:], text[:i]
+		code, body, exit := curlHTTPS(t, caFile, "app.localhost", strconv.Itoa(port), path, args...)
+		require.Zero(t, exit, "curl: %s", body)
+		return code, body
 	}
 
 	code, body := curl("app.localhost", "/", false)
