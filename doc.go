@@ -46,7 +46,7 @@
 //	      └ http.Server  limits.Apply     MaxHeaderBytes, HTTP/2 settings, ConnState
 //	                     timeouts.Apply   IdleTimeout, ReadHeaderTimeout, unsent bytes
 //	                     certauth.Apply   TLSConfig: client certificates by SNI
-//	                     metrics.Apply    connections, TLS handshakes
+//	                     metrics.Apply    connections (TLS handshakes: metrics.TLSConfig)
 //	          └ graceful.Handler, metrics.Handler
 //	              └ hostfilter.Handler           400
 //	                  └ limits.RateLimiter        429

@@ -21,11 +21,10 @@ import (
 // plus a connection limit, a per-client rate and a concurrency limit with a
 // queue, all generous enough never to refuse the benchmark's load.
 type stack struct {
-	lim   *limits.Limiter
-	pol   *timeouts.Policy
-	m     *metrics.Metrics
-	h     http.Handler
-	group *graceful.Group
+	lim *limits.Limiter
+	pol *timeouts.Policy
+	m   *metrics.Metrics
+	h   http.Handler
 }
 
 func newStack(tb testing.TB, app http.Handler) *stack {
@@ -51,7 +50,7 @@ func newStack(tb testing.TB, app http.Handler) *stack {
 	fail(err)
 	s.pol, err = timeouts.New(timeouts.Config{})
 	fail(err)
-	s.group, err = graceful.New(graceful.Config{})
+	group, err := graceful.New(graceful.Config{})
 	fail(err)
 
 	h := s.pol.Handler(s.m.Route(app))
@@ -59,7 +58,7 @@ func newStack(tb testing.TB, app http.Handler) *stack {
 	h = conc.Handler(h)
 	h = s.lim.Handler(h)
 	h = rate.Handler(h)
-	s.h = s.group.Handler(s.m.Handler(hosts.Handler(h)))
+	s.h = group.Handler(s.m.Handler(hosts.Handler(h)))
 	return s
 }
 

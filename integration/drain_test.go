@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/windhover/windhover/internal/testserver"
 )
 
 // TestDrainUnderLoad sends SIGTERM to the example server while wrk
@@ -27,26 +28,24 @@ func TestDrainUnderLoad(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "server.sock")
 	s := startServer(t, "-h2c", "-unix", sock, "-drain-delay", "4s", "-shutdown-timeout", "10s")
 
-	slow := exec.Command(curl, "-sS", "--unix-socket", sock, "-w", " %{http_code}", "http://localhost/slow?d=3s")
-	var slowOut strings.Builder
-	slow.Stdout, slow.Stderr = &slowOut, &slowOut
-	require.NoError(t, slow.Start())
-
-	wrkCmd := exec.Command(wrk, "-t2", "-c16", "-d3s", "--latency", s.url()+"/")
-	h2Cmd := exec.Command(h2load, "-c8", "-m8", "-D", "3", s.url()+"/")
-	var wrkOut, h2Out strings.Builder
-	wrkCmd.Stdout, wrkCmd.Stderr = &wrkOut, &wrkOut
-	h2Cmd.Stdout, h2Cmd.Stderr = &h2Out, &h2Out
-	require.NoError(t, wrkCmd.Start())
-	require.NoError(t, h2Cmd.Start())
+	// Each client's output is read only once it has exited.
+	var slowOut, wrkOut, h2Out strings.Builder
+	client := func(out *strings.Builder, name string, args ...string) *testserver.Process {
+		cmd := exec.Command(name, args...)
+		cmd.Stdout, cmd.Stderr = out, out
+		return testserver.StartProcess(t, cmd)
+	}
+	slow := client(&slowOut, curl, "-sS", "--unix-socket", sock, "-w", " %{http_code}", "http://localhost/slow?d=3s")
+	wrkProc := client(&wrkOut, wrk, "-t2", "-c16", "-d3s", "--latency", s.url()+"/")
+	h2Proc := client(&h2Out, h2load, "-c8", "-m8", "-D", "3", s.url()+"/")
 
 	time.Sleep(500 * time.Millisecond)
 	stopAt := time.Now()
 	s.signal(t, syscall.SIGTERM)
 
-	require.NoError(t, wrkCmd.Wait(), wrkOut.String())
-	require.NoError(t, h2Cmd.Wait(), h2Out.String())
-	require.NoError(t, slow.Wait(), slowOut.String())
+	require.NoError(t, wrkProc.Err(), wrkOut.String())
+	require.NoError(t, h2Proc.Err(), h2Out.String())
+	require.NoError(t, slow.Err(), slowOut.String())
 	require.NoError(t, s.wait(t, 15*time.Second), s.logs.String())
 	took := time.Since(stopAt)
 

@@ -77,7 +77,7 @@ func TestH2spec(t *testing.T) {
 		t.Run(mode.name, func(t *testing.T) {
 			var args []string
 			if mode.tls {
-				args, _ = tlsServerArgs(t)
+				args = tlsServerArgs(t)
 			} else {
 				args = []string{"-h2c"}
 			}

@@ -4,20 +4,18 @@ package integration
 
 import (
 	"bufio"
-	"bytes"
-	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/windhover/windhover/internal/testcert"
+	"github.com/windhover/windhover/internal/testserver"
 )
 
 // serverBin is the example server, built once for the whole suite.
@@ -55,27 +53,9 @@ func requirePeer(t testing.TB, name string) string {
 
 // server is a running example server.
 type server struct {
-	cmd  *exec.Cmd
+	proc *testserver.Process
 	urls []string
-	logs *syncBuffer
-	done chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs *testserver.SyncBuffer
 }
 
 // startServer runs the example server with args (and -addr 127.0.0.1:0
@@ -90,15 +70,17 @@ func startServer(t testing.TB, args ...string) *server {
 	if !hasAddr {
 		args = append([]string{"-addr", "127.0.0.1:0"}, args...)
 	}
-	s := &server{cmd: exec.Command(serverBin, args...), logs: &syncBuffer{}, done: make(chan error, 1)}
-	s.cmd.Stderr = s.logs
-	stdout, err := s.cmd.StdoutPipe()
+	cmd := exec.Command(serverBin, args...)
+	logs := &testserver.SyncBuffer{}
+	cmd.Stderr = logs
+	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	s := &server{proc: testserver.StartProcess(t, cmd), logs: logs}
+	// Registered after StartProcess's kill, so it runs first: a drain, and
+	// the kill only for a server that ignores it.
+	t.Cleanup(func() { s.stop(t) })
 	lines := bufio.NewReader(stdout)
 	ready := make(chan string, 1)
 	go func() {
@@ -106,8 +88,6 @@ func startServer(t testing.TB, args ...string) *server {
 		ready <- line
 		_, _ = lines.WriteTo(s.logs)
 	}()
-	go func() { s.done <- s.cmd.Wait() }()
-	t.Cleanup(func() { s.stop(t) })
 	select {
 	case line := <-ready:
 		const prefix = "windhover example server listening on "
@@ -138,7 +118,7 @@ func (s *server) port() string {
 // signal sends sig to the server.
 func (s *server) signal(t testing.TB, sig os.Signal) {
 	t.Helper()
-	if err := s.cmd.Process.Signal(sig); err != nil {
+	if err := s.proc.Cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -147,25 +127,26 @@ func (s *server) signal(t testing.TB, sig os.Signal) {
 func (s *server) wait(t testing.TB, d time.Duration) error {
 	t.Helper()
 	select {
-	case err := <-s.done:
-		s.done <- err
-		return err
+	case <-s.proc.Done():
+		return s.proc.Err()
 	case <-time.After(d):
 		t.Fatalf("the server did not exit within %v; logs:\n%s", d, s.logs)
 		return nil
 	}
 }
 
+// stop sends SIGTERM to the server, if it still runs, and waits for it to
+// drain and exit.
 func (s *server) stop(t testing.TB) {
-	if s.cmd.ProcessState != nil {
-		return
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case err := <-s.done:
-		s.done <- err
+	case <-s.proc.Done():
+		return
+	default:
+	}
+	_ = s.proc.Cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.proc.Done():
 	case <-time.After(15 * time.Second):
-		_ = s.cmd.Process.Kill()
 		t.Errorf("the server ignored SIGTERM; logs:\n%s", s.logs)
 	}
 }
@@ -173,17 +154,56 @@ func (s *server) stop(t testing.TB) {
 // openFDs counts the server process's open file descriptors.
 func (s *server) openFDs(t testing.TB) int {
 	t.Helper()
-	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", s.cmd.Process.Pid))
+	n, err := s.countFDs()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return len(entries)
+	return n
+}
+
+// countFDs counts the server process's open file descriptors; unlike
+// openFDs, it may be called from any goroutine.
+func (s *server) countFDs() (int, error) {
+	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", s.proc.Cmd.Process.Pid))
+	return len(entries), err
 }
 
 // tlsServerArgs are the flags that serve TLS with a certificate from a fresh
-// CA, and a client configuration that trusts it.
-func tlsServerArgs(t testing.TB) ([]string, *tls.Config) {
-	ca := testcert.NewCA(t, "windhover test CA")
-	cert, key := ca.Server(t).Write(t, t.TempDir(), "server")
-	return []string{"-tls-cert", cert, "-tls-key", key}, &tls.Config{RootCAs: ca.Pool(), NextProtos: []string{"h2"}}
+// CA.
+func tlsServerArgs(t testing.TB) []string {
+	cert, key := testcert.NewCA(t, "windhover test CA").Server(t).Write(t, t.TempDir(), "server")
+	return []string{"-tls-cert", cert, "-tls-key", key}
+}
+
+// freePort finds a TCP port free at this moment, for a program that must be
+// told its port.
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// curlHTTPS fetches https://host:port/path with curl, host resolved to
+// 127.0.0.1 and trusted through the CA in caFile, with args added, and
+// returns the status ("000" if the handshake failed), the body and curl's
+// exit code.
+func curlHTTPS(t testing.TB, caFile, host, port, path string, args ...string) (string, string, int) {
+	t.Helper()
+	args = append([]string{"-sS", "--cacert", caFile, "--resolve", host + ":" + port + ":127.0.0.1",
+		"-w", "\n%{http_code}"}, args...)
+	args = append(args, "https://"+host+":"+port+path)
+	out, err := exec.Command(requirePeer(t, "curl"), args...).CombinedOutput()
+	exit := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		exit = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	text := string(out)
+	i := strings.LastIndexByte(text, '\n')
+	return text[i+1:], text[:max(i, 0)], exit
 }

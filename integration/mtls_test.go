@@ -33,28 +33,15 @@ func (m mtlsSetup) serverArgs(extra ...string) []string {
 		"-allowed-hosts", "localhost;*.localhost;127.0.0.1"}, extra...)
 }
 
-// curlTLS fetches path from host (resolved to the server) with or without
-// the client certificate, over HTTP/1.1 or HTTP/2, and returns the status
-// ("000" if the handshake failed), the body and curl's exit code.
+// curl fetches path from host (resolved to the server) with or without
+// the client certificate, over HTTP/1.1 or HTTP/2, as curlHTTPS does.
 func (m mtlsSetup) curl(t *testing.T, s *server, host, path string, withCert bool, proto string, extra ...string) (string, string, int) {
 	t.Helper()
-	args := []string{"-sS", "--cacert", m.caFile, "--resolve", host + ":" + s.port() + ":127.0.0.1",
-		"-w", "\n%{http_code}", proto}
+	args := []string{proto}
 	if withCert {
 		args = append(args, "--cert", m.clientCert, "--key", m.clientKey)
 	}
-	args = append(args, extra...)
-	args = append(args, "https://"+host+":"+s.port()+path)
-	out, err := exec.Command(requirePeer(t, "curl"), args...).CombinedOutput()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	text := string(out)
-	i := strings.LastIndexByte(text, '\n')
-	return text[i+1:], text[:max(i, 0)], code
+	return curlHTTPS(t, m.caFile, host, s.port(), path, append(args, extra...)...)
 }
 
 // TestMTLSModes drives each client-certificate mode of the example server

@@ -20,17 +20,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/windhover/windhover/internal/testcert"
+	"github.com/windhover/windhover/internal/testserver"
 )
-
-// freePort finds a TCP port free at this moment, for a program that must be
-// told its port.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 // TestNginxInFront puts nginx in front of the example server over a Unix
 // socket, configured by examples/nginx/nginx.conf.template: requests pass, host filtering sees the host the client named, the
@@ -65,15 +56,18 @@ func TestNginxInFront(t *testing.T) {
 	require.NotRegexp(t, `@[A-Z_]+@`, filled, "every placeholder filled")
 	require.NoError(t, os.WriteFile(conf, []byte(filled), 0o600))
 	cmd := exec.Command(nginx, "-c", conf, "-e", filepath.Join(dir, "error.log"))
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	// The workers hold the output pipe too: SIGTERM makes the master stop
-	// them, and WaitDelay bounds the wait for the pipe if it does not.
-	cmd.WaitDelay = 5 * time.Second
-	require.NoError(t, cmd.Start())
+	out := &testserver.SyncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	nginxProc := testserver.StartProcess(t, cmd)
+	// SIGTERM makes the master stop its workers, which hold the output pipe
+	// too; StartProcess's WaitDelay bounds the wait for the pipe if they
+	// linger, and its kill follows this cleanup.
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
+		select {
+		case <-nginxProc.Done():
+		case <-time.After(10 * time.Second):
+		}
 	})
 	front := fmt.Sprintf("127.0.0.1:%d", port)
 	require.Eventually(t, func() bool {
@@ -82,20 +76,16 @@ func TestNginxInFront(t *testing.T) {
 			c.Close()
 		}
 		return err == nil
-	}, 10*time.Second, 50*time.Millisecond, "nginx did not start: %s", &out)
+	}, 10*time.Second, 50*time.Millisecond, "nginx did not start: %s", out)
 
 	curl := func(host, path string, withCert bool) (string, string) {
-		args := []string{"-sS", "--cacert", caFile, "--resolve", fmt.Sprintf("app.localhost:%d:127.0.0.1", port),
-			"-w", "\n%{http_code}", "-H", "Host: " + host}
+		args := []string{"-H", "Host: " + host}
 		if withCert {
 			args = append(args, "--cert", aliceCert, "--key", aliceKey)
 		}
-		args = append(args, fmt.Sprintf("https://app.localhost:%d%s", port, path))
-		b, err := exec.Command(requirePeer(t, "curl"), args...).CombinedOutput()
-		require.NoError(t, err, "%s", b)
-		text := string(b)
-		i := strings.LastIndexByte(text, '\n')
-		return text[i+1:], text[:i]
+		code, body, exit := curlHTTPS(t, caFile, "app.localhost", strconv.Itoa(port), path, args...)
+		require.Zero(t, exit, "curl: %s", body)
+		return code, body
 	}
 
 	code, body := curl("app.localhost", "/", false)

@@ -107,10 +107,11 @@ var (
 	verdict = regexp.MustCompile(`Exit status:\s*(.*)`)
 )
 
-// fdSampler records a server's open descriptors every 100 ms.
+// fdSampler records a server's open descriptors every 100 ms. Its samples
+// and error belong to its goroutine until done is closed.
 type fdSampler struct {
-	mu      sync.Mutex
 	samples []fdSample
+	err     error
 	stop    chan struct{}
 	done    chan struct{}
 }
@@ -120,7 +121,7 @@ type fdSample struct {
 	fds int
 }
 
-func sampleFDs(t *testing.T, s *server) *fdSampler {
+func sampleFDs(s *server) *fdSampler {
 	f := &fdSampler{stop: make(chan struct{}), done: make(chan struct{})}
 	start := time.Now()
 	go func() {
@@ -128,9 +129,12 @@ func sampleFDs(t *testing.T, s *server) *fdSampler {
 		tick := time.NewTicker(100 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			f.mu.Lock()
-			f.samples = append(f.samples, fdSample{time.Since(start), s.openFDs(t)})
-			f.mu.Unlock()
+			n, err := s.countFDs()
+			if err != nil {
+				f.err = err
+				return
+			}
+			f.samples = append(f.samples, fdSample{time.Since(start), n})
 			select {
 			case <-f.stop:
 				return
@@ -141,9 +145,15 @@ func sampleFDs(t *testing.T, s *server) *fdSampler {
 	return f
 }
 
-func (f *fdSampler) finish() []fdSample {
+// finish stops the sampling and returns the samples, failing the test if
+// the descriptors could not be counted.
+func (f *fdSampler) finish(t *testing.T) []fdSample {
+	t.Helper()
 	close(f.stop)
 	<-f.done
+	if f.err != nil {
+		t.Fatalf("sampling the server's descriptors: %v", f.err)
+	}
 	return f.samples
 }
 
@@ -198,7 +208,7 @@ func TestSlowAttacks(t *testing.T) {
 			require.Zero(t, quietFailed)
 
 			load := startLegitLoad(s.url(), 4)
-			fds := sampleFDs(t, s)
+			fds := sampleFDs(s)
 			start := time.Now()
 			verdict := runSlowhttptest(t, at.mode, s.url()+at.path)
 			// slowhttptest ends early once the server has cut every
@@ -208,7 +218,7 @@ func TestSlowAttacks(t *testing.T) {
 			time.Sleep(time.Until(start.Add((attackLength + 1) * time.Second)))
 			elapsed := time.Since(start)
 			ok, failed := load.finish()
-			samples := fds.finish()
+			samples := fds.finish(t)
 
 			// Every attacker connects within the first second or two,
 			// and the defence lets go of it within 2 s of its timeout or
@@ -229,9 +239,9 @@ func TestSlowAttacks(t *testing.T) {
 
 			bare := startServer(t, "-bare")
 			bareBase := bare.openFDs(t)
-			bareFDs := sampleFDs(t, bare)
+			bareFDs := sampleFDs(bare)
 			bareVerdict := runSlowhttptest(t, at.mode, bare.url()+at.path)
-			bareSamples := bareFDs.finish()
+			bareSamples := bareFDs.finish(t)
 			t.Logf("%s, %d attackers: windhover held %d connections at the peak, %d after 5 s and %d at the end (slowhttptest: %q); honest throughput %.2f of unattacked (%d requests, %d failed). Bare net/http held %d at the peak and %d at the end (slowhttptest: %q)",
 				at.name, attackers, peak(samples)-baseFDs, after(samples, 5*time.Second)-baseFDs, after(samples, attackLength*time.Second)-baseFDs,
 				verdict, ratio, ok, failed, peak(bareSamples)-bareBase, after(bareSamples, attackLength*time.Second)-bareBase, bareVerdict)

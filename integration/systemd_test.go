@@ -33,7 +33,7 @@ func TestSystemdSocketActivation(t *testing.T) {
 	tcpAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
 
 	cmd := exec.Command(activate, "-l", sock, "-l", tcpAddr, "--fdname=app:http", serverBin, "-h2c")
-	logs := &syncBuffer{}
+	logs := &testserver.SyncBuffer{}
 	cmd.Stderr = logs
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)

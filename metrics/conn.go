@@ -15,11 +15,11 @@ import (
 )
 
 // Apply makes m measure srv's connections: windhover_active_connections,
-// windhover_connection_duration_seconds, windhover_upgraded_connections and,
-// once m has made a TLS configuration with [Metrics.TLSConfig], the TLS
-// handshake metrics of every TLS connection (so give every TLS server m
-// applies to a configuration from TLSConfig). Call it once per server,
-// before the server starts.
+// windhover_connection_duration_seconds and, once m has made a TLS
+// configuration with [Metrics.TLSConfig], the TLS handshake metrics of every
+// TLS connection (so give every TLS server m applies to a configuration from
+// TLSConfig). windhover_upgraded_connections is the [Metrics.Handler]'s, with
+// or without Apply. Call it once per server, before the server starts.
 //
 // Apply chains two hooks after any already set, which keep working:
 // ConnState, to follow each connection from accept to close, and ConnContext,
@@ -81,7 +81,6 @@ type conn struct {
 
 	mu         sync.Mutex
 	state      http.ConnState // the last one reported
-	hijacked   bool           // hijacked in the Handler, which will end the record
 	ended      bool
 	handshake  uint8     // a handshake* progress
 	verifiedAt time.Time // when TLSConfig's VerifyConnection passed
@@ -192,14 +191,17 @@ func (rec *conn) request(r *http.Request, proto uint8) {
 }
 
 // requestDone notes that m's Handler has finished a request of protocol
-// version proto.
-func (rec *conn) requestDone(proto uint8) {
+// version proto, which hijacked the connection through the Handler's
+// ResponseWriter or not.
+func (rec *conn) requestDone(proto uint8, hijacked bool) {
 	rec.requests.Add(-1)
-	if proto == proto2 {
-		return // no hijacking over HTTP/2
+	// No hijacking over HTTP/2; a connection hijacked through the
+	// ResponseWriter is followed to its close by its upgradedConn.
+	if proto == proto2 || hijacked {
+		return
 	}
 	rec.mu.Lock()
-	lost := rec.state == http.StateHijacked && !rec.hijacked
+	lost := rec.state == http.StateHijacked
 	rec.mu.Unlock()
 	if lost {
 		// Hijacked in the Handler's request, but not through its
@@ -219,11 +221,6 @@ type upgradedConn struct {
 
 // upgraded wraps a connection just hijacked through m's Handler.
 func (m *Metrics) upgraded(c net.Conn, rec *conn) net.Conn {
-	if rec != nil {
-		rec.mu.Lock()
-		rec.hijacked = true
-		rec.mu.Unlock()
-	}
 	u := &upgradedConn{Conn: c, rec: rec, gauge: m.upgradedConns.WithLabelValues(transports[transportIndex(c)])}
 	u.gauge.Inc()
 	return u

@@ -41,7 +41,7 @@
 //	windhover_active_connections              gauge      network_transport          Apply
 //	windhover_connection_duration_seconds     histogram  network_transport, network_protocol_version,
 //	                                                     tls_protocol_version, state, error_type   Apply
-//	windhover_upgraded_connections            gauge      network_transport          Apply and Handler
+//	windhover_upgraded_connections            gauge      network_transport          Handler
 //	windhover_tls_handshake_duration_seconds  histogram  tls_protocol_version, error_type   TLSConfig
 //	windhover_active_tls_handshakes           gauge                                 TLSConfig
 //	windhover_rejected_connections_total      counter                               Limits
@@ -73,9 +73,10 @@
 //	windhover_rejections_total{policy="limits",reason="body_too_large"}
 //
 // next to each policy's own series (windhover_min_data_rate_violations_total
-// for the minimum data rates, windhover_limits_* for limits' pools,
-// windhover_hostfilter_*, windhover_certauth_* and windhover_graceful_* for
-// the others; the last show a drain's progress).
+// for the minimum data rates, windhover_limits_* for limits' pools, and
+// windhover_concurrency_*, windhover_rate_*, windhover_timeouts_*,
+// windhover_hostfilter_*, windhover_certauth_*, windhover_unixsock_* and
+// windhover_graceful_* for the others; the last show a drain's progress).
 //
 // # Namespace and labels
 //

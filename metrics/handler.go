@@ -95,7 +95,7 @@ func (q *request) finish(r *http.Request, body *countingBody, start time.Time, k
 	// sees its duration.
 	defer active.Dec()
 	if q.conn != nil {
-		q.conn.requestDone(k.proto)
+		q.conn.requestDone(k.proto, q.w.Hijacked())
 	}
 	k.status = q.w.Status()
 	if k.status == 0 && !q.w.Hijacked() {

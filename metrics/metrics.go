@@ -10,8 +10,8 @@ import (
 
 // Metrics measures a net/http server's requests ([Metrics.Handler]),
 // connections ([Metrics.Apply]) and TLS handshakes ([Metrics.TLSConfig]),
-// and builds collectors for the policies' counters ([Metrics.Limits],
-// [Metrics.Timeouts]).
+// and builds collectors for every policy's counters ([Metrics.Limits],
+// [Metrics.Timeouts] and the others).
 //
 // A Metrics is a prometheus.Collector of its own metrics: register it with
 // reg.Register(m), which returns an error (prometheus.AlreadyRegisteredError

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/windhover/windhover/internal/testcert"
 	"github.com/windhover/windhover/internal/testserver"
 )
 
@@ -200,8 +201,8 @@ func TestVerifyConnectionRefuses(t *testing.T) {
 func TestServeTLSCertFiles(t *testing.T) {
 	testserver.CheckNoLeaks(t)
 	m, reg := newMetrics(t, testConfig)
-	cert := testCert(t)
-	certFile, keyFile := writeCert(t, cert)
+	cert := testcert.NewCA(t, "windhover metrics test CA").Server(t)
+	certFile, keyFile := cert.Write(t, t.TempDir(), "server")
 	srv := &http.Server{Handler: m.Handler(routes()), TLSConfig: m.TLSConfig(nil)}
 	m.Apply(srv)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -209,7 +210,7 @@ func TestServeTLSCertFiles(t *testing.T) {
 	go srv.ServeTLS(ln, certFile, keyFile)
 	defer srv.Close()
 	roots := x509.NewCertPool()
-	roots.AddCert(cert.Leaf)
+	roots.AddCert(cert.Cert)
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: true}
 	defer tr.CloseIdleConnections()
 	res, err := (&http.Client{Transport: tr}).Get("https://" + ln.Addr().String() + "/items/1")

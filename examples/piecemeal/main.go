@@ -57,7 +57,7 @@ func run(ctx context.Context, addr string, stdout io.Writer) error {
 	h = rates.Handler(h)
 
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	rates.Apply(srv) // bounds unsent bytes, so the response rate sees slow readers
+	rates.Apply(srv) // bounds unsent bytes, so the response rate sees slow readers; IdleTimeout 130 s
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err

@@ -57,17 +57,13 @@ func defaultOptions() options {
 // parseFlags reads the flags, and the -config file they name, whose
 // settings the flags override.
 func parseFlags(args []string, stderr io.Writer) (options, error) {
-	// A first, silent pass finds -config; the second parses over the
-	// file's settings, so that flags given override them.
-	o := defaultOptions()
-	if newFlagSet(&o, io.Discard).Parse(args) == nil && o.config != "" {
-		path := o.config
-		o = defaultOptions()
-		if err := loadConfig(path, &o); err != nil {
+	// A first, silent pass into a scratch copy finds -config; the second
+	// parses over the file's settings, so that flags given override them.
+	o, first := defaultOptions(), defaultOptions()
+	if newFlagSet(&first, io.Discard).Parse(args) == nil && first.config != "" {
+		if err := loadConfig(first.config, &o); err != nil {
 			return o, err
 		}
-	} else {
-		o = defaultOptions()
 	}
 	fs := newFlagSet(&o, stderr)
 	err := fs.Parse(args)
