@@ -4,6 +4,8 @@ import (
 	"net"
 	"sync"
 	"syscall"
+
+	"github.com/windhover/windhover/internal/netconn"
 )
 
 // hijackSet holds the connections that handlers hijacked (WebSockets and
@@ -108,34 +110,26 @@ func (hc hijackedConn) abort(c net.Conn) {
 	}
 }
 
-// maxUnwrap bounds the walk down a chain of NetConn methods.
-const maxUnwrap = 16
-
 // socketOf follows c's NetConn methods down to a connection with a
 // SyscallConn method, and returns it with its raw connection. If there is
 // none, or its raw connection cannot tell, it returns the innermost
 // connection it found and nil.
 func socketOf(c net.Conn) (net.Conn, syscall.RawConn) {
-	for range maxUnwrap {
-		if sc, ok := c.(syscall.Conn); ok {
-			raw, err := sc.SyscallConn()
-			// The connection was just hijacked, so it is open: a
-			// platform where Control fails anyway (Plan 9) cannot
-			// tell, and its connections count as open.
-			if err != nil || raw.Control(noControl) != nil {
-				return c, nil
-			}
-			return c, raw
-		}
-		u, ok := c.(interface{ NetConn() net.Conn })
+	innermost := c
+	for l := range netconn.Layers(c) {
+		innermost = l
+		sc, ok := l.(syscall.Conn)
 		if !ok {
-			break
+			continue
 		}
-		inner := u.NetConn()
-		if inner == nil {
-			break
+		raw, err := sc.SyscallConn()
+		// The connection was just hijacked, so it is open: a platform
+		// where Control fails anyway (Plan 9) cannot tell, and its
+		// connections count as open.
+		if err != nil || raw.Control(noControl) != nil {
+			return l, nil
 		}
-		c = inner
+		return l, raw
 	}
-	return c, nil
+	return innermost, nil
 }

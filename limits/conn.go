@@ -6,6 +6,8 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+
+	"github.com/windhover/windhover/internal/netconn"
 )
 
 // A connection from a Limiter's listener holds one slot of its connection
@@ -113,18 +115,9 @@ func closeWrite(c net.Conn) error {
 	return errNoCloseWrite
 }
 
-// findConn returns the Limiter connection under c, looking through wrappers
-// that offer NetConn (tls.Conn does), or nil.
+// findConn returns the Limiter connection under c's wrappers (tls.Conn's,
+// say), or nil.
 func findConn(c net.Conn) *conn {
-	for range 8 {
-		switch t := c.(type) {
-		case *conn:
-			return t
-		case interface{ NetConn() net.Conn }:
-			c = t.NetConn()
-		default:
-			return nil
-		}
-	}
-	return nil
+	lc, _ := netconn.Find[*conn](c)
+	return lc
 }

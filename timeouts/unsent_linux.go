@@ -5,6 +5,8 @@ package timeouts
 import (
 	"net"
 	"syscall"
+
+	"github.com/windhover/windhover/internal/netconn"
 )
 
 // tcpNotSentLowat is Linux's TCP_NOTSENT_LOWAT socket option, which the
@@ -15,8 +17,8 @@ const tcpNotSentLowat = 0x19
 // (found under any wrappers that offer NetConn), as far as it can: a
 // connection that is not TCP, or whose kernel refuses, keeps its setting.
 func limitUnsent(c net.Conn, n int) {
-	tc := tcpConn(c)
-	if tc == nil {
+	tc, ok := netconn.Find[*net.TCPConn](c)
+	if !ok {
 		return
 	}
 	raw, err := tc.SyscallConn()
@@ -26,19 +28,4 @@ func limitUnsent(c net.Conn, n int) {
 	_ = raw.Control(func(fd uintptr) {
 		_ = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, tcpNotSentLowat, n)
 	})
-}
-
-// tcpConn finds the *net.TCPConn under c's wrappers (TLS, limits, ...).
-func tcpConn(c net.Conn) *net.TCPConn {
-	for range 16 {
-		switch v := c.(type) {
-		case *net.TCPConn:
-			return v
-		case interface{ NetConn() net.Conn }:
-			c = v.NetConn()
-		default:
-			return nil
-		}
-	}
-	return nil
 }

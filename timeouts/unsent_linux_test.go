@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/windhover/windhover/internal/netconn"
 	"github.com/windhover/windhover/internal/testserver"
 )
 
@@ -34,7 +35,8 @@ func TestApplyBoundsUnsent(t *testing.T) {
 			got := make(chan int, 1)
 			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				c := r.Context().Value(connKey{}).(net.Conn)
-				got <- sockopt(t, tcpConn(c), tcpNotSentLowat)
+				tc, _ := netconn.Find[*net.TCPConn](c)
+				got <- sockopt(t, tc, tcpNotSentLowat)
 			})
 			s := testserver.Start(t, h, tc.p, func(ts *httptest.Server) {
 				ts.Config.ConnContext = func(ctx context.Context, c net.Conn) context.Context {

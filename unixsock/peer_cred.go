@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/windhover/windhover/internal/netconn"
 )
 
 // PeerCred is the identity of the process at the other end of a Unix socket
@@ -29,10 +31,6 @@ func (c PeerCred) String() string {
 	return "uid=" + strconv.Itoa(c.UID) + " gid=" + strconv.Itoa(c.GID) + " pid=" + strconv.Itoa(c.PID)
 }
 
-// maxUnwrap bounds how many connection wrappers PeerCredFromConn looks
-// through, against a wrapper that returns itself.
-const maxUnwrap = 32
-
 // PeerCredFromConn returns the credentials of c's peer. c may be a
 // *net.UnixConn or any connection wrapping one that leads to it through
 // NetConn() net.Conn (as *tls.Conn and windhover's listeners offer) or
@@ -43,24 +41,21 @@ const maxUnwrap = 32
 // It makes one getsockopt system call; [ConnContext] calls it once per
 // connection so that handlers need not.
 func PeerCredFromConn(c net.Conn) (PeerCred, error) {
-	for range maxUnwrap {
-		switch x := c.(type) {
+	last := c
+	for l := range netconn.Layers(c) {
+		last = l
+		switch x := l.(type) {
 		case *net.UnixConn:
 			return peerCred(x)
-		case interface{ NetConn() net.Conn }:
-			c = x.NetConn()
-			continue
-		case interface{ Unwrap() net.Conn }:
-			c = x.Unwrap()
-			continue
+		case interface{ NetConn() net.Conn }, interface{ Unwrap() net.Conn }:
+			// A wrapper: look beneath it.
 		case syscall.Conn:
-			if la := c.LocalAddr(); la != nil && strings.HasPrefix(la.Network(), "unix") {
+			if la := l.LocalAddr(); la != nil && strings.HasPrefix(la.Network(), "unix") {
 				return peerCred(x)
 			}
 		}
-		break
 	}
-	return PeerCred{}, fmt.Errorf("%w (%T)", ErrNoPeerCred, c)
+	return PeerCred{}, fmt.Errorf("%w (%T)", ErrNoPeerCred, last)
 }
 
 // credKey is the context key of a connection's PeerCred.

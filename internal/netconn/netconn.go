@@ -1,0 +1,44 @@
+// Package netconn walks down the wrappers of a net.Conn (a *tls.Conn, a
+// connection limit's slot, a user's own) to the connections beneath: the one
+// walk every package that needs the socket, or a wrapper of its own, makes.
+package netconn
+
+import (
+	"iter"
+	"net"
+)
+
+// maxDepth bounds a walk, against a wrapper that returns itself.
+const maxDepth = 32
+
+// Layers yields c, then each connection beneath it, as the NetConn methods
+// (*tls.Conn's, and windhover's wrappers') or Unwrap methods lead, outermost
+// first, for at most 32 layers.
+func Layers(c net.Conn) iter.Seq[net.Conn] {
+	return func(yield func(net.Conn) bool) {
+		for range maxDepth {
+			if c == nil || !yield(c) {
+				return
+			}
+			switch w := c.(type) {
+			case interface{ NetConn() net.Conn }:
+				c = w.NetConn()
+			case interface{ Unwrap() net.Conn }:
+				c = w.Unwrap()
+			default:
+				return
+			}
+		}
+	}
+}
+
+// Find returns the first layer of c, outermost first, that is a T.
+func Find[T any](c net.Conn) (T, bool) {
+	for l := range Layers(c) {
+		if t, ok := l.(T); ok {
+			return t, true
+		}
+	}
+	var zero T
+	return zero, false
+}
