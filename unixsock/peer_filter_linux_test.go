@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -35,8 +36,15 @@ func TestNewPeerFilterErrors(t *testing.T) {
 		want string
 	}{
 		{PeerConfig{UIDs: []int{0, -1}}, "windhover/unixsock: PeerConfig.UIDs[1] = -1 is not a user or group ID (0 to 4294967294)"},
-		{PeerConfig{GIDs: []int{1 << 32}}, "windhover/unixsock: PeerConfig.GIDs[0] = 4294967296 is not a user or group ID (0 to 4294967294)"},
-		{PeerConfig{UIDs: []int{1<<32 - 1}}, "windhover/unixsock: PeerConfig.UIDs[0] = 4294967295 is not a user or group ID (0 to 4294967294)"},
+	}
+	if strconv.IntSize == 64 {
+		tests = append(tests, []struct {
+			cfg  PeerConfig
+			want string
+		}{
+			{PeerConfig{GIDs: []int{wideInt(1 << 32)}}, "windhover/unixsock: PeerConfig.GIDs[0] = 4294967296 is not a user or group ID (0 to 4294967294)"},
+			{PeerConfig{UIDs: []int{wideInt(1<<32 - 1)}}, "windhover/unixsock: PeerConfig.UIDs[0] = 4294967295 is not a user or group ID (0 to 4294967294)"},
+		}...)
 	}
 	for _, tt := range tests {
 		f, err := NewPeerFilter(tt.cfg)
