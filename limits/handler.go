@@ -112,6 +112,19 @@ func (l *Limiter) bodyLimit(r *http.Request) int64 {
 	return l.s.bodySize
 }
 
+// Policy names the part of the package that refuses for reason r: "limits"
+// for a [Limiter], "concurrency" for a [ConcurrencyLimiter], "rate" for a
+// [RateLimiter]. It is the policy label their metrics and logs carry.
+func (r Reason) Policy() string {
+	switch {
+	case r == ReasonRateLimited || r == ReasonRateStoreFailed:
+		return "rate"
+	case r >= ReasonConcurrencyLimit && r <= ReasonRequestQueueCanceled:
+		return "concurrency"
+	}
+	return "limits"
+}
+
 // Status returns the HTTP status that answers a refusal for reason r, or 0 for
 // the connection reasons, which are answered without one.
 func (r Reason) Status() int {

@@ -421,6 +421,16 @@ func TestReasonLabels(t *testing.T) {
 		assert.NotEmpty(t, reasonNames[r], "reason %d has a name", r)
 		assert.NotNil(t, sentinels[r], "reason %d has a sentinel", r)
 	}
+	policies := map[string][]string{}
+	for r := range numReasons {
+		policies[r.Policy()] = append(policies[r.Policy()], r.String())
+	}
+	assert.Equal(t, map[string][]string{
+		"limits": {"connection_limit", "connection_queue_full", "connection_queue_timeout", "upgrade_limit",
+			"upgrades_disabled", "request_line_too_long", "too_many_headers", "headers_too_large", "body_too_large"},
+		"concurrency": {"concurrency_limit", "request_queue_full", "request_queue_timeout", "request_queue_canceled"},
+		"rate":        {"rate_limited", "rate_store_failed"},
+	}, policies, "each reason belongs to the limiter that refuses for it")
 }
 
 func TestRateHandlerAllocations(t *testing.T) {

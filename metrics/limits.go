@@ -26,7 +26,10 @@ import (
 // (prometheus.WrapRegistererWith).
 func (m *Metrics) Limits(l *limits.Limiter) prometheus.Collector {
 	c := newStatsCollector(m, "limits", l.Stats)
-	for r := limits.Reason(0); r <= limits.ReasonBodyTooLarge; r++ {
+	for r := range limits.Reason(limits.NumReasons) {
+		if r.Policy() != "limits" {
+			continue
+		}
 		c.rejections(r.String(), func(s *limits.Stats) uint64 { return s.Rejected[r] })
 	}
 	c.counter("windhover_rejected_connections_total", "Connections refused by a connection limit or its queue.",
@@ -60,7 +63,10 @@ func (m *Metrics) Limits(l *limits.Limiter) prometheus.Collector {
 //   - windhover_concurrency_active_requests: requests holding a slot.
 func (m *Metrics) Concurrency(c *limits.ConcurrencyLimiter) prometheus.Collector {
 	sc := newStatsCollector(m, "concurrency", c.Stats)
-	for r := limits.ReasonConcurrencyLimit; r <= limits.ReasonRequestQueueCanceled; r++ {
+	for r := range limits.Reason(limits.NumReasons) {
+		if r.Policy() != "concurrency" {
+			continue
+		}
 		sc.rejections(r.String(), func(s *limits.ConcurrencyStats) uint64 { return s.Rejected[r] })
 	}
 	sc.gauge("windhover_queued_requests", "Requests waiting in a request queue for a slot.",
@@ -80,7 +86,10 @@ func (m *Metrics) Concurrency(c *limits.ConcurrencyLimiter) prometheus.Collector
 //     room.
 func (m *Metrics) Rate(r *limits.RateLimiter) prometheus.Collector {
 	c := newStatsCollector(m, "rate", r.Stats)
-	for _, reason := range []limits.Reason{limits.ReasonRateLimited, limits.ReasonRateStoreFailed} {
+	for reason := range limits.Reason(limits.NumReasons) {
+		if reason.Policy() != "rate" {
+			continue
+		}
 		c.rejections(reason.String(), func(s *limits.RateStats) uint64 { return s.Rejected[reason] })
 	}
 	c.gauge("windhover_rate_keys", "Keys the rate limiter's in-memory store tracks.",

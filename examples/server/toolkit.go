@@ -143,7 +143,7 @@ func (tk *toolkit) refused(r *http.Request, err error) {
 	case errors.As(err, &ce):
 		attrs = append(attrs, "policy", "certauth", "reason", ce.Reason.String())
 	case errors.As(err, &le):
-		attrs = append(attrs, "policy", limitsPolicy(le.Reason), "reason", le.Reason.String())
+		attrs = append(attrs, "policy", le.Reason.Policy(), "reason", le.Reason.String())
 	case errors.As(err, &he):
 		attrs = append(attrs, "policy", "hostfilter", "reason", he.Reason.String())
 	}
@@ -151,17 +151,6 @@ func (tk *toolkit) refused(r *http.Request, err error) {
 		attrs = append(attrs, "remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path)
 	}
 	tk.logger.Warn("refused", attrs...)
-}
-
-// limitsPolicy names the limits policy behind a reason, as the metrics do.
-func limitsPolicy(r limits.Reason) string {
-	switch {
-	case r == limits.ReasonRateLimited || r == limits.ReasonRateStoreFailed:
-		return "rate"
-	case r >= limits.ReasonConcurrencyLimit && r <= limits.ReasonRequestQueueCanceled:
-		return "concurrency"
-	}
-	return "limits"
 }
 
 // apply puts the policies on srv: its handler and its settings.
