@@ -25,13 +25,7 @@ import (
 // next to m; a second Limiter on the same registry needs a label of its own
 // (prometheus.WrapRegistererWith).
 func (m *Metrics) Limits(l *limits.Limiter) prometheus.Collector {
-	c := newStatsCollector(m, "limits", l.Stats)
-	for r := range limits.Reason(limits.NumReasons) {
-		if r.Policy() != "limits" {
-			continue
-		}
-		c.rejections(r.String(), func(s *limits.Stats) uint64 { return s.Rejected[r] })
-	}
+	c := limitsCollector(m, "limits", l.Stats, func(s *limits.Stats) *[limits.NumReasons]uint64 { return &s.Rejected })
 	c.counter("windhover_rejected_connections_total", "Connections refused by a connection limit or its queue.",
 		func(s *limits.Stats) uint64 {
 			var n uint64
@@ -62,13 +56,8 @@ func (m *Metrics) Limits(l *limits.Limiter) prometheus.Collector {
 //     requests waiting in c's queue;
 //   - windhover_concurrency_active_requests: requests holding a slot.
 func (m *Metrics) Concurrency(c *limits.ConcurrencyLimiter) prometheus.Collector {
-	sc := newStatsCollector(m, "concurrency", c.Stats)
-	for r := range limits.Reason(limits.NumReasons) {
-		if r.Policy() != "concurrency" {
-			continue
-		}
-		sc.rejections(r.String(), func(s *limits.ConcurrencyStats) uint64 { return s.Rejected[r] })
-	}
+	sc := limitsCollector(m, "concurrency", c.Stats,
+		func(s *limits.ConcurrencyStats) *[limits.NumReasons]uint64 { return &s.Rejected })
 	sc.gauge("windhover_queued_requests", "Requests waiting in a request queue for a slot.",
 		func(s *limits.ConcurrencyStats) int64 { return s.QueuedRequests })
 	sc.gauge("windhover_concurrency_active_requests", "Requests holding a slot of the concurrency limit.",
@@ -85,16 +74,23 @@ func (m *Metrics) Concurrency(c *limits.ConcurrencyLimiter) prometheus.Collector
 //     Store), and windhover_rate_evictions_total: keys it evicted to make
 //     room.
 func (m *Metrics) Rate(r *limits.RateLimiter) prometheus.Collector {
-	c := newStatsCollector(m, "rate", r.Stats)
-	for reason := range limits.Reason(limits.NumReasons) {
-		if reason.Policy() != "rate" {
-			continue
-		}
-		c.rejections(reason.String(), func(s *limits.RateStats) uint64 { return s.Rejected[reason] })
-	}
+	c := limitsCollector(m, "rate", r.Stats, func(s *limits.RateStats) *[limits.NumReasons]uint64 { return &s.Rejected })
 	c.gauge("windhover_rate_keys", "Keys the rate limiter's in-memory store tracks.",
 		func(s *limits.RateStats) int64 { return int64(s.Keys) })
 	c.counter("windhover_rate_evictions_total", "Keys the rate limiter's in-memory store evicted to make room.",
 		func(s *limits.RateStats) uint64 { return s.Evictions })
+	return c
+}
+
+// limitsCollector returns a collector for one of limits' policies, holding
+// already the series of windhover_rejections_total for each reason whose
+// [limits.Reason.Policy] is policy; rejected finds the counts in a snapshot.
+func limitsCollector[S any](m *Metrics, policy string, stats func() S, rejected func(*S) *[limits.NumReasons]uint64) *statsCollector[S] {
+	c := newStatsCollector(m, policy, stats)
+	for r := range limits.Reason(limits.NumReasons) {
+		if r.Policy() == policy {
+			c.rejections(r.String(), func(s *S) uint64 { return rejected(s)[r] })
+		}
+	}
 	return c
 }
