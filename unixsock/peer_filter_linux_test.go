@@ -169,6 +169,9 @@ func TestPeerFilterHandler(t *testing.T) {
 			ln, err := Listen(socketPath(t), Config{})
 			require.NoError(t, err)
 			c, base := serve(t, ln, f.Handler(whoami), p, withConnContext)
+			// One connection at most, so that a second one means the
+			// server closed the first, not that the client dialed ahead.
+			c.Transport.(*http.Transport).MaxConnsPerHost = 1
 			res, err := c.Get(base + "/")
 			require.NoError(t, err)
 			body := readAll(t, res)
