@@ -2,6 +2,8 @@ module github.com/windhover/windhover/benchmarks
 
 go 1.26.0
 
+toolchain go1.26.11
+
 replace github.com/windhover/windhover => ../
 
 require (

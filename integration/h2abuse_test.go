@@ -74,14 +74,22 @@ type attacker struct {
 
 	closed chan struct{} // the server closed the connection
 	goAway atomic.Pointer[http2.GoAwayFrame]
+
+	// onFrame, if set, sees every frame the reader takes. It must not
+	// write: the reader never waits for the writers' lock, lest both sides
+	// wait for the other to read.
+	onFrame func(http2.Frame)
 }
 
-func dialAttacker(t *testing.T, addr string) *attacker {
+func dialAttacker(t *testing.T, addr string, onFrame ...func(http2.Frame)) *attacker {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	a := &attacker{c: c, fr: http2.NewFramer(c, c), closed: make(chan struct{})}
+	if len(onFrame) > 0 {
+		a.onFrame = onFrame[0]
+	}
 	_, err = io.WriteString(c, http2.ClientPreface)
 	require.NoError(t, err)
 	require.NoError(t, a.fr.WriteSettings())
@@ -97,6 +105,9 @@ func (a *attacker) read() {
 		f, err := a.fr.ReadFrame()
 		if err != nil {
 			return
+		}
+		if a.onFrame != nil {
+			a.onFrame(f)
 		}
 		switch f := f.(type) {
 		case *http2.SettingsFrame:
