@@ -47,7 +47,14 @@ import (
 // network_protocol_version is known once the Handler has seen a request, or
 // from the TLS handshake's ALPN; a connection that closes before either has
 // it empty.
-func (m *Metrics) Apply(srv *http.Server) {
+//
+// Apply also sets srv.DisableGeneralOptionsHandler, so that "OPTIONS *"
+// requests reach the Handler (and are measured) instead of net/http's
+// built-in answer; windhover's handlers answer them as net/http would. It
+// returns no error today: every windhover Apply has the same shape, and
+// returns an error where the server's settings conflict with the policy's.
+func (m *Metrics) Apply(srv *http.Server) error {
+	srv.DisableGeneralOptionsHandler = true
 	prevContext := srv.ConnContext
 	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
 		if prevContext != nil {
@@ -62,6 +69,7 @@ func (m *Metrics) Apply(srv *http.Server) {
 			prevState(c, state)
 		}
 	}
+	return nil
 }
 
 // connKey is the type of the context key under which a Metrics finds its

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/windhover/windhover/internal/rw"
+	"github.com/windhover/windhover/internal/star"
 )
 
 // Handler returns next measured: http_server_request_duration_seconds and
@@ -32,14 +33,24 @@ import (
 // On a server under [Metrics.Apply], the Handler also tells m each
 // connection's protocol version, and follows the connections its handlers
 // hijack until they close.
+//
+// An "OPTIONS *" request (which [Metrics.Apply] routes to the server's
+// Handler) is measured like any other; when next is not one of windhover's
+// handlers, the Handler answers it itself, as net/http would (200, empty),
+// rather than hand the application's router a request it would refuse.
 func (m *Metrics) Handler(next http.Handler) http.Handler {
-	return &handler{m: m, next: next}
+	return &handler{m: m, next: next, last: star.Last(next)}
 }
 
 type handler struct {
-	m    *Metrics
-	next http.Handler
+	m     *Metrics
+	next  http.Handler
+	last  bool // next is not a windhover handler: answer "OPTIONS *" here
+	guard star.Guard
 }
+
+// HandlesOptionsStar marks the handler as one that deals with "OPTIONS *".
+func (*handler) HandlesOptionsStar() {}
 
 // request is the state of one request in the Handler.
 type request struct {
@@ -84,7 +95,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	q.w.Reset(w, q)
 	defer q.finish(inner, body, start, key{method: method, scheme: scheme, proto: proto}, active)
-	h.next.ServeHTTP(q.w.ResponseWriter(), inner)
+	h.guard.Check(r, "metrics")
+	if h.last && star.Is(r) {
+		star.Answer(q.w.ResponseWriter(), inner)
+	} else {
+		h.next.ServeHTTP(q.w.ResponseWriter(), inner)
+	}
 	q.done = true
 }
 

@@ -341,3 +341,23 @@ func TestInterfaces(t *testing.T) {
 		})
 	}
 }
+
+// TestOptionsStar checks that "OPTIONS *", which net/http would answer
+// before the Handler, is measured under Apply and answered as net/http
+// answers it, without reaching the application's router (ServeMux would
+// answer 400).
+func TestOptionsStar(t *testing.T) {
+	m, reg := newMetrics(t, testConfig)
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("the application saw %s %s", r.Method, r.RequestURI)
+	})
+	s := serve(t, m, app, testserver.H1)
+	require.True(t, s.Config.DisableGeneralOptionsHandler, "Apply must route OPTIONS * to the Handler")
+	c := testserver.Dial(t, s.Addr())
+	c.Send(t, "OPTIONS * HTTP/1.1\r\nHost: example.com\r\n\r\n")
+	res, body := c.Response(t)
+	assert.Equal(t, 200, res.StatusCode)
+	assert.Equal(t, "", body)
+	assert.Equal(t, int64(0), res.ContentLength)
+	assert.Equal(t, 1.0, value(t, reg, "http_server_request_duration_seconds", "http_request_method", "OPTIONS", "http_response_status_code", "200"))
+}
