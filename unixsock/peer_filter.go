@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/windhover/windhover/internal/refuse"
+	"github.com/windhover/windhover/internal/star"
 )
 
 // PeerConfig says which peers a [PeerFilter] admits: a peer whose effective
@@ -135,16 +136,39 @@ func (f *PeerFilter) Check(r *http.Request) error {
 // request on it would come from the same peer, and at once: net/http does not
 // first read whatever request body was left unread. Over HTTP/2 only the
 // stream ends.
+//
+// An "OPTIONS *" request is checked like any other, if the server hands it
+// to its Handler (http.Server.DisableGeneralOptionsHandler, which every
+// windhover Apply sets; a server that answers it itself is reported once,
+// through slog). Admitted and in front of no other windhover handler, it is
+// answered as net/http would answer it (200, empty).
 func (f *PeerFilter) Handler(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if f.Check(r) != nil {
-			if r.ProtoMajor == 1 {
-				w.Header().Set("Connection", "close")
-				refuse.SkipBody(w, r)
-			}
-			http.Error(w, http.StatusText(http.StatusForbidden), http.StatusForbidden)
-			return
+	return &peerHandler{f: f, next: next, last: star.Last(next)}
+}
+
+type peerHandler struct {
+	f     *PeerFilter
+	next  http.Handler
+	last  bool // next is not a windhover handler: answer "OPTIONS *" here
+	guard star.Guard
+}
+
+// HandlesOptionsStar marks the handler as one that deals with "OPTIONS *".
+func (*peerHandler) HandlesOptionsStar() {}
+
+func (h *peerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.guard.Check(r, "unixsock")
+	if h.f.Check(r) != nil {
+		if r.ProtoMajor == 1 {
+			w.Header().Set("Connection", "close")
+			refuse.SkipBody(w, r)
 		}
-		next.ServeHTTP(w, r)
-	})
+		http.Error(w, http.StatusText(http.StatusForbidden), http.StatusForbidden)
+		return
+	}
+	if h.last && star.Is(r) {
+		star.Answer(w, r)
+		return
+	}
+	h.next.ServeHTTP(w, r)
 }

@@ -245,3 +245,31 @@ func TestPeerFilterOverTCP(t *testing.T) {
 	}
 	assert.Equal(t, uint64(3), f.Stats().Rejected[ReasonNoPeerCred])
 }
+
+// "OPTIONS *" is checked like any other request once the server hands it to
+// its Handler: a refused peer gets 403, an admitted one net/http's empty
+// 200, and the application never sees it.
+func TestPeerFilterOptionsStar(t *testing.T) {
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("the application saw %s %s", r.Method, r.RequestURI)
+	})
+	disable := func(s *http.Server) { s.DisableGeneralOptionsHandler = true }
+	for _, tc := range []struct {
+		uid    int
+		status int
+	}{{os.Geteuid() + 1, 403}, {os.Geteuid(), 200}} {
+		f, err := NewPeerFilter(PeerConfig{UIDs: []int{tc.uid}})
+		require.NoError(t, err)
+		ln, err := Listen(socketPath(t), Config{})
+		require.NoError(t, err)
+		serve(t, ln, f.Handler(app), h1, withConnContext, disable)
+		nc, err := net.DialTimeout("unix", ln.Addr().String(), 5*time.Second)
+		require.NoError(t, err)
+		require.NoError(t, nc.SetDeadline(time.Now().Add(10*time.Second)))
+		t.Cleanup(func() { nc.Close() })
+		c := &testserver.Conn{Conn: nc, R: bufio.NewReader(nc)}
+		c.Send(t, "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n")
+		res, _ := c.Response(t)
+		assert.Equal(t, tc.status, res.StatusCode, "uid %d", tc.uid)
+	}
+}
