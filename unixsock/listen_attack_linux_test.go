@@ -21,7 +21,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The attacks below aim at a file of root's that nobody else may write:
+// The attacks below aim at a file of root's (of the test's user, when not
+// root) that nobody else may write:
 // a server running as root that follows a name another user replaced
 // would give it the socket's mode, 0666 here.
 const (
@@ -30,8 +31,8 @@ const (
 	victimBytes = "precious"
 )
 
-// victim makes a directory of root's holding one file of root's, mode
-// 0644, and returns the file's path.
+// victim makes a directory holding one file, mode 0644, both the test's
+// user's, and returns the file's path.
 func victim(t *testing.T, base string) string {
 	t.Helper()
 	dir := filepath.Join(base, "victim")
@@ -49,7 +50,7 @@ func checkVictim(t *testing.T, path string) {
 	t.Helper()
 	st := statOf(t, path)
 	assert.Equal(t, fmt.Sprintf("%#o", victimMode), fmt.Sprintf("%#o", st.Mode&0o7777), "the victim's mode")
-	assert.Zero(t, st.Uid, "the victim's owner")
+	assert.Equal(t, os.Geteuid(), int(st.Uid), "the victim's owner")
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	assert.Equal(t, victimBytes, string(b))
