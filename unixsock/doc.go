@@ -17,7 +17,12 @@
 // [Listen] binds inside a fresh 0700 directory beside the path, sets the
 // mode and owner there, and links the socket into place, so that the file
 // appears with its final permissions without touching the process-wide
-// umask (see Listen for the method and what it needs). A socket already at
+// umask (see Listen for the method and what it needs). It works on open
+// directories throughout (the *at system calls), never on a name another
+// user could replace, so a server running as root cannot be made to
+// change another file's mode; and it refuses, with [ErrUnsafeDirectory],
+// a directory that another user owns or may write to without the sticky
+// bit, since that user could replace the socket itself. A socket already at
 // the path is dialled: if nothing answers (ECONNREFUSED) it is a stale
 // leftover and is replaced; if a server answers, Listen fails with
 // [ErrInUse] and touches nothing; a file that is not a socket is never
@@ -71,7 +76,9 @@
 // the file's mode or owner: Config has both; there are no abstract
 // sockets: "@name". net/http's own UnixListener removes its path on Close
 // even when another process has replaced the file since, and creates the
-// file with the umask's permissions first: Listener does neither.
+// file with the umask's permissions first: Listener does neither. Kestrel
+// and net/http bind wherever the path leads and leave the directory's
+// safety to the user; Listen checks it and follows no replaceable name.
 //
 // # Metrics
 //

@@ -16,6 +16,14 @@ var (
 	// ErrNotSocket: the path names a file that is not a socket (a regular
 	// file, a directory, a symbolic link, ...). It is never removed.
 	ErrNotSocket = errors.New("windhover/unixsock: path exists and is not a socket")
+	// ErrUnsafeDirectory: another user could replace what Listen puts in
+	// the socket's directory, so Listen trusts no name there. The
+	// directory belongs to a user other than the process's and root, or
+	// its group or others may write to it and it lacks the sticky bit (the
+	// error names its mode and owner); or, in a sticky directory, the lock
+	// file is another user's; or a directory Listen was working in was
+	// replaced while it did. Listen changed no file's mode or owner.
+	ErrUnsafeDirectory = errors.New("windhover/unixsock: another user can replace files in the socket's directory")
 	// ErrNotSupported: the operation needs a facility this platform lacks
 	// (abstract sockets and peer credentials outside Linux, say).
 	ErrNotSupported = errors.New("windhover/unixsock: not supported on this platform")

@@ -4,6 +4,7 @@ package unixsock_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -64,4 +65,33 @@ func Example() {
 	// 200 OK hello, process true
 	// Srw-------
 	// removed: true
+}
+
+// A directory others may write to, without the sticky bit that /tmp has,
+// lets them replace the socket: Listen refuses it and makes nothing there.
+func ExampleListen_unsafeDirectory() {
+	dir, err := os.MkdirTemp("", "example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if err := os.Chmod(dir, 0o777); err != nil {
+		log.Fatal(err)
+	}
+
+	_, err = unixsock.Listen(filepath.Join(dir, "app.sock"), unixsock.Config{})
+	fmt.Println("refused:", errors.Is(err, unixsock.ErrUnsafeDirectory))
+
+	if err := os.Chmod(dir, 0o777|os.ModeSticky); err != nil { // chmod 1777, as /tmp
+		log.Fatal(err)
+	}
+	ln, err := unixsock.Listen(filepath.Join(dir, "app.sock"), unixsock.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("with the sticky bit:", filepath.Base(ln.Addr().String()))
+	ln.Close()
+	// Output:
+	// refused: true
+	// with the sticky bit: app.sock
 }

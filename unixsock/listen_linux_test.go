@@ -336,6 +336,9 @@ func TestListenErrors(t *testing.T) {
 	_, err = Listen(filepath.Join(dir, "missing", "s.sock"), Config{})
 	assert.ErrorIs(t, err, fs.ErrNotExist, "the directory is not created")
 
+	_, err = Listen(dir+"/s.sock/", Config{})
+	assert.EqualError(t, err, "windhover/unixsock: socket path "+dir+"/s.sock/ ends in a slash")
+
 	long := filepath.Join(dir, strings.Repeat("x", 106-len(dir)))
 	_, err = Listen(long+"x", Config{})
 	assert.EqualError(t, err, fmt.Sprintf("windhover/unixsock: socket path %sx is 108 bytes, over the limit of 107", long))

@@ -14,8 +14,8 @@ func Listen(path string, cfg Config) (*Listener, error) {
 	return nil, fmt.Errorf("%w: listening on %s", ErrNotSupported, path)
 }
 
-// fileID is never set: no Listener is made here.
-type fileID struct{ ok bool }
+// socketFile is never made: no Listener is made here.
+type socketFile struct{}
 
-// removeIfSame is never reached: no Listener is made here.
-func removeIfSame(string, fileID) error { return nil }
+func (*socketFile) remove() error { return nil }
+func (*socketFile) close() error  { return nil }

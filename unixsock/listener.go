@@ -14,7 +14,7 @@ import (
 type Listener struct {
 	ln           *net.UnixListener
 	addr         *net.UnixAddr // the path as given, or "@name"
-	file         fileID        // the socket file Listen created; zero for an abstract socket
+	file         *socketFile   // the socket file Listen created; nil for an abstract socket
 	lock         *os.File      // the held lock file, or nil
 	staleRemoved bool
 
@@ -42,16 +42,16 @@ func (l *Listener) Stats() Stats {
 
 // Accept waits for and returns the next connection. A connection on a
 // socket file reports the socket's path as its LocalAddr (the kernel would
-// report the private directory it was bound in, see [Listen]) and has a
-// NetConn method returning the *net.UnixConn, whose methods it also has.
-// Accept returns an error wrapping net.ErrClosed after Close.
+// report the name it was bound by in its private directory, see [Listen])
+// and has a NetConn method returning the *net.UnixConn, whose methods it
+// also has. Accept returns an error wrapping net.ErrClosed after Close.
 func (l *Listener) Accept() (net.Conn, error) {
 	c, err := l.ln.AcceptUnix()
 	if err != nil {
 		return nil, err
 	}
 	l.accepted.Add(1)
-	if l.file.ok {
+	if l.file != nil {
 		return &conn{UnixConn: c, laddr: l.addr}, nil
 	}
 	return c, nil
@@ -76,14 +76,17 @@ func (l *Listener) Addr() net.Addr { return l.addr }
 
 // Unwrap returns the underlying *net.UnixListener, for hand-off code that
 // needs its file descriptor (its File method). Closing it directly leaves
-// the socket file and the lock in place; close l instead. Its Addr names
-// the private directory the socket was bound in.
+// the socket file and the lock in place; close l instead. Its Addr is the
+// name the socket was bound by in its private directory: "s" where that
+// name was resolved in the open directory, else the private path.
 func (l *Listener) Unwrap() net.Listener { return l.ln }
 
-// Close stops the listener. If Listen created a socket file and the path
+// Close stops the listener. If Listen created a socket file and its name
 // still holds that very file (same device and inode, so not one another
 // process put there since), Close removes it first, so that no client ever
-// finds a socket nobody serves. An abstract socket has no file to remove.
+// finds a socket nobody serves. It looks the name up in the directory
+// Listen opened, not along the path, which may lead elsewhere by now, and
+// follows no symbolic link. An abstract socket has no file to remove.
 // Then it releases the lock file, if any, and leaves that file in place:
 // removing it would let an instance that opened it just before lock a file
 // no longer at the path, while a third locks a new one, and both would run.
@@ -94,14 +97,17 @@ func (l *Listener) Close() error {
 	var err error
 	l.closeOnce.Do(func() {
 		var errs []error
-		if l.file.ok {
-			errs = append(errs, removeIfSame(l.addr.Name, l.file))
+		if l.file != nil {
+			errs = append(errs, l.file.remove())
 		}
 		if err := l.ln.Close(); !errors.Is(err, net.ErrClosed) {
 			errs = append(errs, err) // closed already through Unwrap: not an error here
 		}
 		if l.lock != nil {
 			errs = append(errs, l.lock.Close())
+		}
+		if l.file != nil {
+			errs = append(errs, l.file.close())
 		}
 		err = errors.Join(errs...)
 	})

@@ -305,9 +305,10 @@ func TestPeerCredOfAnotherUser(t *testing.T) {
 }
 
 // A process that may not connect to a socket cannot tell whether it is
-// stale, so it leaves it.
+// stale, so it leaves it. The directory is /tmp's kind, writable by all
+// but sticky: without the sticky bit Listen would refuse it first.
 func TestListenCannotTellWithoutPermission(t *testing.T) {
-	path := filepath.Join(publicDir(t, 0o777), "s.sock")
+	path := filepath.Join(publicDir(t, 0o777|os.ModeSticky), "s.sock")
 	staleSocket(t, path)
 	require.NoError(t, os.Chmod(path, 0o600))
 	before := statOf(t, path)
