@@ -44,8 +44,8 @@ type handler struct {
 	guard star.Guard
 }
 
-// HandlesOptionsStar marks the handler as one that deals with "OPTIONS *"
-// itself (see the internal package star).
+// HandlesOptionsStar marks the handler as one that answers "OPTIONS *"
+// itself when it is the last windhover handler.
 func (h *handler) HandlesOptionsStar() {}
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
