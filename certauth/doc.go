@@ -13,11 +13,40 @@
 //	})
 //	if err != nil { ... }
 //	mux.Handle("/admin/", pol.Require(admin))       // 403 without a validated certificate
-//	srv := &http.Server{Handler: pol.Handler(mux)}  // identity, per-request checks, 421
-//	pol.Apply(srv)                                  // srv.TLSConfig asks for certificates
+//	srv := &http.Server{
+//		Handler:   pol.Handler(mux),                  // identity, per-request checks, 421
+//		TLSConfig: &tls.Config{Certificates: certs},  // the server's own
+//	}
+//	if err := pol.Apply(srv); err != nil { ... }    // srv.TLSConfig asks for certificates
+//	srv.ListenAndServeTLS("", "")
 //
 // Handlers read the identity (subject, SANs, SHA-256 fingerprint, verified
 // chain) with [FromRequest].
+//
+// # Never weaker
+//
+// [Policy.Apply] and [Policy.TLSConfig] never make a server ask less of its
+// clients than it did: a TLS configuration that requires client certificates
+// (tls.RequireAnyClientCert, tls.RequireAndVerifyClientCert) takes a policy
+// whose modes all require them, one that asks for them (tls.RequestClientCert,
+// tls.VerifyClientCertIfGiven) modes that ask at least, or they return an
+// error wrapping [ErrWeakerMode] that names both settings. Verification that
+// the configuration had crypto/tls do, against its own ClientCAs, still
+// happens, before the policy's own: a certificate must pass both. The
+// configuration's ClientCAs, VerifyPeerCertificate, VerifyConnection,
+// GetConfigForClient, MinVersion, CipherSuites and every other setting are
+// kept. A policy that asks for client certificates needs the server's own in
+// the configuration ([ErrNoServerCertificates]).
+//
+// # OPTIONS *
+//
+// net/http answers "OPTIONS *" with a built-in handler before any Handler,
+// so that no policy sees it, unless http.Server.DisableGeneralOptionsHandler
+// is set. [Policy.Apply] sets it; the Handler and Require then check such a
+// request as any other and, when it passes, answer it as net/http would
+// (200, empty) unless another windhover handler follows. A server that
+// answers it itself is reported once, by a warning through slog's default
+// logger.
 //
 // # Modes
 //
@@ -47,8 +76,9 @@
 // none) and validates it in VerifyConnection with crypto/x509, with the same
 // verification crypto/tls would make plus everything below. VerifyConnection
 // runs for resumed sessions too, so a resumed session's certificate is
-// validated again. The price: ConnectionState.VerifiedChains stays empty;
-// the verified chain is Identity.Chain. A request's certificate is validated
+// validated again. The price: ConnectionState.VerifiedChains stays empty
+// (unless the server's own configuration had crypto/tls verify as well:
+// "Never weaker", above); the verified chain is Identity.Chain. A request's certificate is validated
 // by the same code whether it came in a handshake or from a proxy.
 //
 // # Validation

@@ -103,6 +103,17 @@ var (
 	ErrCallback          = errors.New("windhover/certauth: client certificate refused by Config.Validate")
 )
 
+// The errors of [Policy.TLSConfig] and [Policy.Apply], which wrap them with
+// the settings concerned.
+var (
+	// ErrWeakerMode: a mode would ask less of clients than the TLS
+	// configuration's own ClientAuth did.
+	ErrWeakerMode = errors.New("windhover/certauth: the policy would weaken the server's client authentication")
+	// ErrNoServerCertificates: a mode asks for client certificates, but the
+	// TLS configuration has none of its own.
+	ErrNoServerCertificates = errors.New("windhover/certauth: no server certificate")
+)
+
 var sentinels = [numReasons]error{
 	ReasonNoCertificate:     ErrNoCertificate,
 	ReasonMisdirected:       ErrMisdirected,

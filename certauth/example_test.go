@@ -39,7 +39,10 @@ func Example() {
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") }))
 
 	srv := httptest.NewUnstartedServer(pol.Handler(mux))
-	srv.TLS = pol.TLSConfig(&tls.Config{Certificates: []tls.Certificate{pki.server}})
+	srv.TLS, err = pol.TLSConfig(&tls.Config{Certificates: []tls.Certificate{pki.server}})
+	if err != nil {
+		log.Fatal(err)
+	}
 	srv.StartTLS()
 	defer srv.Close()
 
@@ -80,7 +83,10 @@ func ExamplePolicy_TLSConfig() {
 	srv := httptest.NewUnstartedServer(pol.Handler(hello))
 	// The certificates go into the base config: the per-host configurations
 	// are clones of it.
-	srv.TLS = pol.TLSConfig(&tls.Config{Certificates: []tls.Certificate{pki.server}})
+	srv.TLS, err = pol.TLSConfig(&tls.Config{Certificates: []tls.Certificate{pki.server}})
+	if err != nil {
+		log.Fatal(err)
+	}
 	srv.StartTLS()
 	defer srv.Close()
 
@@ -155,9 +161,21 @@ func ExamplePolicy_Apply() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv := &http.Server{Addr: ":8443", Handler: pol.Handler(http.DefaultServeMux)}
-	pol.Apply(srv)
-	log.Fatal(srv.ListenAndServeTLS("server.crt", "server.key"))
+	// The server's certificate goes into its TLSConfig, where Apply checks
+	// it is, rather than to ListenAndServeTLS.
+	cert, err := tls.LoadX509KeyPair("server.crt", "server.key")
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := &http.Server{
+		Addr:      ":8443",
+		Handler:   pol.Handler(http.DefaultServeMux),
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13},
+	}
+	if err := pol.Apply(srv); err != nil {
+		log.Fatal(err) // names the setting Apply would have weakened
+	}
+	log.Fatal(srv.ListenAndServeTLS("", ""))
 }
 
 func ExampleFromRequest() {

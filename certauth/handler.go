@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/windhover/windhover/internal/refuse"
+	"github.com/windhover/windhover/internal/star"
 )
 
 // Handler returns next behind p's per-request checks, in this order:
@@ -34,8 +35,16 @@ import (
 // in the context ([FromRequest]); other requests reach it unchanged, without
 // allocating. Every refusal is counted in [Policy.Stats] and reported to
 // Config.OnReject. The ResponseWriter is not wrapped.
+//
+// An "OPTIONS *" request that passes is handed on to next if next is another
+// windhover handler, and otherwise answered here as net/http's built-in
+// handler would (200, empty), so that the application's router never meets
+// it. net/http answers such requests itself, before any handler, unless
+// http.Server.DisableGeneralOptionsHandler is set ([Policy.Apply] sets it);
+// the first request through a server that does not set it logs one warning
+// through slog's default logger. The same holds for [Policy.Require].
 func (p *Policy) Handler(next http.Handler) http.Handler {
-	return &handler{p: p, next: next}
+	return &handler{p: p, next: next, last: star.Last(next)}
 }
 
 // Require returns next behind the checks of [Policy.Handler], and answers
@@ -45,27 +54,36 @@ func (p *Policy) Handler(next http.Handler) http.Handler {
 // one. Behind a certauth Handler that already validated the request's
 // certificate it checks nothing again.
 func (p *Policy) Require(next http.Handler) http.Handler {
-	return &handler{p: p, next: next, require: true}
+	return &handler{p: p, next: next, require: true, last: star.Last(next)}
 }
 
 type handler struct {
 	p       *Policy
 	next    http.Handler
 	require bool
+	last    bool // next is not a windhover handler: answer "OPTIONS *" here
+	guard   star.Guard
 }
 
+// HandlesOptionsStar marks the handler as one that answers "OPTIONS *"
+// itself when it is the last windhover handler.
+func (h *handler) HandlesOptionsStar() {}
+
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if FromRequest(r) != nil {
-		h.next.ServeHTTP(w, r)
-		return
+	h.guard.Check(r, "certauth")
+	if FromRequest(r) == nil {
+		id, err := h.p.check(r, h.require)
+		if err != nil {
+			h.p.refuse(w, r, err)
+			return
+		}
+		if id != nil {
+			r = withIdentity(r, id)
+		}
 	}
-	id, err := h.p.check(r, h.require)
-	if err != nil {
-		h.p.refuse(w, r, err)
+	if h.last && star.Is(r) {
+		star.Answer(w, r)
 		return
-	}
-	if id != nil {
-		r = withIdentity(r, id)
 	}
 	h.next.ServeHTTP(w, r)
 }

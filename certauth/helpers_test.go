@@ -250,7 +250,9 @@ var whoami = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 func serveTLS(t testing.TB, k *pki, p *Policy, h http.Handler, pr proto, client *tls.Certificate, serverName string, setup ...testserver.Setup) *testserver.Server {
 	t.Helper()
 	s := testserver.Start(t, p.Handler(h), pr, append([]testserver.Setup{func(ts *httptest.Server) {
-		ts.TLS = p.TLSConfig(&tls.Config{Certificates: []tls.Certificate{k.server}})
+		cfg, err := p.TLSConfig(&tls.Config{Certificates: []tls.Certificate{k.server}})
+		require.NoError(t, err)
+		ts.TLS = cfg
 	}}, setup...)...)
 	tc := s.Transport.TLSClientConfig
 	tc.RootCAs = k.root.pool()

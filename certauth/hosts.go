@@ -14,6 +14,14 @@ type hostModes struct {
 	// differs: some host has a mode other than def, so connections differ
 	// in the handshakes they had.
 	differs bool
+	// entries are Config.Hosts as written, sorted by key, for the messages
+	// of errors that name an entry.
+	entries []hostEntry
+}
+
+type hostEntry struct {
+	key  string
+	mode Mode
 }
 
 type wildcard struct {
@@ -36,6 +44,7 @@ func newHostModes(def Mode, hosts map[string]Mode) (hostModes, error) {
 			return h, fieldError("Hosts", quote(key), "repeats "+quote(prev))
 		}
 		seen[name] = key
+		h.entries = append(h.entries, hostEntry{key, m})
 		h.differs = h.differs || m != def
 		if suffix, ok := strings.CutPrefix(name, "*"); ok {
 			h.wild = append(h.wild, wildcard{suffix: suffix, mode: m})
@@ -44,7 +53,21 @@ func newHostModes(def Mode, hosts map[string]Mode) (hostModes, error) {
 		}
 	}
 	slices.SortFunc(h.wild, func(a, b wildcard) int { return len(b.suffix) - len(a.suffix) })
+	slices.SortFunc(h.entries, func(a, b hostEntry) int { return strings.Compare(a.key, b.key) })
 	return h, nil
+}
+
+// asks reports whether any handshake asks for a certificate.
+func (h *hostModes) asks() bool {
+	if h.def != NoCertificate {
+		return true
+	}
+	for _, e := range h.entries {
+		if e.mode != NoCertificate {
+			return true
+		}
+	}
+	return false
 }
 
 func quote(s string) string { return `"` + s + `"` }

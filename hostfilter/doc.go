@@ -8,7 +8,9 @@
 //
 // Patterns written into the program, with Kestrel's defaults:
 //
-//	h = hostfilter.Allow("example.com", "*.example.com").Handler(h)
+//	f := hostfilter.Allow("example.com", "*.example.com")
+//	srv.Handler = f.Handler(srv.Handler)
+//	f.Apply(srv) // "OPTIONS *" through the filter too
 //
 // Patterns read from configuration, in ASP.NET's AllowedHosts form, with
 // every option:
@@ -20,6 +22,13 @@
 //	})
 //	if err != nil { ... } // the message names the bad entry
 //	srv.Handler = f.Handler(srv.Handler)
+//	f.Apply(srv)
+//
+// [Filter.Apply] sets http.Server.DisableGeneralOptionsHandler, without
+// which net/http answers "OPTIONS *" itself, to any host, before the filter
+// sees it; the Handler then answers it as net/http would once its host
+// passed. A server without that setting is reported once, by a warning
+// through slog's default logger at the first request.
 //
 // # Patterns
 //
@@ -33,15 +42,23 @@
 // Unicode names are converted to punycode with golang.org/x/net/idna
 // ("bücher.example" allows "xn--bcher-kva.example").
 //
-// # Which host is judged
+// # Which hosts are judged
 //
-// r.Host, as net/http fills it: the Host field of an HTTP/1 request, or the
-// authority of an absolute-form target ("GET http://example.com/ HTTP/1.1"),
+// Every host the request names, since an application may read any of them:
+// r.Host, as net/http fills it (the Host field of an HTTP/1 request, or the
+// authority of an absolute-form target, "GET http://example.com/ HTTP/1.1",
 // which RFC 9112 says overrides the Host field, and net/http does; over
-// HTTP/2 the :authority pseudo-header (or the Host field without it). A
-// request over HTTP/2 may carry a Host field beside :authority, which net/http
-// leaves in r.Header: if it differs it must be allowed too, so that no part
-// of the application meets an unchecked host.
+// HTTP/2 the :authority pseudo-header, or the Host field without it); over
+// HTTP/2 the authority of an absolute :path ("http://evil.example/admin"),
+// which net/http parses into r.URL.Host whatever :authority says; and a Host
+// field beside :authority, which net/http leaves in r.Header. Each must be
+// allowed, and all must name the same host, compared as below
+// ([ReasonHostMismatch] otherwise): RFC 9113 calls such a request
+// malformed, and two handlers of one request, one reading r.Host, the other
+// r.URL.Host, must not serve two different hosts. Over HTTP/1 an absolute-form
+// target whose authority differs from the Host field cannot be seen: net/http
+// drops the field, so the application meets only the target's host, which
+// is judged, where Kestrel answers 400.
 //
 // The host is compared as received, folded to lower case, with its port (any
 // valid port, which is otherwise ignored) and one trailing dot removed.
@@ -66,7 +83,8 @@
 // HTTP/1.0 allows, passes as in Kestrel),
 // [ReasonMalformedHost] (a host that cannot be one: a bad port, an empty
 // label as in "x..example.com", a byte no host name holds, an unbracketed
-// IPv6 address) and [ReasonHostNotAllowed]. Malformed hosts are refused even
+// IPv6 address), [ReasonHostNotAllowed] and [ReasonHostMismatch] (two
+// different hosts, each allowed). Malformed hosts are refused even
 // with "*", which admits every well-formed host: Kestrel's server itself
 // refuses malformed Host values before its filter runs, and over HTTP/2
 // net/http does not (see below).
@@ -103,5 +121,5 @@
 // last labels of the host, as far back as the longest wildcard reaches), and
 // addresses in a map of prefixes, once for each prefix length in use. With
 // 1,000 patterns a check takes well under a microsecond. A request that
-// passes costs no allocation and one atomic add.
+// passes costs no allocation, one atomic add and one atomic load.
 package hostfilter

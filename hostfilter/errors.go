@@ -23,6 +23,11 @@ const (
 	// ReasonHostNotAllowed: a well-formed host that no allowed pattern
 	// matches.
 	ReasonHostNotAllowed
+	// ReasonHostMismatch: the request names two different hosts, each of
+	// them allowed: over HTTP/2, an absolute :path or a Host field naming
+	// another host than :authority. RFC 9113 calls such a request malformed;
+	// Kestrel answers 400 to its HTTP/1 form.
+	ReasonHostMismatch
 
 	numReasons
 )
@@ -34,6 +39,7 @@ var reasonNames = [numReasons]string{
 	ReasonEmptyHost:      "empty_host",
 	ReasonMalformedHost:  "malformed_host",
 	ReasonHostNotAllowed: "host_not_allowed",
+	ReasonHostMismatch:   "host_mismatch",
 }
 
 // String returns the reason's snake_case label, such as "host_not_allowed".
@@ -50,12 +56,14 @@ var (
 	ErrEmptyHost      = errors.New("windhover/hostfilter: empty host")
 	ErrMalformedHost  = errors.New("windhover/hostfilter: malformed host")
 	ErrHostNotAllowed = errors.New("windhover/hostfilter: host not allowed")
+	ErrHostMismatch   = errors.New("windhover/hostfilter: request names a second, different host")
 )
 
 var sentinels = [numReasons]error{
 	ReasonEmptyHost:      ErrEmptyHost,
 	ReasonMalformedHost:  ErrMalformedHost,
 	ReasonHostNotAllowed: ErrHostNotAllowed,
+	ReasonHostMismatch:   ErrHostMismatch,
 }
 
 // maxQuotedHost bounds how much of a refused host an error message quotes: a
@@ -66,8 +74,9 @@ const maxQuotedHost = 256
 // Reason with errors.Is.
 type Error struct {
 	Reason Reason
-	// Host is the refused value exactly as received: r.Host, or over HTTP/2
-	// a Host field that disagreed with :authority. Empty for ReasonEmptyHost.
+	// Host is the refused value exactly as received: r.Host, r.URL.Host or
+	// a Host field; for ReasonHostMismatch the one that differs from the
+	// host named before it. Empty for ReasonEmptyHost.
 	Host string
 }
 

@@ -46,7 +46,7 @@ func Example() {
 	// evil.example: 400 invalid hostname
 	// refused: windhover/hostfilter: malformed host "x..example.com"
 	// x..example.com: 400 invalid hostname
-	// {Allowed:3 Rejected:[0 1 1]}
+	// {Allowed:3 Rejected:[0 1 1 0]}
 }
 
 func ExampleAllow() {
@@ -124,4 +124,34 @@ func ExampleFilter_Allows() {
 	// api.example.com true
 	// example.com false
 	// API.EXAMPLE.COM. true
+}
+
+// Apply routes "OPTIONS *" through the filter, which net/http would
+// otherwise answer itself, for any host, before any handler.
+func ExampleFilter_Apply() {
+	f := hostfilter.Allow("example.com")
+	srv := httptest.NewUnstartedServer(f.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "the application\n") // never reached by "OPTIONS *"
+	})))
+	if err := f.Apply(srv.Config); err != nil {
+		log.Fatal(err)
+	}
+	srv.Start()
+	defer srv.Close()
+
+	for _, host := range []string{"example.com", "evil.example"} {
+		req, _ := http.NewRequest("OPTIONS", srv.URL, nil)
+		req.URL.Opaque = "*" // the request target "*"
+		req.Host = host
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			log.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		fmt.Printf("OPTIONS * for %s: %d %q\n", host, res.StatusCode, body)
+	}
+	// Output:
+	// OPTIONS * for example.com: 200 ""
+	// OPTIONS * for evil.example: 400 "invalid hostname\n"
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync/atomic"
 )
 
@@ -85,23 +84,55 @@ func (f *Filter) Allows(host string) bool {
 	return f.verdict(host) == accepted
 }
 
-// judge returns r's verdict and the host it concerns. Over HTTP/2 a request
-// may carry a Host field beside :authority (r.Host), which net/http leaves in
-// r.Header; RFC 9113 forbids them to differ, and an application reading the
-// field must not meet an unchecked host, so a differing field must pass too.
-// Over HTTP/1 net/http removes the field from r.Header.
+// judge returns r's verdict and the host it concerns. A request may name
+// more than one host, and an application may read any of them:
+//
+//   - r.Host: the Host field over HTTP/1, or the authority of an
+//     absolute-form target, which net/http puts there instead (dropping the
+//     Host field); :authority over HTTP/2, or the Host field without it;
+//   - r.URL.Host: over HTTP/2, the authority of an absolute :path, which
+//     net/http parses into r.URL whatever :authority says;
+//   - r.Header["Host"]: over HTTP/2, Host fields beside :authority, which
+//     net/http leaves in r.Header.
+//
+// Each must be allowed, and all must be the same host: RFC 9113 forbids
+// them to differ, and a request that names two hosts leaves the handlers
+// behind to pick one. Only the first test runs for an ordinary request.
 func (f *Filter) judge(r *http.Request) (Reason, string) {
-	if v := f.verdict(r.Host); v != accepted {
-		return v, r.Host
+	named := r.Host
+	if v := f.verdict(named); v != accepted {
+		return v, named
+	}
+	if u := r.URL; u != nil && u.Host != "" && u.Host != named {
+		if v := f.also(&named, u.Host); v != accepted {
+			return v, u.Host
+		}
 	}
 	for _, h := range r.Header["Host"] {
-		if h != r.Host && !strings.EqualFold(h, r.Host) {
-			if v := f.verdict(h); v != accepted {
+		if h != named {
+			if v := f.also(&named, h); v != accepted {
 				return v, h
 			}
 		}
 	}
 	return accepted, ""
+}
+
+// also judges h, another host the request names besides named, the first
+// non-empty host it named so far ("" if none), and makes h named if it is the
+// first.
+func (f *Filter) also(named *string, h string) Reason {
+	if v := f.verdict(h); v != accepted {
+		return v
+	}
+	switch {
+	case h == "":
+	case *named == "":
+		*named = h
+	case !sameHost(*named, h):
+		return ReasonHostMismatch
+	}
+	return accepted
 }
 
 func (f *Filter) verdict(host string) Reason {

@@ -1,8 +1,11 @@
 package hostfilter
 
 import (
+	"net/http"
 	"net/netip"
+	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -253,4 +256,93 @@ func refMatch(ps []pattern, host string) Reason {
 		}
 	}
 	return ReasonHostNotAllowed
+}
+
+// FuzzJudge judges requests naming hosts in r.Host, r.URL.Host and a Host
+// field, as net/http's HTTP/2 server makes them, and checks the rules of
+// [Filter.Handler] against a reference: a request passes only if every host
+// it names is allowed and all name the same host; a refusal names one of
+// them, for the reason the matcher gives it alone or for a mismatch; which
+// of two hosts comes in r.Host does not change whether the request passes.
+func FuzzJudge(f *testing.F) {
+	for _, tc := range [][3]string{
+		{"example.com", "", ""}, {"example.com", "evil.example", ""}, {"example.com", "", "EXAMPLE.com."},
+		{"example.com", "a.example.net", ""}, {"", "a.example.net", "b.example.net:80"}, {"10.0.0.1", "[::ffff:10.0.0.1]:80", ""},
+		{"[::1]", "[0::1]", "[::1]:443"}, {"example.com", "x..example.net", ""}, {"example.com", "", ""}, {"[", "]", ":"},
+		{"10.0.0.1", "10.0.0.1.", "10.0.0.2"}, {"example.com:80", "example.com:", "example.com:65535"},
+	} {
+		f.Add(strings.Join(patterns, ";"), tc[0], tc[1], tc[2], tc[2] != "")
+		f.Add("*", tc[0], tc[1], tc[2], true)
+	}
+	f.Fuzz(func(t *testing.T, list, host, urlHost, field string, hasField bool) {
+		pats := ParseAllowedHosts(list)
+		if len(pats) == 0 {
+			return
+		}
+		flt, err := New(Config{AllowedHosts: pats})
+		if err != nil {
+			return
+		}
+		request := func(host, urlHost string) *http.Request {
+			r := &http.Request{Host: host, URL: &url.URL{Host: urlHost, Path: "/"}, Header: http.Header{}}
+			if hasField {
+				r.Header["Host"] = []string{field}
+			}
+			return r
+		}
+		named := []string{host, urlHost}
+		if hasField {
+			named = append(named, field)
+		}
+		err = flt.Check(request(host, urlHost))
+		if err == nil {
+			key := ""
+			for _, h := range named {
+				if h == "" {
+					continue
+				}
+				if !flt.Allows(h) {
+					t.Fatalf("patterns %q: %q passed with %q, which is not allowed", pats, named, h)
+				}
+				if k := refKey(h); key == "" {
+					key = k
+				} else if k != key {
+					t.Fatalf("patterns %q: %q passed, naming %q and %q", pats, named, key, k)
+				}
+			}
+		} else {
+			e := err.(*Error)
+			if !slices.Contains(named, e.Host) {
+				t.Fatalf("patterns %q: %q refused naming %q", pats, named, e.Host)
+			}
+			if v := flt.verdict(e.Host); e.Reason == ReasonHostMismatch {
+				if v != accepted {
+					t.Fatalf("patterns %q: %q refused as a mismatch naming %q, which is refused alone (%v)", pats, named, e.Host, v)
+				}
+			} else if v != e.Reason {
+				t.Fatalf("patterns %q: %q refused for %v naming %q, which alone is %v", pats, named, e.Reason, e.Host, v)
+			}
+		}
+		if host != "" && urlHost != "" {
+			if swapped := flt.Check(request(urlHost, host)); (swapped == nil) != (err == nil) {
+				t.Fatalf("patterns %q: %q gives %v, but with r.Host and r.URL.Host swapped %v", pats, named, err, swapped)
+			}
+		}
+	})
+}
+
+// refKey is the reference's form of an allowed host: its name in lower
+// case without port and trailing dot, or its address.
+func refKey(h string) string {
+	name := h
+	if strings.HasPrefix(h, "[") {
+		name = h[1:strings.Index(h, "]")]
+	} else if i := strings.LastIndex(h, ":"); i >= 0 {
+		name = h[:i]
+	}
+	name = strings.TrimSuffix(name, ".")
+	if a, err := netip.ParseAddr(name); err == nil {
+		return a.Unmap().String()
+	}
+	return strings.ToLower(name)
 }

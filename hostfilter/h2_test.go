@@ -5,7 +5,9 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"net/http"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -58,20 +60,28 @@ func dialH2(t *testing.T, s *testserver.Server) *h2Conn {
 	return h
 }
 
-// do sends one GET with the given :authority (omitted if nil) and regular
-// fields (name, value pairs), and reads the answer on its stream.
+// do sends one GET for "/" with the given :authority (omitted if nil) and
+// regular fields (name, value pairs), and reads the answer on its stream.
 func (h *h2Conn) do(t *testing.T, authority *string, fields ...string) h2Result {
+	t.Helper()
+	return h.send(t, "GET", authority, "/", fields...)
+}
+
+// send sends one request without a body, with the given :method, :authority
+// (omitted if nil), :path and regular fields, and reads the answer on its
+// stream.
+func (h *h2Conn) send(t *testing.T, method string, authority *string, path string, fields ...string) h2Result {
 	t.Helper()
 	scheme := "http"
 	if _, ok := h.c.(*tls.Conn); ok {
 		scheme = "https"
 	}
 	h.encBuf.Reset()
-	hf := []hpack.HeaderField{{Name: ":method", Value: "GET"}, {Name: ":scheme", Value: scheme}}
+	hf := []hpack.HeaderField{{Name: ":method", Value: method}, {Name: ":scheme", Value: scheme}}
 	if authority != nil {
 		hf = append(hf, hpack.HeaderField{Name: ":authority", Value: *authority})
 	}
-	hf = append(hf, hpack.HeaderField{Name: ":path", Value: "/"})
+	hf = append(hf, hpack.HeaderField{Name: ":path", Value: path})
 	for i := 0; i+1 < len(fields); i += 2 {
 		hf = append(hf, hpack.HeaderField{Name: fields[i], Value: fields[i+1]})
 	}
@@ -198,6 +208,70 @@ func TestRawHTTP2Options(t *testing.T) {
 			assert.Equal(t, h2Result{status: 400}, c.do(t, ptr("x..y")))
 			assert.Equal(t, h2Result{status: 200, body: "hello\n"}, c.do(t, ptr("anything.example")))
 			assert.Equal(t, Stats{Allowed: 1, Rejected: [NumReasons]uint64{ReasonEmptyHost: 2, ReasonMalformedHost: 1}}, f.Stats())
+		})
+	}
+}
+
+// TestAbsolutePathHTTP2 sends an absolute :path, which net/http parses into
+// r.URL, host included, while r.Host is :authority: the handler behind the
+// filter met a host nobody judged (issue 11, hole 6). Every host a request
+// names must be allowed, and all must be the same host.
+func TestAbsolutePathHTTP2(t *testing.T) {
+	testserver.CheckNoLeaks(t)
+	for _, p := range []testserver.Proto{testserver.H2, testserver.H2C} {
+		t.Run(string(p), func(t *testing.T) {
+			var rec recorder
+			var mu sync.Mutex
+			var seen []string
+			app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				seen = append(seen, r.Host+" "+r.URL.Host)
+				mu.Unlock()
+				_, _ = io.WriteString(w, "hello\n")
+			})
+			f, err := New(Config{AllowedHosts: []string{"localhost", "*.example.com"}, OnReject: rec.onReject})
+			require.NoError(t, err)
+			s := testserver.Start(t, f.Handler(app), p)
+			c := dialH2(t, s)
+			ok := h2Result{status: 200, body: "hello\n"}
+			refused := h2Result{status: 400, body: "invalid hostname\n"}
+			for _, tt := range []struct {
+				name      string
+				authority *string
+				path      string
+				fields    []string
+				want      h2Result
+				reason    Reason
+				host      string // the refused host
+			}{
+				{"the issue's case", ptr("localhost"), "http://evil.example/admin", nil, refused, ReasonHostNotAllowed, "evil.example"},
+				{"https, port", ptr("localhost"), "https://evil.example:443/admin", nil, refused, ReasonHostNotAllowed, "evil.example:443"},
+				{"userinfo", ptr("localhost"), "http://localhost@evil.example/admin", nil, refused, ReasonHostNotAllowed, "evil.example"},
+				{"other scheme", ptr("localhost"), "ftp://evil.example/admin", nil, refused, ReasonHostNotAllowed, "evil.example"},
+				{"malformed", ptr("localhost"), "http://x..example.com/", nil, refused, ReasonMalformedHost, "x..example.com"},
+				{"no :authority", nil, "http://evil.example/", nil, refused, ReasonHostNotAllowed, "evil.example"},
+				{"no :authority, Host field", nil, "http://evil.example/", []string{"host", "localhost"}, refused, ReasonHostNotAllowed, "evil.example"},
+				{"another allowed host", ptr("localhost"), "http://a.example.com/admin", nil, refused, ReasonHostMismatch, "a.example.com"},
+				{"two allowed hosts, no :authority", nil, "http://a.example.com/", []string{"host", "b.example.com"}, refused, ReasonHostMismatch, "a.example.com"},
+				{"Host field beside :authority, both allowed", ptr("a.example.com"), "/", []string{"host", "b.example.com"}, refused, ReasonHostMismatch, "b.example.com"},
+				{"the same host", ptr("localhost"), "http://LOCALHOST.:8080/admin", nil, ok, 0, ""},
+				{"the only host", nil, "http://a.example.com/x", nil, ok, 0, ""},
+				{"scheme-relative: a path, no host", ptr("localhost"), "//evil.example/admin", nil, ok, 0, ""},
+			} {
+				got := c.send(t, "GET", tt.authority, tt.path, tt.fields...)
+				assert.Equal(t, tt.want, got, tt.name)
+				errs := rec.taken()
+				if tt.want.status != 400 {
+					assert.Empty(t, errs, tt.name)
+				} else if assert.Len(t, errs, 1, tt.name) {
+					assert.Equal(t, tt.reason, errs[0].Reason, tt.name)
+					assert.Equal(t, tt.host, errs[0].Host, tt.name)
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			assert.Equal(t, []string{"localhost LOCALHOST.:8080", " a.example.com", "localhost "}, seen, "what the application met")
+			assert.Equal(t, Stats{Allowed: 3, Rejected: [NumReasons]uint64{ReasonMalformedHost: 1, ReasonHostNotAllowed: 6, ReasonHostMismatch: 3}}, f.Stats())
 		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/windhover/windhover/internal/refuse"
+	"github.com/windhover/windhover/internal/star"
 )
 
 // failureMessage is the body of a refusal unless OmitFailureMessage is set:
@@ -18,24 +19,45 @@ const failureMessage = "invalid hostname\n"
 // connection stays open for the client's next request, unless the refused
 // request has a body, which it closes rather than read.
 //
-// The host judged is r.Host: the Host field over HTTP/1, or the authority of
-// an absolute-form request target ("GET http://example.com/ HTTP/1.1"),
-// which net/http puts there instead as RFC 9112 requires; :authority over
-// HTTP/2, and any Host field beside it.
+// Every host the request names is judged: r.Host (the Host field over
+// HTTP/1, or the authority of an absolute-form request target, "GET
+// http://example.com/ HTTP/1.1", which net/http puts there instead as RFC
+// 9112 requires; :authority over HTTP/2), and over HTTP/2 the authority of
+// an absolute :path (r.URL.Host) and any Host field beside :authority. Each
+// must be allowed, and all must be the same host ([ReasonHostMismatch]).
+//
+// An "OPTIONS *" request whose host is allowed is handed on to next if next
+// is another windhover handler, and otherwise answered here as net/http's
+// built-in handler would (200, empty), so that the application's router
+// never meets it. net/http answers such requests itself, before any
+// handler, unless http.Server.DisableGeneralOptionsHandler is set
+// ([Filter.Apply] sets it); the first request through a server that does
+// not set it logs one warning through slog's default logger.
 func (f *Filter) Handler(next http.Handler) http.Handler {
-	return &handler{f: f, next: next}
+	return &handler{f: f, next: next, last: star.Last(next)}
 }
 
 type handler struct {
-	f    *Filter
-	next http.Handler
+	f     *Filter
+	next  http.Handler
+	last  bool // next is not a windhover handler: answer "OPTIONS *" here
+	guard star.Guard
 }
 
+// HandlesOptionsStar marks the handler as one that answers "OPTIONS *"
+// itself when it is the last windhover handler.
+func (h *handler) HandlesOptionsStar() {}
+
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.guard.Check(r, "hostfilter")
 	f := h.f
 	reason, host := f.judge(r)
 	if reason == accepted {
 		f.allowed.Add(1)
+		if h.last && star.Is(r) {
+			star.Answer(w, r)
+			return
+		}
 		h.next.ServeHTTP(w, r)
 		return
 	}

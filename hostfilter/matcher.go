@@ -145,3 +145,45 @@ func (m *matcher) matchAddr(a netip.Addr) Reason {
 	}
 	return ReasonHostNotAllowed
 }
+
+// sameHost reports whether a and b, hosts the matcher accepted, are the same
+// host as the matcher sees hosts: without regard to case, the port or a
+// trailing dot, and IP literals as addresses ("[::ffff:10.0.0.1]" is
+// "10.0.0.1"). It does not allocate.
+func sameHost(a, b string) bool {
+	if strings.EqualFold(a, b) {
+		return true
+	}
+	an, aa := hostPart(a)
+	bn, ba := hostPart(b)
+	if aa.IsValid() || ba.IsValid() {
+		return aa == ba
+	}
+	return strings.EqualFold(an, bn)
+}
+
+// hostPart returns host's name without its port and trailing dot, or, for an
+// IP literal, its address, IPv4-mapped addresses unmapped.
+func hostPart(host string) (string, netip.Addr) {
+	if strings.HasPrefix(host, "[") {
+		if end := strings.IndexByte(host, ']'); end > 0 {
+			if a, err := netip.ParseAddr(host[1:end]); err == nil {
+				return "", a.Unmap()
+			}
+		}
+		return host, netip.Addr{}
+	}
+	if i := strings.LastIndexByte(host, ':'); i >= 0 {
+		host = host[:i]
+	}
+	host = strings.TrimSuffix(host, ".")
+	// An accepted name whose last label is a number is an IPv4 address in
+	// dotted-quad form, digits only (see lowerName); asking netip about any
+	// other name would cost an error value.
+	if isNumber(host[strings.LastIndexByte(host, '.')+1:]) {
+		if a, err := netip.ParseAddr(host); err == nil {
+			return "", a
+		}
+	}
+	return host, netip.Addr{}
+}

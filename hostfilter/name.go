@@ -53,19 +53,19 @@ func lowerName(buf *[maxName]byte, name string) (n int, numeric bool) {
 	return len(name), isNumber(buf[label:len(name)])
 }
 
-// isNumber reports whether label reads as a number in a URL's IPv4 host:
-// decimal digits, or 0x followed by hex digits.
-func isNumber(label []byte) bool {
+// isNumber reports whether label, in lower case, reads as a number in a
+// URL's IPv4 host: decimal digits, or 0x followed by hex digits.
+func isNumber[S ~string | ~[]byte](label S) bool {
 	if len(label) >= 2 && label[0] == '0' && label[1] == 'x' {
-		for _, c := range label[2:] {
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+		for i := 2; i < len(label); i++ {
+			if c := label[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
 				return false
 			}
 		}
 		return true
 	}
-	for _, c := range label {
-		if c < '0' || c > '9' {
+	for i := 0; i < len(label); i++ {
+		if c := label[i]; c < '0' || c > '9' {
 			return false
 		}
 	}

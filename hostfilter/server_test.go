@@ -1,6 +1,7 @@
 package hostfilter
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -208,4 +209,34 @@ func TestRefusedBodyClosesConnection(t *testing.T) {
 	assert.True(t, c.ClosedByPeer(t))
 	assert.Less(t, time.Since(start), 3*time.Second, "closed at once, not by the test's 5 s read deadline")
 	assert.Equal(t, uint64(1), f.Stats().RejectedTotal())
+}
+
+// TestAbsoluteFormHTTP1 shows why HTTP/1 needs nothing more than r.Host:
+// net/http makes the authority of an absolute-form target (or of CONNECT)
+// r.Host, as RFC 9112 requires, and drops the Host field, so the application
+// meets one host only, the one judged.
+func TestAbsoluteFormHTTP1(t *testing.T) {
+	testserver.CheckNoLeaks(t)
+	var seen []string
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = append(seen, r.Host+" "+r.URL.Host+" "+strings.Join(r.Header["Host"], ","))
+		_, _ = io.WriteString(w, "hello\n")
+	})
+	f := Allow("localhost")
+	s := testserver.Start(t, f.Handler(app), testserver.H1)
+	for _, tt := range []struct {
+		request string
+		status  int
+	}{
+		{"GET http://evil.example/admin HTTP/1.1\r\nHost: localhost\r\n\r\n", 400},
+		{"GET http://localhost@evil.example/admin HTTP/1.1\r\nHost: localhost\r\n\r\n", 400},
+		{"CONNECT evil.example:443 HTTP/1.1\r\nHost: localhost\r\n\r\n", 400},
+		{"GET http://localhost/admin HTTP/1.1\r\nHost: evil.example\r\n\r\n", 200},
+	} {
+		c := testserver.Dial(t, s.Addr())
+		c.Send(t, tt.request)
+		res, _ := c.Response(t)
+		assert.Equal(t, tt.status, res.StatusCode, tt.request)
+	}
+	assert.Equal(t, []string{"localhost localhost "}, seen, "the Host field of the last request is gone")
 }
