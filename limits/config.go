@@ -122,7 +122,8 @@ type Config struct {
 	MaxRequestBodySizeFunc func(r *http.Request) int64
 
 	// HTTP2 holds Kestrel's HTTP/2 limits, which [Limiter.Apply] puts on the
-	// server's http.Server.HTTP2 wherever the user left a field zero.
+	// server's http.Server.HTTP2 wherever the user left a field zero; a field
+	// the user set more strictly is kept, and one set more laxly is an error.
 	HTTP2 HTTP2Limits
 
 	// OnReject, if set, is called for each refusal with the request (nil for

@@ -13,8 +13,14 @@
 //	lim, err := limits.New(limits.Config{MaxConcurrentConnections: 10_000})
 //	if err != nil { ... }
 //	srv := &http.Server{Handler: lim.Handler(mux)}
-//	lim.Apply(srv)                      // MaxHeaderBytes, HTTP/2 limits, ConnState
+//	err = lim.Apply(srv)                // MaxHeaderBytes, HTTP/2 limits, ConnState
+//	if err != nil { ... }               // the server already allowed more
 //	err = srv.Serve(lim.Listener(ln))   // the connection limit
+//
+// Apply never makes a server weaker: a setting the user made stricter than
+// a limit is kept, and one that allows more is an error matching
+// [ErrServerConflict] that names both values, rather than a setting silently
+// kept or silently overridden.
 //
 // # One limit at a time
 //

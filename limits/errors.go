@@ -197,3 +197,15 @@ func (r Reason) sentinel() error {
 	}
 	return errors.New("windhover/limits: " + r.String())
 }
+
+// ErrServerConflict is matched by the error of [Limiter.Apply] when the
+// server already allows more than a limit: Apply never makes a server weaker,
+// and would not silently keep a setting that defeats a limit either.
+var ErrServerConflict = errors.New("windhover/limits: the server allows more than a limit")
+
+// conflictError is one setting of the server that allows more than a limit.
+type conflictError struct{ msg string }
+
+func (e *conflictError) Error() string { return e.msg }
+
+func (e *conflictError) Unwrap() error { return ErrServerConflict }

@@ -35,7 +35,9 @@ func Example() {
 	})
 
 	srv := httptest.NewUnstartedServer(lim.Handler(mux))
-	lim.Apply(srv.Config)
+	if err := lim.Apply(srv.Config); err != nil {
+		log.Fatal(err)
+	}
 	srv.Listener = lim.Listener(srv.Listener)
 	srv.Start()
 	defer srv.Close()
@@ -201,10 +203,21 @@ func ExampleLimiter_Apply() {
 	srv := &http.Server{Addr: "127.0.0.1:8080"}
 	// srv.ListenAndServe() would now also close connections over
 	// MaxConcurrentConnections, through the ConnState hook.
-	lim.Apply(srv)
-	fmt.Println(srv.MaxHeaderBytes, srv.HTTP2.MaxConcurrentStreams, srv.HTTP2.MaxReadFrameSize)
+	if err := lim.Apply(srv); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(srv.MaxHeaderBytes, srv.HTTP2.MaxConcurrentStreams, srv.HTTP2.MaxReadFrameSize, srv.DisableGeneralOptionsHandler)
+
+	// A server that already allows more than a limit is not silently kept,
+	// nor silently made stricter.
+	lax := &http.Server{HTTP2: &http.HTTP2Config{MaxConcurrentStreams: 1000}}
+	err = lim.Apply(lax)
+	fmt.Println(errors.Is(err, limits.ErrServerConflict))
+	fmt.Println(err)
 	// Output:
-	// 44292 50 16384
+	// 44292 50 16384 true
+	// true
+	// windhover/limits: http.Server.HTTP2.MaxConcurrentStreams = 1000 is over Config.HTTP2.MaxStreamsPerConnection = 50; lower it, or set the limit to 1000
 }
 
 func ExampleNew_invalid() {
