@@ -107,6 +107,15 @@
 // IHttpMaxRequestBodySizeFeature does; [Config.MaxRequestBodySizeFunc] sets a
 // per-route limit before the handler runs.
 //
+// # OPTIONS *
+//
+// net/http answers "OPTIONS *" itself, before the Handler, unless
+// http.Server.DisableGeneralOptionsHandler is set, which [Limiter.Apply]
+// does: the request then meets every limit, the rate and concurrency limits
+// included, and the innermost of windhover's handlers answers it as net/http
+// would (200, an empty body), so the application never sees it. A handler
+// on a server that still answers it itself logs a warning once.
+//
 // # What Go does differently
 //
 // Kestrel's MaxRequestBufferSize and MaxResponseBufferSize have no

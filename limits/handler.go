@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/windhover/windhover/internal/refuse"
+	"github.com/windhover/windhover/internal/star"
 )
 
 // Handler returns next behind l's request limits, checked in this order:
@@ -29,16 +30,28 @@ import (
 // ResponseWriter is wrapped, keeping every optional interface of the original
 // and an Unwrap method for http.ResponseController. A request without a body
 // is handed on as is, without allocating.
+//
+// An "OPTIONS *" request that passes is answered 200 here, as net/http's own
+// handler would, when next is not one of windhover's handlers: the
+// application never sees it. [Limiter.Apply] routes such requests to the
+// Handler (http.Server.DisableGeneralOptionsHandler); on a server that still
+// answers them itself, the Handler logs a warning at its first request.
 func (l *Limiter) Handler(next http.Handler) http.Handler {
-	return &handler{l: l, next: next}
+	return &handler{l: l, next: next, last: star.Last(next)}
 }
 
 type handler struct {
-	l    *Limiter
-	next http.Handler
+	l     *Limiter
+	next  http.Handler
+	last  bool // next is none of windhover's handlers: answer "OPTIONS *" here
+	guard star.Guard
 }
 
+// HandlesOptionsStar marks the handler as one of windhover's.
+func (*handler) HandlesOptionsStar() {}
+
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.guard.Check(r, "limits")
 	l := h.l
 	if l.policies&headPolicy != 0 {
 		if err := l.checkHead(r); err != nil {
@@ -63,7 +76,7 @@ type bodyStage handler
 func (h *bodyStage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	l := h.l
 	if l.policies&bodyPolicy == 0 || r.Body == nil || r.Body == http.NoBody || isTunnel(r) {
-		h.next.ServeHTTP(w, r)
+		(*handler)(h).serveNext(w, r)
 		return
 	}
 	limit := l.bodyLimit(r)
@@ -75,10 +88,20 @@ func (h *bodyStage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	br.body = limitedBody{rc: r.Body, br: br, limit: limit}
 	br.req.Body = &br.body
 	br.w.Reset(w, nil)
-	h.next.ServeHTTP(br.w.ResponseWriter(), &br.req)
+	(*handler)(h).serveNext(br.w.ResponseWriter(), &br.req)
 	if br.exceeded.Load() && !br.w.Committed() {
 		writeRefusal(&br.w, r, http.StatusRequestEntityTooLarge)
 	}
+}
+
+// serveNext hands r to next, or answers it if it is an "OPTIONS *" that
+// would otherwise leave windhover's handlers.
+func (h *handler) serveNext(w http.ResponseWriter, r *http.Request) {
+	if h.last && star.Is(r) {
+		star.Answer(w, r)
+		return
+	}
+	h.next.ServeHTTP(w, r)
 }
 
 // Check applies l's request line, header and declared body size limits to r
