@@ -129,7 +129,8 @@ var (
 	// ErrBodyReadStarted: the body has been read from, so its limit is fixed.
 	ErrBodyReadStarted = errors.New("windhover/limits: request body already being read; its size limit can no longer change")
 	// ErrNoBodyLimit: the request's body is not under a windhover body limit
-	// (no limits handler in front, or a middleware replaced Request.Body).
+	// (no limits handler in front, or a middleware gave the request a
+	// context not derived from the one it was handed).
 	ErrNoBodyLimit = errors.New("windhover/limits: request body is not under a body size limit")
 )
 
