@@ -39,6 +39,7 @@ type bodyRequest struct {
 	w        rw.Writer
 	l        *Limiter // whose limit is in force: it counts a refusal
 	exceeded atomic.Bool
+	started  bool // the body has been read from: its limit is fixed
 }
 
 // Value returns br for bodyKey, and the parent's value for any other key.
@@ -67,7 +68,7 @@ func bodyRequestOf(r *http.Request) *bodyRequest {
 func (h *handler) limitBody(w http.ResponseWriter, r *http.Request) {
 	l := h.l
 	if br := bodyRequestOf(r); br != nil {
-		if !br.body.started {
+		if !br.started {
 			br.body.limit, br.l = l.bodyLimit(r), l
 		} else if h.late.CompareAndSwap(false, true) {
 			slog.Warn("windhover/limits: a body limit could not be set, because something in front of it had already read from the body; "+
@@ -90,7 +91,7 @@ func (h *handler) limitBody(w http.ResponseWriter, r *http.Request) {
 // final limit that nobody read (so that net/http does not read it after),
 // and answers 413 for a refused body if the handler wrote nothing.
 func (br *bodyRequest) finish(r *http.Request) {
-	if b := &br.body; !b.started && b.limit >= 0 && br.req.ContentLength > b.limit {
+	if b := &br.body; !br.started && b.limit >= 0 && br.req.ContentLength > b.limit {
 		br.refuse(br.req.ContentLength, nil)
 	}
 	if br.exceeded.Load() && !br.w.Committed() {
@@ -116,12 +117,11 @@ func (br *bodyRequest) refuse(size int64, mbe *http.MaxBytesError) {
 // first Read. It fails a read past the limit with *http.MaxBytesError, as
 // http.MaxBytesReader does, so handlers that know that error keep working.
 type limitedBody struct {
-	rc      io.ReadCloser
-	br      *bodyRequest
-	limit   int64 // negative: none
-	n       int64 // bytes returned so far
-	started bool
-	err     error
+	rc    io.ReadCloser
+	br    *bodyRequest
+	limit int64 // negative: none
+	n     int64 // bytes returned so far
+	err   error
 }
 
 // Read reads from the body, failing once the bytes read would pass the limit,
@@ -131,8 +131,8 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 	if b.err != nil {
 		return 0, b.err
 	}
-	if !b.started {
-		b.started = true
+	if !b.br.started {
+		b.br.started = true
 		if cl := b.br.req.ContentLength; b.limit >= 0 && cl > b.limit {
 			return 0, b.exceed(cl)
 		}
@@ -217,7 +217,7 @@ func SetMaxRequestBodySize(r *http.Request, n int64) error {
 	if br == nil {
 		return ErrNoBodyLimit
 	}
-	if br.body.started {
+	if br.started {
 		return ErrBodyReadStarted
 	}
 	br.body.limit = n
