@@ -14,12 +14,28 @@ func TestApplyHeaderValueCount(t *testing.T) {
 	lim, err := New(Config{MaxRequestHeaderCount: 600})
 	require.NoError(t, err)
 	var srv http.Server
-	lim.Apply(&srv)
+	require.NoError(t, lim.Apply(&srv))
 	assert.Equal(t, 600+headerValueCountSlack, srv.MaxHeaderValueCount)
 
 	mine := http.Server{MaxHeaderValueCount: 50}
-	lim.Apply(&mine)
-	assert.Equal(t, 50, mine.MaxHeaderValueCount, "a count the user set stands")
+	require.NoError(t, lim.Apply(&mine))
+	assert.Equal(t, 50, mine.MaxHeaderValueCount, "a lower count the user set stands")
+
+	for have, want := range map[int]string{
+		1000: "windhover/limits: http.Server.MaxHeaderValueCount = 1000 is over the 608 that Config.MaxRequestHeaderCount = 600 calls for; lower it, or raise that limit",
+		-1:   "windhover/limits: http.Server.MaxHeaderValueCount = -1 (net/http uses 500) is over the 108 that Config.MaxRequestHeaderCount = 100 calls for; lower it, or raise that limit",
+	} {
+		lim := lim
+		if have < 0 {
+			lim, err = New(Config{})
+			require.NoError(t, err)
+		}
+		lax := http.Server{MaxHeaderValueCount: have}
+		err := lim.Apply(&lax)
+		require.ErrorIs(t, err, ErrServerConflict)
+		assert.EqualError(t, err, want)
+		assert.Equal(t, have, lax.MaxHeaderValueCount)
+	}
 }
 
 func TestHeaderCountBoundaryOverGoLimit(t *testing.T) {

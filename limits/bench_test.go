@@ -64,6 +64,9 @@ func TestHandlerAllocations(t *testing.T) {
 		}
 		bare, limited := allocs(drain), allocs(lim.Handler(drain))
 		assert.Equal(t, tt.extra, limited-bare, "%s: %v allocations bare, %v behind limits", tt.name, bare, limited)
+		// A route's limit behind the global one changes the same state.
+		nested := allocs(lim.Handler(MaxRequestBodySize(1 << 20).Handler(drain)))
+		assert.Equal(t, limited, nested, "%s: %v allocations behind limits, %v behind a nested limit", tt.name, limited, nested)
 	}
 }
 
@@ -77,6 +80,7 @@ func BenchmarkHandler(b *testing.B) {
 		}{
 			{"bare", drain},
 			{"limits", lim.Handler(drain)},
+			{"limits-nested", lim.Handler(MaxRequestBodySize(1 << 20).Handler(drain))},
 			{"MaxBytesHandler", http.MaxBytesHandler(drain, DefaultMaxRequestBodySize)},
 		} {
 			b.Run(tc.name+"/body="+strconv.Itoa(size), func(b *testing.B) {

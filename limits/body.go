@@ -1,8 +1,11 @@
 package limits
 
 import (
+	"context"
 	"io"
+	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -10,38 +13,126 @@ import (
 	"github.com/windhover/windhover/internal/rw"
 )
 
-// bodyRequest is everything the limits handler keeps for a request with a
-// body, in one allocation: the shallow copy of the request handed on (so the
-// caller's request is not modified), its limited body, and the response
-// wrapper that tells whether a 413 can still be sent.
+// contextKey is the type of the package's context keys: a pointer, so that
+// comparing one costs nothing and no other package can make it.
+type contextKey struct{ name string }
+
+// bodyKey finds a request's [bodyRequest] in its context.
+var bodyKey = &contextKey{"body"}
+
+// bodyRequest is the body limit of one request: the first limits handler the
+// request meets makes it, and every limits handler further in, and
+// [SetMaxRequestBodySize], change the same limit until the body is first
+// read. It holds, in one allocation, the shallow copy of the request handed
+// on (so that the caller's request is not modified), its limited body, and
+// the response wrapper that tells whether a 413 can still be sent.
+//
+// It is also the handed-on request's context: the parent's, answering for
+// bodyKey. The state is found through r.Context() wherever a request goes,
+// whatever middleware wraps its Body or its ResponseWriter in between, and
+// without context.WithValue, which would cost an allocation and a second
+// copy of the request.
 type bodyRequest struct {
+	context.Context
 	req      http.Request
 	body     limitedBody
 	w        rw.Writer
-	l        *Limiter
+	l        *Limiter // whose limit is in force: it counts a refusal
 	exceeded atomic.Bool
+	started  bool // the body has been read from: its limit is fixed
+}
+
+// Value returns br for bodyKey, and the parent's value for any other key.
+func (br *bodyRequest) Value(key any) any {
+	if key == bodyKey {
+		return br
+	}
+	return br.Context.Value(key)
+}
+
+// bodyRequestOf returns the body state that a limits handler put on r, or
+// nil if none did.
+func bodyRequestOf(r *http.Request) *bodyRequest {
+	if b, ok := r.Body.(*limitedBody); ok {
+		return b.br
+	}
+	br, _ := r.Context().Value(bodyKey).(*bodyRequest)
+	return br
+}
+
+// limitBody serves r, which has a body, behind l's body limit. The first
+// limits handler r meets puts the limit on its body; one further in only
+// changes that limit, so that the innermost setting holds when the body is
+// first read, whatever the order of the handlers and of the middleware
+// between them.
+func (h *handler) limitBody(w http.ResponseWriter, r *http.Request) {
+	l := h.l
+	if br := bodyRequestOf(r); br != nil {
+		if !br.started {
+			br.body.limit, br.l = l.bodyLimit(r), l
+		} else if h.late.CompareAndSwap(false, true) {
+			slog.Warn("windhover/limits: a body limit could not be set, because something in front of it had already read from the body; "+
+				"the limit in force when the reading began still holds (reported once for this handler)",
+				slog.String("limit", strconv.FormatInt(l.bodyLimit(r), 10)), slog.String("path", r.URL.Path))
+		}
+		h.serveNext(w, r)
+		return
+	}
+	br := &bodyRequest{Context: r.Context(), l: l}
+	br.req = *r.WithContext(br)
+	br.body = limitedBody{rc: r.Body, br: br, limit: l.bodyLimit(r)}
+	br.req.Body = &br.body
+	br.w.Reset(w, nil)
+	h.serveNext(br.w.ResponseWriter(), &br.req)
+	br.finish(r)
+}
+
+// finish refuses, once the handler has returned, a declared length over the
+// final limit that nobody read (so that net/http does not read it after),
+// and answers 413 for a refused body if the handler wrote nothing.
+func (br *bodyRequest) finish(r *http.Request) {
+	if b := &br.body; !br.started && b.limit >= 0 && br.req.ContentLength > b.limit {
+		br.refuse(br.req.ContentLength, nil)
+	}
+	if br.exceeded.Load() && !br.w.Committed() {
+		writeRefusal(&br.w, r, http.StatusRequestEntityTooLarge)
+	}
+}
+
+// refuse counts a body over the limit and makes sure the connection is not
+// reused: the client may still be sending a body nobody will read. mbe is
+// the error the handler's Read returned, if one did.
+func (br *bodyRequest) refuse(size int64, mbe *http.MaxBytesError) {
+	br.exceeded.Store(true)
+	err := &Error{Reason: ReasonBodyTooLarge, Limit: br.body.limit, Size: size}
+	if mbe != nil {
+		err.Err = mbe
+	}
+	br.l.reject(&br.req, err)
+	closeAfterReply(br.w.Unwrap())
+	refuse.StopReading(br.w.Unwrap(), &br.req)
 }
 
 // limitedBody is a request body under a size limit that may change until the
 // first Read. It fails a read past the limit with *http.MaxBytesError, as
 // http.MaxBytesReader does, so handlers that know that error keep working.
 type limitedBody struct {
-	rc      io.ReadCloser
-	br      *bodyRequest
-	limit   int64 // negative: none
-	n       int64 // bytes returned so far
-	started bool
-	err     error
+	rc    io.ReadCloser
+	br    *bodyRequest
+	limit int64 // negative: none
+	n     int64 // bytes returned so far
+	err   error
 }
 
 // Read reads from the body, failing once the bytes read would pass the limit,
-// or at once if the declared Content-Length does.
+// or at once, before reading anything, if the declared Content-Length does:
+// net/http then never sends a "100 Continue".
 func (b *limitedBody) Read(p []byte) (int, error) {
 	if b.err != nil {
 		return 0, b.err
 	}
-	if !b.started {
-		b.started = true
+	if !b.br.started {
+		b.br.started = true
 		if cl := b.br.req.ContentLength; b.limit >= 0 && cl > b.limit {
 			return 0, b.exceed(cl)
 		}
@@ -75,16 +166,11 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 // Close closes the underlying body.
 func (b *limitedBody) Close() error { return b.rc.Close() }
 
-// exceed fails the body for good, counts the refusal and makes sure the
-// connection is not reused: the client is still sending a body nobody reads.
+// exceed fails the body for good and refuses it.
 func (b *limitedBody) exceed(size int64) error {
 	mbe := &http.MaxBytesError{Limit: b.limit}
 	b.err = mbe
-	br := b.br
-	br.exceeded.Store(true)
-	br.l.reject(&br.req, &Error{Reason: ReasonBodyTooLarge, Limit: b.limit, Size: size, Err: mbe})
-	closeAfterReply(br.w.Unwrap())
-	refuse.StopReading(br.w.Unwrap(), &br.req)
+	b.br.refuse(size, mbe)
 	return mbe
 }
 
@@ -112,25 +198,28 @@ func closeAfterReply(w http.ResponseWriter) {
 // limit only until the body is first read, and returns [ErrBodyReadStarted]
 // after. Call it from the handler's goroutine before reading the body.
 //
-// A request whose declared Content-Length exceeded the limit in force when it
-// arrived was answered 413 before any handler ran; to admit such requests on
-// some routes, raise their limit with [Config.MaxRequestBodySizeFunc]. A
-// lower limit set here applies to the declared length at the first Read.
+// It finds the limit through r's context, so it works whatever middleware
+// stands between the limits handler and the caller, even one that wraps the
+// body (timeouts, metrics with RequestSizes) or hands on a copy of the
+// request. Until the first Read the declared Content-Length is not checked,
+// so a raise here admits a declared body that the limit in force when the
+// request arrived would have refused; a lower limit applies to it at the
+// first Read.
 //
 // It returns nil for a request without a body, and [ErrNoBodyLimit] if r's
 // body is not under a Limiter (no limits handler in front, or a middleware
-// replaced Request.Body after it).
+// gave the request a context not derived from the one it was handed).
 func SetMaxRequestBodySize(r *http.Request, n int64) error {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil
 	}
-	b, ok := r.Body.(*limitedBody)
-	if !ok {
+	br := bodyRequestOf(r)
+	if br == nil {
 		return ErrNoBodyLimit
 	}
-	if b.started {
+	if br.started {
 		return ErrBodyReadStarted
 	}
-	b.limit = n
+	br.body.limit = n
 	return nil
 }

@@ -40,26 +40,75 @@ func echoLen(silentOnError bool, calls *atomic.Int32) http.HandlerFunc {
 // Content-Length (chunked over HTTP/1, DATA frames alone over HTTP/2).
 type unsized struct{ io.Reader }
 
-func TestDeclaredBodyOverLimitRefusedBeforeHandler(t *testing.T) {
+// TestDeclaredBodyOverLimitRefusedAtFirstRead sends a declared length over
+// the limit: the handler's first Read fails before a byte is read, and if
+// the handler leaves the refusal to the Limiter, the client gets 413.
+func TestDeclaredBodyOverLimitRefusedAtFirstRead(t *testing.T) {
 	for _, p := range allProtos {
 		t.Run(string(p), func(t *testing.T) {
 			var calls atomic.Int32
+			var readErr atomic.Value
 			lim, err := New(Config{MaxRequestBodySize: 1000})
 			require.NoError(t, err)
-			s := serve(t, lim, echoLen(false, &calls), p)
+			s := serve(t, lim, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls.Add(1)
+				n, err := r.Body.Read(make([]byte, 10))
+				if err != nil {
+					readErr.Store(err)
+					assert.Zero(t, n, "not a byte of a refused body is read")
+					return
+				}
+				n2, _ := io.Copy(io.Discard, r.Body)
+				fmt.Fprint(w, int64(n)+n2)
+			}), p)
 
 			req, _ := http.NewRequest("POST", s.URL, bytes.NewReader(make([]byte, 1000)))
 			code, body := s.Do(t, req)
 			assert.Equal(t, 200, code, "exactly the limit passes")
 			assert.Equal(t, "1000", body)
-			assert.EqualValues(t, 1, calls.Load())
 
 			req, _ = http.NewRequest("POST", s.URL, bytes.NewReader(make([]byte, 1001)))
 			code, body = s.Do(t, req)
 			assert.Equal(t, http.StatusRequestEntityTooLarge, code)
 			assert.Equal(t, "Request Entity Too Large\n", body)
-			assert.EqualValues(t, 1, calls.Load(), "the handler did not run")
+			assert.EqualValues(t, 2, calls.Load())
+			var mbe *http.MaxBytesError
+			require.ErrorAs(t, readErr.Load().(error), &mbe)
+			assert.EqualValues(t, 1000, mbe.Limit)
 			assert.EqualValues(t, 1, lim.Stats().Rejected[ReasonBodyTooLarge])
+		})
+	}
+}
+
+// TestDeclaredBodyOverLimitNeverRead: a handler that does not read a
+// declared body over the limit keeps its own answer, or gets 413 if it wrote
+// none; either way the refusal is counted and, over HTTP/1, the connection
+// closes at once rather than net/http reading the body after the handler.
+func TestDeclaredBodyOverLimitNeverRead(t *testing.T) {
+	for _, p := range allProtos {
+		t.Run(string(p), func(t *testing.T) {
+			lim, err := New(Config{MaxRequestBodySize: 10})
+			require.NoError(t, err)
+			s := serve(t, lim, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/answer" {
+					fmt.Fprint(w, "mine")
+				}
+			}), p)
+			for path, want := range map[string]int{"/answer": 200, "/silent": 413} {
+				req, _ := http.NewRequest("POST", s.URL+path, bytes.NewReader(make([]byte, 11)))
+				code, _ := s.Do(t, req)
+				assert.Equal(t, want, code, path)
+			}
+			assert.EqualValues(t, 2, lim.Stats().Rejected[ReasonBodyTooLarge])
+			if p != h1 {
+				return
+			}
+			c := dial(t, s.Addr())
+			c.Send(t, "POST /answer HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nabc")
+			res, body := c.Response(t)
+			assert.Equal(t, 200, res.StatusCode)
+			assert.Equal(t, "mine", body)
+			assert.True(t, c.ClosedByPeer(t), "the unread body is not read after the handler")
 		})
 	}
 }
@@ -170,16 +219,22 @@ func TestHTTP2OverflowKeepsConnection(t *testing.T) {
 }
 
 func TestExpectContinueGetsNo100(t *testing.T) {
-	var calls atomic.Int32
-	lim, err := New(Config{MaxRequestBodySize: 10})
-	require.NoError(t, err)
-	s := serve(t, lim, echoLen(false, &calls), h1)
-	c := dial(t, s.Addr())
-	c.Send(t, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\nExpect: 100-continue\r\n\r\n")
-	res, _ := c.Response(t)
-	assert.Equal(t, 413, res.StatusCode, "the first response is the refusal, not 100 Continue")
-	assert.True(t, c.ClosedByPeer(t))
-	assert.Zero(t, calls.Load())
+	for _, silent := range []bool{true, false} {
+		var calls atomic.Int32
+		lim, err := New(Config{MaxRequestBodySize: 10})
+		require.NoError(t, err)
+		s := serve(t, lim, echoLen(silent, &calls), h1)
+		c := dial(t, s.Addr())
+		c.Send(t, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\nExpect: 100-continue\r\n\r\n")
+		res, _ := c.Response(t)
+		want := 413
+		if !silent {
+			want = 400 // the handler answered its failed Read itself
+		}
+		assert.Equal(t, want, res.StatusCode, "the first response is the refusal, not 100 Continue")
+		assert.True(t, c.ClosedByPeer(t))
+		assert.EqualValues(t, 1, calls.Load())
+	}
 }
 
 func TestSetMaxRequestBodySize(t *testing.T) {
@@ -258,7 +313,7 @@ func TestMaxRequestBodySizeFunc(t *testing.T) {
 		},
 	})
 	require.NoError(t, err)
-	s := serve(t, lim, echoLen(false, &calls), h1)
+	s := serve(t, lim, echoLen(true, &calls), h1)
 	for _, tt := range []struct {
 		path string
 		size int
@@ -277,7 +332,8 @@ func TestMaxRequestBodySizeFunc(t *testing.T) {
 			assert.Equal(t, strconv.Itoa(tt.size), body)
 		}
 	}
-	assert.EqualValues(t, 3, calls.Load())
+	assert.EqualValues(t, 5, calls.Load())
+	assert.EqualValues(t, 2, lim.Stats().Rejected[ReasonBodyTooLarge])
 }
 
 func TestMaxRequestBodySizeAlone(t *testing.T) {
@@ -326,9 +382,20 @@ func TestBodyRejectionReported(t *testing.T) {
 	assert.Equal(t, "/declared", reqs[0].URL.Path)
 	assert.EqualValues(t, 5, got[0].(*Error).Size)
 	var mbe *http.MaxBytesError
+	assert.ErrorAs(t, got[0], &mbe, "a declared length fails the first Read: the error wraps what the handler saw")
 	assert.ErrorAs(t, got[1], &mbe, "a read overflow wraps the error the handler saw")
-	assert.False(t, errors.As(got[0], &mbe), "a declared length was never read")
 	assert.Equal(t, "windhover/limits: request body too large (limit 4, got 5)", got[0].Error())
+	assert.Equal(t, "windhover/limits: request body too large (limit 4)", got[1].Error())
+
+	// A declared length nobody read is refused all the same, with no Read
+	// error to wrap.
+	got = nil
+	s = serve(t, lim, hello, h1)
+	req, _ = http.NewRequest("POST", s.URL+"/unread", strings.NewReader("12345"))
+	s.Do(t, req)
+	require.Len(t, got, 1)
+	assert.False(t, errors.As(got[0], &mbe), "the handler never read")
+	assert.EqualValues(t, 5, got[0].(*Error).Size)
 }
 
 // TestUpgradeFieldDoesNotLiftBodyLimit sends bodies over the limit with an
@@ -377,7 +444,7 @@ func TestH2CUpgradeIsNoUpgrade(t *testing.T) {
 
 // TestRefusedBodyNeverSent declares a body over the limit, or overflows a
 // chunked one, and then sends nothing more: the answer (413, or the
-// handler's own once its Read failed) arrives and the server lets go of the
+// handler's own once its first Read failed) arrives and the server lets go of the
 // connection at once, rather than wait for the rest of the body (net/http
 // reads up to 256 KB of an unread body after the handler).
 func TestRefusedBodyNeverSent(t *testing.T) {
@@ -385,11 +452,11 @@ func TestRefusedBodyNeverSent(t *testing.T) {
 	require.NoError(t, err)
 	for _, tt := range []struct {
 		silent    bool // the handler answers nothing when its Read fails
-		overflown int  // the status after a chunked body overflows
+		overflown int  // the status once the handler's Read fails
 	}{{true, 413}, {false, 400}} {
 		s := serve(t, lim, echoLen(tt.silent, nil), h1)
 		for req, want := range map[string]int{
-			"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nabc":                                413,
+			"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nabc":                                tt.overflown,
 			"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nb\r\n0123456789a\r\n100\r\nabc": tt.overflown,
 		} {
 			c := dial(t, s.Addr())

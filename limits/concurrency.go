@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/windhover/windhover/internal/rw"
+	"github.com/windhover/windhover/internal/star"
 )
 
 // Defaults of a [ConcurrencyConfig]. ASP.NET Core's concurrency limiter lets
@@ -166,16 +167,26 @@ func MaxConcurrentRequests(n int) *ConcurrencyLimiter {
 // original and an Unwrap method. An HTTP/2 extended CONNECT has no hijack and
 // holds its slot until its handler returns. Other requests reach next
 // unchanged, without allocating.
+//
+// An "OPTIONS *" request takes a slot like any other, and is answered 200
+// here, as net/http's own handler would, when next is not one of windhover's
+// handlers: the application never sees it (see [Limiter.Handler]).
 func (c *ConcurrencyLimiter) Handler(next http.Handler) http.Handler {
-	return &concurrencyHandler{c: c, next: next}
+	return &concurrencyHandler{c: c, next: next, last: star.Last(next)}
 }
 
 type concurrencyHandler struct {
-	c    *ConcurrencyLimiter
-	next http.Handler
+	c     *ConcurrencyLimiter
+	next  http.Handler
+	last  bool // next is none of windhover's handlers: answer "OPTIONS *" here
+	guard star.Guard
 }
 
+// HandlesOptionsStar marks the handler as one of windhover's.
+func (*concurrencyHandler) HandlesOptionsStar() {}
+
 func (h *concurrencyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.guard.Check(r, "limits")
 	c := h.c
 	if err := c.acquire(r); err != nil {
 		c.reject(r, err)
@@ -186,10 +197,20 @@ func (h *concurrencyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s := &slotRequest{c: c}
 		defer s.release()
 		s.w.Reset(w, s)
-		h.next.ServeHTTP(s.w.ResponseWriter(), r)
+		h.serveNext(s.w.ResponseWriter(), r)
 		return
 	}
 	defer c.release()
+	h.serveNext(w, r)
+}
+
+// serveNext hands r to next, or answers it if it is an "OPTIONS *" that
+// would otherwise leave windhover's handlers.
+func (h *concurrencyHandler) serveNext(w http.ResponseWriter, r *http.Request) {
+	if h.last && star.Is(r) {
+		star.Answer(w, r)
+		return
+	}
 	h.next.ServeHTTP(w, r)
 }
 

@@ -106,12 +106,14 @@ type Config struct {
 	// off.
 	MaxRequestHeaderCount int
 
-	// MaxRequestBodySize bounds a request body in bytes. A declared
-	// Content-Length over it is answered 413 before the handler runs; a body
-	// of unknown length fails as it is read, with *http.MaxBytesError, and
-	// gets 413 if the handler wrote nothing. Zero means 30,000,000 (Kestrel's
-	// default); negative means no limit. Only an HTTP/2 extended CONNECT,
-	// whose request stream is a tunnel, is exempt.
+	// MaxRequestBodySize bounds a request body in bytes. A body over it fails
+	// as it is read, with *http.MaxBytesError (at the first Read, before a
+	// byte is read, if its declared Content-Length is over it), and gets 413
+	// if the handler wrote nothing. Until the first Read it is the request's
+	// limit, which a limits handler further in or [SetMaxRequestBodySize] may
+	// change. Zero means 30,000,000 (Kestrel's default); negative means no
+	// limit. Only an HTTP/2 extended CONNECT, whose request stream is a
+	// tunnel, is exempt.
 	MaxRequestBodySize int64
 
 	// MaxRequestBodySizeFunc, if set, chooses the body limit for each request
@@ -122,7 +124,8 @@ type Config struct {
 	MaxRequestBodySizeFunc func(r *http.Request) int64
 
 	// HTTP2 holds Kestrel's HTTP/2 limits, which [Limiter.Apply] puts on the
-	// server's http.Server.HTTP2 wherever the user left a field zero.
+	// server's http.Server.HTTP2 wherever the user left a field zero; a field
+	// the user set more strictly is kept, and one set more laxly is an error.
 	HTTP2 HTTP2Limits
 
 	// OnReject, if set, is called for each refusal with the request (nil for

@@ -13,8 +13,14 @@
 //	lim, err := limits.New(limits.Config{MaxConcurrentConnections: 10_000})
 //	if err != nil { ... }
 //	srv := &http.Server{Handler: lim.Handler(mux)}
-//	lim.Apply(srv)                      // MaxHeaderBytes, HTTP/2 limits, ConnState
+//	err = lim.Apply(srv)                // MaxHeaderBytes, HTTP/2 limits, ConnState
+//	if err != nil { ... }               // the server already allowed more
 //	err = srv.Serve(lim.Listener(ln))   // the connection limit
+//
+// Apply never makes a server weaker: a setting the user made stricter than
+// a limit is kept, and one that allows more is an error matching
+// [ErrServerConflict] that names both values, rather than a setting silently
+// kept or silently overridden.
 //
 // # One limit at a time
 //
@@ -96,10 +102,29 @@
 //
 // A body over the limit fails as it is read with *http.MaxBytesError, the
 // error http.MaxBytesReader returns, so handlers that already handle it need
-// no change. [SetMaxRequestBodySize] lets a handler raise, lower or remove
-// the limit until it starts reading, as Kestrel's
-// IHttpMaxRequestBodySizeFeature does; [Config.MaxRequestBodySizeFunc] sets a
-// per-route limit before the handler runs.
+// no change; a handler that leaves the refusal to the Limiter (writes
+// nothing) gets 413 sent for it. A declared Content-Length over the limit
+// fails the first Read before a byte is read, so a client that asked for
+// "100 Continue" is refused without it; a handler that never reads such a
+// body has its connection closed after its answer rather than drained.
+//
+// Until the body is first read the limit belongs to the request, as
+// Kestrel's IHttpMaxRequestBodySizeFeature does, and the last setting wins
+// whatever the order of the handlers: [Config.MaxRequestBodySizeFunc] sets it
+// per route in the Limiter's Handler, a limits handler further in (a route's
+// own MaxRequestBodySize behind a router, as chi's r.With puts it) replaces
+// it, and [SetMaxRequestBodySize] lets the handler raise, lower or remove it.
+// Middleware that wraps the body or the ResponseWriter in between (timeouts,
+// metrics) does not hide it. After the first Read the limit is fixed.
+//
+// # OPTIONS *
+//
+// net/http answers "OPTIONS *" itself, before the Handler, unless
+// http.Server.DisableGeneralOptionsHandler is set, which [Limiter.Apply]
+// does: the request then meets every limit, the rate and concurrency limits
+// included, and the innermost of windhover's handlers answers it as net/http
+// would (200, an empty body), so the application never sees it. A handler
+// on a server that still answers it itself logs a warning once.
 //
 // # What Go does differently
 //

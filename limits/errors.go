@@ -129,7 +129,8 @@ var (
 	// ErrBodyReadStarted: the body has been read from, so its limit is fixed.
 	ErrBodyReadStarted = errors.New("windhover/limits: request body already being read; its size limit can no longer change")
 	// ErrNoBodyLimit: the request's body is not under a windhover body limit
-	// (no limits handler in front, or a middleware replaced Request.Body).
+	// (no limits handler in front, or a middleware gave the request a
+	// context not derived from the one it was handed).
 	ErrNoBodyLimit = errors.New("windhover/limits: request body is not under a body size limit")
 )
 
@@ -197,3 +198,15 @@ func (r Reason) sentinel() error {
 	}
 	return errors.New("windhover/limits: " + r.String())
 }
+
+// ErrServerConflict is matched by the error of [Limiter.Apply] when the
+// server already allows more than a limit: Apply never makes a server weaker,
+// and would not silently keep a setting that defeats a limit either.
+var ErrServerConflict = errors.New("windhover/limits: the server allows more than a limit")
+
+// conflictError is one setting of the server that allows more than a limit.
+type conflictError struct{ msg string }
+
+func (e *conflictError) Error() string { return e.msg }
+
+func (e *conflictError) Unwrap() error { return ErrServerConflict }

@@ -35,7 +35,9 @@ func Example() {
 	})
 
 	srv := httptest.NewUnstartedServer(lim.Handler(mux))
-	lim.Apply(srv.Config)
+	if err := lim.Apply(srv.Config); err != nil {
+		log.Fatal(err)
+	}
 	srv.Listener = lim.Listener(srv.Listener)
 	srv.Start()
 	defer srv.Close()
@@ -81,9 +83,8 @@ func ExampleMaxRequestBodySize() {
 }
 
 func ExampleSetMaxRequestBodySize() {
-	// Bodies of unknown length may be raised from the handler, until it
-	// reads; declared lengths are raised per route with
-	// Config.MaxRequestBodySizeFunc.
+	// The handler may raise or lower the limit until it reads the body,
+	// whatever middleware stands between it and the limits handler.
 	h := limits.MaxRequestBodySize(4).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/upload" {
 			if err := limits.SetMaxRequestBodySize(r, 1<<20); err != nil {
@@ -103,9 +104,44 @@ func ExampleSetMaxRequestBodySize() {
 	defer srv.Close()
 
 	for _, path := range []string{"/upload", "/other"} {
-		// io.MultiReader hides the length: the body is sent chunked.
-		body := io.MultiReader(strings.NewReader("a body of 23 characters"))
-		res, err := http.Post(srv.URL+path, "text/plain", body)
+		// With its Content-Length declared, then chunked: io.MultiReader
+		// hides the length.
+		for _, body := range []io.Reader{strings.NewReader("a body of 23 characters"), io.MultiReader(strings.NewReader("a body of 23 characters"))} {
+			res, err := http.Post(srv.URL+path, "text/plain", body)
+			if err != nil {
+				log.Fatal(err)
+			}
+			msg, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			fmt.Printf("%s: %d %s\n", path, res.StatusCode, strings.TrimSpace(string(msg)))
+		}
+	}
+	// Output:
+	// /upload: 200 23 bytes
+	// /upload: 200 23 bytes
+	// /other: 413 at most 4 bytes
+	// /other: 413 at most 4 bytes
+}
+
+func ExampleMaxRequestBodySize_perRoute() {
+	// A global limit of 1 KiB, raised to 1 MiB for one route, as chi's
+	// r.With(limits.MaxRequestBodySize(1<<20).Handler).Post("/upload", upload)
+	// does: the innermost limit holds.
+	count := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, err := io.Copy(io.Discard, r.Body)
+		if err != nil {
+			return // over the limit: windhover answers 413
+		}
+		fmt.Fprintf(w, "%d bytes", n)
+	})
+	mux := http.NewServeMux()
+	mux.Handle("POST /upload", limits.MaxRequestBodySize(1<<20).Handler(count))
+	mux.Handle("POST /", count)
+	srv := httptest.NewServer(limits.MaxRequestBodySize(1 << 10).Handler(mux))
+	defer srv.Close()
+
+	for _, path := range []string{"/upload", "/comment"} {
+		res, err := http.Post(srv.URL+path, "text/plain", strings.NewReader(strings.Repeat("x", 100_000)))
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -114,8 +150,8 @@ func ExampleSetMaxRequestBodySize() {
 		fmt.Printf("%s: %d %s\n", path, res.StatusCode, strings.TrimSpace(string(msg)))
 	}
 	// Output:
-	// /upload: 200 23 bytes
-	// /other: 413 at most 4 bytes
+	// /upload: 200 100000 bytes
+	// /comment: 413 Request Entity Too Large
 }
 
 func ExampleLimiter_Listener() {
@@ -201,10 +237,21 @@ func ExampleLimiter_Apply() {
 	srv := &http.Server{Addr: "127.0.0.1:8080"}
 	// srv.ListenAndServe() would now also close connections over
 	// MaxConcurrentConnections, through the ConnState hook.
-	lim.Apply(srv)
-	fmt.Println(srv.MaxHeaderBytes, srv.HTTP2.MaxConcurrentStreams, srv.HTTP2.MaxReadFrameSize)
+	if err := lim.Apply(srv); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(srv.MaxHeaderBytes, srv.HTTP2.MaxConcurrentStreams, srv.HTTP2.MaxReadFrameSize, srv.DisableGeneralOptionsHandler)
+
+	// A server that already allows more than a limit is not silently kept,
+	// nor silently made stricter.
+	lax := &http.Server{HTTP2: &http.HTTP2Config{MaxConcurrentStreams: 1000}}
+	err = lim.Apply(lax)
+	fmt.Println(errors.Is(err, limits.ErrServerConflict))
+	fmt.Println(err)
 	// Output:
-	// 44292 50 16384
+	// 44292 50 16384 true
+	// true
+	// windhover/limits: http.Server.HTTP2.MaxConcurrentStreams = 1000 is over Config.HTTP2.MaxStreamsPerConnection = 50; lower it, or set the limit to 1000
 }
 
 func ExampleNew_invalid() {

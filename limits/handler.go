@@ -4,9 +4,11 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/windhover/windhover/internal/refuse"
+	"github.com/windhover/windhover/internal/star"
 )
 
 // Handler returns next behind l's request limits, checked in this order:
@@ -16,29 +18,53 @@ import (
 //   - header fields over MaxRequestHeadersTotalSize bytes: 431;
 //   - an upgrade request while no upgrade slot is free, or upgrades are
 //     disabled: 503, before the handler could write a 101;
-//   - a declared Content-Length over the body limit: 413, before the handler
-//     runs;
-//   - a body that turns out longer than the limit as it is read: the Read
-//     fails with *http.MaxBytesError, and if the handler then writes nothing
-//     the client gets 413.
+//   - a body over the limit: the handler's first Read fails with
+//     *http.MaxBytesError before a byte is read if the declared
+//     Content-Length is over it (so a client that asked for "100 Continue"
+//     gets none), or as soon as the bytes read pass it otherwise; if the
+//     handler then writes nothing, the client gets 413. A declared length
+//     over the limit that the handler never reads gets 413 too if the
+//     handler wrote nothing.
 //
 // Over HTTP/1 each of these closes the connection after the reply
-// ("Connection: close"); over HTTP/2 only the stream ends. A request that
-// passes reaches next unchanged, except that one with a body gets a shallow
-// copy whose Body enforces the limit (see [SetMaxRequestBodySize]) and whose
-// ResponseWriter is wrapped, keeping every optional interface of the original
-// and an Unwrap method for http.ResponseController. A request without a body
-// is handed on as is, without allocating.
+// ("Connection: close"); over HTTP/2 only the stream ends.
+//
+// The body limit is the request's until the body is first read, as Kestrel's
+// IHttpMaxRequestBodySizeFeature is: a limits handler further in (a route's
+// own MaxRequestBodySize, under a router behind this one) replaces it, and so
+// does [SetMaxRequestBodySize]; the last one set before the first Read
+// holds, whatever the order of the handlers and of middleware that wraps the
+// body or the ResponseWriter between them.
+//
+// A request that passes reaches next unchanged, except that one with a body
+// gets, from the first limits handler it meets, a shallow copy whose Body
+// enforces the limit and whose ResponseWriter is wrapped, keeping every
+// optional interface of the original and an Unwrap method for
+// http.ResponseController; a limits handler further in hands it on as it is.
+// A request without a body is handed on as is, without allocating.
+//
+// An "OPTIONS *" request that passes is answered 200 here, as net/http's own
+// handler would, when next is not one of windhover's handlers: the
+// application never sees it. [Limiter.Apply] routes such requests to the
+// Handler (http.Server.DisableGeneralOptionsHandler); on a server that still
+// answers them itself, the Handler logs a warning at its first request.
 func (l *Limiter) Handler(next http.Handler) http.Handler {
-	return &handler{l: l, next: next}
+	return &handler{l: l, next: next, last: star.Last(next)}
 }
 
 type handler struct {
-	l    *Limiter
-	next http.Handler
+	l     *Limiter
+	next  http.Handler
+	last  bool // next is none of windhover's handlers: answer "OPTIONS *" here
+	guard star.Guard
+	late  atomic.Bool // a body limit that came after the first Read was reported
 }
 
+// HandlesOptionsStar marks the handler as one of windhover's.
+func (*handler) HandlesOptionsStar() {}
+
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.guard.Check(r, "limits")
 	l := h.l
 	if l.policies&headPolicy != 0 {
 		if err := l.checkHead(r); err != nil {
@@ -61,24 +87,21 @@ type bodyStage handler
 // exempting it would let any client past the limit with an Upgrade field.
 // Only an HTTP/2 extended CONNECT is exempt, whose "body" is the tunnel.
 func (h *bodyStage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	l := h.l
-	if l.policies&bodyPolicy == 0 || r.Body == nil || r.Body == http.NoBody || isTunnel(r) {
-		h.next.ServeHTTP(w, r)
+	if h.l.policies&bodyPolicy == 0 || r.Body == nil || r.Body == http.NoBody || isTunnel(r) {
+		(*handler)(h).serveNext(w, r)
 		return
 	}
-	limit := l.bodyLimit(r)
-	if limit >= 0 && r.ContentLength > limit {
-		l.refuseRequest(w, r, &Error{Reason: ReasonBodyTooLarge, Limit: limit, Size: r.ContentLength})
+	(*handler)(h).limitBody(w, r)
+}
+
+// serveNext hands r to next, or answers it if it is an "OPTIONS *" that
+// would otherwise leave windhover's handlers.
+func (h *handler) serveNext(w http.ResponseWriter, r *http.Request) {
+	if h.last && star.Is(r) {
+		star.Answer(w, r)
 		return
 	}
-	br := &bodyRequest{req: *r, l: l}
-	br.body = limitedBody{rc: r.Body, br: br, limit: limit}
-	br.req.Body = &br.body
-	br.w.Reset(w, nil)
-	h.next.ServeHTTP(br.w.ResponseWriter(), &br.req)
-	if br.exceeded.Load() && !br.w.Committed() {
-		writeRefusal(&br.w, r, http.StatusRequestEntityTooLarge)
-	}
+	h.next.ServeHTTP(w, r)
 }
 
 // Check applies l's request line, header and declared body size limits to r

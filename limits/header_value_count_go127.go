@@ -4,10 +4,17 @@ package limits
 
 import "net/http"
 
-// applyHeaderValueCount bounds, on Go 1.27 and later, the header values
-// net/http parses at all, unless the user chose a bound.
-func applyHeaderValueCount(srv *http.Server, n int) {
-	if srv.MaxHeaderValueCount == 0 {
-		srv.MaxHeaderValueCount = n
+// serverHeaderValueCount returns, on Go 1.27 and later, the bound on the
+// header values net/http parses at all.
+func serverHeaderValueCount(srv *http.Server) (int, bool) { return srv.MaxHeaderValueCount, true }
+
+// effectiveHeaderValueCount is the bound net/http enforces for a
+// MaxHeaderValueCount of n.
+func effectiveHeaderValueCount(n int) int {
+	if n <= 0 {
+		return http.DefaultMaxHeaderValueCount
 	}
+	return n
 }
+
+func setHeaderValueCount(srv *http.Server, n int) { srv.MaxHeaderValueCount = n }

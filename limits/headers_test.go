@@ -174,7 +174,7 @@ func TestHugeHeaderStoppedByMaxHeaderBytes(t *testing.T) {
 	lim, err := New(Config{})
 	require.NoError(t, err)
 	var srv http.Server
-	lim.Apply(&srv)
+	require.NoError(t, lim.Apply(&srv))
 	require.Equal(t, 8192+2+32768+2+32*104, srv.MaxHeaderBytes)
 	s := serve(t, lim, hello, h1)
 	c := dial(t, s.Addr())

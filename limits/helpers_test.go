@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/require"
 	"github.com/windhover/windhover/internal/testserver"
 )
 
@@ -28,9 +29,9 @@ var (
 	eventually    = testserver.Eventually
 	checkNoLeaks  = testserver.CheckNoLeaks
 	startServer   = testserver.Start
-	quietServerOf = func(lim *Limiter) testserver.Setup {
+	quietServerOf = func(t testing.TB, lim *Limiter) testserver.Setup {
 		return func(ts *httptest.Server) {
-			lim.Apply(ts.Config)
+			require.NoError(t, lim.Apply(ts.Config))
 			ts.Listener = lim.Listener(ts.Listener)
 		}
 	}
@@ -43,7 +44,7 @@ func serve(t testing.TB, lim *Limiter, h http.Handler, p proto) *testserver.Serv
 	if lim == nil {
 		return startServer(t, h, p)
 	}
-	return startServer(t, lim.Handler(h), p, quietServerOf(lim))
+	return startServer(t, lim.Handler(h), p, quietServerOf(t, lim))
 }
 
 // hello answers "hello\n".

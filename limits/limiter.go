@@ -109,9 +109,12 @@ func MaxRequestHeaders(count, totalSize int) *Limiter {
 // MaxRequestBodySize returns a Limiter that only bounds request bodies to n
 // bytes (413 over it), through its Handler; a negative n sets no limit but
 // still lets handlers set one with [SetMaxRequestBodySize]. Unlike
-// http.MaxBytesHandler it answers a declared Content-Length over the limit
-// before the handler runs, answers 413 itself when the handler did not, and
-// lets a handler change the limit until it reads.
+// http.MaxBytesHandler it fails a declared Content-Length over the limit at
+// the first Read, before any byte (and any "100 Continue"), answers 413
+// itself when the handler did not, and lets a handler change the limit until
+// it reads. Behind another limits handler (a route's limit behind a router
+// under a global one) it replaces that handler's limit rather than adding a
+// second: the innermost limit holds.
 func MaxRequestBodySize(n int64) *Limiter {
 	l := only(bodyPolicy, Config{})
 	// Set directly: Config's zero would mean Kestrel's default, here it

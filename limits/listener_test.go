@@ -330,7 +330,7 @@ func TestApplyLimitsConnectionsWithoutListener(t *testing.T) {
 		Handler:   hello,
 		ConnState: func(net.Conn, http.ConnState) { userStates.Add(1) },
 	}
-	lim.Apply(srv)
+	require.NoError(t, lim.Apply(srv))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	go func() { _ = srv.Serve(ln) }()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/windhover/windhover/internal/peer"
+	"github.com/windhover/windhover/internal/star"
 	"golang.org/x/time/rate"
 )
 
@@ -197,16 +198,26 @@ func MaxRequestRate(r rate.Limit, burst int) *RateLimiter {
 //
 // The RateLimit fields follow draft-ietf-httpapi-ratelimit-headers-11's
 // structured-field form.
+//
+// An "OPTIONS *" request takes a token like any other, and is answered 200
+// here, as net/http's own handler would, when next is not one of windhover's
+// handlers: the application never sees it (see [Limiter.Handler]).
 func (l *RateLimiter) Handler(next http.Handler) http.Handler {
-	return &rateHandler{l: l, next: next}
+	return &rateHandler{l: l, next: next, last: star.Last(next)}
 }
 
 type rateHandler struct {
-	l    *RateLimiter
-	next http.Handler
+	l     *RateLimiter
+	next  http.Handler
+	last  bool // next is none of windhover's handlers: answer "OPTIONS *" here
+	guard star.Guard
 }
 
+// HandlesOptionsStar marks the handler as one of windhover's.
+func (*rateHandler) HandlesOptionsStar() {}
+
 func (h *rateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.guard.Check(r, "limits")
 	l := h.l
 	d, err := l.decide(r, l.headersOnAllowed)
 	if err != nil {
@@ -219,6 +230,10 @@ func (h *rateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if l.headersOnAllowed {
 		l.setHeaders(w.Header(), d.Remaining, d.Reset)
+	}
+	if h.last && star.Is(r) {
+		star.Answer(w, r)
+		return
 	}
 	h.next.ServeHTTP(w, r)
 }
