@@ -3,34 +3,49 @@ package timeouts
 import (
 	"io"
 	"net/http"
+	"sync"
+	"time"
 )
 
-// body is a request body whose Reads are timed against the minimum rate.
-// Every Read holds the request's readMu, so that draining the body when the
-// response starts (unread.go) never runs beside one.
+// body is a request body whose Reads are timed against the minimum rate, and
+// the state of what the handler left of it when the response starts
+// (unread.go). Every Read holds mu, so that a drain never runs beside one.
 type body struct {
 	rc io.ReadCloser
 	q  *request
+
+	mu       sync.Mutex
+	read     int64 // bytes handed to the handler
+	eof      bool  // rc returned io.EOF
+	failed   bool  // rc returned another error
+	closed   bool  // the handler closed the body
+	rcClosed bool  // and rc was closed too
+	stash    []byte
+	stashBuf *[stashSize]byte
+
+	// When the server's ReadTimeout, kept by Config.KeepServerTimeouts,
+	// ends the request; zero if none.
+	readLimit time.Time
 }
 
 // Read reads from the body, first what a drain set aside; a Read the alarm
 // cuts returns a [*RateError].
 func (b *body) Read(p []byte) (int, error) {
-	q := b.q
-	q.readMu.Lock()
-	defer q.readMu.Unlock()
-	if q.bodyClosed {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
 		return 0, http.ErrBodyReadAfterClose
 	}
-	if len(q.stash) > 0 {
-		n := copy(p, q.stash)
-		q.stash = q.stash[n:]
-		q.bodyRead += int64(n)
+	if len(b.stash) > 0 {
+		n := copy(p, b.stash)
+		b.stash = b.stash[n:]
+		b.read += int64(n)
 		return n, nil
 	}
-	if q.bodyEOF {
+	if b.eof {
 		return 0, io.EOF
 	}
+	q := b.q
 	policed, err := q.beginRead()
 	if err != nil {
 		return 0, err
@@ -39,12 +54,12 @@ func (b *body) Read(p []byte) (int, error) {
 	if policed {
 		n, err = q.endRead(n, err)
 	}
-	q.bodyRead += int64(n)
+	b.read += int64(n)
 	switch {
 	case err == io.EOF:
-		q.bodyEOF = true
+		b.eof = true
 	case err != nil:
-		q.bodyFailed = true
+		b.failed = true
 	}
 	return n, err
 }
@@ -54,20 +69,28 @@ func (b *body) Read(p []byte) (int, error) {
 // only marked closed here, and what is left of it is dealt with when the
 // response goes out, as for a body the handler never touched.
 func (b *body) Close() error {
-	q := b.q
-	if q.h2 {
+	if b.q.h2 {
 		return b.rc.Close()
 	}
-	q.readMu.Lock()
-	defer q.readMu.Unlock()
-	if q.bodyClosed {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
 		return nil
 	}
-	q.bodyClosed = true
-	q.releaseStash()
-	if !q.bodyEOF {
+	b.closed = true
+	b.releaseStash()
+	if !b.eof {
 		return nil
 	}
-	q.rcClosed = true
+	b.rcClosed = true
 	return b.rc.Close()
+}
+
+// releaseStash gives back the buffer of bytes a drain set aside. Called with
+// mu held.
+func (b *body) releaseStash() {
+	if b.stashBuf != nil {
+		stashes.Put(b.stashBuf)
+		b.stashBuf, b.stash = nil, nil
+	}
 }

@@ -110,10 +110,10 @@ func (q *request) serverLimits(r *http.Request) {
 		return
 	}
 	now := time.Now()
-	if srv.ReadTimeout > 0 {
-		q.readLimit = now.Add(srv.ReadTimeout)
+	if srv.ReadTimeout > 0 && q.b != nil {
+		q.b.readLimit = now.Add(srv.ReadTimeout)
 	}
 	if srv.WriteTimeout > 0 {
-		q.writeLimit = now.Add(srv.WriteTimeout)
+		q.writeLimit = now.Add(srv.WriteTimeout).UnixNano()
 	}
 }

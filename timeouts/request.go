@@ -24,10 +24,10 @@ const chunkSize = 64 << 10
 // request is the state of one policed request. Reads and writes of the
 // handler's goroutines and the alarm's goroutine meet under mu.
 type request struct {
-	w  rw.Writer
-	p  *Policy
-	r  *http.Request // the request as handed on
-	h2 bool
+	w rw.Writer
+	p *Policy
+	r *http.Request // the request as handed on
+	b *body         // its body; nil for a request without one
 
 	mu    sync.Mutex
 	alarm *alarm
@@ -46,41 +46,30 @@ type request struct {
 	writeBy      time.Time // the running deadline of the writes
 	writing      int       // writes (and flushes) in progress
 	announced    int64     // bytes announced by the last BeginWrite
-	unflushed    bool      // bytes written since the last flush
 	buffered     int64     // body bytes net/http may still hold in its buffer
 	pending      int64     // bytes written into that buffer, not yet charged
-	knownBuffer  bool      // the writer under the handler is net/http's, buffered
 	headerBytes  int64     // status line and header, counted with the first write
 	outViolation *RateError
-
-	hijacked bool
-	done     bool // the handler has returned: nothing more is policed
 
 	// How deadlines reach the connection when the writer chain hides
 	// net/http's: the connection Apply put in the context (HTTP/1), or
 	// nothing (unreachable, counted when the request came).
-	conn        net.Conn
+	conn net.Conn
+
+	// When the server's WriteTimeout, kept by Config.KeepServerTimeouts,
+	// ends the response (Unix nanoseconds; 0 if none): a write deadline the
+	// policy sets is never later.
+	writeLimit int64
+
+	h2          bool
+	unflushed   bool // bytes written since the last flush
+	knownBuffer bool // the writer under the handler is net/http's, buffered
 	unreachable bool
+	hijacked    bool
+	done        bool // the handler has returned: nothing more is policed
 
-	// The deadlines of the server's ReadTimeout and WriteTimeout, when
-	// Config.KeepServerTimeouts kept them: a deadline the policy moves is
-	// never later. Zero otherwise.
-	readLimit, writeLimit time.Time
-
-	// The request body, over HTTP/1, and what the handler left of it when
-	// the response starts (unread.go). Guarded by readMu, which every Read
-	// holds.
-	b          *body // nil for a request without a body
-	readMu     sync.Mutex
-	bodyRead   int64 // bytes handed to the handler
-	bodyEOF    bool  // the body's source returned io.EOF
-	bodyFailed bool  // it returned another error
-	bodyClosed bool  // the handler closed it
-	rcClosed   bool  // and the body beneath was closed too
-	stash      []byte
-	stashBuf   *[stashSize]byte
-
-	// Set on the handler's goroutine when the response starts and ends.
+	// Set on the handler's goroutine when the response starts and ends
+	// (unread.go).
 	settled bool // the question of the unread body was settled
 	closing bool // the connection closes after the response
 	star    bool // an "OPTIONS *" the handler answers itself
@@ -316,8 +305,8 @@ func (q *request) finish() {
 		// What is still buffered (and charged to no write yet) leaves
 		// now, as one last write.
 		deadline = q.out.writeDeadline(time.Now(), q.writeBy, q.pending+q.headerBytes)
-		if !q.writeLimit.IsZero() && deadline.After(q.writeLimit) {
-			deadline = q.writeLimit // the server's WriteTimeout is sooner
+		if q.writeLimit != 0 && deadline.UnixNano() > q.writeLimit {
+			deadline = time.Unix(0, q.writeLimit) // the server's WriteTimeout is sooner
 		}
 	}
 	a := q.alarm

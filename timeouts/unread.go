@@ -50,29 +50,30 @@ var stashes = sync.Pool{New: func() any { return new([stashSize]byte) }}
 // the handler's goroutine, before the header is committed; with the header
 // it may add "Connection: close".
 func (q *request) settle(code int) {
-	if q.b == nil || q.h2 || q.settled {
+	b := q.b
+	if b == nil || q.h2 || q.settled {
 		return
 	}
 	q.settled = true
 	if code == http.StatusSwitchingProtocols {
 		return // the handler takes the connection, and the body with it
 	}
-	if !q.readMu.TryLock() {
+	if !b.mu.TryLock() {
 		// A Read in progress on another goroutine: the handler reads
 		// the body while it answers (full duplex).
 		q.closeAfter()
 		return
 	}
-	defer q.readMu.Unlock()
-	if q.bodyEOF {
+	defer b.mu.Unlock()
+	if b.eof {
 		return
 	}
 	q.mu.Lock()
 	violated := q.inViolation != nil
 	q.mu.Unlock()
-	remaining := q.r.ContentLength - q.bodyRead
+	remaining := q.r.ContentLength - b.read
 	switch {
-	case violated, q.bodyFailed, q.r.Close, q.closingHeader(), q.star, q.unreachable:
+	case violated, b.failed, q.r.Close, q.closingHeader(), q.star, q.unreachable:
 		// The body is dead, or the client or the response says the
 		// connection closes (a refusal by a policy inside: see
 		// refuse.SkipBody); or it is "OPTIONS *", whose body net/http
@@ -82,7 +83,7 @@ func (q *request) settle(code int) {
 		// A chunked or larger rest: it may be long coming, and net/http
 		// would read up to 256 KiB of it before the response.
 		q.closeAfter()
-	case q.bodyRead == 0 && q.r.Header.Get("Expect") != "":
+	case b.read == 0 && q.r.Header.Get("Expect") != "":
 		// Reading would send "100 Continue" and ask for a body nobody
 		// wants; net/http closes such a connection too.
 		q.closeAfter()
@@ -92,11 +93,12 @@ func (q *request) settle(code int) {
 }
 
 // drain reads the rest of a small body, waiting at most drainWait, and sets
-// it aside. Called with readMu held.
+// it aside. Called with the body's mu held.
 func (q *request) drain() {
+	b := q.b
 	deadline := time.Now().Add(drainWait)
-	if !q.readLimit.IsZero() && deadline.After(q.readLimit) {
-		deadline = q.readLimit
+	if !b.readLimit.IsZero() && deadline.After(b.readLimit) {
+		deadline = b.readLimit
 	}
 	if q.setReadDeadline(deadline) != nil {
 		q.closeAfter()
@@ -107,12 +109,12 @@ func (q *request) drain() {
 	var err error
 	for n < len(buf) && err == nil {
 		var m int
-		m, err = q.b.rc.Read(buf[n:])
+		m, err = b.rc.Read(buf[n:])
 		n += m
 	}
 	switch err {
 	case io.EOF:
-		q.bodyEOF = true
+		b.eof = true
 		// net/http cleared the deadline itself when its body reached
 		// its end, before it started reading ahead for the next request
 		// (a ReadTimeout ends there too); a body that some middleware
@@ -126,19 +128,19 @@ func (q *request) drain() {
 	case nil:
 		// More than the length announced: a body some middleware
 		// replaced. Its rest is the handler's business.
-		_ = q.setReadDeadline(q.readLimit)
+		_ = q.setReadDeadline(b.readLimit)
 		q.closeAfter()
 	default:
 		// Not here in time. The deadline stays expired: the connection
 		// closes after the response, and net/http reads no more of it.
-		q.bodyFailed = true
+		b.failed = true
 		q.closeAfter()
 	}
-	if n == 0 || q.bodyClosed {
+	if n == 0 || b.closed {
 		stashes.Put(buf)
 		return
 	}
-	q.stashBuf, q.stash = buf, buf[:n]
+	b.stashBuf, b.stash = buf, buf[:n]
 }
 
 // closeAfter makes the response close the connection: net/http then does not
@@ -156,15 +158,6 @@ func (q *request) closeAfter() {
 // it, and looking would make net/http copy it.
 func (q *request) closingHeader() bool {
 	return q.w.HeaderUsed() && q.w.Header().Get("Connection") == "close"
-}
-
-// releaseStash gives back the buffer of bytes set aside. Called with readMu
-// held.
-func (q *request) releaseStash() {
-	if q.stashBuf != nil {
-		stashes.Put(q.stashBuf)
-		q.stashBuf, q.stash = nil, nil
-	}
 }
 
 // finishBody runs when the handler has returned, over HTTP/1, before net/http
@@ -187,11 +180,12 @@ func (q *request) finishBody() {
 	if violated {
 		q.closing = true
 	}
+	b := q.b
 	eof, closed := false, false
-	if q.readMu.TryLock() {
-		eof, closed = q.bodyEOF, q.bodyClosed && !q.rcClosed
-		q.releaseStash()
-		q.readMu.Unlock()
+	if b.mu.TryLock() {
+		eof, closed = b.eof, b.closed && !b.rcClosed
+		b.releaseStash()
+		b.mu.Unlock()
 	}
 	stopped := false
 	if q.closing && !eof && q.setReadDeadline(time.Unix(1, 0)) == nil {
@@ -205,6 +199,6 @@ func (q *request) finishBody() {
 	if closed && (eof || stopped) {
 		// The handler closed the body before its end; the Close it
 		// asked for cannot wait for the client any more.
-		_ = q.b.rc.Close()
+		_ = b.rc.Close()
 	}
 }
