@@ -18,7 +18,11 @@
 //	pol, err := timeouts.New(timeouts.Config{})   // Kestrel's defaults
 //	if err != nil { ... }
 //	srv := &http.Server{Handler: pol.Handler(mux)}
-//	pol.Apply(srv)   // IdleTimeout 130 s, ReadHeaderTimeout 30 s
+//	if err := pol.Apply(srv); err != nil { ... }   // IdleTimeout 130 s, ReadHeaderTimeout 30 s
+//
+// [Policy.Apply] refuses a server whose ReadTimeout or WriteTimeout would cut
+// off what the rates allow, unless [Config.KeepServerTimeouts] says to keep
+// them, and keeps every bound the server already has that is stricter.
 //
 // # How the rates are measured
 //
@@ -68,6 +72,59 @@
 // cut through http.ResponseController's read and write deadlines, which also
 // work on HTTP/2 streams. Nothing polls, and nothing goes through an HTTP/2
 // connection's serve goroutine except the cut itself.
+//
+// # Unread request bodies
+//
+// Over HTTP/1, net/http reads what a handler left of a request body, up to
+// 256 KiB, before it writes the response (at the handler's first write that
+// reaches the connection, or after the handler returns), and again when it
+// closes the body after the response, even one that says "Connection: close".
+// It reads at the client's pace, with no deadline unless the server has a
+// ReadTimeout: a client that announces a body and never sends it gets no
+// answer and holds the connection for as long as it likes. Any handler that
+// does not read its body is exposed: a health check, a 404, a 405.
+//
+// [Policy.Handler] settles the question just before the response's header is
+// committed. A body read to its end needs nothing. The rest of a small body
+// (under 4 KiB, with a Content-Length) that has arrived, or arrives within
+// 50 ms, is read then and set aside for the handler, which may still read it
+// after it wrote; the connection is kept. Anything else (a larger or chunked
+// rest, a rest that does not arrive in time, a client that sent "Expect:
+// 100-continue" and was never asked for the body) gets "Connection: close",
+// and if the body is still unread when the handler returns, net/http's last
+// read of it fails at once: the client gets its answer at once and the
+// connection closes ([Stats.UnreadBodies] counts them). A small body that
+// does not arrive within the 50 ms also ends the request's context, as any
+// failed read from a client does in net/http. A handler that closes the body
+// early only marks it closed; what is left is dealt with in the same way.
+//
+// Kestrel answers at once too, then reads the rest for up to 5 s to keep the
+// connection. net/http writes the response only after its read, so keeping
+// a connection would mean delaying every answer; the policy answers at once,
+// keeps the connection when the rest is already there, and lets no client
+// hold one. Over HTTP/2 the stream ends with the handler, and nothing is
+// needed.
+//
+// # Behind other wrappers
+//
+// The rates are enforced through http.ResponseController, which reaches
+// net/http's writer through the Unwrap methods of the wrappers in front of
+// [Policy.Handler]. A middleware whose ResponseWriter has no Unwrap hides it:
+// over HTTP/1 the policy then uses the connection that [Policy.Apply] keeps
+// in each connection's context. Over HTTP/2 the connection carries other
+// streams and cannot be cut for one: such requests, and those of a server
+// without Apply, are counted in [Stats.UnenforceableRequests], and the first
+// is logged through log/slog. Give such a wrapper an Unwrap method, or put
+// the policy's handler outside it.
+//
+// # OPTIONS *
+//
+// net/http answers "OPTIONS *" itself, before the server's Handler, unless
+// http.Server.DisableGeneralOptionsHandler is set; its body is read there at
+// the client's pace. Apply sets that field, and [Policy.Handler] answers such
+// a request as net/http would (200, empty), reading its body under the
+// request body rate; when the handler it wraps is another windhover policy,
+// that one answers.
 //
 // # Per request
 //

@@ -31,7 +31,9 @@ func Example() {
 		fmt.Fprintln(w, "stored")
 	})
 	srv := httptest.NewUnstartedServer(pol.Handler(upload))
-	pol.Apply(srv.Config)
+	if err := pol.Apply(srv.Config); err != nil {
+		log.Fatal(err)
+	}
 	srv.Start()
 	defer srv.Close()
 
@@ -90,10 +92,16 @@ func ExamplePolicy_Apply() {
 		log.Fatal(err)
 	}
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second}
-	pol.Apply(srv)
+	if err := pol.Apply(srv); err != nil {
+		log.Fatal(err)
+	}
 	fmt.Println(srv.IdleTimeout, srv.ReadHeaderTimeout, srv.ReadTimeout, srv.WriteTimeout)
+
+	// A WriteTimeout would cut off downloads that keep the minimum rate.
+	fmt.Println(pol.Apply(&http.Server{WriteTimeout: time.Minute}))
 	// Output:
 	// 2m10s 10s 0s 0s
+	// windhover/timeouts: http.Server.WriteTimeout = 1m0s would cut responses that keep Config.MinResponseDataRate (240 B/s after 5s); set it to 0, or Config.KeepServerTimeouts to keep it
 }
 
 func ExampleMinDataRates() {

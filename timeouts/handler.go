@@ -2,6 +2,8 @@ package timeouts
 
 import (
 	"net/http"
+
+	"github.com/windhover/windhover/internal/star"
 )
 
 // Handler returns next with its request bodies and responses held to p's
@@ -14,35 +16,61 @@ import (
 // (io.Copy, which keeps sendfile), are timed in 64 KiB chunks. A hijacked
 // connection is no longer policed. Rates can be changed per request with
 // [SetMinRequestBodyDataRate] and [SetMinResponseDataRate].
+//
+// Over HTTP/1, a body the handler left unread never holds the response or
+// the connection (see the package documentation). An "OPTIONS *" request
+// that reaches the handler is answered as net/http's built-in handler would,
+// unless next is another windhover policy, which then answers it; its body is
+// read under the request body rate.
 func (p *Policy) Handler(next http.Handler) http.Handler {
-	return &handler{p: p, next: next}
+	return &handler{p: p, next: next, last: star.Last(next)}
 }
 
 type handler struct {
-	p    *Policy
-	next http.Handler
+	p     *Policy
+	next  http.Handler
+	last  bool // next is not a windhover policy: answer "OPTIONS *" here
+	guard star.Guard
 }
+
+// HandlesOptionsStar tells windhover's other handlers that this one deals
+// with "OPTIONS *".
+func (*handler) HandlesOptionsStar() {}
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := h.p
+	h.guard.Check(r, "timeouts")
 	p.policed.Add(1)
 	p.active.Add(1)
 	defer p.active.Add(-1)
 
 	var q *request
-	if r.Body == nil || r.Body == http.NoBody {
+	hasBody := r.Body != nil && r.Body != http.NoBody
+	if !hasBody {
 		q = &request{r: r}
 	} else {
 		br := &bodyRequest{req: *r}
 		q = &br.request
 		br.body = body{rc: r.Body, q: q}
 		br.req.Body = &br.body
-		q.r = &br.req
+		q.r, q.b = &br.req, &br.body
 	}
 	q.p, q.in, q.out, q.h2 = p, p.in, p.out, r.ProtoMajor == 2
-	q.knownBuffer = knownBuffer(w)
+	var deadlines bool
+	q.knownBuffer, deadlines = inspect(w)
 	q.w.Reset(w, q)
 	q.w.SetChunkSize(chunkSize)
+	if !deadlines {
+		q.reach(r, hasBody)
+	}
+	if p.keepServer {
+		q.serverLimits(r)
+	}
 	defer q.finish()
+	if h.last && star.Is(r) {
+		q.star = true
+		star.Answer(q.w.ResponseWriter(), q.r)
+		return
+	}
 	h.next.ServeHTTP(q.w.ResponseWriter(), q.r)
 }

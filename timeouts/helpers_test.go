@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
 	"github.com/windhover/windhover/internal/testserver"
 )
 
@@ -25,7 +26,7 @@ const (
 func serve(t testing.TB, pol *Policy, h http.Handler, p testserver.Proto) *testserver.Server {
 	t.Helper()
 	return testserver.Start(t, pol.Handler(h), p, func(ts *httptest.Server) {
-		pol.Apply(ts.Config)
+		require.NoError(t, pol.Apply(ts.Config))
 		ts.Listener = smallBuffers{ts.Listener}
 	})
 }

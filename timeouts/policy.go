@@ -57,6 +57,13 @@ type Config struct {
 	// the system's setting (unbounded by default) alone.
 	MaxUnsentResponseBytes int
 
+	// KeepServerTimeouts makes [Policy.Apply] keep an http.Server's
+	// ReadTimeout or WriteTimeout that is set while the matching minimum
+	// rate is on. Such a timeout bounds a whole request or response, so it
+	// cuts off honest large uploads and downloads that keep the rates, and
+	// Apply refuses it unless this is true.
+	KeepServerTimeouts bool
+
 	// OnViolation, if set, is called for each violation with the request
 	// and a [*RateError]. It runs on a timer's goroutine, so it must be quick
 	// and safe for concurrent use.
@@ -71,11 +78,15 @@ type Policy struct {
 	headers        time.Duration
 	unsent         int
 	in, out        Rate
+	keepServer     bool
 	onViolation    func(*http.Request, error)
 	policed        atomic.Uint64
 	active         atomic.Int64
 	bodyViolations atomic.Uint64
 	respViolations atomic.Uint64
+	unreadBodies   atomic.Uint64
+	unenforceable  atomic.Uint64
+	warned         atomic.Bool
 }
 
 // New returns a Policy for cfg, or an error naming the first invalid field.
@@ -95,14 +106,17 @@ func New(cfg Config) (*Policy, error) {
 		headers:     orDefault(cfg.RequestHeadersTimeout, DefaultRequestHeadersTimeout),
 		in:          cfg.MinRequestBodyDataRate.withDefaults(),
 		out:         cfg.MinResponseDataRate.withDefaults(),
+		keepServer:  cfg.KeepServerTimeouts,
 		onViolation: cfg.OnViolation,
 	}, nil
 }
 
 // MinDataRates returns a Policy that enforces only the two minimum data rates:
-// its Apply changes no timeout, and only bounds each connection's unsent
-// bytes ([Config.MaxUnsentResponseBytes]), without which the response rate
-// cannot see a slow reader behind the kernel's send buffer. Use [Off] for a
+// its Apply sets no timeout, and only bounds each connection's unsent bytes
+// ([Config.MaxUnsentResponseBytes]), without which the response rate cannot
+// see a slow reader behind the kernel's send buffer. Like every Apply, it
+// refuses a server whose ReadTimeout or WriteTimeout would cut what the rates
+// allow; [New] with [Config.KeepServerTimeouts] keeps them. Use [Off] for a
 // rate to switch it off. It panics if a rate is invalid, a programmer's error
 // with literal arguments.
 func MinDataRates(requestBody, response Rate) *Policy {
@@ -120,38 +134,67 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
-// Apply sets srv's IdleTimeout and ReadHeaderTimeout to Kestrel's
-// KeepAliveTimeout and RequestHeadersTimeout, each only if it is zero, and
-// chains srv.ConnContext (keeping any function already there) to bound each
-// TCP connection's unsent bytes, as [Config.MaxUnsentResponseBytes] says.
+// Apply prepares srv for p, or returns an error naming the server's field
+// that conflicts with p and leaves srv unchanged.
 //
-// It leaves ReadTimeout and WriteTimeout alone, and they are best left zero:
-// a hard limit on a whole request or response cuts off healthy large uploads,
-// downloads and streams, while the minimum data rates cut off only clients
-// that are too slow. It leaves HTTP2.WriteByteTimeout alone too: a limit on
-// time without progress would cut off a client that reads at the minimum rate
-// but has megabytes buffered. The minimum response rate cuts each HTTP/2
-// stream of a client that reads too slowly; a client that then stops reading
-// the connection altogether keeps it open until it closes, or until a
-// WriteByteTimeout the user chose. Call Apply once per server, before it
-// starts.
-func (p *Policy) Apply(srv *http.Server) {
-	if p.keepAlive > 0 && srv.IdleTimeout == 0 {
-		srv.IdleTimeout = p.keepAlive
-	}
-	if p.headers > 0 && srv.ReadHeaderTimeout == 0 {
-		srv.ReadHeaderTimeout = p.headers
-	}
-	if p.unsent > 0 {
-		next, n := srv.ConnContext, p.unsent
-		srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
-			limitUnsent(c, n)
-			if next != nil {
-				return next(ctx, c)
-			}
-			return ctx
+// It sets srv's IdleTimeout and ReadHeaderTimeout to Kestrel's
+// KeepAliveTimeout and RequestHeadersTimeout, each only if it is zero; since
+// net/http falls back to ReadTimeout for both, a shorter ReadTimeout is kept
+// as their bound. It chains srv.ConnContext (keeping any function already
+// there) to bound each TCP connection's unsent bytes, as
+// [Config.MaxUnsentResponseBytes] says, without raising a lower bound the
+// socket already has, and to give [Policy.Handler] the connection's deadlines
+// when a ResponseWriter without an Unwrap method hides net/http's. And it sets
+// srv.DisableGeneralOptionsHandler, so that "OPTIONS *" requests reach the
+// handlers, where windhover's policies see them and the innermost answers
+// them as net/http would.
+//
+// A ReadTimeout or WriteTimeout is an error while the matching minimum rate is
+// on, unless [Config.KeepServerTimeouts] is set: a hard limit on a whole
+// request or response cuts off healthy large uploads, downloads and streams,
+// while the minimum data rates cut off only clients that are too slow. Apply
+// leaves HTTP2.WriteByteTimeout alone: a limit on time without progress would
+// cut off a client that reads at the minimum rate but has megabytes buffered.
+// The minimum response rate cuts each HTTP/2 stream of a client that reads too
+// slowly; a client that then stops reading the connection altogether keeps it
+// open until it closes, or until a WriteByteTimeout the user chose. Call Apply
+// once per server, before it starts.
+func (p *Policy) Apply(srv *http.Server) error {
+	if !p.keepServer {
+		if srv.ReadTimeout > 0 && !p.in.IsOff() {
+			return fmt.Errorf("windhover/timeouts: http.Server.ReadTimeout = %v would cut request bodies that keep Config.MinRequestBodyDataRate (%v); set it to 0, or Config.KeepServerTimeouts to keep it", srv.ReadTimeout, p.in)
+		}
+		if srv.WriteTimeout > 0 && !p.out.IsOff() {
+			return fmt.Errorf("windhover/timeouts: http.Server.WriteTimeout = %v would cut responses that keep Config.MinResponseDataRate (%v); set it to 0, or Config.KeepServerTimeouts to keep it", srv.WriteTimeout, p.out)
 		}
 	}
+	if p.keepAlive > 0 && srv.IdleTimeout == 0 {
+		srv.IdleTimeout = stricter(p.keepAlive, srv.ReadTimeout)
+	}
+	if p.headers > 0 && srv.ReadHeaderTimeout == 0 {
+		srv.ReadHeaderTimeout = stricter(p.headers, srv.ReadTimeout)
+	}
+	srv.DisableGeneralOptionsHandler = true
+	next, n := srv.ConnContext, p.unsent
+	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		if n > 0 {
+			limitUnsent(c, n)
+		}
+		if next != nil {
+			ctx = next(ctx, c)
+		}
+		return context.WithValue(ctx, connContextKey, c)
+	}
+	return nil
+}
+
+// stricter returns d, or the server's fallback if that is shorter: net/http
+// uses ReadTimeout where IdleTimeout or ReadHeaderTimeout is zero.
+func stricter(d, fallback time.Duration) time.Duration {
+	if fallback > 0 && fallback < d {
+		return fallback
+	}
+	return d
 }
 
 // Stats is a snapshot of a Policy's counters.
@@ -167,6 +210,16 @@ type Stats struct {
 	// handler returns (at most a few KiB) is bounded by a deadline that
 	// net/http enforces itself; a cut there is not counted.
 	ResponseRateViolations uint64
+	// UnreadBodies counts HTTP/1 requests answered while part of their
+	// body was still unread and had not arrived: their connection closed
+	// after the response rather than wait for it.
+	UnreadBodies uint64
+	// UnenforceableRequests counts requests the policy could not hold to
+	// its rates, nor protect from an unread body: a ResponseWriter without
+	// an Unwrap method hid net/http's, and the connection was out of reach
+	// (HTTP/2, or a server without [Policy.Apply]). The first is also
+	// logged through log/slog.
+	UnenforceableRequests uint64
 }
 
 // Stats returns a snapshot of p's counters, each read atomically.
@@ -176,6 +229,8 @@ func (p *Policy) Stats() Stats {
 		ActiveRequests:         p.active.Load(),
 		BodyRateViolations:     p.bodyViolations.Load(),
 		ResponseRateViolations: p.respViolations.Load(),
+		UnreadBodies:           p.unreadBodies.Load(),
+		UnenforceableRequests:  p.unenforceable.Load(),
 	}
 }
 

@@ -1,6 +1,7 @@
 package timeouts
 
 import (
+	"context"
 	"net/http"
 	"testing"
 	"time"
@@ -14,31 +15,80 @@ func TestApply(t *testing.T) {
 	pol, err := New(Config{})
 	require.NoError(t, err)
 	var srv http.Server
-	pol.Apply(&srv)
+	require.NoError(t, pol.Apply(&srv))
 	assert.Equal(t, 130*time.Second, srv.IdleTimeout)
 	assert.Equal(t, 30*time.Second, srv.ReadHeaderTimeout)
 	assert.Zero(t, srv.ReadTimeout, "left alone: rates replace it")
 	assert.Zero(t, srv.WriteTimeout)
 	assert.Nil(t, srv.HTTP2, "WriteByteTimeout is the user's choice")
+	assert.True(t, srv.DisableGeneralOptionsHandler, `"OPTIONS *" goes through the handlers`)
+	assert.NotNil(t, srv.ConnContext)
 
 	mine := http.Server{IdleTimeout: time.Minute, ReadHeaderTimeout: time.Second}
-	pol.Apply(&mine)
+	require.NoError(t, pol.Apply(&mine))
 	assert.Equal(t, time.Minute, mine.IdleTimeout, "what the user set stands")
 	assert.Equal(t, time.Second, mine.ReadHeaderTimeout)
 
 	keep, err := New(Config{KeepAliveTimeout: -1, RequestHeadersTimeout: -1, MinResponseDataRate: Off})
 	require.NoError(t, err)
 	var untouched http.Server
-	keep.Apply(&untouched)
+	require.NoError(t, keep.Apply(&untouched))
 	assert.Zero(t, untouched.IdleTimeout)
 	assert.Zero(t, untouched.ReadHeaderTimeout)
 
 	only := MinDataRates(Rate{}, Rate{})
 	var s2 http.Server
-	only.Apply(&s2)
+	require.NoError(t, only.Apply(&s2))
 	assert.Zero(t, s2.IdleTimeout)
 	assert.Zero(t, s2.ReadHeaderTimeout)
 	assert.NotNil(t, s2.ConnContext, "the unsent bytes are bounded")
+}
+
+func TestApplyRefusesTimeoutsThatCutTheRates(t *testing.T) {
+	pol, err := New(Config{})
+	require.NoError(t, err)
+	for _, tt := range []struct {
+		read, write time.Duration
+		want        string
+	}{
+		{30 * time.Second, 0, "windhover/timeouts: http.Server.ReadTimeout = 30s would cut request bodies that keep Config.MinRequestBodyDataRate (240 B/s after 5s); set it to 0, or Config.KeepServerTimeouts to keep it"},
+		{0, time.Minute, "windhover/timeouts: http.Server.WriteTimeout = 1m0s would cut responses that keep Config.MinResponseDataRate (240 B/s after 5s); set it to 0, or Config.KeepServerTimeouts to keep it"},
+	} {
+		srv := http.Server{ReadTimeout: tt.read, WriteTimeout: tt.write}
+		err := pol.Apply(&srv)
+		require.EqualError(t, err, tt.want)
+		assert.Zero(t, srv.IdleTimeout, "nothing changed")
+		assert.Nil(t, srv.ConnContext)
+		assert.False(t, srv.DisableGeneralOptionsHandler)
+
+		err = MinDataRates(Rate{}, Rate{}).Apply(&srv)
+		assert.EqualError(t, err, tt.want, "MinDataRates too")
+	}
+
+	// A rate switched off conflicts with nothing.
+	noBody := MinDataRates(Off, Rate{})
+	require.NoError(t, noBody.Apply(&http.Server{ReadTimeout: time.Minute}))
+	noResp := MinDataRates(Rate{}, Off)
+	require.NoError(t, noResp.Apply(&http.Server{WriteTimeout: time.Minute}))
+}
+
+func TestApplyKeepsServerTimeouts(t *testing.T) {
+	pol, err := New(Config{KeepServerTimeouts: true})
+	require.NoError(t, err)
+	// net/http bounds idle connections and request headers by ReadTimeout
+	// where IdleTimeout and ReadHeaderTimeout are zero: the shorter bound
+	// stands.
+	srv := http.Server{ReadTimeout: 10 * time.Second, WriteTimeout: time.Minute}
+	require.NoError(t, pol.Apply(&srv))
+	assert.Equal(t, 10*time.Second, srv.ReadTimeout)
+	assert.Equal(t, time.Minute, srv.WriteTimeout)
+	assert.Equal(t, 10*time.Second, srv.IdleTimeout)
+	assert.Equal(t, 10*time.Second, srv.ReadHeaderTimeout)
+
+	long := http.Server{ReadTimeout: 10 * time.Minute}
+	require.NoError(t, pol.Apply(&long))
+	assert.Equal(t, 130*time.Second, long.IdleTimeout)
+	assert.Equal(t, 30*time.Second, long.ReadHeaderTimeout)
 }
 
 func TestHijackedStopsPolicing(t *testing.T) {
@@ -129,4 +179,23 @@ func TestPolicyLeavesHeaderAlone(t *testing.T) {
 	}))
 	h.ServeHTTP(w, &http.Request{Method: "GET", ProtoMajor: 1, Body: http.NoBody, Header: http.Header{}})
 	assert.Zero(t, w.calls)
+}
+
+func TestKeptWriteTimeoutStaysTheBound(t *testing.T) {
+	// With Config.KeepServerTimeouts a server's WriteTimeout stays: the
+	// deadline the policy sets for what net/http writes last is never later.
+	pol, err := New(Config{KeepServerTimeouts: true, MinRequestBodyDataRate: Off, MinResponseDataRate: Rate{BytesPerSecond: 1000, GracePeriod: 2 * time.Second}})
+	require.NoError(t, err)
+	srv := &http.Server{WriteTimeout: time.Second}
+	require.NoError(t, pol.Apply(srv))
+	w := &deadlineWriter{NopWriter: *testserver.NewNopWriter()}
+	h := pol.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write(make([]byte, 5000)) // 5 s at 1,000 B/s
+	}))
+	r := (&http.Request{Method: "GET", ProtoMajor: 1, Body: http.NoBody, Header: http.Header{}}).
+		WithContext(context.WithValue(context.Background(), http.ServerContextKey, srv))
+	start := time.Now()
+	h.ServeHTTP(w, r)
+	require.Len(t, w.deadlines, 1)
+	assert.Less(t, w.deadlines[0].Sub(start), 2*time.Second, "the WriteTimeout, not the rate's 5 s")
 }

@@ -24,10 +24,10 @@ const chunkSize = 64 << 10
 // request is the state of one policed request. Reads and writes of the
 // handler's goroutines and the alarm's goroutine meet under mu.
 type request struct {
-	w  rw.Writer
-	p  *Policy
-	r  *http.Request // the request as handed on
-	h2 bool
+	w rw.Writer
+	p *Policy
+	r *http.Request // the request as handed on
+	b *body         // its body; nil for a request without one
 
 	mu    sync.Mutex
 	alarm *alarm
@@ -46,15 +46,33 @@ type request struct {
 	writeBy      time.Time // the running deadline of the writes
 	writing      int       // writes (and flushes) in progress
 	announced    int64     // bytes announced by the last BeginWrite
-	unflushed    bool      // bytes written since the last flush
 	buffered     int64     // body bytes net/http may still hold in its buffer
 	pending      int64     // bytes written into that buffer, not yet charged
-	knownBuffer  bool      // the writer under the handler is net/http's, buffered
 	headerBytes  int64     // status line and header, counted with the first write
 	outViolation *RateError
 
-	hijacked bool
-	done     bool // the handler has returned: nothing more is policed
+	// How deadlines reach the connection when the writer chain hides
+	// net/http's: the connection Apply put in the context (HTTP/1), or
+	// nothing (unreachable, counted when the request came).
+	conn net.Conn
+
+	// When the server's WriteTimeout, kept by Config.KeepServerTimeouts,
+	// ends the response (Unix nanoseconds; 0 if none): a write deadline the
+	// policy sets is never later.
+	writeLimit int64
+
+	h2          bool
+	unflushed   bool // bytes written since the last flush
+	knownBuffer bool // the writer under the handler is net/http's, buffered
+	unreachable bool
+	hijacked    bool
+	done        bool // the handler has returned: nothing more is policed
+
+	// Set on the handler's goroutine when the response starts and ends
+	// (unread.go).
+	settled bool // the question of the unread body was settled
+	closing bool // the connection closes after the response
+	star    bool // an "OPTIONS *" the handler answers itself
 }
 
 // bodyRequest is a request with a body, in one allocation: its state, the
@@ -66,27 +84,6 @@ type bodyRequest struct {
 }
 
 var _ rw.Hooks = (*request)(nil)
-
-// knownBuffer reports whether w is net/http's own ResponseWriter, under
-// nothing but windhover's wrappers, none of which writes through: then small
-// writes are known to stay in net/http's buffer. A writer with no Unwrap that
-// can enable full duplex and take deadlines is taken to be net/http's.
-func knownBuffer(w http.ResponseWriter) bool {
-	for range 16 {
-		if !rw.IsWriter(w) {
-			if _, ok := w.(interface{ Unwrap() http.ResponseWriter }); ok {
-				return false // someone else's wrapper: it may flush each write
-			}
-			_, ok := w.(interface {
-				EnableFullDuplex() error
-				SetWriteDeadline(time.Time) error
-			})
-			return ok
-		}
-		w = w.(interface{ Unwrap() http.ResponseWriter }).Unwrap()
-	}
-	return false
-}
 
 // beginRead starts timing a body Read. It reports whether the Read is
 // policed, or the violation that already ended the body.
@@ -133,6 +130,7 @@ const defaultHeaderBytes = 128
 // WriteHeader notes the size of the status line and header, which count
 // toward the response rate with the first write, as Kestrel counts them.
 func (q *request) WriteHeader(code int) {
+	q.settle(code)
 	size := len("HTTP/1.1 000 \r\n\r\n") + len(http.StatusText(code))
 	if !q.w.HeaderUsed() {
 		// Calling Header would make net/http copy the header map.
@@ -272,17 +270,16 @@ func (q *request) check() {
 	if q.done || q.hijacked {
 		return
 	}
-	rc := http.NewResponseController(q.w.Unwrap())
 	if bodyErr != nil {
 		// Over HTTP/1 this sets the connection's read deadline; over
 		// HTTP/2 it ends the stream's body, without a message to the
 		// connection's serve goroutine.
-		_ = rc.SetReadDeadline(now)
+		_ = q.setReadDeadline(now)
 	}
 	if respErr != nil {
 		// Over HTTP/1 the connection's write deadline, after which
 		// net/http closes it; over HTTP/2 a reset of the stream.
-		_ = rc.SetWriteDeadline(now)
+		_ = q.setWriteDeadline(now)
 	}
 }
 
@@ -293,9 +290,13 @@ func (q *request) report(err *RateError) {
 }
 
 // finish ends policing when the handler returns: it answers 408 for a body
-// that was cut before anything was written, bounds what net/http still writes
-// for the response, and gives the alarm back.
+// that was cut before anything was written, makes sure net/http will not wait
+// for the rest of an unread body, bounds what net/http still writes for the
+// response, and gives the alarm back.
 func (q *request) finish() {
+	if q.b != nil && !q.h2 {
+		q.finishBody()
+	}
 	q.mu.Lock()
 	inViolated := q.inViolation != nil
 	policeOut := !q.out.IsOff() && !q.hijacked && q.outViolation == nil
@@ -304,6 +305,9 @@ func (q *request) finish() {
 		// What is still buffered (and charged to no write yet) leaves
 		// now, as one last write.
 		deadline = q.out.writeDeadline(time.Now(), q.writeBy, q.pending+q.headerBytes)
+		if q.writeLimit != 0 && deadline.UnixNano() > q.writeLimit {
+			deadline = time.Unix(0, q.writeLimit) // the server's WriteTimeout is sooner
+		}
 	}
 	a := q.alarm
 	q.alarm = nil
@@ -329,6 +333,6 @@ func (q *request) finish() {
 		// reaches the next request; over HTTP/2 the stream's timer goes
 		// with the stream, and a response whose bytes were all flushed
 		// needs none.
-		_ = http.NewResponseController(q.w.Unwrap()).SetWriteDeadline(deadline)
+		_ = q.setWriteDeadline(deadline)
 	}
 }

@@ -302,7 +302,7 @@ func TestDeadlineClearedForUnpolicedRoutes(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 		_, _ = io.WriteString(w, "plain")
 	})
-	s := testserver.Start(t, mux, h1, func(ts *httptest.Server) { pol.Apply(ts.Config) })
+	s := testserver.Start(t, mux, h1, func(ts *httptest.Server) { require.NoError(t, pol.Apply(ts.Config)) })
 	c := testserver.Dial(t, s.Addr())
 	c.Send(t, "GET /policed HTTP/1.1\r\nHost: x\r\n\r\n")
 	res, body := c.Response(t)

@@ -22,14 +22,24 @@ import (
 type connKey struct{}
 
 // TestApplyBoundsUnsent checks that Apply sets TCP_NOTSENT_LOWAT on each
-// connection, under TLS too, and keeps the ConnContext already there.
+// connection, under TLS too, keeps the ConnContext already there, and never
+// raises a bound the socket already has.
 func TestApplyBoundsUnsent(t *testing.T) {
 	for _, tc := range []struct {
-		p    testserver.Proto
-		set  int
-		want int
-	}{{h1, 0, DefaultMaxUnsentResponseBytes}, {h2, 0, DefaultMaxUnsentResponseBytes}, {h1, 100_000, 100_000}} {
-		t.Run(string(tc.p), func(t *testing.T) {
+		name   string
+		p      testserver.Proto
+		set    int
+		preset int // set by the listener before Apply's ConnContext runs
+		want   int
+	}{
+		{"h1", h1, 0, 0, DefaultMaxUnsentResponseBytes},
+		{"h2", h2, 0, 0, DefaultMaxUnsentResponseBytes},
+		{"h1/100000", h1, 100_000, 0, 100_000},
+		{"h1/off", h1, -1, 0, -1}, // the system's: unbounded
+		{"h1/lower", h1, 0, 16 << 10, 16 << 10},
+		{"h1/higher", h1, 0, 1 << 20, DefaultMaxUnsentResponseBytes},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			pol, err := New(Config{MaxUnsentResponseBytes: tc.set})
 			require.NoError(t, err)
 			got := make(chan int, 1)
@@ -42,22 +52,36 @@ func TestApplyBoundsUnsent(t *testing.T) {
 				ts.Config.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
 					return context.WithValue(ctx, connKey{}, c)
 				}
-				pol.Apply(ts.Config)
+				if tc.preset > 0 {
+					ts.Listener = presetUnsent{ts.Listener, tc.preset}
+				}
+				require.NoError(t, pol.Apply(ts.Config))
 			})
 			code, _ := s.Get(t, "/", nil)
 			assert.Equal(t, 200, code)
-			assert.Equal(t, tc.want, <-got, "the user's ConnContext ran, and the bound is set")
+			assert.Equal(t, tc.want, <-got, "the user's ConnContext ran, and the bound is right")
 		})
 	}
 
-	off, err := New(Config{MaxUnsentResponseBytes: -1})
-	require.NoError(t, err)
-	var srv http.Server
-	off.Apply(&srv)
-	assert.Nil(t, srv.ConnContext, "a negative bound leaves the server alone")
-
-	_, err = New(Config{MaxUnsentResponseBytes: 1<<30 + 1})
+	_, err := New(Config{MaxUnsentResponseBytes: 1<<30 + 1})
 	assert.ErrorContains(t, err, "Config.MaxUnsentResponseBytes")
+}
+
+// presetUnsent sets a bound on each connection it accepts.
+type presetUnsent struct {
+	net.Listener
+	n int
+}
+
+func (l presetUnsent) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		raw, _ := tc.SyscallConn()
+		_ = raw.Control(func(fd uintptr) {
+			_ = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, tcpNotSentLowat, l.n)
+		})
+	}
+	return c, err
 }
 
 func sockopt(t *testing.T, c *net.TCPConn, opt int) int {
@@ -87,7 +111,7 @@ func TestStalledReaderWithSystemBuffers(t *testing.T) {
 	h := newEndless(false)
 	h.size = 200 << 20
 	ts := httptest.NewUnstartedServer(pol.Handler(h))
-	pol.Apply(ts.Config)
+	require.NoError(t, pol.Apply(ts.Config))
 	ts.Start()
 	defer ts.Close()
 
