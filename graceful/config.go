@@ -30,9 +30,14 @@ type Config struct {
 	// DrainDelay is how long the servers go on serving after the stop
 	// begins, with their listeners open and [Group.ReadyHandler] answering
 	// 503, so that a load balancer polling readiness takes the instance out
-	// of rotation before its listeners close (aspnetcore #30387). It comes
-	// before ShutdownTimeout, not out of it. Zero means no delay, as in
-	// Kestrel; negative is an error.
+	// of rotation before its listeners close (aspnetcore #30387), while
+	// [Group.Handler] asks the clients to close their connections and come
+	// back through the balancer. The listeners then stay open until no
+	// connection has arrived for 100 ms, 1 s at most. It comes before
+	// ShutdownTimeout, not out of it. Zero means no delay, as in Kestrel:
+	// the listeners close at once, and a client connecting right then may
+	// have its connection reset, as with net/http alone. Negative is an
+	// error.
 	DrainDelay time.Duration
 
 	// Signals are the signals that begin the stop; any of them received

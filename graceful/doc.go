@@ -26,14 +26,24 @@
 //  3. Drain delay. For Config.DrainDelay the listeners stay open and every
 //     request is served, so that a load balancer polling readiness takes
 //     the instance out of rotation before connections start being refused
-//     (aspnetcore #30387; Kestrel has no such delay).
-//  4. Drain. Every server's Shutdown is called at once. Their listeners
-//     close; idle keep-alive connections are closed; HTTP/1.1 responses
-//     written from now on carry "Connection: close" and their connections
-//     close after them; HTTP/2 connections get GOAWAY and close once their
-//     open streams complete. The group waits for that and for the hijacked
+//     (aspnetcore #30387; Kestrel has no such delay). Meanwhile
+//     [Group.Handler] asks every client to go: HTTP/1.1 responses carry
+//     "Connection: close", and an HTTP/2 connection gets GOAWAY with its
+//     next response and closes once its streams are done. Clients reconnect
+//     through the balancer, which sends them elsewhere. At the end of the
+//     delay the responses stop asking, until no connection has been
+//     accepted for 100 ms (1 s at most): a client still reconnecting here is
+//     then on an open connection, not half-way through connecting, when the
+//     listeners close, which would reset it.
+//  4. Drain. The listeners of every server close, and responses ask for
+//     their connections to be closed again. Once no request has begun for
+//     100 ms and every connection accepted has had its first request read
+//     (1 s at most), every server's Shutdown is called at once: it closes
+//     the idle keep-alive connections, none of which has a request on its
+//     way then, and HTTP/2 connections get GOAWAY and close once their open
+//     streams complete. The group waits for that and for the hijacked
 //     connections, for up to Config.ShutdownTimeout (Kestrel's 30 seconds
-//     by default).
+//     by default), counted from the moment the listeners close.
 //  5. Deadline. Whatever is still open is closed: every server's Close,
 //     and every hijacked connection the application has not closed.
 //  6. Stopped. [Group.Stopped] is closed and the [Report] is final.
@@ -55,14 +65,33 @@
 // own: its context is the deadline, and the connections left when it ends
 // stay open until Close is called.
 //
+// Called alone under load, Shutdown loses requests that clients have
+// already sent. The listeners close with connections that the kernel has
+// accepted and Serve not yet: they are reset. A keep-alive connection is
+// idle from the moment its response is written until its next request is
+// read, so the close meets a busy client's next request. And once Shutdown
+// has begun, net/http drops without an answer any HTTP/1 request it reads,
+// on a new connection too (golang/go#65802). The sequence above avoids the
+// three: clients are told to go before the listeners close (by
+// [Group.Handler]; a server without it tells no one), none is half-way
+// through connecting when they close unless new ones keep coming for a
+// second, and Shutdown comes once no request is on its way. With wrk
+// (HTTP/1.1 keep-alive) loading a server across the whole drain, net/http
+// alone fails one request per connection; a group, none.
+//
 // HTTP/2 gets one GOAWAY, with NO_ERROR and the last stream the server has
 // seen; RFC 9113 suggests a first GOAWAY naming the highest stream id and a
 // second one after a round trip, so a stream the client opens while the
 // GOAWAY is on the wire is discarded, and the client, told the last stream
-// processed, retries it on another connection. After its
-// last stream, an HTTP/2 connection is closed by the server one second
-// later, which Go waits so that a reset does not overtake the GOAWAY: an
-// HTTP/2 drain takes at least that second unless the client closes first.
+// processed, retries it on another connection (Go's and browsers' clients
+// do; h2load does not, and counts it as an error). The GOAWAY that
+// [Group.Handler] asks for is queued before the response that asks for it
+// and almost always reaches the client first, so a client that waits for
+// each response before it sends the next request has no stream discarded;
+// one with several streams in flight may have a few. After its last stream, an
+// HTTP/2 connection is closed by the server one second later, which Go
+// waits so that a reset does not overtake the GOAWAY: an HTTP/2 drain takes
+// at least that second unless the client closes first.
 //
 // Shutdown neither closes nor waits for hijacked connections (WebSockets and
 // other upgrades), and Close does not close them either: once hijacked, a

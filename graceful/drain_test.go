@@ -1,11 +1,14 @@
 package graceful
 
 import (
-	"encoding/binary"
 	"errors"
+	"io"
+	"net/http"
 	"os"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http2"
 )
 
 var httpTransports = []transport{overH1, overH1TLS, overH2, overH2C, overUnix}
@@ -93,26 +96,12 @@ func TestHTTP2GoAway(t *testing.T) {
 			h.get(t, 1, "/slow")
 			f.gt.wait(t, 1)
 			f.r.cancel()
-			for {
-				fr, err := h.read(t)
-				if err != nil {
-					t.Fatalf("waiting for GOAWAY: %v", err)
-				}
-				if fr.stream == 1 && (fr.typ == h2Headers || fr.typ == h2Data) {
-					t.Fatalf("stream 1 answered before the gate opened: frame type %d", fr.typ)
-				}
-				if fr.typ != h2GoAway {
-					continue
-				}
-				last, code := binary.BigEndian.Uint32(fr.payload)&^(1<<31), binary.BigEndian.Uint32(fr.payload[4:])
-				if last != 1 || code != 0 {
-					t.Errorf("GOAWAY last stream %d, code %d; want 1, NO_ERROR", last, code)
-				}
-				break
+			if g := h.goAway(t, 1); g.LastStreamID != 1 || g.ErrCode != http2.ErrCodeNo {
+				t.Errorf("GOAWAY last stream %d, %v; want 1, NO_ERROR", g.LastStreamID, g.ErrCode)
 			}
 			f.gt.release()
-			if _, body := h.goAwayAndBody(t, 1); body != "done: /slow" {
-				t.Errorf("stream 1 body %q", body)
+			if res := h.response(t, 1); res.status != "200" || res.body != "done: /slow" {
+				t.Errorf("stream 1: %+v", res)
 			}
 			if !h.ClosedByPeer(t) {
 				t.Error("the connection stayed open after its last stream")
@@ -216,4 +205,183 @@ func TestServersDrainTogether(t *testing.T) {
 	if rep := g.Report(); rep.InFlight != int64(len(eps)) || rep.Completed != int64(len(eps)) || rep.TimedOut {
 		t.Errorf("report: %+v", rep)
 	}
+}
+
+// quietFor makes the group wait d of quiet before closing its listeners
+// and before calling Shutdown, long enough to outlast a loaded machine.
+func quietFor(d time.Duration) func(*Group) {
+	return func(g *Group) { g.quiet, g.settleMax = d, 10*d }
+}
+
+// During the drain delay, HTTP/1.1 responses carry Connection: close and
+// their connections are closed after them, on a connection opened before
+// the stop as on one opened during the delay, which is served.
+func TestDrainDelayTellsHTTP1ClientsToGo(t *testing.T) {
+	const delay = time.Second
+	for _, tr := range []transport{overH1, overH1TLS, overUnix} {
+		t.Run(string(tr), func(t *testing.T) {
+			f := startOne(t, Config{DisableSignals: true, DrainDelay: delay}, tr)
+			old := f.ep.dialRaw(t)
+			old.Send(t, "GET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
+			if res, _ := old.Response(t); res.Close {
+				t.Fatal("Connection: close before the stop")
+			}
+			f.r.cancel()
+			waitState(t, f.g, StateStopping)
+			old.Send(t, "GET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
+			if res, body := old.Response(t); res.StatusCode != 200 || body != "fast" || !res.Close {
+				t.Errorf("during the delay: %d %q, Connection: close %v", res.StatusCode, body, res.Close)
+			}
+			if !old.ClosedByPeer(t) {
+				t.Error("the connection stayed open after a response with Connection: close")
+			}
+			c := f.ep.dialRaw(t)
+			c.Send(t, "GET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
+			if res, body := c.Response(t); res.StatusCode != 200 || body != "fast" || !res.Close {
+				t.Errorf("new connection during the delay: %d %q, Connection: close %v", res.StatusCode, body, res.Close)
+			}
+			if !c.ClosedByPeer(t) {
+				t.Error("the new connection stayed open after a response with Connection: close")
+			}
+			if s := f.g.Stats().State; s != StateStopping {
+				t.Fatalf("state %v: the requests above took longer than the delay", s)
+			}
+			f.r.expect(t, nil)
+		})
+	}
+}
+
+// During the drain delay, an HTTP/2 connection gets a graceful GOAWAY with
+// its next response, while its listener is still open; the stream that
+// response answers and the one in flight before the stop both complete.
+func TestDrainDelayGoAway(t *testing.T) {
+	const delay = time.Second
+	for _, tr := range []transport{overH2, overH2C} {
+		t.Run(string(tr), func(t *testing.T) {
+			f := startOne(t, Config{DisableSignals: true, DrainDelay: delay}, tr)
+			h := f.ep.dialH2(t)
+			h.get(t, 1, "/slow")
+			f.gt.wait(t, 1)
+			f.r.cancel()
+			waitState(t, f.g, StateStopping)
+			h.get(t, 3, "/fast")
+			res := h.response(t, 3)
+			if res.status != "200" || res.body != "fast" {
+				t.Errorf("stream 3: %+v", res)
+			}
+			if len(res.goAways) != 1 || res.goAways[0].LastStreamID != 3 || res.goAways[0].ErrCode != http2.ErrCodeNo {
+				t.Errorf("GOAWAY frames before stream 3 ended: %+v; want one, last stream 3, NO_ERROR", res.goAways)
+			}
+			if s := f.g.Stats().State; s != StateStopping {
+				t.Fatalf("state %v: the requests above took longer than the delay", s)
+			}
+			f.gt.release()
+			if res := h.response(t, 1); res.status != "200" || res.body != "done: /slow" || len(res.goAways) != 0 {
+				t.Errorf("stream 1: %+v", res)
+			}
+			if !h.ClosedByPeer(t) {
+				t.Error("the connection stayed open after its last stream")
+			}
+			f.r.expect(t, nil)
+			if rep := f.g.Report(); rep.InFlight != 1 || rep.Completed != 2 || rep.TimedOut {
+				t.Errorf("report: %+v", rep)
+			}
+		})
+	}
+}
+
+// A connection accepted before the listeners close whose request arrives
+// after is served, with Connection: close. net/http's Shutdown alone closes
+// it without an answer (golang/go#65802).
+func TestRequestOnConnectionAcceptedBeforeTheCloseIsServed(t *testing.T) {
+	for _, tr := range []transport{overH1, overH1TLS, overUnix} {
+		t.Run(string(tr), func(t *testing.T) {
+			f := startOne(t, Config{DisableSignals: true}, tr, quietFor(500*time.Millisecond))
+			c := f.ep.dialRaw(t)
+			eventually(t, func() bool { return f.g.Stats().Conns == 1 }, "the connection was not accepted")
+			f.r.cancel()
+			eventually(t, f.ep.refused, "new connections are still accepted")
+			c.Send(t, "GET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
+			res, err := http.ReadResponse(c.R, nil)
+			if err != nil {
+				t.Fatalf("the request sent after the listeners closed got no response: %v", err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			if res.StatusCode != 200 || string(body) != "fast" || !res.Close {
+				t.Errorf("response: %d %q, Connection: close %v", res.StatusCode, body, res.Close)
+			}
+			if !c.ClosedByPeer(t) {
+				t.Error("the connection stayed open after its response")
+			}
+			f.r.expect(t, nil)
+		})
+	}
+}
+
+// A keep-alive client that sends its next request as the drain begins
+// gets an answer, with Connection: close, rather than a connection closed
+// under its request as an idle one.
+func TestBusyKeepAliveConnectionIsNotCut(t *testing.T) {
+	for _, tr := range []transport{overH1, overH1TLS, overUnix} {
+		t.Run(string(tr), func(t *testing.T) {
+			f := startOne(t, Config{DisableSignals: true}, tr, quietFor(time.Second))
+			c := f.ep.dialRaw(t)
+			c.Send(t, "GET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
+			if res, _ := c.Response(t); res.Close {
+				t.Fatal("Connection: close before the stop")
+			}
+			f.r.cancel()
+			eventually(t, f.ep.refused, "new connections are still accepted")
+			c.Send(t, "GET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
+			res, err := http.ReadResponse(c.R, nil)
+			if err != nil {
+				t.Fatalf("the next request on the keep-alive connection got no response: %v", err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			if res.StatusCode != 200 || string(body) != "fast" || !res.Close {
+				t.Errorf("response: %d %q, Connection: close %v", res.StatusCode, body, res.Close)
+			}
+			if !c.ClosedByPeer(t) {
+				t.Error("the connection stayed open after its response")
+			}
+			f.r.expect(t, nil)
+		})
+	}
+}
+
+// After the drain delay, the listeners stay open while clients keep
+// connecting, and the responses no longer ask them to close, so that the
+// listeners do not close on a connection half-way through being accepted.
+// They close once the connections stop arriving.
+func TestListenersCloseOnceConnectionsStopArriving(t *testing.T) {
+	// A connection must arrive during the delay: none at all, and the
+	// listeners close at its end.
+	const delay = 300 * time.Millisecond
+	f := startOne(t, Config{DisableSignals: true, DrainDelay: delay}, overH1, quietFor(400*time.Millisecond))
+	f.r.cancel()
+	waitState(t, f.g, StateStopping)
+	told, last := 0, false
+	for end := time.Now().Add(4 * delay); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		c := f.ep.dialRaw(t)
+		c.Send(t, "GET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
+		res, body := c.Response(t)
+		if res.StatusCode != 200 || body != "fast" {
+			t.Fatalf("a client connecting after the stop: %d %q", res.StatusCode, body)
+		}
+		if res.Close {
+			told++
+		}
+		last = res.Close
+		c.Close()
+	}
+	if s := f.g.Stats().State; s != StateStopping {
+		t.Errorf("state %v while clients keep connecting", s)
+	}
+	if told == 0 || last {
+		t.Errorf("%d responses asked to close the connection, the last one %v; want some during the delay, none after", told, last)
+	}
+	// A connection probing the listener before would keep it open.
+	waitState(t, f.g, StateDraining)
+	eventually(t, f.ep.refused, "the listener stayed open once the connections stopped arriving")
+	f.r.expect(t, nil)
 }

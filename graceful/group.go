@@ -42,7 +42,12 @@ type Group struct {
 	cancel  context.CancelCauseFunc
 
 	conns          atomic.Int64 // open connections, hijacked ones excluded
+	fresh          freshSet     // connections whose first request is not read yet
 	hijacked       hijackSet
+	tellClose      atomic.Bool  // Handler asks clients to close their connections
+	epoch          time.Time    // the origin of lastAccept and lastRequest
+	lastAccept     atomic.Int64 // since epoch, when a connection was last accepted while stopping
+	lastRequest    atomic.Int64 // since epoch, when a request last began on a connection while stopping
 	requests       atomic.Int64 // requests in flight through Handler
 	served         atomic.Int64 // requests completed through Handler
 	completedAfter atomic.Int64 // of which after the stop began, before the cut
@@ -54,6 +59,9 @@ type Group struct {
 	// tests that send signals without the operating system.
 	notify     func(chan<- os.Signal, ...os.Signal)
 	stopNotify func(chan<- os.Signal)
+	// quiet and settleMax are quietPeriod and maxSettle, which tests
+	// lengthen to outlast a loaded machine.
+	quiet, settleMax time.Duration
 }
 
 // server is an http.Server of the group and where it listens.
@@ -78,6 +86,9 @@ func New(cfg Config) (*Group, error) {
 		stopped:    make(chan struct{}),
 		notify:     signal.Notify,
 		stopNotify: signal.Stop,
+		epoch:      time.Now(),
+		quiet:      quietPeriod,
+		settleMax:  maxSettle,
 	}
 	g.ctx, g.cancel = context.WithCancelCause(context.Background())
 	return g, nil
@@ -160,9 +171,14 @@ func distinct(servers []*server) []*http.Server {
 
 // connState is the hook Add puts on every server.
 func (g *Group) connState(c net.Conn, state http.ConnState) {
+	if State(g.state.Load()) >= StateStopping {
+		g.sawWhileStopping(state)
+	}
 	switch state {
 	case http.StateNew:
 		g.conns.Add(1)
+		g.fresh.add(c)
+		return
 	case http.StateClosed:
 		g.conns.Add(-1)
 	case http.StateHijacked:
@@ -171,6 +187,7 @@ func (g *Group) connState(c net.Conn, state http.ConnState) {
 			g.forcedHijacked.Add(1)
 		}
 	}
+	g.fresh.remove(c)
 }
 
 // Run serves every server added until ctx ends, a stop signal arrives,
@@ -221,15 +238,20 @@ func (g *Group) Run(ctx context.Context) error {
 	for _, s := range servers {
 		serving.Go(func() { g.serve(s) })
 	}
+	served := make(chan struct{})
+	go func() {
+		serving.Wait()
+		close(served)
+	}()
 	quit := make(chan struct{})
 	var watching sync.WaitGroup
 	watching.Go(func() { g.watch(ctx, sigs, quit) })
 
 	<-g.stopReq
-	err := g.stop(servers)
+	err := g.stop(servers, served)
 	close(quit)
 	watching.Wait()
-	serving.Wait()
+	<-served
 	// Serve closes its listener, but ServeTLS returns without doing so
 	// when it cannot load the certificate.
 	closeListeners(servers)
@@ -279,7 +301,9 @@ func (g *Group) serve(s *server) {
 	} else {
 		err = s.srv.Serve(s.ln)
 	}
-	if errors.Is(err, http.ErrServerClosed) {
+	// The drain closes the listeners before it shuts the servers down:
+	// Serve then returns the error of Accept on a closed listener.
+	if errors.Is(err, http.ErrServerClosed) || State(g.state.Load()) >= StateDraining && s.ln.isClosed() {
 		// Ours, once the stop has begun; before, someone else's.
 		g.requestStop(ErrServerClosed, nil)
 		return
@@ -348,6 +372,12 @@ const (
 func (g *Group) announce() Report {
 	g.mu.Lock()
 	g.state.Store(uint32(StateStopping))
+	g.tellClose.Store(true)
+	if g.conns.Load() > 0 {
+		// Requests and connections are timed from now on: a connection
+		// open now may have been used a moment ago.
+		g.lastRequest.Store(g.sinceEpoch())
+	}
 	rep := Report{
 		Cause:    g.cause,
 		Signal:   g.signal,
@@ -368,12 +398,19 @@ func (g *Group) announce() Report {
 }
 
 // stop is Kestrel's sequence, from "stopping" to "stopped".
-func (g *Group) stop(servers []*server) error {
+func (g *Group) stop(servers []*server, served <-chan struct{}) error {
 	// 1. Stopping: the application is told; the ready handler answers 503.
 	rep := g.announce()
 	began := rep.Began
 
-	// 2. The drain delay: listeners open, requests served.
+	// 2. The drain delay: listeners open, requests served, and every
+	// response through Handler asks its client to close the connection, so
+	// that clients reconnect through a balancer that has stopped sending
+	// them here. Then the responses let the connections be, until no new
+	// one has arrived for a moment: clients that still reconnect here are
+	// then on open connections, not half-way through connecting, when the
+	// listeners close, which resets whatever the kernel has accepted and
+	// Serve has not.
 	if g.s.delay > 0 {
 		t := time.NewTimer(g.s.delay)
 		select {
@@ -381,15 +418,33 @@ func (g *Group) stop(servers []*server) error {
 		case <-g.forceCh:
 		}
 		t.Stop()
+		g.tellClose.Store(false)
+		g.awaitQuiet(&g.lastAccept, nil, nil)
 	}
 	rep.DrainDelay = time.Since(began)
 
-	// 3. Shutdown, all servers at once, until the deadline.
+	// 3. The drain, all servers at once, until the deadline, in Kestrel's
+	// order: the listeners close (Serve returns once Accept has failed,
+	// having registered every connection accepted before), and responses
+	// ask for their connections to be closed again. Shutdown comes once no
+	// request has begun for a moment and every connection accepted has had
+	// its first request read: the idle connections it closes then have no
+	// request on the way, and it drops no request it reads (freshSet). It
+	// sends GOAWAY on every HTTP/2 connection, runs the servers'
+	// RegisterOnShutdown functions, and waits.
 	g.state.Store(uint32(StateDraining))
+	g.tellClose.Store(true)
 	deadline, cancelDeadline := context.Background(), context.CancelFunc(func() {})
 	if g.s.timeout > 0 {
 		deadline, cancelDeadline = context.WithTimeout(deadline, g.s.timeout)
 	}
+	closeListeners(servers)
+	select {
+	case <-served:
+	case <-deadline.Done():
+	case <-g.forceCh:
+	}
+	g.awaitQuiet(&g.lastRequest, &g.fresh, deadline.Done())
 	shutCtx, stopShutdowns := context.WithCancel(deadline)
 	srvs := distinct(servers)
 	var shutting sync.WaitGroup

@@ -5,14 +5,31 @@ import (
 )
 
 // Handler returns next counting its requests for [Group.Stats] and the
-// [Report]: one atomic add as a request enters and two as it leaves. It
-// neither wraps the ResponseWriter nor changes what next sees, so every
-// optional interface of the writer stays as it was. Put it outermost, so
-// that every request is counted.
+// [Report]: one atomic add as a request enters and two as it leaves. Put it
+// outermost, so that every request is counted.
+//
+// Handler also tells the clients to go while the group stops: from the
+// stop on, except for a moment at the end of the drain delay (see the
+// package documentation), it sets "Connection: close" in the response
+// header before next runs. net/http then closes an HTTP/1 connection after
+// the response, and starts a graceful shutdown of an HTTP/2 connection:
+// GOAWAY, then the close once its streams are done. A handler that sets
+// another Connection value or deletes it keeps its connection open until
+// the drain closes it. HTTP/3 requests (ProtoMajor 3) are left alone, as
+// that field is not allowed there.
+//
+// Handler does not wrap the ResponseWriter, so every optional interface of
+// the writer stays as it was.
 func (g *Group) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g.requests.Add(1)
 		defer g.requestDone()
+		if g.tellClose.Load() && r.ProtoMajor < 3 {
+			// net/http closes an HTTP/1 connection after such a
+			// response and turns it into a graceful GOAWAY on HTTP/2;
+			// HTTP/3 forbids the field.
+			w.Header().Set("Connection", "close")
+		}
 		next.ServeHTTP(w, r)
 	})
 }

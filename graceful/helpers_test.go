@@ -2,9 +2,9 @@ package graceful
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/binary"
 	"errors"
 	"io"
 	"log"
@@ -20,6 +20,8 @@ import (
 
 	"github.com/windhover/windhover/internal/testcert"
 	"github.com/windhover/windhover/internal/testserver"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 var (
@@ -416,105 +418,117 @@ func echoes(c *testserver.Conn) bool {
 	return err == nil && line == "ping\n"
 }
 
-// h2Conn speaks just enough HTTP/2 to send GET requests and watch the frames
-// that come back, GOAWAY included, which no HTTP/2 client reports.
-type h2Conn struct{ *testserver.Conn }
-
-// HTTP/2 frame types and flags used here.
-const (
-	h2Data       = 0x0
-	h2Headers    = 0x1
-	h2Settings   = 0x4
-	h2GoAway     = 0x7
-	h2EndStream  = 0x1
-	h2Ack        = 0x1
-	h2EndHeaders = 0x4
-)
-
-type h2Frame struct {
-	typ, flags uint8
-	stream     uint32
-	payload    []byte
+// h2Client speaks HTTP/2 frame by frame, with x/net/http2's Framer, to
+// watch the GOAWAY frames that no HTTP/2 client reports.
+type h2Client struct {
+	*testserver.Conn
+	fr  *http2.Framer
+	enc *hpack.Encoder
+	buf bytes.Buffer
 }
 
 // dialH2 opens an HTTP/2 connection to the endpoint (h2 or h2c) and sends
 // the preface and empty SETTINGS.
-func (ep *endpoint) dialH2(t testing.TB) *h2Conn {
+func (ep *endpoint) dialH2(t testing.TB) *h2Client {
 	t.Helper()
-	h := &h2Conn{ep.dialRaw(t)}
-	h.Send(t, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
-	h.write(t, h2Settings, 0, 0, nil)
+	h := &h2Client{Conn: ep.dialRaw(t)}
+	h.fr = http2.NewFramer(h.Conn, h.R)
+	h.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	h.enc = hpack.NewEncoder(&h.buf)
+	h.Send(t, http2.ClientPreface)
+	if err := h.fr.WriteSettings(); err != nil {
+		t.Fatal(err)
+	}
 	return h
 }
 
-func (h *h2Conn) write(t testing.TB, typ, flags uint8, stream uint32, payload []byte) {
+// get opens stream with a GET for path.
+func (h *h2Client) get(t testing.TB, stream uint32, path string) {
 	t.Helper()
-	hdr := make([]byte, 9, 9+len(payload))
-	hdr[0], hdr[1], hdr[2] = byte(len(payload)>>16), byte(len(payload)>>8), byte(len(payload))
-	hdr[3], hdr[4] = typ, flags
-	binary.BigEndian.PutUint32(hdr[5:], stream)
-	if _, err := h.Write(append(hdr, payload...)); err != nil {
+	h.buf.Reset()
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", "x"}, {":path", path}} {
+		_ = h.enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	err := h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: stream, BlockFragment: h.buf.Bytes(), EndStream: true, EndHeaders: true})
+	if err != nil {
 		t.Fatal(err)
 	}
 }
 
-// get opens stream with a GET for path, every field a literal without
-// indexing (RFC 7541, section 6.2.2) so that no HPACK state is needed.
-func (h *h2Conn) get(t testing.TB, stream uint32, path string) {
-	t.Helper()
-	var block []byte
-	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", "x"}, {":path", path}} {
-		block = append(block, 0, byte(len(f[0])))
-		block = append(block, f[0]...)
-		block = append(block, byte(len(f[1])))
-		block = append(block, f[1]...)
-	}
-	h.write(t, h2Headers, h2EndHeaders|h2EndStream, stream, block)
-}
-
-// read returns the next frame, having acknowledged any SETTINGS.
-func (h *h2Conn) read(t testing.TB) (h2Frame, error) {
+// read returns the next frame, having acknowledged any SETTINGS. The frame
+// is valid until the next read.
+func (h *h2Client) read(t testing.TB) (http2.Frame, error) {
 	t.Helper()
 	for {
-		var hdr [9]byte
-		if _, err := io.ReadFull(h.R, hdr[:]); err != nil {
-			return h2Frame{}, err
+		f, err := h.fr.ReadFrame()
+		if err != nil {
+			return nil, err
 		}
-		f := h2Frame{
-			typ:     hdr[3],
-			flags:   hdr[4],
-			stream:  binary.BigEndian.Uint32(hdr[5:]) &^ (1 << 31),
-			payload: make([]byte, int(hdr[0])<<16|int(hdr[1])<<8|int(hdr[2])),
-		}
-		if _, err := io.ReadFull(h.R, f.payload); err != nil {
-			return h2Frame{}, err
-		}
-		if f.typ == h2Settings && f.flags&h2Ack == 0 {
-			h.write(t, h2Settings, h2Ack, 0, nil)
+		if sf, ok := f.(*http2.SettingsFrame); ok && !sf.IsAck() {
+			if err := h.fr.WriteSettingsAck(); err != nil {
+				return nil, err
+			}
 			continue
 		}
 		return f, nil
 	}
 }
 
-// goAwayAndBody reads frames until stream ends, and returns the GOAWAY
-// frames seen on the way and the stream's body.
-func (h *h2Conn) goAwayAndBody(t testing.TB, stream uint32) (goAways []h2Frame, body string) {
+// h2Response is what came back on a stream.
+type h2Response struct {
+	status  string
+	body    string
+	goAways []http2.GoAwayFrame // every GOAWAY read before the stream ended
+}
+
+// response reads frames until stream ends, and returns its status and body
+// and the GOAWAY frames seen on the way.
+func (h *h2Client) response(t testing.TB, stream uint32) h2Response {
 	t.Helper()
-	var b strings.Builder
+	var res h2Response
+	var body strings.Builder
 	for {
 		f, err := h.read(t)
 		if err != nil {
-			t.Fatalf("reading stream %d (body so far %q): %v", stream, b.String(), err)
+			t.Fatalf("reading stream %d (so far %+v, body %q): %v", stream, res, body.String(), err)
 		}
-		switch {
-		case f.typ == h2GoAway:
-			goAways = append(goAways, f)
-		case f.stream == stream && f.typ == h2Data:
-			b.Write(f.payload)
+		switch f := f.(type) {
+		case *http2.GoAwayFrame:
+			res.goAways = append(res.goAways, http2.GoAwayFrame{LastStreamID: f.LastStreamID, ErrCode: f.ErrCode})
+		case *http2.RSTStreamFrame:
+			if f.StreamID == stream {
+				t.Fatalf("stream %d reset: %v", stream, f.ErrCode)
+			}
+		case *http2.MetaHeadersFrame:
+			if f.StreamID == stream {
+				res.status = f.PseudoValue("status")
+			}
+		case *http2.DataFrame:
+			if f.StreamID == stream {
+				body.Write(f.Data())
+			}
 		}
-		if f.stream == stream && (f.typ == h2Data || f.typ == h2Headers) && f.flags&h2EndStream != 0 {
-			return goAways, b.String()
+		if f.Header().StreamID == stream && f.Header().Flags.Has(http2.FlagDataEndStream) {
+			res.body = body.String()
+			return res
+		}
+	}
+}
+
+// goAway reads frames until a GOAWAY, failing the test if stream ends or
+// the connection does first.
+func (h *h2Client) goAway(t testing.TB, stream uint32) http2.GoAwayFrame {
+	t.Helper()
+	for {
+		f, err := h.read(t)
+		if err != nil {
+			t.Fatalf("waiting for GOAWAY: %v", err)
+		}
+		if f.Header().StreamID == stream && (f.Header().Type == http2.FrameHeaders || f.Header().Type == http2.FrameData) {
+			t.Fatalf("stream %d answered before GOAWAY: %v", stream, f.Header())
+		}
+		if g, ok := f.(*http2.GoAwayFrame); ok {
+			return http2.GoAwayFrame{LastStreamID: g.LastStreamID, ErrCode: g.ErrCode}
 		}
 	}
 }

@@ -3,6 +3,7 @@ package graceful
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 )
 
 // listener makes sure the listener it wraps is closed exactly once, however
@@ -12,16 +13,23 @@ import (
 // activation listener with bookkeeping of its own) need not tolerate more.
 type listener struct {
 	net.Listener
-	once sync.Once
-	err  error
+	once   sync.Once
+	err    error
+	closed atomic.Bool
 }
 
 // Close closes the wrapped listener the first time and returns that first
 // call's result every time.
 func (ln *listener) Close() error {
-	ln.once.Do(func() { ln.err = ln.Listener.Close() })
+	ln.once.Do(func() {
+		ln.closed.Store(true)
+		ln.err = ln.Listener.Close()
+	})
 	return ln.err
 }
+
+// isClosed reports whether Close has been called.
+func (ln *listener) isClosed() bool { return ln.closed.Load() }
 
 // Unwrap returns the wrapped listener, so hand-off code can reach its file
 // descriptor.

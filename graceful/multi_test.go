@@ -83,6 +83,8 @@ func TestOneServerManyListeners(t *testing.T) {
 		t.Errorf("stats: %+v, want two connections and two requests", s)
 	}
 	cancel()
+	// A connection probing the listeners before the stop began would count.
+	waitState(t, g, StateStopping)
 	refused := func(network, addr string) bool {
 		c, err := net.Dial(network, addr)
 		if err == nil {
@@ -100,6 +102,10 @@ func TestOneServerManyListeners(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+	// Shutdown starts the RegisterOnShutdown functions in goroutines of
+	// their own and does not wait for them.
+	eventually(t, func() bool { return shutdowns.Load() >= 1 }, "the server was not shut down")
+	time.Sleep(10 * time.Millisecond)
 	if n := shutdowns.Load(); n != 1 {
 		t.Errorf("the server was shut down %d times, want 1", n)
 	}

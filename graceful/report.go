@@ -22,7 +22,8 @@ type Report struct {
 	// closed.
 	Duration time.Duration
 	// DrainDelay is how long the servers went on serving with their
-	// listeners open: Config.DrainDelay, or less if the close was forced.
+	// listeners open: Config.DrainDelay and the wait for connections to
+	// stop arriving, or less if the close was forced.
 	DrainDelay time.Duration
 
 	// InFlight is the number of requests in flight when the stop began.

@@ -14,11 +14,14 @@ const (
 	StateServing
 	// StateStopping: the stop has begun. The stopping context has ended and
 	// the ready handler answers 503, but the listeners are still open and
-	// requests are served, for as long as the drain delay lasts.
+	// requests are served, for as long as the drain delay lasts; the
+	// responses ask their clients to close their connections.
 	StateStopping
 	// StateDraining: the listeners are closed and the servers are shutting
-	// down: requests in flight finish, idle connections are closed, and
-	// hijacked connections are waited for until the shutdown timeout.
+	// down: requests in flight finish, responses ask for their connections
+	// to be closed, idle connections are closed once no request is on its
+	// way, and hijacked connections are waited for until the shutdown
+	// timeout.
 	StateDraining
 	// StateStopped: every connection is closed; the [Report] is final.
 	StateStopped

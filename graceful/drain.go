@@ -1,0 +1,111 @@
+package graceful
+
+import (
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/windhover/windhover/internal/netconn"
+)
+
+// The waits of a drain before it closes the listeners and before it calls
+// Shutdown: each ends once nothing has happened for quietPeriod, and after
+// maxSettle at most.
+//
+// quietPeriod is longer than a busy client takes to send its next request
+// once it has its response, across a network or a loaded machine: after it,
+// an idle connection is not one about to be used. maxSettle bounds the waits
+// when new clients keep coming, whom they cannot help.
+const (
+	quietPeriod = 100 * time.Millisecond
+	maxSettle   = time.Second
+)
+
+// sawWhileStopping records, once the stop has begun, when a connection was
+// accepted and when a request began on one.
+func (g *Group) sawWhileStopping(state http.ConnState) {
+	switch state {
+	case http.StateNew:
+		g.lastAccept.Store(g.sinceEpoch())
+	case http.StateActive:
+		g.lastRequest.Store(g.sinceEpoch())
+	}
+}
+
+// sinceEpoch is the time elapsed since the group was made, at least 1 so
+// that 0 means "never".
+func (g *Group) sinceEpoch() int64 { return int64(time.Since(g.epoch)) + 1 }
+
+// awaitQuiet waits until what last records has not happened for the quiet
+// period and, if fresh is not nil, every connection in it has had its first
+// request read; for settleMax at most, and no longer than done is open and
+// the close is not forced.
+func (g *Group) awaitQuiet(last *atomic.Int64, fresh *freshSet, done <-chan struct{}) {
+	limit := time.NewTimer(g.settleMax)
+	defer limit.Stop()
+	for {
+		var left time.Duration // of the quiet period
+		if at := last.Load(); at != 0 {
+			left = g.quiet - time.Duration(g.sinceEpoch()-at)
+		}
+		if left <= 0 && (fresh == nil || fresh.len() == 0) {
+			return
+		}
+		// An unreferenced timer is collected, stopped or not (Go 1.23).
+		select {
+		case <-time.After(max(left, time.Millisecond)):
+		case <-limit.C:
+			return
+		case <-done:
+			return
+		case <-g.forceCh:
+			return
+		}
+	}
+}
+
+// freshSet holds the connections accepted whose first request has not been
+// read yet (http.StateNew).
+//
+// The drain waits for them before it calls Shutdown: from that moment on,
+// net/http closes without an answer every HTTP/1 connection whose request
+// it reads (golang/go#65802, lest a request that raced the close of an idle
+// connection be served on a closed one). A client that connected just
+// before the listeners closed and sent its request would have it dropped,
+// on a fresh connection, which clients do not retry.
+type freshSet struct {
+	n     atomic.Int64 // len(conns), read without the lock
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+}
+
+func (f *freshSet) add(c net.Conn) {
+	f.mu.Lock()
+	if f.conns == nil {
+		f.conns = make(map[net.Conn]struct{})
+	}
+	f.conns[c] = struct{}{}
+	f.n.Store(int64(len(f.conns)))
+	f.mu.Unlock()
+}
+
+// remove forgets c, which has left http.StateNew. It costs one atomic load
+// while the set is empty. The HTTP/2 server reports an unencrypted (h2c)
+// connection as a *tls.Conn around the one accepted, so the connections
+// under c are forgotten too.
+func (f *freshSet) remove(c net.Conn) {
+	if f.n.Load() == 0 {
+		return
+	}
+	f.mu.Lock()
+	for l := range netconn.Layers(c) {
+		delete(f.conns, l)
+	}
+	f.n.Store(int64(len(f.conns)))
+	f.mu.Unlock()
+}
+
+// len returns how many connections have not had their first request read.
+func (f *freshSet) len() int { return int(f.n.Load()) }
