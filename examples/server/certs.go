@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -9,6 +10,46 @@ import (
 
 	"github.com/windhover/windhover/certauth"
 )
+
+// newCertPolicy builds the client-certificate policy. -trusted-proxies
+// reaches it only with -client-ca: a forwarded certificate that cannot be
+// validated is not believed, and the policy, trusting nobody, then removes
+// X-Client-Cert from every request, so that no handler takes it for one a
+// proxy vouched for. The proxies may still be trusted for X-Forwarded-For.
+func newCertPolicy(o options, onReject func(*http.Request, error)) (*certauth.Policy, error) {
+	cfg := certauth.Config{OnReject: onReject}
+	var err error
+	if cfg.Mode, err = parseMode(o.clientCertMode); err != nil {
+		return nil, err
+	}
+	if cfg.Hosts, err = parseHostModes(o.clientCertHosts); err != nil {
+		return nil, err
+	}
+	if o.clientCA == "" {
+		if asks(cfg) {
+			return nil, errors.New("-client-cert-mode and -client-cert-hosts ask for client certificates, which need -client-ca")
+		}
+		return certauth.New(cfg)
+	}
+	if cfg.ClientCAs, err = loadPool(o.clientCA); err != nil {
+		return nil, err
+	}
+	cfg.TrustedProxies = splitList(o.trustedProxies)
+	return certauth.New(cfg)
+}
+
+// asks reports whether cfg asks some TLS clients for a certificate.
+func asks(cfg certauth.Config) bool {
+	if cfg.Mode != certauth.NoCertificate {
+		return true
+	}
+	for _, m := range cfg.Hosts {
+		if m != certauth.NoCertificate {
+			return true
+		}
+	}
+	return false
+}
 
 // parseMode reads -client-cert-mode, in its short form or Kestrel's name.
 func parseMode(s string) (certauth.Mode, error) {

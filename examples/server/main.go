@@ -21,10 +21,18 @@
 // headers, bodies, HTTP/2 settings; per-client rates with -rate, request
 // concurrency with -max-concurrent and -queue), timeouts (keep-alive and
 // header timeouts, minimum data rates), hostfilter (-allowed-hosts),
-// certauth (client certificates over TLS, and from -trusted-proxies),
-// unixsock (-unix, and systemd socket activation), metrics, and graceful,
-// which drains on SIGINT or SIGTERM (a second one forces the close), after
-// -drain-delay, within -shutdown-timeout.
+// certauth (client certificates over TLS, and with -client-ca those
+// -trusted-proxies forward), unixsock (-unix, and systemd socket
+// activation), metrics, and graceful, which drains on SIGINT or SIGTERM (a
+// second one forces the close), after -drain-delay, within
+// -shutdown-timeout.
+//
+// /healthz, /readyz and /metrics are for the platform, which must get its
+// answers when the server is busiest: they are served outside the rate and
+// concurrency limits (and the probes outside the host filter), under every
+// other protection. Every refusal is counted, in /metrics, but logged
+// through a limiter: ten lines at once, then one a second, for each policy
+// and reason, each line saying how many it stands for.
 //
 // -bare serves the same routes with none of the toolkit, for comparison: it
 // stops on the first signal with http.Server.Shutdown.
@@ -94,8 +102,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv.Handler = routes(false, whoami(tk.certs), tk.metricsHandler(), tk.group.ReadyHandler())
-	tk.apply(srv)
+	tk.apply(srv, routes(false, whoami(tk.certs)), probes(http.NewServeMux(), tk.metricsHandler(), tk.group.ReadyHandler()))
 	eps, err := listen(o, false, logger)
 	if err != nil {
 		return err
@@ -122,7 +129,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func runBare(ctx context.Context, o options, srv *http.Server, logger *slog.Logger, stdout io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	srv.Handler = routes(true, whoami(nil), promhttpHandler(), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv.Handler = probes(routes(true, whoami(nil)), promhttpHandler(), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ready\n")
 	}))
 	eps, err := listen(o, true, logger)

@@ -5,11 +5,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	neturl "net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -95,6 +98,8 @@ func TestServerBadFlags(t *testing.T) {
 	assert.ErrorContains(t, err, "MaxConcurrentConnections")
 	err = run(context.Background(), []string{"stray"}, io.Discard, &stderr)
 	assert.ErrorContains(t, err, "unexpected arguments")
+	err = run(context.Background(), []string{"-addr", "127.0.0.1:0", "-client-cert-mode", "allow"}, io.Discard, &stderr)
+	assert.ErrorContains(t, err, "-client-ca", "the flag to set, not certauth's field")
 }
 
 func TestServerCutsSlowUpload(t *testing.T) {
@@ -324,4 +329,257 @@ func TestServerRoutes(t *testing.T) {
 
 	require.NoError(t, stop())
 	assert.Contains(t, logs.String(), `"msg":"stopped"`)
+}
+
+// jsonLines parses the JSON log lines in logs.
+func jsonLines(t *testing.T, logs string) []map[string]any {
+	t.Helper()
+	var ls []map[string]any
+	for _, s := range strings.Split(strings.TrimSpace(logs), "\n") {
+		var l map[string]any
+		require.NoError(t, json.Unmarshal([]byte(s), &l), s)
+		ls = append(ls, l)
+	}
+	return ls
+}
+
+// logged counts the events of kind k that the JSON log lines stand for:
+// one for each line whose message begins with msg, plus what each line of
+// the kind says it suppressed; and the lines that stand for them.
+func logged(ls []map[string]any, k logKind, msg string) (events, lines int) {
+	for _, l := range ls {
+		m, _ := l["msg"].(string)
+		ofKind := l["policy"] == k.policy && l["reason"] == k.reason
+		if !ofKind && !strings.HasPrefix(m, msg) {
+			continue
+		}
+		lines++
+		if strings.HasPrefix(m, msg) {
+			events++
+		}
+		if n, ok := l["suppressed"].(float64); ok && ofKind {
+			events += int(n)
+		}
+	}
+	return events, lines
+}
+
+// maxLines is the most lines of a kind the log limiter may write in d, its
+// final flush included.
+func maxLines(d time.Duration) int {
+	return logBurst + int(d/logEvery) + 1 + 1
+}
+
+// TestServerTrustedProxiesWithoutClientCA trusts a proxy without -client-ca:
+// the server starts, the rate limiter believes the proxy's X-Forwarded-For,
+// and X-Client-Cert, which nothing can validate, is removed and counted,
+// whoever sends it. -trusted-proxies with nothing to trust the proxies for
+// starts too, and says so.
+func TestServerTrustedProxiesWithoutClientCA(t *testing.T) {
+	url, logs, stop := start(t, "-trusted-proxies", "127.0.0.1;unix", "-rate", "0.001", "-burst", "1")
+	c := &http.Client{Transport: &http.Transport{}}
+	defer c.CloseIdleConnections()
+	do := func(client, path, cert string) int {
+		req, err := http.NewRequest("GET", url+path, nil)
+		require.NoError(t, err)
+		req.Header.Set("X-Forwarded-For", client)
+		if cert != "" {
+			req.Header.Set("X-Client-Cert", cert)
+		}
+		res, err := c.Do(req)
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode
+	}
+	assert.Equal(t, 200, do("192.0.2.1", "/", ""))
+	assert.Equal(t, 429, do("192.0.2.1", "/", ""), "the proxy's client has had its request")
+	assert.Equal(t, 200, do("192.0.2.2", "/", ""), "another client behind the proxy has not")
+
+	alice := testcert.NewCA(t, "example CA").Client(t, "alice")
+	assert.Equal(t, 403, do("192.0.2.3", "/whoami", neturl.QueryEscape(string(alice.PEM()))),
+		"a forwarded certificate is not believed without -client-ca")
+	_, body := get(t, c, url+"/metrics")
+	assert.Contains(t, body, `windhover_certauth_forwarded_total{outcome="ignored"} 1`)
+	assert.Contains(t, body, `windhover_certauth_forwarded_total{outcome="accepted"} 0`)
+	assert.Contains(t, body, `windhover_rejections_total{policy="rate",reason="rate_limited"} 1`)
+	require.NoError(t, stop())
+	assert.Contains(t, logs.String(), "X-Client-Cert, without -client-ca to validate it, is removed from every request")
+
+	_, logs, stop = start(t, "-trusted-proxies", "10.0.0.0/8")
+	require.NoError(t, stop())
+	assert.Contains(t, logs.String(), "-trusted-proxies has no effect")
+}
+
+// TestServerProbesOutsideLimits keeps the slot of -max-concurrent 1 busy and
+// spends the client's -rate: / gets 503, then 429, while /healthz, /readyz
+// and /metrics answer 200, over HTTP/1.1 and h2c, counted in the metrics
+// and still under the request line limit. The liveness and readiness probes
+// answer any Host; /metrics only the allowed ones.
+func TestServerProbesOutsideLimits(t *testing.T) {
+	url, _, stop := start(t, "-h2c", "-rate", "0.001", "-burst", "2", "-max-concurrent", "1")
+	h1 := &http.Client{Transport: &http.Transport{}}
+	defer h1.CloseIdleConnections()
+	protos := new(http.Protocols)
+	protos.SetUnencryptedHTTP2(true)
+	h2c := &http.Client{Transport: &http.Transport{Protocols: protos}}
+	defer h2c.CloseIdleConnections()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	slow := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(ctx, "GET", url+"/slow?d=1h", nil)
+		res, err := (&http.Client{Transport: &http.Transport{}}).Do(req)
+		if err == nil {
+			res.Body.Close()
+		}
+		slow <- err
+	}()
+	testserver.Eventually(t, func() bool {
+		code, body := get(t, h1, url+"/metrics")
+		return code == 200 && strings.Contains(body, "windhover_concurrency_active_requests 1\n")
+	}, "/slow never took the concurrency slot")
+
+	code, _ := get(t, h1, url+"/")
+	assert.Equal(t, 503, code, "the concurrency limit is busy")
+	code, _ = get(t, h1, url+"/")
+	assert.Equal(t, 429, code, "the rate is spent")
+	code, _ = get(t, h2c, url+"/")
+	assert.Equal(t, 429, code)
+
+	for _, c := range []*http.Client{h1, h2c} {
+		for range 3 {
+			code, body := get(t, c, url+"/healthz")
+			assert.Equal(t, 200, code)
+			assert.Equal(t, "ok\n", body)
+			code, _ = get(t, c, url+"/readyz")
+			assert.Equal(t, 200, code)
+			code, body = get(t, c, url+"/metrics")
+			assert.Equal(t, 200, code)
+			assert.Contains(t, body, "windhover_rejections_total")
+		}
+		res, err := c.Head(url + "/healthz")
+		require.NoError(t, err)
+		res.Body.Close()
+		assert.Equal(t, 200, res.StatusCode)
+	}
+
+	for _, tc := range []struct {
+		path string
+		host string
+		code int
+	}{
+		{"/healthz", "10.1.2.3:8080", 200},
+		{"/readyz", "10.1.2.3:8080", 200},
+		{"/metrics", "10.1.2.3:8080", 400},
+		{"/", "10.1.2.3:8080", 400},
+		{"/healthz?" + strings.Repeat("x", 9000), "localhost", 414},
+	} {
+		req, err := http.NewRequest("GET", url+tc.path, nil)
+		require.NoError(t, err)
+		req.Host = tc.host
+		res, err := h1.Do(req)
+		require.NoError(t, err)
+		res.Body.Close()
+		assert.Equal(t, tc.code, res.StatusCode, "%s with Host %s", tc.path[:min(len(tc.path), 20)], tc.host)
+	}
+
+	_, body := get(t, h2c, url+"/metrics")
+	for _, want := range []string{
+		`http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="200",http_route="/healthz",network_protocol_version="1.1",url_scheme="http"} 4`,
+		`http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="200",http_route="/healthz",network_protocol_version="2",url_scheme="http"} 3`,
+		`http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="200",http_route="/readyz",network_protocol_version="2",url_scheme="http"} 3`,
+		`windhover_rejections_total{policy="concurrency",reason="concurrency_limit"} 1`,
+		`windhover_rejections_total{policy="rate",reason="rate_limited"} 2`,
+		`windhover_rejections_total{policy="limits",reason="request_line_too_long"} 1`,
+		`windhover_rejections_total{policy="hostfilter",reason="host_not_allowed"} 2`,
+	} {
+		assert.Contains(t, body, want)
+	}
+	cancel()
+	assert.ErrorIs(t, <-slow, context.Canceled)
+	require.NoError(t, stop())
+}
+
+// TestServerRefusalLogLimited sends 10,000 requests past -rate, pipelined
+// on four connections: each is refused and counted, but the log has a few
+// lines for them, which together count every refusal.
+func TestServerRefusalLogLimited(t *testing.T) {
+	url, logs, stop := start(t, "-rate", "0.001", "-burst", "1", "-log-json")
+	begin := time.Now()
+	const conns, perConn = 4, 2500
+	var mu sync.Mutex
+	codes := map[int]int{}
+	var wg sync.WaitGroup
+	for range conns {
+		wg.Go(func() {
+			c, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+			if !assert.NoError(t, err) {
+				return
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(time.Minute))
+			go func() {
+				w := bufio.NewWriter(c)
+				for range perConn {
+					_, _ = io.WriteString(w, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+				}
+				_ = w.Flush()
+			}()
+			br := bufio.NewReader(c)
+			for range perConn {
+				res, err := http.ReadResponse(br, nil)
+				if !assert.NoError(t, err) {
+					return
+				}
+				_, _ = io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				mu.Lock()
+				codes[res.StatusCode]++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, map[int]int{200: 1, 429: conns*perConn - 1}, codes)
+
+	code, body := get(t, http.DefaultClient, url+"/metrics")
+	assert.Equal(t, 200, code)
+	assert.Contains(t, body, `windhover_rejections_total{policy="rate",reason="rate_limited"} 9999`)
+	require.NoError(t, stop())
+	elapsed := time.Since(begin)
+
+	events, lines := logged(jsonLines(t, logs.String()), logKind{"rate", "rate_limited"}, "refused")
+	assert.Equal(t, conns*perConn-1, events, "the lines count every refusal")
+	assert.LessOrEqual(t, lines, maxLines(elapsed), "in %v", elapsed)
+}
+
+// TestServerHandshakeErrorLogLimited opens 300 TLS connections and closes
+// them without a handshake: net/http's ErrorLog line for each is limited as
+// refusals are, and the lines count every one.
+func TestServerHandshakeErrorLogLimited(t *testing.T) {
+	dir := t.TempDir()
+	ca := testcert.NewCA(t, "example CA")
+	certFile, keyFile := ca.Server(t).Write(t, dir, "server")
+	url, logs, stop := start(t, "-tls-cert", certFile, "-tls-key", keyFile, "-log-json")
+	begin := time.Now()
+	const n = 300
+	for range n {
+		c, err := net.Dial("tcp", strings.TrimPrefix(url, "https://"))
+		require.NoError(t, err)
+		require.NoError(t, c.Close())
+	}
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}}}
+	defer c.CloseIdleConnections()
+	testserver.Eventually(t, func() bool {
+		_, body := get(t, c, url+"/metrics")
+		return strings.Contains(body, fmt.Sprintf(`windhover_tls_handshake_duration_seconds_count{error_type="no_client_hello",tls_protocol_version=""} %d`, n))
+	}, "the handshakes did not all fail")
+	require.NoError(t, stop())
+	elapsed := time.Since(begin)
+
+	events, lines := logged(jsonLines(t, logs.String()), logKind{"net/http", "tls_handshake_error"}, "http: TLS handshake error from")
+	assert.Equal(t, n, events, "the lines count every failed handshake")
+	assert.LessOrEqual(t, lines, maxLines(elapsed), "in %v", elapsed)
 }

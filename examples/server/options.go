@@ -92,7 +92,7 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.clientCA, "client-ca", o.clientCA, "PEM file of the CAs client certificates chain to")
 	fs.StringVar(&o.clientCertMode, "client-cert-mode", o.clientCertMode, "ask TLS clients for a certificate: none, allow or require (default none)")
 	fs.StringVar(&o.clientCertHosts, "client-cert-hosts", o.clientCertHosts, `per-host modes by TLS server name, such as "api.example.com=require;*.example.com=allow"`)
-	fs.StringVar(&o.trustedProxies, "trusted-proxies", o.trustedProxies, `';'-separated peers whose X-Client-Cert and X-Forwarded-For are believed: IPs, CIDR prefixes, "unix"`)
+	fs.StringVar(&o.trustedProxies, "trusted-proxies", o.trustedProxies, `';'-separated proxies (IPs, CIDR prefixes, "unix") whose X-Forwarded-For -rate believes, and whose X-Client-Cert is believed with -client-ca (without it, removed from every request)`)
 	fs.IntVar(&o.maxConns, "max-conns", o.maxConns, "most connections open at once (0: no limit)")
 	fs.IntVar(&o.maxUpgraded, "max-upgraded", o.maxUpgraded, "most upgraded connections at once (0: no limit, -1: no upgrades)")
 	fs.Int64Var(&o.maxBody, "max-body", o.maxBody, "largest request body in bytes (0: 30,000,000, Kestrel's default; -1: no limit)")

@@ -17,8 +17,16 @@ import (
 // a client could want from an example.
 const maxStream = 1 << 30
 
-// routes are the example's endpoints, the same with or without the toolkit.
-func routes(bare bool, whoami, metrics, ready http.Handler) http.Handler {
+// The paths of the endpoints for the platform rather than for clients.
+const (
+	healthzPath = "/healthz"
+	readyzPath  = "/readyz"
+	metricsPath = "/metrics"
+)
+
+// routes are the application's endpoints, the same with or without the
+// toolkit.
+func routes(bare bool, whoami http.Handler) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "hello\n")
@@ -61,11 +69,17 @@ func routes(bare bool, whoami, metrics, ready http.Handler) http.Handler {
 		_, _ = io.Copy(c, c)
 	}))
 	mux.Handle("GET /whoami", whoami)
-	mux.Handle("GET /metrics", metrics)
-	mux.Handle("GET /readyz", ready)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	return mux
+}
+
+// probes adds to mux the endpoints a platform calls: liveness, readiness
+// and metrics.
+func probes(mux *http.ServeMux, metrics, ready http.Handler) *http.ServeMux {
+	mux.HandleFunc("GET "+healthzPath, func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
 	})
+	mux.Handle("GET "+readyzPath, ready)
+	mux.Handle("GET "+metricsPath, metrics)
 	return mux
 }
 

@@ -2,9 +2,11 @@ package main
 
 import (
 	"errors"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,9 +23,13 @@ import (
 	"golang.org/x/time/rate"
 )
 
+// maxScrapes bounds the scrapes of /metrics at once.
+const maxScrapes = 4
+
 // toolkit is windhover's policies, composed.
 type toolkit struct {
 	logger *slog.Logger
+	logs   *logLimiter // refusals and net/http's errors, which clients can cause at will
 	lim    *limits.Limiter
 	pol    *timeouts.Policy
 	hosts  *hostfilter.Filter
@@ -37,7 +43,7 @@ type toolkit struct {
 }
 
 func newToolkit(o options, logger *slog.Logger) (*toolkit, error) {
-	tk := &toolkit{logger: logger}
+	tk := &toolkit{logger: logger, logs: newLogLimiter(logger, logBurst, logEvery)}
 	var err error
 	tk.lim, err = limits.New(limits.Config{
 		MaxConcurrentConnections:         o.maxConns,
@@ -58,20 +64,17 @@ func newToolkit(o options, logger *slog.Logger) (*toolkit, error) {
 	if err != nil {
 		return nil, err
 	}
-	ccfg := certauth.Config{TrustedProxies: splitList(o.trustedProxies), OnReject: tk.refused}
-	if ccfg.Mode, err = parseMode(o.clientCertMode); err != nil {
+	if tk.certs, err = newCertPolicy(o, tk.refused); err != nil {
 		return nil, err
 	}
-	if ccfg.Hosts, err = parseHostModes(o.clientCertHosts); err != nil {
-		return nil, err
-	}
-	if o.clientCA != "" {
-		if ccfg.ClientCAs, err = loadPool(o.clientCA); err != nil {
-			return nil, err
+	if o.trustedProxies != "" {
+		// The proxies are trusted for what each policy can use them for.
+		switch {
+		case o.rate == 0 && o.clientCA == "":
+			logger.Warn("-trusted-proxies has no effect: only -rate (X-Forwarded-For) and -client-ca (X-Client-Cert) believe forwarded headers")
+		case o.clientCA == "":
+			logger.Info("-trusted-proxies: X-Forwarded-For is believed for -rate; X-Client-Cert, without -client-ca to validate it, is removed from every request")
 		}
-	}
-	if tk.certs, err = certauth.New(ccfg); err != nil {
-		return nil, err
 	}
 	if tk.metrics, err = metrics.New(metrics.Config{}); err != nil {
 		return nil, err
@@ -101,7 +104,11 @@ func newToolkit(o options, logger *slog.Logger) (*toolkit, error) {
 		MinRequestBodyDataRate: o.bodyRate,
 		MinResponseDataRate:    o.responseRate,
 		OnViolation: func(r *http.Request, err error) {
-			logger.Warn("too slow", "err", err, "remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path)
+			k := logKind{"timeouts", "min_response_data_rate"}
+			if errors.Is(err, timeouts.ErrMinRequestBodyDataRate) {
+				k.reason = "min_request_body_data_rate"
+			}
+			tk.logs.warn(k, "too slow", "err", err, "remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path)
 		},
 	})
 	if err != nil {
@@ -130,35 +137,60 @@ func newToolkit(o options, logger *slog.Logger) (*toolkit, error) {
 }
 
 // refused logs a policy's refusal with its reason, as each policy's error
-// carries it. r is nil for a connection refused before any request.
+// carries it, through the log limiter: the policies count every refusal,
+// and a flood of them must not flood the log. r is nil for a connection
+// refused before any request.
 func (tk *toolkit) refused(r *http.Request, err error) {
-	attrs := []any{"err", err}
+	var k logKind
 	var le *limits.Error
 	var he *hostfilter.Error
 	var ce *certauth.Error
 	var pe *unixsock.PeerError
 	switch {
 	case errors.As(err, &pe):
-		attrs = append(attrs, "policy", "unixsock", "reason", pe.Reason.String())
+		k = logKind{"unixsock", pe.Reason.String()}
 	case errors.As(err, &ce):
-		attrs = append(attrs, "policy", "certauth", "reason", ce.Reason.String())
+		k = logKind{"certauth", ce.Reason.String()}
 	case errors.As(err, &le):
-		attrs = append(attrs, "policy", le.Reason.Policy(), "reason", le.Reason.String())
+		k = logKind{le.Reason.Policy(), le.Reason.String()}
 	case errors.As(err, &he):
-		attrs = append(attrs, "policy", "hostfilter", "reason", he.Reason.String())
+		k = logKind{"hostfilter", he.Reason.String()}
 	}
+	attrs := []any{"err", err}
 	if r != nil {
 		attrs = append(attrs, "remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path)
 	}
-	tk.logger.Warn("refused", attrs...)
+	tk.logs.warn(k, "refused", attrs...)
 }
 
-// apply puts the policies on srv: its handler and its settings.
-func (tk *toolkit) apply(srv *http.Server) {
+// errorLog is http.Server.ErrorLog: net/http's own lines at level WARN,
+// through the log limiter, since clients cause most of them at will (a TLS
+// handshake error for every connection that sends garbage).
+func (tk *toolkit) errorLog() *log.Logger {
+	return log.New(errorLogWriter{tk.logs}, "", 0)
+}
+
+// errorLogWriter takes each Write as one line of http.Server.ErrorLog, as
+// log.Logger writes them.
+type errorLogWriter struct{ logs *logLimiter }
+
+func (w errorLogWriter) Write(p []byte) (int, error) {
+	msg := strings.TrimSuffix(string(p), "\n")
+	k := logKind{"net/http", "error_log"}
+	if strings.HasPrefix(msg, "http: TLS handshake error") {
+		k.reason = "tls_handshake_error"
+	}
+	w.logs.warn(k, msg)
+	return len(p), nil
+}
+
+// apply puts the policies on srv: its handler, which serves app and the
+// platform's endpoints (probes' ServeMux), and its settings.
+func (tk *toolkit) apply(srv *http.Server, app, platform http.Handler) {
 	// Outermost first: requests are counted for the drain and measured;
 	// then refused as cheaply as possible, a flooding client before it
 	// can take a slot of the concurrency limit.
-	h := tk.pol.Handler(tk.metrics.Route(srv.Handler))
+	h := tk.pol.Handler(tk.metrics.Route(app))
 	h = tk.certs.Handler(h)
 	if tk.conc != nil {
 		h = tk.conc.Handler(h)
@@ -167,7 +199,20 @@ func (tk *toolkit) apply(srv *http.Server) {
 	if tk.rate != nil {
 		h = tk.rate.Handler(h)
 	}
-	srv.Handler = tk.group.Handler(tk.metrics.Handler(tk.hosts.Handler(h)))
+	h = tk.hosts.Handler(h)
+	// The platform must get its answers when the server is busiest, or it
+	// restarts or unlists a server that is only busy, and loses the metrics
+	// that would say so: its endpoints are outside the rate and concurrency
+	// limits, under every other protection. Liveness and readiness, which
+	// answer constants, are outside the host filter too, since Kubernetes'
+	// probes name the pod's address as Host; /metrics, which tells more, is
+	// not (give the address to -allowed-hosts).
+	p := tk.lim.Handler(tk.certs.Handler(tk.pol.Handler(tk.metrics.Route(platform))))
+	h = &exempt{next: h, paths: map[string]http.Handler{
+		healthzPath: p, readyzPath: p, metricsPath: tk.hosts.Handler(p),
+	}}
+	srv.Handler = tk.group.Handler(tk.metrics.Handler(h))
+	srv.ErrorLog = tk.errorLog()
 	if srv.TLSConfig != nil {
 		tk.certs.Apply(srv)
 		srv.TLSConfig = tk.metrics.TLSConfig(srv.TLSConfig)
@@ -175,6 +220,23 @@ func (tk *toolkit) apply(srv *http.Server) {
 	tk.lim.Apply(srv)
 	tk.pol.Apply(srv)
 	tk.metrics.Apply(srv)
+}
+
+// exempt serves the requests for its paths with their handlers, and every
+// other request with next. A path must match exactly, and the handlers for
+// them end in a ServeMux that serves those paths alone: a request that only
+// looks like one of them cannot reach the application around next.
+type exempt struct {
+	next  http.Handler
+	paths map[string]http.Handler
+}
+
+func (e *exempt) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h, ok := e.paths[r.URL.Path]; ok {
+		h.ServeHTTP(w, r)
+		return
+	}
+	e.next.ServeHTTP(w, r)
 }
 
 // watch registers the metrics of a Unix socket the server listens on.
@@ -185,13 +247,16 @@ func (tk *toolkit) watch(ln net.Listener) error {
 	return nil
 }
 
-// metricsHandler serves the toolkit's registry.
+// metricsHandler serves the toolkit's registry. Outside the rate and
+// concurrency limits, it bounds its own scrapes, each of which gathers
+// every collector: one more at once gets 503.
 func (tk *toolkit) metricsHandler() http.Handler {
-	return promhttp.HandlerFor(tk.registry, promhttp.HandlerOpts{})
+	return promhttp.HandlerFor(tk.registry, promhttp.HandlerOpts{MaxRequestsInFlight: maxScrapes})
 }
 
 // logStopped logs how the drain went and what the policies did.
 func (tk *toolkit) logStopped() {
+	tk.logs.flush()
 	r := tk.group.Report()
 	st, ts, hs, cs := tk.lim.Stats(), tk.pol.Stats(), tk.hosts.Stats(), tk.certs.Stats()
 	refused := st.RejectedTotal() + hs.RejectedTotal() + cs.RejectedTotal()
