@@ -42,7 +42,7 @@ type Conn struct {
 	await    bool   // a request ended and the server has not begun the next
 	gotByte  bool   // a byte of the current request's line arrived
 	started  bool   // a byte of the connection arrived (Read's copy of !fresh)
-	deferred bool   // a decision waits for the server's next read
+	held     bool   // stash[sp-1], read by the background read, is not parsed yet
 	dl       uint8  // dlNone, dlKeepAlive, dlHeaders: what is on the wrapped Conn
 	ourDL    time.Time
 	pub      int64 // the body count last published
@@ -51,11 +51,13 @@ type Conn struct {
 
 	// Shared with the goroutines that set deadlines or hijack.
 	timing atomic.Bool  // the Conn's deadline is on the wrapped Conn
+	watch  atomic.Bool  // the Conn may have to give the server's deadline back
 	pass   atomic.Bool  // no more following: everything passes through
 	fresh  atomic.Bool  // no byte of the connection yet
 	tls    atomic.Bool  // a write deadline came before the first byte
 	userDL atomic.Int64 // the read deadline last asked for, unix ns; 0 none
 	bodyN  atomic.Int64
+	failed atomic.Pointer[Error]
 }
 
 // answerTimeout bounds the writing of an answer and the reading that follows
@@ -88,16 +90,29 @@ func (c *Conn) Read(b []byte) (int, error) {
 		// response is out.
 		c.await = false
 		c.inHead = true
-		if c.deferred {
-			return 0, c.answer(b)
-		}
 	}
 	if c.sp < c.se {
-		src := c.stash[c.sp:min(c.se, c.sp+len(b))]
+		from := c.sp
+		if c.held {
+			from--
+		}
+		src := c.stash[from:min(c.se, c.sp+len(b))]
 		n, err := c.follow(src, b)
-		copy(b, src[:n])
+		if c.held {
+			c.held = false
+			if n--; n < 0 {
+				n = 0
+			}
+		}
+		copy(b, c.stash[c.sp:c.sp+n])
 		c.sp += n
 		return n, err
+	}
+	if c.held {
+		c.held = false
+		if _, err := c.follow(c.stash[c.sp-1:c.sp], b); err != nil {
+			return 0, err
+		}
 	}
 	if c.later != nil {
 		err := c.later
@@ -144,15 +159,13 @@ func (c *Conn) background(b []byte) (int, error) {
 		c.stash = append(c.stash[:0], b[0])
 		c.sp, c.se = 0, 1
 	}
-	_, ev := c.p.feed(c.stash[c.sp : c.sp+1])
-	b[0] = c.stash[c.sp]
+	// The byte is parsed with the rest of the request, when the server
+	// reads for it: the request's line is then looked at in one piece.
+	x := c.stash[c.sp]
+	b[0] = x
 	c.sp++
-	if ev == evReject {
-		// Only a one-byte line limit decides on one byte; the server hears
-		// of it when it reads for the request.
-		c.deferred = true
-	}
-	c.gotByte = c.p.st != stStart
+	c.held = true
+	c.gotByte = c.p.skip == 0 || x != '\r' && x != '\n'
 	return 1, nil
 }
 
@@ -161,8 +174,7 @@ func (c *Conn) background(b []byte) (int, error) {
 // the request. b is the server's buffer, for draining after an answer.
 func (c *Conn) follow(src, b []byte) (int, error) {
 	if !c.started {
-		c.started = true
-		c.fresh.Store(false)
+		c.begin()
 	}
 	off := 0
 	for {
@@ -190,13 +202,25 @@ func (c *Conn) follow(src, b []byte) (int, error) {
 			return 0, c.answer(b)
 		case evFail:
 			c.publish()
-			c.err = c.decide(c.p.why, c.p.lim, c.p.got, c.p.st == stTrailField)
+			e := c.decide(c.p.why, c.p.lim, c.p.got, c.p.st == stTrailField)
+			c.failed.Store(e)
+			c.err = c.readError(e)
 			if off > 0 {
 				return off, nil
 			}
 			return 0, c.err
 		}
 	}
+}
+
+// begin notes the connection's first byte: it is not a TLS handshake (or
+// the Conn stops following it before its next read), and the Conn gives the
+// server its deadline back mid-head only where the Config switches the
+// headers timer off.
+func (c *Conn) begin() {
+	c.started = true
+	c.fresh.Store(false)
+	c.watch.Store(c.w.s.headers < 0)
 }
 
 // publish makes the body's count visible to BodyBytes.
@@ -290,10 +314,17 @@ func (c *Conn) readErr(b []byte, err error) error {
 	return err
 }
 
-// decide counts a decision and returns the error reads then fail with.
-func (c *Conn) decide(why Reason, lim, got int64, trailer bool) error {
+// decide counts a decision.
+func (c *Conn) decide(why Reason, lim, got int64, trailer bool) *Error {
 	e := &Error{Reason: why, Limit: lim, Size: got, Trailer: trailer, Addr: c.RemoteAddr()}
 	c.w.decide(e)
+	return e
+}
+
+// readError is the error reads fail with after e: net/http takes a read
+// error for a connection gone (isCommonNetReadError) and closes it without
+// writing anything.
+func (c *Conn) readError(e *Error) error {
 	return &net.OpError{Op: "read", Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: e.Addr, Err: e}
 }
 
@@ -303,7 +334,7 @@ func (c *Conn) decide(why Reason, lim, got int64, trailer bool) error {
 // it returns, which every read returns from then on, makes net/http close
 // the connection without writing anything.
 func (c *Conn) answer(b []byte) error {
-	c.err = c.decide(c.p.why, c.p.lim, c.p.got, false)
+	c.err = c.readError(c.decide(c.p.why, c.p.lim, c.p.got, false))
 	c.pass.Store(true)
 	c.timing.Store(false)
 	deadline := time.Now().Add(answerTimeout)
@@ -349,9 +380,12 @@ func unixNano(t time.Time) int64 {
 // connection gets it back if the Conn stops timing before net/http sets
 // another.
 func (c *Conn) SetReadDeadline(t time.Time) error {
-	c.userDL.Store(unixNano(t))
 	if c.timing.Load() {
+		c.userDL.Store(unixNano(t))
 		return nil
+	}
+	if c.watch.Load() {
+		c.userDL.Store(unixNano(t))
 	}
 	return c.Conn.SetReadDeadline(t)
 }
@@ -399,6 +433,13 @@ func (c *Conn) Tracking() bool { return !c.pass.Load() }
 // starts at zero when a request's head ends, and keeps the last request's
 // value until the next head ends. It is safe to call from any goroutine.
 func (c *Conn) BodyBytes() int64 { return c.bodyN.Load() }
+
+// BodyError returns the decision that failed the current request's body
+// reads, or nil. net/http may report such a failure with an error of its own
+// (reading trailers, it reports any read error as "suspiciously long
+// trailer"), so a body reader that gets an error asks here why. It is safe to
+// call from any goroutine.
+func (c *Conn) BodyError() *Error { return c.failed.Load() }
 
 // NetConn returns the wrapped connection, as tls.Conn's method of that name
 // does.

@@ -2,7 +2,7 @@ package h1wire
 
 import (
 	"bytes"
-	"strconv"
+	"math"
 )
 
 // event is what the parser found where it stopped.
@@ -166,7 +166,39 @@ func (p *parser) feed(b []byte) (int, event) {
 				return i, ev
 			}
 			p.part, p.line, p.st = p.part[:0], 0, stField
-		case stField, stTrailField:
+		case stField:
+			// The head's field lines, in one loop: most heads arrive in one
+			// read, and most lines need only a glance.
+			for {
+				j := bytes.IndexByte(b[i:], '\n')
+				if j < 0 {
+					if ev := p.grow(len(b) - i); ev != evMore {
+						return i, ev
+					}
+					p.keep(b[i:])
+					return len(b), evMore
+				}
+				n := j + 1
+				if ev := p.grow(n); ev != evMore {
+					return i, ev
+				}
+				l := b[i : i+n]
+				if len(p.part) > 0 || p.cut {
+					l = p.whole(l)
+				}
+				i += n
+				ev := p.headerLine(l)
+				if len(p.part) > 0 || p.cut {
+					p.part, p.cut = p.part[:0], false
+				}
+				if ev != evMore || p.st != stField {
+					return i, ev
+				}
+				if i == len(b) {
+					return i, evMore
+				}
+			}
+		case stTrailField:
 			j := bytes.IndexByte(b[i:], '\n')
 			if j < 0 {
 				n := len(b) - i
@@ -182,13 +214,8 @@ func (p *parser) feed(b []byte) (int, event) {
 			}
 			l := p.whole(b[i : i+n])
 			i += n
-			var ev event
-			if p.st == stField {
-				ev = p.headerLine(l)
-			} else {
-				ev = p.trailerLine(l)
-			}
-			p.part, p.cut, p.line = p.part[:0], false, 0
+			ev := p.trailerLine(l)
+			p.part, p.cut = p.part[:0], false
 			if ev != evMore {
 				return i, ev
 			}
@@ -287,7 +314,6 @@ func (p *parser) feed(b []byte) (int, event) {
 
 // grow counts n more bytes of a field line and checks the header budget.
 func (p *parser) grow(n int) event {
-	p.line += n
 	p.block += n
 	if p.st == stTrailField {
 		p.trail += n
@@ -445,37 +471,46 @@ func (p *parser) requestLine(l []byte) event {
 
 // headerLine looks at a complete line of the head.
 func (p *parser) headerLine(l []byte) event {
-	if len(l) == 1 || len(l) == 2 && l[0] == '\r' {
+	c := l[0]
+	if len(l) <= 2 && (len(l) == 1 || c == '\r') {
 		return p.headEnd()
 	}
-	if l[0] == ' ' || l[0] == '\t' {
+	if c == ' ' || c == '\t' {
 		return p.reject(ReasonObsFold, -1, -1)
 	}
 	p.fields++
 	if p.s.fields >= 0 && p.fields > p.s.fields {
 		return p.reject(ReasonTooManyHeaders, int64(p.s.fields), int64(p.fields))
 	}
-	var name string
-	switch l[0] | 0x20 {
-	case 'h':
-		name = "host"
-	case 'c':
-		name = "content-length"
-	case 't':
-		name = "transfer-encoding"
-		if len(l) > len("trailer") && l[len("trailer")] == ':' {
-			name = "trailer"
-		}
-	default:
-		return evMore
+	if c |= 0x20; c == 'h' || c == 'c' || c == 't' {
+		p.field(l)
 	}
-	if len(l) <= len(name) || l[len(name)] != ':' || !equalFold(l[:len(name)], name) {
-		return evMore
+	return evMore
+}
+
+// field notes a field line that may be one of those the head's checks and
+// its framing depend on.
+func (p *parser) field(l []byte) {
+	var name string
+	switch {
+	case len(l) > len("host") && l[len("host")] == ':':
+		name = "host"
+	case len(l) > len("content-length") && l[len("content-length")] == ':':
+		name = "content-length"
+	case len(l) > len("transfer-encoding") && l[len("transfer-encoding")] == ':':
+		name = "transfer-encoding"
+	case len(l) > len("trailer") && l[len("trailer")] == ':':
+		name = "trailer"
+	default:
+		return
+	}
+	if !equalFold(l[:len(name)], name) {
+		return
 	}
 	if p.cut {
 		// A field this long with limits off: its value is unknown.
 		p.unseen = true
-		return evMore
+		return
 	}
 	v := trim(content(l)[len(name)+1:])
 	switch name {
@@ -499,7 +534,6 @@ func (p *parser) headerLine(l []byte) event {
 	case "trailer":
 		p.badTr = p.badTr || badTrailerDecl(v)
 	}
-	return evMore
 }
 
 // headEnd decides on a complete head: Kestrel's Host rules first (Kestrel
@@ -529,9 +563,9 @@ func (p *parser) headEnd() event {
 	if p.cls > 0 {
 		// net/http refuses differing or malformed lengths, even beside
 		// chunked, which then wins (fixLength).
-		var err error
-		n, err = strconv.ParseUint(string(p.cl), 10, 63)
-		if p.clDiff || err != nil {
+		var ok bool
+		n, ok = parseLength(p.cl)
+		if p.clDiff || !ok {
 			return evPass
 		}
 	}
@@ -682,4 +716,20 @@ func badTrailerDecl(v []byte) bool {
 		}
 	}
 	return false
+}
+
+// parseLength parses a Content-Length as net/http does: decimal digits, at
+// most 2^63-1 (strconv.ParseUint(s, 10, 63)).
+func parseLength(s []byte) (uint64, bool) {
+	if len(s) == 0 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range s {
+		if c < '0' || c > '9' || n > (math.MaxInt64-uint64(c-'0'))/10 {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return n, true
 }

@@ -122,6 +122,7 @@ func (w *Wire) Conn(c net.Conn) *Conn {
 	wc.p.fresh = true
 	wc.p.st = stStart
 	wc.fresh.Store(true)
+	wc.watch.Store(true)
 	wc.inHead = true
 	wc.start = time.Now()
 	return wc
