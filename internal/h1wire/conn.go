@@ -52,6 +52,7 @@ type Conn struct {
 	// Shared with the goroutines that set deadlines or hijack.
 	timing atomic.Bool  // the Conn's deadline is on the wrapped Conn
 	watch  atomic.Bool  // the Conn may have to give the server's deadline back
+	srvDL  atomic.Bool  // the read deadline last asked for is not zero
 	pass   atomic.Bool  // no more following: everything passes through
 	fresh  atomic.Bool  // no byte of the connection yet
 	tls    atomic.Bool  // a write deadline came before the first byte
@@ -83,7 +84,7 @@ func (c *Conn) Read(b []byte) (int, error) {
 		return 0, nil
 	}
 	if c.await {
-		if len(b) == 1 {
+		if len(b) == 1 && !c.held {
 			return c.background(b)
 		}
 		// The server starts reading the next request: the previous
@@ -241,7 +242,11 @@ func (c *Conn) headDeadline() error {
 	if c.gotByte {
 		want, d = dlHeaders, c.w.s.headers
 	}
-	if d < 0 || want == dlKeepAlive && c.tls.Load() {
+	// The server's own deadline rules where the Config switches a timer
+	// off, for the first byte of a TLS handshake, and for the wait between
+	// requests when the server has one (net/http's IdleTimeout, from the end
+	// of the response: Kestrel's keep-alive timeout already).
+	if d < 0 || want == dlKeepAlive && (c.tls.Load() || c.started && c.srvDL.Load()) {
 		if c.dl == dlNone {
 			return nil
 		}
@@ -302,16 +307,21 @@ func (c *Conn) readPass(b []byte) (int, error) {
 // readErr looks at a failed read of the wrapped connection: a deadline of
 // the Conn's own that passed is a keep-alive or request-headers timeout.
 func (c *Conn) readErr(b []byte, err error) error {
-	if !c.inHead || c.dl == dlNone || !errors.Is(err, os.ErrDeadlineExceeded) || time.Now().Before(c.ourDL) {
+	if !c.inHead || !errors.Is(err, os.ErrDeadlineExceeded) {
 		return err
 	}
-	if c.dl == dlHeaders {
-		c.p.why, c.p.lim, c.p.got = ReasonRequestHeadersTimeout, -1, -1
-		return c.answer(b)
+	if !c.gotByte && !c.tls.Load() {
+		// Kestrel's deadline or the server's IdleTimeout: either is the
+		// keep-alive timeout.
+		c.decide(ReasonKeepAliveTimeout, -1, -1, false)
+		c.err = err
+		return err
 	}
-	c.decide(ReasonKeepAliveTimeout, -1, -1, false)
-	c.err = err
-	return err
+	if c.dl != dlHeaders || time.Now().Before(c.ourDL) {
+		return err
+	}
+	c.p.why, c.p.lim, c.p.got = ReasonRequestHeadersTimeout, -1, -1
+	return c.answer(b)
 }
 
 // decide counts a decision.
@@ -380,6 +390,9 @@ func unixNano(t time.Time) int64 {
 // connection gets it back if the Conn stops timing before net/http sets
 // another.
 func (c *Conn) SetReadDeadline(t time.Time) error {
+	if set := !t.IsZero(); c.srvDL.Load() != set {
+		c.srvDL.Store(set)
+	}
 	if c.timing.Load() {
 		c.userDL.Store(unixNano(t))
 		return nil
