@@ -35,19 +35,19 @@ type Conn struct {
 	p parser
 
 	// Read's own state.
-	stash    []byte // bytes read past the end of a request
-	sp, se   int    // stash[sp:se] are still to be read
-	later    error  // the wrapped Read's error that came with the stash
-	inHead   bool   // a head is being read: its timing is the Conn's
-	await    bool   // a request ended and the server has not begun the next
-	gotByte  bool   // a byte of the current request's line arrived
-	started  bool   // a byte of the connection arrived (Read's copy of !fresh)
-	held     bool   // stash[sp-1], read by the background read, is not parsed yet
-	dl       uint8  // dlNone, dlKeepAlive, dlHeaders: what is on the wrapped Conn
-	ourDL    time.Time
-	pub      int64 // the body count last published
-	start    time.Time
-	err      error // every read fails with it
+	stash   []byte // bytes read past the end of a request
+	sp, se  int    // stash[sp:se] are still to be read
+	later   error  // the wrapped Read's error that came with the stash
+	inHead  bool   // a head is being read: its timing is the Conn's
+	await   bool   // a request ended and the server has not begun the next
+	gotByte bool   // a byte of the current request's line arrived
+	started bool   // a byte of the connection arrived (Read's copy of !fresh)
+	held    bool   // stash[sp-1], read by the background read, is not parsed yet
+	dl      uint8  // dlNone, dlKeepAlive, dlHeaders: what is on the wrapped Conn
+	ourDL   time.Time
+	pub     int64 // the body count last published
+	start   time.Time
+	err     error // every read fails with it
 
 	// Shared with the goroutines that set deadlines or hijack.
 	timing atomic.Bool  // the Conn's deadline is on the wrapped Conn

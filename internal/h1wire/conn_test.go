@@ -279,3 +279,15 @@ func TestChunkedFraming(t *testing.T) {
 		t.Fatalf("decisions %v", got)
 	}
 }
+
+// TestHostEachRequest checks Host on every request of a connection, also
+// after the same connection named a valid one.
+func TestHostEachRequest(t *testing.T) {
+	s, _ := start(t, Config{}, echo, testserver.H1)
+	c := testserver.Dial(t, s.Addr())
+	c.Send(t, get("/")+get("/"))
+	expect(t, c, http.StatusOK, "GET 0 0")
+	expect(t, c, http.StatusOK, "GET 0 0")
+	c.Send(t, "GET / HTTP/1.1\r\nHost: a;b\r\n\r\n")
+	expectAnswer(t, c, ReasonInvalidHost)
+}

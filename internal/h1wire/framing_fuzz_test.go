@@ -256,6 +256,7 @@ var framingSeeds = []string{
 	"GET / HTTP/1.1\r\nHost: a=b\r\n\r\n",
 	"GET / HTTP/1.1\r\n\r\n",
 	"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\n",
+	"GET /" + strings.Repeat("x", 10000) + " HTTP/1.1\r\nHost: " + strings.Repeat("a", 10000) + "\r\nContent-Length: 1\r\n\r\nxGET / HTTP/1.1\r\nHost: a\r\n\r\n",
 	"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1;" + strings.Repeat("x", 5000) + "\r\na\r\n0\r\n\r\n",
 	"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" + strings.Repeat("1;"+strings.Repeat("x", 100)+"\r\na\r\n", 250) + "0\r\n\r\n",
 }

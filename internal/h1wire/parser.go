@@ -73,9 +73,6 @@ const (
 	// maxExcess is how much chunk framing beyond 16 bytes per chunk and
 	// twice the data net/http tolerates (internal.chunkedReader).
 	maxExcess = 16 << 10
-	// maxKept bounds the bytes of a line kept across reads when the limits
-	// are off; a longer line is followed, but its content is not looked at.
-	maxKept = 64 << 10
 )
 
 // parser follows HTTP/1 requests through the bytes a server reads: it counts
@@ -96,19 +93,18 @@ type parser struct {
 	block  int    // bytes of the header block and trailers so far
 	fields int    // field lines so far, trailers included
 	part   []byte // the current line's bytes from earlier reads
-	cut    bool   // part stopped at maxKept: the line's content is unknown
 
 	flags  uint16
 	target []byte // the authority the Host must match, if any
 	hosts  int
 	host   []byte // the first Host's value
+	hostOK bool   // host is a value validHost accepted
 	cls    int    // Content-Length field lines
 	cl     []byte // the first Content-Length's value, trimmed
 	clDiff bool   // the Content-Length lines differ
 	tes    int    // Transfer-Encoding field lines
 	teOK   bool   // the (first) Transfer-Encoding is "chunked"
 	badTr  bool   // a Trailer field declares a field net/http refuses as a trailer
-	unseen bool   // a field net/http frames by could not be looked at
 
 	remain uint64 // bytes of the Content-Length body or the chunk still to come
 	excess int64  // net/http's count of excess chunk framing
@@ -183,13 +179,13 @@ func (p *parser) feed(b []byte) (int, event) {
 					return i, ev
 				}
 				l := b[i : i+n]
-				if len(p.part) > 0 || p.cut {
+				if len(p.part) > 0 {
 					l = p.whole(l)
 				}
 				i += n
 				ev := p.headerLine(l)
-				if len(p.part) > 0 || p.cut {
-					p.part, p.cut = p.part[:0], false
+				if len(p.part) > 0 {
+					p.part = p.part[:0]
 				}
 				if ev != evMore || p.st != stField {
 					return i, ev
@@ -215,7 +211,7 @@ func (p *parser) feed(b []byte) (int, event) {
 			l := p.whole(b[i : i+n])
 			i += n
 			ev := p.trailerLine(l)
-			p.part, p.cut = p.part[:0], false
+			p.part = p.part[:0]
 			if ev != evMore {
 				return i, ev
 			}
@@ -327,15 +323,10 @@ func (p *parser) grow(n int) event {
 	return evMore
 }
 
-// keep holds b, the start of a line that goes on in the next read.
+// keep holds b, the start of a line that goes on in the next read. A line
+// is as long as the limits allow, or, with a limit off, as net/http reads
+// (its MaxHeaderBytes and 4 KiB; a chunk-size line or trailers, 4 KiB).
 func (p *parser) keep(b []byte) {
-	if p.cut {
-		return
-	}
-	if len(p.part)+len(b) > maxKept {
-		p.cut = true
-		b = b[:maxKept-len(p.part)]
-	}
 	p.part = append(p.part, b...)
 }
 
@@ -378,8 +369,8 @@ func (p *parser) end() {
 	}
 	p.st = stStart
 	p.line, p.block, p.fields = 0, 0, 0
-	p.part, p.cut = p.part[:0], false
-	p.flags, p.hosts, p.cls, p.clDiff, p.tes, p.teOK, p.badTr, p.unseen = 0, 0, 0, false, 0, false, false, false
+	p.part = p.part[:0]
+	p.flags, p.hosts, p.cls, p.clDiff, p.tes, p.teOK, p.badTr = 0, 0, 0, false, 0, false, false
 	p.trail, p.trCRLF = 0, false
 }
 
@@ -397,10 +388,6 @@ func content(l []byte) []byte {
 // net/http splits it; one net/http refuses is left to net/http, which
 // answers it and closes the connection.
 func (p *parser) requestLine(l []byte) event {
-	if p.cut {
-		p.flags |= fLineBad
-		return evMore
-	}
 	s := content(l)
 	sp := bytes.IndexByte(s, ' ')
 	if sp < 0 {
@@ -507,17 +494,14 @@ func (p *parser) field(l []byte) {
 	if !equalFold(l[:len(name)], name) {
 		return
 	}
-	if p.cut {
-		// A field this long with limits off: its value is unknown.
-		p.unseen = true
-		return
-	}
 	v := trim(content(l)[len(name)+1:])
 	switch name {
 	case "host":
 		p.hosts++
-		if p.hosts == 1 {
-			p.host = append(p.host[:0], v...)
+		if p.hosts == 1 && !(p.hostOK && bytes.Equal(v, p.host)) {
+			// A connection's requests mostly name the same host: check
+			// it once.
+			p.host, p.hostOK = append(p.host[:0], v...), false
 		}
 	case "content-length":
 		p.cls++
@@ -545,7 +529,7 @@ func (p *parser) headEnd() event {
 		// or hands the request to the handler and closes after it.
 		return evPass
 	}
-	if p.flags&fLineBad != 0 || p.unseen {
+	if p.flags&fLineBad != 0 {
 		return evPass
 	}
 	if p.flags&fPRI == 0 {
@@ -573,7 +557,7 @@ func (p *parser) headEnd() event {
 		return evPass
 	}
 	p.body = 0
-	p.part, p.cut, p.line = p.part[:0], false, 0
+	p.part, p.line = p.part[:0], 0
 	switch {
 	case chunked:
 		p.st, p.excess = stChunkLine, 0
@@ -608,8 +592,11 @@ func (p *parser) checkHost() event {
 			return p.reject(ReasonHostMismatch, -1, -1)
 		}
 	}
-	if !validHost(p.host) {
-		return p.reject(ReasonInvalidHost, -1, -1)
+	if !p.hostOK {
+		if !validHost(p.host) {
+			return p.reject(ReasonInvalidHost, -1, -1)
+		}
+		p.hostOK = true
 	}
 	return evMore
 }
@@ -676,7 +663,7 @@ func (p *parser) trailerLine(l []byte) event {
 	if p.s.fields >= 0 && p.fields > p.s.fields {
 		return p.refuse(ReasonTooManyHeaders, int64(p.s.fields), int64(p.fields))
 	}
-	if !p.cut && !validTrailer(l) {
+	if !validTrailer(l) {
 		return p.fail(ReasonInvalidChunkedBody)
 	}
 	return evMore
