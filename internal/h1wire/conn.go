@@ -52,7 +52,6 @@ type Conn struct {
 	// Shared with the goroutines that set deadlines or hijack.
 	timing atomic.Bool  // the Conn's deadline is on the wrapped Conn
 	watch  atomic.Bool  // the Conn may have to give the server's deadline back
-	srvDL  atomic.Bool  // the read deadline last asked for is not zero
 	pass   atomic.Bool  // no more following: everything passes through
 	fresh  atomic.Bool  // no byte of the connection yet
 	tls    atomic.Bool  // a write deadline came before the first byte
@@ -243,10 +242,8 @@ func (c *Conn) headDeadline() error {
 		want, d = dlHeaders, c.w.s.headers
 	}
 	// The server's own deadline rules where the Config switches a timer
-	// off, for the first byte of a TLS handshake, and for the wait between
-	// requests when the server has one (net/http's IdleTimeout, from the end
-	// of the response: Kestrel's keep-alive timeout already).
-	if d < 0 || want == dlKeepAlive && (c.tls.Load() || c.started && c.srvDL.Load()) {
+	// off, and for the first byte of a TLS handshake.
+	if d < 0 || want == dlKeepAlive && c.tls.Load() {
 		if c.dl == dlNone {
 			return nil
 		}
@@ -311,8 +308,8 @@ func (c *Conn) readErr(b []byte, err error) error {
 		return err
 	}
 	if !c.gotByte && !c.tls.Load() {
-		// Kestrel's deadline or the server's IdleTimeout: either is the
-		// keep-alive timeout.
+		// The wait for a request's first byte: KeepAliveTimeout, or the
+		// server's deadline where it is off.
 		c.decide(ReasonKeepAliveTimeout, -1, -1, false)
 		c.err = err
 		return err
@@ -390,9 +387,6 @@ func unixNano(t time.Time) int64 {
 // connection gets it back if the Conn stops timing before net/http sets
 // another.
 func (c *Conn) SetReadDeadline(t time.Time) error {
-	if set := !t.IsZero(); c.srvDL.Load() != set {
-		c.srvDL.Store(set)
-	}
 	if c.timing.Load() {
 		c.userDL.Store(unixNano(t))
 		return nil

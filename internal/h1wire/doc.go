@@ -121,10 +121,10 @@
 //
 //   - On a new connection, KeepAliveTimeout from the accept until the first
 //     byte (net/http would time it with ReadHeaderTimeout from the accept).
-//   - Between requests, from when the server starts waiting for the next
-//     one, the server's IdleTimeout if it has one (net/http times it from the
-//     end of the response, as Kestrel does; the Conn never lengthens it),
-//     else KeepAliveTimeout.
+//   - Between requests, KeepAliveTimeout from when the server starts
+//     waiting for the next request, the response being out (net/http's
+//     IdleTimeout, which it replaces for that wait, runs from the same
+//     moment but until the request's fourth byte).
 //   - From the first byte of a request line, RequestHeadersTimeout until the
 //     head's end (Kestrel's Http1ConnectionTests: the headers timeout starts
 //     on the first byte; net/http would wait for 4 bytes under IdleTimeout).
@@ -135,7 +135,7 @@
 // every head it reads (conn.readRequest). The Conn reads the clock only when
 // it must time a wait on the wrapped connection: never for a head already
 // read with the previous request (pipelining), once for a request that
-// follows its response.
+// follows its response, before a read that waits for the client anyway.
 //
 // # What passes through
 //

@@ -175,14 +175,28 @@ func (p *parser) feed(b []byte) (int, event) {
 					return len(b), evMore
 				}
 				n := j + 1
-				if ev := p.grow(n); ev != evMore {
-					return i, ev
+				p.block += n
+				if p.s.block >= 0 && p.block > p.s.block {
+					return i, p.reject(ReasonHeadersTooLarge, int64(p.s.block-2), int64(p.block-2))
 				}
 				l := b[i : i+n]
-				if len(p.part) > 0 {
+				i += n
+				if len(p.part) == 0 {
+					// Most lines need only counting: a name that cannot be
+					// one the checks or the framing depend on.
+					if k := l[0] | 0x20; 'a' <= k && k <= 'z' && k != 'h' && k != 'c' && k != 't' {
+						p.fields++
+						if p.s.fields >= 0 && p.fields > p.s.fields {
+							return i, p.reject(ReasonTooManyHeaders, int64(p.s.fields), int64(p.fields))
+						}
+						if i == len(b) {
+							return i, evMore
+						}
+						continue
+					}
+				} else {
 					l = p.whole(l)
 				}
-				i += n
 				ev := p.headerLine(l)
 				if len(p.part) > 0 {
 					p.part = p.part[:0]

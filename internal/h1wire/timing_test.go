@@ -150,25 +150,17 @@ func TestTimersOff(t *testing.T) {
 	closedSilently(t, c, time.Now(), headers-50*time.Millisecond, headers+time.Second)
 }
 
-// TestKeepAliveBetweenRequests: between requests, the server's IdleTimeout
-// times the wait when it has one (the Wire never lengthens it), and the
-// Wire's KeepAliveTimeout when it has none.
+// TestKeepAliveBetweenRequests: between requests, KeepAliveTimeout times
+// the wait, from the end of the response, in place of the server's
+// IdleTimeout.
 func TestKeepAliveBetweenRequests(t *testing.T) {
-	tests := []struct {
-		name   string
-		idle   time.Duration
-		lo, hi time.Duration
-	}{
-		{"server without IdleTimeout", 0, keepAlive - 50*time.Millisecond, keepAlive + time.Second},
-		{"server with a shorter IdleTimeout", headers, headers - 50*time.Millisecond, keepAlive - 50*time.Millisecond},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s, d := start(t, timers, echo, testserver.H1, func(ts *httptest.Server) { ts.Config.IdleTimeout = tt.idle })
+	for _, idle := range []time.Duration{0, headers, 3 * keepAlive} {
+		t.Run(fmt.Sprint("IdleTimeout ", idle), func(t *testing.T) {
+			s, d := start(t, timers, echo, testserver.H1, func(ts *httptest.Server) { ts.Config.IdleTimeout = idle })
 			c := testserver.Dial(t, s.Addr())
 			c.Send(t, get("/"))
 			expect(t, c, http.StatusOK, "GET 0 0")
-			closedSilently(t, c, time.Now(), tt.lo, tt.hi)
+			closedSilently(t, c, time.Now(), keepAlive-50*time.Millisecond, keepAlive+time.Second)
 			testserver.Eventually(t, func() bool { return len(d.list()) == 1 }, "decisions %v", d.list())
 			if e := d.list()[0]; e.Reason != ReasonKeepAliveTimeout {
 				t.Fatalf("decision %v", e)
