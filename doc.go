@@ -47,6 +47,7 @@
 //	                     timeouts.Apply   IdleTimeout, ReadHeaderTimeout, unsent bytes
 //	                     certauth.Apply   TLSConfig: client certificates by SNI
 //	                     metrics.Apply    connections (TLS handshakes: metrics.TLSConfig)
+//	                     hostfilter.Apply "OPTIONS *" through the filter
 //	          └ graceful.Handler, metrics.Handler
 //	              └ hostfilter.Handler           400
 //	                  └ limits.RateLimiter        429
@@ -56,6 +57,14 @@
 //	                                  └ timeouts.Handler     408, slow readers cut
 //	                                      └ the application
 //	graceful.Group runs the servers and drains them.
+//
+// Every Apply routes "OPTIONS *" to the server's Handler
+// (http.Server.DisableGeneralOptionsHandler), so that it meets the policies,
+// and the innermost windhover handler answers it as net/http would. No Apply
+// makes a server weaker than it was: a stricter setting the server already
+// has is kept, and one the policy would have to loosen (a ReadTimeout that
+// would cut the minimum data rates, a larger MaxHeaderBytes, a ClientAuth
+// stronger than the certificate mode) is an error naming both values.
 //
 // Every policy counts its decisions in atomic counters offered as a Stats
 // snapshot, and takes an optional callback for each refusal; the hot path

@@ -1,6 +1,7 @@
 package windhover_test
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -35,8 +36,10 @@ func Example() {
 	})
 
 	srv := httptest.NewUnstartedServer(lim.Handler(mux)) // request limits
-	lim.Apply(srv.Config)                                // server settings
-	srv.Listener = lim.Listener(srv.Listener)            // connection limit
+	if err := lim.Apply(srv.Config); err != nil {        // server settings
+		log.Fatal(err)
+	}
+	srv.Listener = lim.Listener(srv.Listener) // connection limit
 	srv.Start()
 	defer srv.Close()
 
@@ -81,9 +84,9 @@ func Example_composed() {
 		fmt.Fprintln(w, "hello")
 	})
 	srv := httptest.NewUnstartedServer(m.Handler(hosts.Handler(lim.Handler(pol.Handler(app)))))
-	lim.Apply(srv.Config)
-	pol.Apply(srv.Config)
-	m.Apply(srv.Config)
+	if err := errors.Join(hosts.Apply(srv.Config), lim.Apply(srv.Config), pol.Apply(srv.Config), m.Apply(srv.Config)); err != nil {
+		log.Fatal(err) // a setting of the server a policy would weaken
+	}
 	srv.Start()
 	defer srv.Close()
 

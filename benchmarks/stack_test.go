@@ -1,6 +1,7 @@
 package benchmarks
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -66,9 +67,9 @@ func newStack(tb testing.TB, app http.Handler) *stack {
 // connection limit on its listener.
 func (s *stack) setup(ts *httptest.Server) {
 	ts.Config.Handler = s.h
-	s.lim.Apply(ts.Config)
-	s.pol.Apply(ts.Config)
-	s.m.Apply(ts.Config)
+	if err := errors.Join(s.lim.Apply(ts.Config), s.pol.Apply(ts.Config), s.m.Apply(ts.Config)); err != nil {
+		panic(err)
+	}
 	ts.Listener = s.lim.Listener(ts.Listener)
 }
 

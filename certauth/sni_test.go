@@ -99,9 +99,6 @@ func TestPerHostHTTP2(t *testing.T) {
 		res.Body.Close()
 		assert.Equal(t, tc.major, res.ProtoMajor, string(tc.pr))
 	}
-	assert.Equal(t, []string{"h2", "http/1.1"}, adjustNextProtos(nil, true, true))
-	assert.Equal(t, []string{"acme-tls/1", "http/1.1"}, adjustNextProtos([]string{"h2", "acme-tls/1"}, true, false))
-	assert.Equal(t, []string{"h2"}, adjustNextProtos([]string{"http/1.1", "h2"}, false, true))
 }
 
 func TestHostModesLookup(t *testing.T) {

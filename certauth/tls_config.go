@@ -4,8 +4,9 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net/http"
-	"slices"
 	"sync/atomic"
+
+	"github.com/windhover/windhover/internal/alpn"
 )
 
 // TLSConfig returns a server configuration made from base (nil means an
@@ -220,8 +221,7 @@ func (hc *hostConfigs) forServer(m Mode, hello *tls.ClientHelloInfo) *tls.Config
 	if srv == nil {
 		return hc.base[m]
 	}
-	h1 := srv.Protocols == nil || srv.Protocols.HTTP1()
-	h2 := srv.TLSNextProto["h2"] != nil && (srv.Protocols == nil || srv.Protocols.HTTP2())
+	h1, h2 := alpn.Served(srv)
 	i := 0
 	if h1 {
 		i |= 1
@@ -233,23 +233,7 @@ func (hc *hostConfigs) forServer(m Mode, hello *tls.ClientHelloInfo) *tls.Config
 		return c
 	}
 	c := hc.base[m].Clone()
-	c.NextProtos = adjustNextProtos(c.NextProtos, h1, h2)
+	c.NextProtos = alpn.Adjust(c.NextProtos, h1, h2)
 	hc.adjusted[m][i].Store(c)
 	return c
-}
-
-// adjustNextProtos does to protos what net/http's ServeTLS does to the
-// NextProtos of the configuration it serves: it drops "http/1.1" and "h2"
-// if the server does not speak them, and appends them if it does.
-func adjustNextProtos(protos []string, h1, h2 bool) []string {
-	protos = slices.DeleteFunc(slices.Clone(protos), func(s string) bool {
-		return s == "http/1.1" && !h1 || s == "h2" && !h2
-	})
-	if h2 && !slices.Contains(protos, "h2") {
-		protos = append(protos, "h2")
-	}
-	if h1 && !slices.Contains(protos, "http/1.1") {
-		protos = append(protos, "http/1.1")
-	}
-	return protos
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -258,6 +259,11 @@ func TestAbsolutePathHTTP2(t *testing.T) {
 				{"the only host", nil, "http://a.example.com/x", nil, ok, 0, ""},
 				{"scheme-relative: a path, no host", ptr("localhost"), "//evil.example/admin", nil, ok, 0, ""},
 			} {
+				if serverRefusesAbsolutePath && strings.Contains(tt.path, "://") {
+					// Go 1.27 resets the stream before any handler: the
+					// filter has nothing left to judge.
+					tt.want = h2Result{reset: http2.ErrCodeProtocol}
+				}
 				got := c.send(t, "GET", tt.authority, tt.path, tt.fields...)
 				assert.Equal(t, tt.want, got, tt.name)
 				errs := rec.taken()
@@ -270,6 +276,11 @@ func TestAbsolutePathHTTP2(t *testing.T) {
 			}
 			mu.Lock()
 			defer mu.Unlock()
+			if serverRefusesAbsolutePath {
+				assert.Equal(t, []string{"localhost "}, seen, "what the application met")
+				assert.Equal(t, Stats{Allowed: 1, Rejected: [NumReasons]uint64{ReasonHostMismatch: 1}}, f.Stats())
+				return
+			}
 			assert.Equal(t, []string{"localhost LOCALHOST.:8080", " a.example.com", "localhost "}, seen, "what the application met")
 			assert.Equal(t, Stats{Allowed: 3, Rejected: [NumReasons]uint64{ReasonMalformedHost: 1, ReasonHostNotAllowed: 6, ReasonHostMismatch: 3}}, f.Stats())
 		})

@@ -137,7 +137,7 @@ func TestWithLimits(t *testing.T) {
 	m, reg := newMetrics(t, testConfig)
 	lim := limits.MaxConcurrentConnections(1)
 	s := testserver.Start(t, m.Handler(routes()), testserver.H1, func(ts *httptest.Server) {
-		lim.Apply(ts.Config)
+		require.NoError(t, lim.Apply(ts.Config))
 		m.Apply(ts.Config)
 	})
 	first := testserver.Dial(t, s.Addr())

@@ -10,7 +10,7 @@
 //	reg := prometheus.NewRegistry()
 //	err = reg.Register(m)                              // or reg.MustRegister(m, m.Limits(lim), ...)
 //	srv := &http.Server{Handler: m.Handler(mux)}       // requests
-//	m.Apply(srv)                                       // connections
+//	err = m.Apply(srv)                                 // connections
 //	srv.TLSConfig = m.TLSConfig(tlsConfig)             // TLS handshakes
 //	http.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 //

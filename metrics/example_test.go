@@ -2,6 +2,7 @@ package metrics_test
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -55,7 +56,9 @@ func Example() {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 
 	srv := httptest.NewUnstartedServer(m.Handler(mux))
-	m.Apply(srv.Config) // connection metrics
+	if err := m.Apply(srv.Config); err != nil { // connection metrics
+		log.Fatal(err)
+	}
 	srv.Start()
 	defer srv.Close()
 
@@ -160,9 +163,9 @@ func ExampleMetrics_TLSConfig() {
 		// names, so that TLSConfig's copies of it hold them.
 		TLSConfig: m.TLSConfig(&tls.Config{Certificates: []tls.Certificate{cert}}),
 	}
-	lim.Apply(srv)
-	pol.Apply(srv)
-	m.Apply(srv)
+	if err := errors.Join(lim.Apply(srv), pol.Apply(srv), m.Apply(srv)); err != nil {
+		log.Fatal(err)
+	}
 
 	go http.ListenAndServe("127.0.0.1:9090", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	ln, err := net.Listen("tcp", ":8443")

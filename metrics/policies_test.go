@@ -54,7 +54,9 @@ func TestCertAuthCollector(t *testing.T) {
 	lint(t, m.CertAuth(p))
 
 	s := testserver.Start(t, p.Handler(p.Require(routes())), testserver.H2, func(ts *httptest.Server) {
-		ts.TLS = p.TLSConfig(&tls.Config{Certificates: []tls.Certificate{ca.Server(t).TLS()}})
+		cfg, err := p.TLSConfig(&tls.Config{Certificates: []tls.Certificate{ca.Server(t).TLS()}})
+		require.NoError(t, err)
+		ts.TLS = cfg
 	})
 	get := func(certs ...tls.Certificate) int {
 		c := &http.Client{Transport: &http.Transport{

@@ -2,7 +2,10 @@ package metrics
 
 import (
 	"crypto/tls"
+	"net/http"
 	"time"
+
+	"github.com/windhover/windhover/internal/alpn"
 )
 
 // TLSConfig returns a clone of cfg whose handshakes m measures, on servers
@@ -26,10 +29,9 @@ import (
 // The clone's GetConfigForClient calls cfg's own first, so that a per-host
 // choice of configuration keeps working, and hands the handshake a copy of
 // the configuration chosen, or else of the clone, whose VerifyConnection
-// calls the chosen one's and then notes the end. That copy is taken from the
-// clone as it is at the handshake, so changes net/http makes to it in place
-// (adding "h2" and "http/1.1" to NextProtos) are kept, but the clone must
-// hold the certificates: http.Server.ServeTLS and ListenAndServeTLS load
+// calls the chosen one's and then notes the end. A copy of the clone offers
+// the protocols the serving http.Server speaks ("h2", "http/1.1"), as
+// ServeTLS's own configuration would; the clone must hold the certificates: http.Server.ServeTLS and ListenAndServeTLS load
 // certificate files into a copy of their own, out of m's reach, so give them
 // empty file names and put the certificates in cfg. (With certificate files,
 // or without a certificate in the clone, handshakes proceed unchanged and
@@ -64,6 +66,13 @@ func (m *Metrics) TLSConfig(cfg *tls.Config) *tls.Config {
 		}
 		own := chosen.Clone()
 		own.GetConfigForClient = nil
+		if chosen == out {
+			// It replaces the configuration ServeTLS prepared, whose
+			// NextProtos Go 1.27 no longer writes back into out.
+			if srv, ok := hello.Context().Value(http.ServerContextKey).(*http.Server); ok {
+				own.NextProtos = alpn.For(srv, own.NextProtos)
+			}
+		}
 		verify := own.VerifyConnection
 		own.VerifyConnection = func(cs tls.ConnectionState) error {
 			if verify != nil {

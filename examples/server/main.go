@@ -102,7 +102,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tk.apply(srv, routes(false, whoami(tk.certs)), probes(http.NewServeMux(), tk.metricsHandler(), tk.group.ReadyHandler()))
+	if err := tk.apply(srv, routes(false, whoami(tk.certs)), probes(http.NewServeMux(), tk.metricsHandler(), tk.group.ReadyHandler())); err != nil {
+		return err
+	}
 	eps, err := listen(o, false, logger)
 	if err != nil {
 		return err

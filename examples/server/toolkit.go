@@ -185,8 +185,9 @@ func (w errorLogWriter) Write(p []byte) (int, error) {
 }
 
 // apply puts the policies on srv: its handler, which serves app and the
-// platform's endpoints (probes' ServeMux), and its settings.
-func (tk *toolkit) apply(srv *http.Server, app, platform http.Handler) {
+// platform's endpoints (probes' ServeMux), and its settings. An error names
+// a setting of srv a policy would have to weaken.
+func (tk *toolkit) apply(srv *http.Server, app, platform http.Handler) error {
 	// Outermost first: requests are counted for the drain and measured;
 	// then refused as cheaply as possible, a flooding client before it
 	// can take a slot of the concurrency limit.
@@ -214,12 +215,12 @@ func (tk *toolkit) apply(srv *http.Server, app, platform http.Handler) {
 	srv.Handler = tk.group.Handler(tk.metrics.Handler(h))
 	srv.ErrorLog = tk.errorLog()
 	if srv.TLSConfig != nil {
-		tk.certs.Apply(srv)
+		if err := tk.certs.Apply(srv); err != nil {
+			return err
+		}
 		srv.TLSConfig = tk.metrics.TLSConfig(srv.TLSConfig)
 	}
-	tk.lim.Apply(srv)
-	tk.pol.Apply(srv)
-	tk.metrics.Apply(srv)
+	return errors.Join(tk.hosts.Apply(srv), tk.lim.Apply(srv), tk.pol.Apply(srv), tk.metrics.Apply(srv))
 }
 
 // exempt serves the requests for its paths with their handlers, and every
