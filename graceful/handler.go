@@ -2,6 +2,8 @@ package graceful
 
 import (
 	"net/http"
+
+	"github.com/windhover/windhover/internal/star"
 )
 
 // Handler returns next counting its requests for [Group.Stats] and the
@@ -20,18 +22,44 @@ import (
 //
 // Handler does not wrap the ResponseWriter, so every optional interface of
 // the writer stays as it was.
+//
+// "OPTIONS *" is counted like any request; in front of no other windhover
+// handler, Handler answers it as net/http's built-in handler would. It
+// reaches Handler only on a server with DisableGeneralOptionsHandler, which
+// every windhover Apply sets; on another server Handler logs one warning.
 func (g *Group) Handler(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		g.requests.Add(1)
-		defer g.requestDone()
-		if g.tellClose.Load() && r.ProtoMajor < 3 {
-			// net/http closes an HTTP/1 connection after such a
-			// response and turns it into a graceful GOAWAY on HTTP/2;
-			// HTTP/3 forbids the field.
-			w.Header().Set("Connection", "close")
-		}
-		next.ServeHTTP(w, r)
-	})
+	return &handler{g: g, next: next, last: star.Last(next)}
+}
+
+// handler is what Handler returns.
+type handler struct {
+	g     *Group
+	next  http.Handler
+	last  bool // next is not a windhover handler: answer "OPTIONS *" here
+	guard star.Guard
+}
+
+// HandlesOptionsStar says that the handler counts "OPTIONS *" like any
+// request and, in front of no other windhover handler, answers it as
+// net/http would (see the windhover package documentation).
+func (h *handler) HandlesOptionsStar() {}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g := h.g
+	g.requests.Add(1)
+	defer g.requestDone()
+	if g.tellClose.Load() && r.ProtoMajor < 3 {
+		// net/http closes an HTTP/1 connection after such a response and
+		// turns it into a graceful GOAWAY on HTTP/2; HTTP/3 forbids the
+		// field.
+		w.Header().Set("Connection", "close")
+	}
+	h.guard.Check(r, "graceful")
+	if h.last && star.Is(r) {
+		star.Answer(w, r)
+		return
+	}
+	h.next.ServeHTTP(w, r)
 }
 
 func (g *Group) requestDone() {

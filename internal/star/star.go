@@ -12,6 +12,7 @@
 package star
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -44,11 +45,17 @@ const maxBody = 4 << 10
 // Answer answers r as net/http's built-in handler does: 200 with an empty
 // body, after reading at most 4 KiB of r's body; over that, the read fails
 // and the connection closes (http.MaxBytesReader). The body is read through
-// whatever the policies in front put on it, so their limits and rates hold.
+// whatever the policies in front put on it, so their limits and rates hold:
+// if one of them fails the read (a body too slow, or over its limit), Answer
+// writes nothing, and that policy's answer (408, 413) goes out.
 func Answer(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Length", "0")
 	if r.ContentLength != 0 && r.Body != nil {
-		_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, maxBody))
+		_, err := io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, maxBody))
+		var tooLarge *http.MaxBytesError
+		if err != nil && (!errors.As(err, &tooLarge) || tooLarge.Limit != maxBody) {
+			return
+		}
 	}
 	w.WriteHeader(http.StatusOK)
 }

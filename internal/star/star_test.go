@@ -3,12 +3,16 @@ package star_test
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 
 	"github.com/windhover/windhover/internal/star"
 	"github.com/windhover/windhover/internal/testserver"
@@ -155,3 +159,42 @@ func TestGuardReportsOnce(t *testing.T) {
 		t.Fatalf("a server that routes OPTIONS * to its Handler got a warning: %s", b2)
 	}
 }
+
+// writeHeaders records the status codes written to it.
+type writeHeaders struct {
+	http.ResponseWriter
+	codes []int
+}
+
+func (w *writeHeaders) WriteHeader(code int) {
+	w.codes = append(w.codes, code)
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// A body whose read a policy in front fails (too slow: the policy answers
+// 408) gets no 200 from Answer on top of that answer; a body over Answer's
+// own 4 KiB still gets net/http's 200.
+func TestAnswerLeavesFailedReadsToThePolicy(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		body io.Reader
+		want []int
+	}{
+		{"read failed by a policy", iotest.ErrReader(errors.New("too slow")), nil},
+		{"limit of a policy in front", &limited{}, nil},
+		{"over 4 KiB", strings.NewReader(strings.Repeat("a", 5000)), []int{200}},
+		{"small", strings.NewReader("abc"), []int{200}},
+	} {
+		r := httptest.NewRequest(http.MethodOptions, "*", tc.body)
+		w := &writeHeaders{ResponseWriter: httptest.NewRecorder()}
+		star.Answer(w, r)
+		if !slices.Equal(w.codes, tc.want) {
+			t.Errorf("%s: WriteHeader calls %v, want %v", tc.name, w.codes, tc.want)
+		}
+	}
+}
+
+// limited fails its reads as a body limit of 10 bytes in front would.
+type limited struct{}
+
+func (*limited) Read([]byte) (int, error) { return 0, &http.MaxBytesError{Limit: 10} }
