@@ -60,7 +60,11 @@
 //
 // Every Apply routes "OPTIONS *" to the server's Handler
 // (http.Server.DisableGeneralOptionsHandler), so that it meets the policies,
-// and the innermost windhover handler answers it as net/http would. No Apply
+// and the innermost windhover handler answers it as net/http would. A
+// handler of your own between two windhover handlers (a router that sends a
+// few paths elsewhere, as examples/server's does) makes the outer one answer
+// "OPTIONS *" in place of those behind it, unless it has a method
+// HandlesOptionsStar() saying that it hands "OPTIONS *" on to them. No Apply
 // makes a server weaker than it was: a stricter setting the server already
 // has is kept, and one the policy would have to loosen (a ReadTimeout that
 // would cut the minimum data rates, a larger MaxHeaderBytes, a ClientAuth
