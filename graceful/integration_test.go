@@ -50,8 +50,10 @@ func (p *peer) wait(t *testing.T) (string, error) {
 }
 
 // curl's request in flight when the stop begins completes: over HTTP/1.1 on a
-// Unix socket it is told to close the connection, over HTTP/2 (TLS and h2c)
-// its stream completes after the GOAWAY.
+// Unix socket (its response began before the stop, so Handler did not ask
+// for the close: the drain closes the connection once it is idle; the
+// requests that begin during the drain are told, see drain_test.go), over
+// HTTP/2 (TLS and h2c) its stream completes after the GOAWAY.
 func TestIntegrationCurlInFlight(t *testing.T) {
 	for _, tr := range []transport{overUnix, overH2, overH2C} {
 		t.Run(string(tr), func(t *testing.T) {
@@ -83,9 +85,6 @@ func TestIntegrationCurlInFlight(t *testing.T) {
 			}
 			if !strings.Contains(out, "done: /slow\n200 "+wantVersion+"\n") {
 				t.Errorf("curl's output does not end with the body and 200 over HTTP/%s:\n%s", wantVersion, out)
-			}
-			if tr == overUnix && !regexp.MustCompile(`(?mi)^< connection: close\r?$`).MatchString(out) {
-				t.Errorf("no Connection: close in the response:\n%s", out)
 			}
 			r.expect(t, nil)
 			if rep := g.Report(); rep.Completed != 1 || rep.TimedOut {
