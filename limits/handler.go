@@ -29,6 +29,14 @@ import (
 // Over HTTP/1 each of these closes the connection after the reply
 // ("Connection: close"); over HTTP/2 only the stream ends.
 //
+// Over HTTP/2 the header fields are counted as Kestrel counts them, as the
+// client sent them: every field, the pseudo-header fields included, each the
+// length of its name and of its value; and every "; "-separated crumb of the
+// Cookie value net/http joined counts as one "cookie" field, which is what a
+// client that splits its cookies (RFC 9113, section 8.2.3) sent. The
+// pseudo-header fields :method, :scheme, :authority and :path stand for the
+// request line as well.
+//
 // The body limit is the request's until the body is first read, as Kestrel's
 // IHttpMaxRequestBodySizeFeature is: a limits handler further in (a route's
 // own MaxRequestBodySize, under a router behind this one) replaces it, and so

@@ -18,15 +18,30 @@ const testUA = "wh"
 
 func uaHeader() http.Header { return http.Header{"User-Agent": {testUA}} }
 
-// fixedFields is what a test request carries besides the fields under test,
-// as Kestrel counts it for protocol p: User-Agent, and Host over HTTP/1.
+// fixedFields is what a test request to path "/" carries besides the fields
+// under test, as Kestrel counts it for the server's protocol: User-Agent,
+// Host over HTTP/1 (each line with ": " and CRLF), and over HTTP/2 the four
+// pseudo-header fields Go's client sends (each its name and value).
 func fixedFields(s *testserver.Server) (count, size int) {
-	count, size = 1, len("User-Agent")+len(testUA)+fieldOverhead
-	if s.Proto == h1 || s.Proto == h1tls {
-		count++
-		size += len("Host") + len(s.Addr()) + fieldOverhead
+	if s.Proto.IsHTTP2() {
+		scheme := "http"
+		if s.Proto.IsTLS() {
+			scheme = "https"
+		}
+		return 5, len("user-agent") + len(testUA) + len(":method") + len("GET") +
+			len(":scheme") + len(scheme) + len(":authority") + len(s.Addr()) + len(":path") + len("/")
 	}
-	return count, size
+	return 2, len("User-Agent") + len(testUA) + fieldOverhead + len("Host") + len(s.Addr()) + fieldOverhead
+}
+
+// fieldsOfSize returns n header fields that total size bytes as Kestrel
+// counts them over s's protocol: headerOfSize's fields, each value longer by
+// the ": " and CRLF an HTTP/2 field does not count.
+func fieldsOfSize(s *testserver.Server, n, size int) http.Header {
+	if s.Proto.IsHTTP2() {
+		size += n * fieldOverhead
+	}
+	return headerOfSize(n, size)
 }
 
 func TestRequestLineBoundary(t *testing.T) {
@@ -65,7 +80,7 @@ func TestHeaderCountBoundary(t *testing.T) {
 			s := serve(t, lim, hello, p)
 			fixedCount, _ := fixedFields(s)
 			fields := func(n int) http.Header {
-				h := headerOfSize(n-fixedCount, 20*(n-fixedCount))
+				h := fieldsOfSize(s, n-fixedCount, 20*(n-fixedCount))
 				h["User-Agent"] = []string{testUA}
 				return h
 			}
@@ -87,7 +102,7 @@ func TestHeadersTotalSizeBoundary(t *testing.T) {
 			s := serve(t, lim, hello, p)
 			_, fixedSize := fixedFields(s)
 			fields := func(size int) http.Header {
-				h := headerOfSize(40, size-fixedSize)
+				h := fieldsOfSize(s, 40, size-fixedSize)
 				h["User-Agent"] = []string{testUA}
 				return h
 			}
