@@ -14,7 +14,10 @@ import (
 type Config struct {
 	// AllowedHosts are the hosts a request may name, each one of:
 	//
-	//   - "*": any well-formed host (filtering off, as in Kestrel);
+	//   - "*": any well-formed host (filtering off, as in Kestrel); "[::]"
+	//     and "0.0.0.0", the addresses a server binds to listen everywhere,
+	//     mean the same, as in Kestrel (so do "::" and any other spelling of
+	//     those addresses, but not a CIDR prefix such as "0.0.0.0/0");
 	//   - a name, "example.com", compared without regard to case and to a
 	//     trailing dot; a Unicode name is converted to punycode (IDNA);
 	//   - a wildcard, "*.example.com", matching subdomains at any depth but
@@ -51,7 +54,7 @@ type Config struct {
 // AllowedHosts, entries separated by ';' ("example.com;*.example.com"),
 // trimming spaces around each entry and dropping empty ones, so that
 // "a.example.com; ;b.example.com;" yields two entries. It does not check the
-// entries: [New] does.
+// entries: [New] does, and reads "*", "[::]" and "0.0.0.0" alike as any host.
 func ParseAllowedHosts(s string) []string {
 	var hosts []string
 	for e := range strings.SplitSeq(s, ";") {

@@ -32,7 +32,9 @@
 //
 // # Patterns
 //
-// An entry of [Config.AllowedHosts] is "*" (any well-formed host), a name
+// An entry of [Config.AllowedHosts] is "*" (any well-formed host; "[::]" and
+// "0.0.0.0", the listen-everywhere addresses, mean the same, as in Kestrel's
+// MiddlewareConfigurationManager), a name
 // ("example.com"), a wildcard ("*.example.com": every subdomain at any depth,
 // not example.com itself), an IP address ("192.0.2.1", "[2001:db8::1]") or a
 // CIDR prefix ("10.0.0.0/8", "fd00::/8"). Entries are validated and

@@ -207,3 +207,40 @@ func TestPrefixLengthsLongestFirst(t *testing.T) {
 	assert.True(t, f.Allows("10.9.9.9"))
 	assert.True(t, f.Allows("[fdff::1]"))
 }
+
+// TestMatchListenEverywhere checks that "[::]" and "0.0.0.0" (in any
+// spelling, through New, Allow and ParseAllowedHosts alike) turn filtering
+// off exactly as "*" does, as Kestrel's MiddlewareConfigurationManager does,
+// and that the prefixes covering every address do not.
+func TestMatchListenEverywhere(t *testing.T) {
+	hosts := []string{
+		"example.com", "anything.at.all:80", "[2001:db8::1]", "192.0.2.1", "0.0.0.0", "[::]", "",
+		"x..example.com", "a b", "example.com:http", "::1", "127.1",
+	}
+	star := Allow("*")
+	for _, p := range []string{"[::]", "0.0.0.0", "::", "[0:0::0]", "::ffff:0.0.0.0", "0.0.0.0.", " [::] "} {
+		for _, f := range []*Filter{Allow(p), Allow("example.com", p), mustFilter(t, Config{AllowedHosts: ParseAllowedHosts("example.com;" + p)})} {
+			assert.True(t, f.m.any, "%q", p)
+			for _, h := range hosts {
+				assert.Equal(t, star.m.match(h), f.m.match(h), "%q against %q", h, p)
+			}
+		}
+		strict := mustFilter(t, Config{AllowedHosts: []string{p}, RejectEmptyHost: true})
+		assert.False(t, strict.Allows(""), "%q: RejectEmptyHost still refuses an empty host", p)
+		assert.True(t, strict.Allows("example.com"), "%q", p)
+	}
+	for _, p := range []string{"0.0.0.0/0", "::/0", "0.0.0.0/8"} {
+		f := Allow(p)
+		assert.False(t, f.m.any, "%q is a prefix, not any host", p)
+		assert.False(t, f.Allows("example.com"), "%q", p)
+	}
+	_, err := New(Config{AllowedHosts: []string{"[::]:80"}})
+	assert.ErrorContains(t, err, "has a port")
+}
+
+func mustFilter(t *testing.T, cfg Config) *Filter {
+	t.Helper()
+	f, err := New(cfg)
+	require.NoError(t, err)
+	return f
+}

@@ -11,7 +11,7 @@ import (
 type patternKind uint8
 
 const (
-	patternAny      patternKind = iota // "*"
+	patternAny      patternKind = iota // "*", "[::]", "0.0.0.0"
 	patternName                        // "example.com"
 	patternWildcard                    // "*.example.com"
 	patternPrefix                      // "10.0.0.1", "[::1]", "10.0.0.0/8"
@@ -116,12 +116,18 @@ func parseBracketed(s string) (pattern, string) {
 }
 
 // addrPattern makes a single address a full-length prefix. IPv4-mapped IPv6
-// addresses become the IPv4 ones they denote.
+// addresses become the IPv4 ones they denote. The unspecified address, which
+// no client names, is what a server binds to listen on every address:
+// Kestrel reads "[::]" and "0.0.0.0" as "*" (MiddlewareConfigurationManager),
+// and so does this, in every spelling of those addresses.
 func addrPattern(a netip.Addr) (pattern, string) {
 	if a.Zone() != "" {
 		return pattern{}, "has an IPv6 zone, which a Host never matches"
 	}
 	a = a.Unmap()
+	if a.IsUnspecified() {
+		return pattern{kind: patternAny}, ""
+	}
 	return pattern{kind: patternPrefix, prefix: netip.PrefixFrom(a, a.BitLen())}, ""
 }
 

@@ -240,3 +240,26 @@ func TestAbsoluteFormHTTP1(t *testing.T) {
 	}
 	assert.Equal(t, []string{"localhost localhost "}, seen, "the Host field of the last request is gone")
 }
+
+// TestListenEverywhereOverSocket serves behind AllowedHosts "[::]" and
+// "0.0.0.0", read as from configuration, and checks over a raw connection
+// that any well-formed host, and an empty one, is served as with "*", while
+// a malformed one is still refused.
+func TestListenEverywhereOverSocket(t *testing.T) {
+	for _, allowed := range []string{"[::]", "0.0.0.0", "*"} {
+		t.Run(allowed, func(t *testing.T) {
+			_, s := serveRaw(t, Config{AllowedHosts: ParseAllowedHosts(allowed)})
+			c := testserver.Dial(t, s.Addr())
+			for _, req := range []string{get11("evil.example"), get11("192.0.2.1:8080"), get11("[2001:db8::1]"), get11("")} {
+				c.Send(t, req)
+				res, body := c.Response(t)
+				assert.Equal(t, 200, res.StatusCode, "%q", req)
+				assert.Equal(t, "hello\n", body, "%q", req)
+			}
+			c.Send(t, get11("x..example.com"))
+			res, body := c.Response(t)
+			assert.Equal(t, 400, res.StatusCode)
+			assert.Equal(t, "invalid hostname\n", body)
+		})
+	}
+}

@@ -69,7 +69,7 @@ func (h *handler) limitBody(w http.ResponseWriter, r *http.Request) {
 	l := h.l
 	if br := bodyRequestOf(r); br != nil {
 		if !br.started {
-			br.body.limit, br.l = l.bodyLimit(r), l
+			br.body.limit, br.l = literalBodyLimit(l.bodyLimit(r)), l
 		} else if h.late.CompareAndSwap(false, true) {
 			slog.Warn("windhover/limits: a body limit could not be set, because something in front of it had already read from the body; "+
 				"the limit in force when the reading began still holds (reported once for this handler)",
@@ -80,7 +80,7 @@ func (h *handler) limitBody(w http.ResponseWriter, r *http.Request) {
 	}
 	br := &bodyRequest{Context: r.Context(), l: l}
 	br.req = *r.WithContext(br)
-	br.body = limitedBody{rc: r.Body, br: br, limit: l.bodyLimit(r)}
+	br.body = limitedBody{rc: r.Body, br: br, limit: literalBodyLimit(l.bodyLimit(r))}
 	br.req.Body = &br.body
 	br.w.Reset(w, nil)
 	h.serveNext(br.w.ResponseWriter(), &br.req)
@@ -192,8 +192,19 @@ func closeAfterReply(w http.ResponseWriter) {
 	_, _ = http.MaxBytesReader(w, io.NopCloser(strings.NewReader("x")), 0).Read(one[:])
 }
 
+// literalBodyLimit turns a body limit as users give it into the one the
+// package keeps: n bytes, 0 for none allowed ([NoBody]), negative for no
+// limit.
+func literalBodyLimit(n int64) int64 {
+	if n == NoBody {
+		return 0
+	}
+	return n
+}
+
 // SetMaxRequestBodySize changes the body size limit of r, a request passed
-// on by a [Limiter]'s handler, to n bytes; a negative n removes the limit.
+// on by a [Limiter]'s handler, to n bytes: 0 (or [NoBody]) allows no body at
+// all, and [Unlimited] (any other negative n) removes the limit.
 // Like Kestrel's IHttpMaxRequestBodySizeFeature it may raise or lower the
 // limit only until the body is first read, and returns [ErrBodyReadStarted]
 // after. Call it from the handler's goroutine before reading the body.
@@ -220,6 +231,6 @@ func SetMaxRequestBodySize(r *http.Request, n int64) error {
 	if br.started {
 		return ErrBodyReadStarted
 	}
-	br.body.limit = n
+	br.body.limit = literalBodyLimit(n)
 	return nil
 }

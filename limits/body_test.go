@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptrace"
 	"strconv"
@@ -469,3 +470,126 @@ func TestRefusedBodyNeverSent(t *testing.T) {
 		}
 	}
 }
+
+// TestNoBody sends, over raw HTTP/1.1 and over h2c, requests without a body
+// and requests with a one-byte body, under each way of allowing no body
+// (Kestrel's MaxRequestBodySize = 0): the first are served, the second get
+// 413 and their handler's Read fails with *http.MaxBytesError.
+func TestNoBody(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		lim  func(t *testing.T) *Limiter
+		set  *int64 // a SetMaxRequestBodySize call in the handler
+	}{
+		{"Config", func(t *testing.T) *Limiter { return mustNew(t, Config{MaxRequestBodySize: NoBody}) }, nil},
+		{"Func", func(t *testing.T) *Limiter {
+			return mustNew(t, Config{MaxRequestBodySizeFunc: func(*http.Request) int64 { return NoBody }})
+		}, nil},
+		{"SetNoBody", func(t *testing.T) *Limiter { return mustNew(t, Config{}) }, ptr(NoBody)},
+		{"SetZero", func(t *testing.T) *Limiter { return mustNew(t, Config{}) }, ptr(int64(0))},
+		{"MaxRequestBodySize(0)", func(*testing.T) *Limiter { return MaxRequestBodySize(0) }, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var readErrs atomic.Int32
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tt.set != nil {
+					require.NoError(t, SetMaxRequestBodySize(r, *tt.set))
+				}
+				n, err := io.Copy(io.Discard, r.Body)
+				if err != nil {
+					var mbe *http.MaxBytesError
+					if assert.ErrorAs(t, err, &mbe) {
+						assert.Zero(t, mbe.Limit)
+					}
+					readErrs.Add(1)
+					return // the Limiter answers 413
+				}
+				fmt.Fprint(w, n)
+			})
+			lim := tt.lim(t)
+
+			t.Run("h1", func(t *testing.T) {
+				s := serve(t, lim, h, h1)
+				c := dial(t, s.Addr())
+				for _, req := range []string{
+					"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+					"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n",
+					"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+				} {
+					c.Send(t, req)
+					res, body := c.Response(t)
+					assert.Equal(t, 200, res.StatusCode, "%q", req)
+					assert.Equal(t, "0", body, "%q", req)
+				}
+				for _, req := range []string{
+					"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nx",
+					"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n",
+				} {
+					c := dial(t, s.Addr())
+					c.Send(t, req)
+					res, _ := c.Response(t)
+					assert.Equal(t, 413, res.StatusCode, "%q", req)
+					assert.True(t, c.ClosedByPeer(t), "%q: the connection is closed after the 413", req)
+				}
+				assert.EqualValues(t, 2, readErrs.Swap(0))
+			})
+
+			t.Run("h2c", func(t *testing.T) {
+				s := serve(t, lim, h, h2c)
+				for _, tc := range []struct {
+					method string
+					body   io.Reader
+					code   int
+				}{
+					{"GET", nil, 200},
+					{"POST", http.NoBody, 200},
+					{"POST", unsized{strings.NewReader("")}, 200},
+					{"POST", strings.NewReader("x"), 413},
+					{"POST", unsized{strings.NewReader("x")}, 413},
+				} {
+					req, _ := http.NewRequest(tc.method, s.URL, tc.body)
+					code, _ := s.Do(t, req)
+					assert.Equal(t, tc.code, code, "%s %T", tc.method, tc.body)
+				}
+				assert.EqualValues(t, 2, readErrs.Swap(0))
+			})
+		})
+	}
+}
+
+// TestBodyLimitSentinels checks how Config's body limit reads: zero is
+// Kestrel's default, NoBody none at all, Unlimited and every other negative
+// value no limit; and Check refuses a declared byte under NoBody.
+func TestBodyLimitSentinels(t *testing.T) {
+	for in, want := range map[int64]int64{
+		0:             DefaultMaxRequestBodySize,
+		NoBody:        0,
+		Unlimited:     -1,
+		-5:            -5,
+		NoBody + 1:    NoBody + 1,
+		1:             1,
+		math.MaxInt64: math.MaxInt64,
+	} {
+		s, err := (&Config{MaxRequestBodySize: in}).settings()
+		require.NoError(t, err)
+		assert.Equal(t, want, s.bodySize, "MaxRequestBodySize %d", in)
+	}
+
+	lim := mustNew(t, Config{MaxRequestBodySize: NoBody})
+	r, _ := http.NewRequest("POST", "/", strings.NewReader("x"))
+	var e *Error
+	require.ErrorAs(t, lim.Check(r), &e)
+	assert.Equal(t, ReasonBodyTooLarge, e.Reason)
+	assert.Zero(t, e.Limit)
+	r, _ = http.NewRequest("POST", "/", http.NoBody)
+	assert.NoError(t, lim.Check(r))
+}
+
+func mustNew(t *testing.T, c Config) *Limiter {
+	t.Helper()
+	lim, err := New(c)
+	require.NoError(t, err)
+	return lim
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -23,6 +23,25 @@ const (
 // request with 503 (Kestrel's MaxConcurrentUpgradedConnections = 0).
 const NoUpgrades = -1
 
+// The body limits that are not a number of bytes, for
+// [Config.MaxRequestBodySize], the result of [Config.MaxRequestBodySizeFunc],
+// [SetMaxRequestBodySize] and [MaxRequestBodySize].
+const (
+	// Unlimited sets no body limit (Kestrel's MaxRequestBodySize = null).
+	// Every negative value but NoBody means the same.
+	Unlimited int64 = -1
+
+	// NoBody allows no request body at all (Kestrel's MaxRequestBodySize
+	// = 0): a request whose body has a byte gets 413, one without a body
+	// (no Content-Length, Content-Length: 0, or an empty chunked body) is
+	// served. Config's zero means Kestrel's default, so this sentinel says
+	// "zero bytes" there; where a limit is taken literally
+	// ([SetMaxRequestBodySize], [MaxRequestBodySize]) 0 means the same.
+	// It is the most negative int64, so that every other negative value
+	// keeps meaning [Unlimited].
+	NoBody int64 = math.MinInt64
+)
+
 // Overflow says what becomes of a connection that finds MaxConcurrentConnections
 // connections open (and, with a queue, the queue full or its wait over).
 type Overflow uint8
@@ -111,16 +130,18 @@ type Config struct {
 	// byte is read, if its declared Content-Length is over it), and gets 413
 	// if the handler wrote nothing. Until the first Read it is the request's
 	// limit, which a limits handler further in or [SetMaxRequestBodySize] may
-	// change. Zero means 30,000,000 (Kestrel's default); negative means no
-	// limit. Only an HTTP/2 extended CONNECT, whose request stream is a
-	// tunnel, is exempt.
+	// change. Zero means 30,000,000 (Kestrel's default); [NoBody] allows no
+	// body at all (Kestrel's 0); [Unlimited], or any other negative value,
+	// means no limit (Kestrel's null). Only an HTTP/2 extended CONNECT, whose
+	// request stream is a tunnel, is exempt.
 	MaxRequestBodySize int64
 
 	// MaxRequestBodySizeFunc, if set, chooses the body limit for each request
 	// before its handler runs, for routes that take more (or less) than
 	// MaxRequestBodySize: it returns the limit in bytes, zero for
-	// MaxRequestBodySize, or a negative number for none. It is called only
-	// for requests that have a body, and must be safe for concurrent use.
+	// MaxRequestBodySize, [NoBody] for no body at all, or [Unlimited] (any
+	// other negative number) for none. It is called only for requests that
+	// have a body, and must be safe for concurrent use.
 	MaxRequestBodySizeFunc func(r *http.Request) int64
 
 	// HTTP2 holds Kestrel's HTTP/2 limits, which [Limiter.Apply] puts on the
@@ -175,7 +196,7 @@ const (
 )
 
 // settings is a Config validated and with its defaults filled in. A negative
-// size means the check is off.
+// size means the check is off; a body size of 0 allows no body.
 type settings struct {
 	maxConns     int64
 	overflow     Overflow
@@ -201,7 +222,7 @@ func (c *Config) settings() (settings, error) {
 		lineSize:     orDefault(c.MaxRequestLineSize, DefaultMaxRequestLineSize),
 		headersSize:  orDefault(c.MaxRequestHeadersTotalSize, DefaultMaxRequestHeadersTotalSize),
 		headerCount:  orDefault(c.MaxRequestHeaderCount, DefaultMaxRequestHeaderCount),
-		bodySize:     orDefault(c.MaxRequestBodySize, DefaultMaxRequestBodySize),
+		bodySize:     literalBodyLimit(orDefault(c.MaxRequestBodySize, DefaultMaxRequestBodySize)),
 		bodySizeFunc: c.MaxRequestBodySizeFunc,
 		onReject:     c.OnReject,
 	}

@@ -107,6 +107,9 @@
 // fails the first Read before a byte is read, so a client that asked for
 // "100 Continue" is refused without it; a handler that never reads such a
 // body has its connection closed after its answer rather than drained.
+// [NoBody] allows no body at all, as Kestrel's MaxRequestBodySize = 0 does,
+// and [Unlimited] none, as its null does; Config's zero is Kestrel's
+// default of 30,000,000 bytes.
 //
 // Until the body is first read the limit belongs to the request, as
 // Kestrel's IHttpMaxRequestBodySizeFeature does, and the last setting wins

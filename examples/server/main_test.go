@@ -95,7 +95,7 @@ func TestServerRoutesAndLimits(t *testing.T) {
 func TestServerBadFlags(t *testing.T) {
 	var stderr bytes.Buffer
 	err := run(context.Background(), []string{"-max-conns", "-5"}, io.Discard, &stderr)
-	assert.ErrorContains(t, err, "MaxConcurrentConnections")
+	assert.ErrorContains(t, err, "-max-conns", "the flag, not limits' field")
 	err = run(context.Background(), []string{"stray"}, io.Discard, &stderr)
 	assert.ErrorContains(t, err, "unexpected arguments")
 	err = run(context.Background(), []string{"-addr", "127.0.0.1:0", "-client-cert-mode", "allow"}, io.Discard, &stderr)
@@ -582,4 +582,28 @@ func TestServerHandshakeErrorLogLimited(t *testing.T) {
 	events, lines := logged(jsonLines(t, logs.String()), logKind{"net/http", "tls_handshake_error"}, "http: TLS handshake error from")
 	assert.Equal(t, n, events, "the lines count every failed handshake")
 	assert.LessOrEqual(t, lines, maxLines(elapsed), "in %v", elapsed)
+}
+
+// TestServerKestrelConfig runs the server on a -config file with Kestrel's
+// "MaxRequestBodySize": 0 (no body at all) and "AllowedHosts": "[::]" (any
+// host), and checks both on the wire: a bodiless request to /upload is
+// served, a one-byte body gets 413, and any host name is let through.
+func TestServerKestrelConfig(t *testing.T) {
+	url, _, stop := start(t, "-config", writeConfig(t, `{"Limits": {"MaxRequestBodySize": 0}, "AllowedHosts": "[::]"}`))
+	addr := strings.TrimPrefix(url, "http://")
+	for _, tt := range []struct {
+		req  string
+		code int
+	}{
+		{"POST /upload HTTP/1.1\r\nHost: anything.example\r\nContent-Length: 0\r\n\r\n", 200},
+		{"GET / HTTP/1.1\r\nHost: other.example:8080\r\n\r\n", 200},
+		{"POST /upload HTTP/1.1\r\nHost: anything.example\r\nContent-Length: 1\r\n\r\nx", 413},
+		{"POST /upload HTTP/1.1\r\nHost: anything.example\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n", 413},
+	} {
+		c := testserver.Dial(t, addr)
+		c.Send(t, tt.req)
+		res, _ := c.Response(t)
+		assert.Equal(t, tt.code, res.StatusCode, "%q", tt.req)
+	}
+	require.NoError(t, stop())
 }
