@@ -575,14 +575,21 @@ func TestBodyLimitSentinels(t *testing.T) {
 		assert.Equal(t, want, s.bodySize, "MaxRequestBodySize %d", in)
 	}
 
-	lim := mustNew(t, Config{MaxRequestBodySize: NoBody})
-	r, _ := http.NewRequest("POST", "/", strings.NewReader("x"))
-	var e *Error
-	require.ErrorAs(t, lim.Check(r), &e)
-	assert.Equal(t, ReasonBodyTooLarge, e.Reason)
-	assert.Zero(t, e.Limit)
-	r, _ = http.NewRequest("POST", "/", http.NoBody)
-	assert.NoError(t, lim.Check(r))
+	for name, lim := range map[string]*Limiter{
+		"Config":                     mustNew(t, Config{MaxRequestBodySize: NoBody}),
+		"Func":                       mustNew(t, Config{MaxRequestBodySizeFunc: func(*http.Request) int64 { return NoBody }}),
+		"MaxRequestBodySize(NoBody)": MaxRequestBodySize(NoBody),
+		"MaxRequestBodySize(0)":      MaxRequestBodySize(0),
+	} {
+		r, _ := http.NewRequest("POST", "/", strings.NewReader("x"))
+		var e *Error
+		if assert.ErrorAs(t, lim.Check(r), &e, name) {
+			assert.Equal(t, ReasonBodyTooLarge, e.Reason, name)
+			assert.Zero(t, e.Limit, name)
+		}
+		r, _ = http.NewRequest("POST", "/", http.NoBody)
+		assert.NoError(t, lim.Check(r), name)
+	}
 }
 
 func mustNew(t *testing.T, c Config) *Limiter {

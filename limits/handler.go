@@ -137,7 +137,7 @@ func (l *Limiter) Check(r *http.Request) error {
 func (l *Limiter) bodyLimit(r *http.Request) int64 {
 	if f := l.s.bodySizeFunc; f != nil {
 		if n := f(r); n != 0 {
-			return n
+			return literalBodyLimit(n)
 		}
 	}
 	return l.s.bodySize

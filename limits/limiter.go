@@ -119,7 +119,7 @@ func MaxRequestBodySize(n int64) *Limiter {
 	l := only(bodyPolicy, Config{})
 	// Set directly: Config's zero would mean Kestrel's default, here it
 	// means zero bytes.
-	l.s.bodySize = n
+	l.s.bodySize = literalBodyLimit(n)
 	return l
 }
 
