@@ -13,7 +13,7 @@
 // Kestrel's answer, kept here, is a minimum data rate with a grace period:
 // 240 bytes per second after 5 seconds by default, for request bodies and
 // responses alike. A fast client moves any amount of data; a slow one is cut
-// off once its average falls below the minimum.
+// off once it falls behind the minimum.
 //
 //	pol, err := timeouts.New(timeouts.Config{})   // Kestrel's defaults
 //	if err != nil { ... }
@@ -27,14 +27,31 @@
 // # How the rates are measured
 //
 // A request body is charged only for the time the handler spends waiting in
-// a Read: time the handler spends doing anything else is not the client's
-// fault. Once the time charged passes the grace period, bytes read divided by
-// time charged must stay at or above the minimum. A Read that would break the
-// rate is cut at the moment it would: it fails with an error matching
-// [ErrMinRequestBodyDataRate], the client gets 408 if the handler wrote
-// nothing, and the connection closes. Over HTTP/2 only the stream ends and
-// the connection's other streams live on, where Kestrel closes the
-// connection.
+// a Read that buffered data cannot satisfy: time the handler spends doing
+// anything else is not the client's fault. Once the time charged passes the
+// grace period, bytes read divided by time charged must stay at or above the
+// minimum. A Read that would break the rate is cut at the moment it would: it
+// fails with an error matching [ErrMinRequestBodyDataRate], the client gets
+// 408 if the handler wrote nothing, and the connection closes. Over HTTP/2
+// only the stream ends and the connection's other streams live on, where
+// Kestrel closes the connection.
+//
+// Kestrel averages over the whole body, so a client can bank credit: one that
+// sends 20 KB at once and then stops holds the connection for 20 s against a
+// minimum of 1,000 bytes per second, and the early burst of a 30 MB body buys
+// hours at the default 240. Here a client may run ahead of the minimum by at
+// most one grace period's worth of bytes (BytesPerSecond × GracePeriod);
+// bytes beyond that earn nothing. Put another way, once the grace period has
+// been charged, the client is cut as soon as, over any stretch of charged
+// time, it has fallen more than a grace period's worth of bytes behind the
+// minimum. A client that stops sending is therefore cut at most one grace
+// period of charged time after the Read that returned its last bytes,
+// whatever it sent before; a client whose rate dips below the minimum lasts
+// as long as its lead does (at half the rate, up to two grace periods); and
+// one that sends above the minimum, in pieces less than a grace period apart,
+// is never cut. The bound costs a multiplication a Read and keeps no window of
+// samples. Lowering the rate during a body with
+// [SetMinRequestBodyDataRate] bounds the credit anew, at the new rate.
 //
 // A response is charged per write, including the time the client takes to
 // read (TCP backpressure and HTTP/2 flow control) but not the time the

@@ -74,34 +74,120 @@ func (tr *trickle) Read(p []byte) (int, error) {
 // or with the Go client for HTTP/2. It returns the status.
 func sendTrickle(t *testing.T, s *testserver.Server, tr *trickle) int {
 	t.Helper()
+	return sendBody(t, s, tr, tr.total, tr.chunk)
+}
+
+// sendBody sends a POST with body, announced as total bytes long, as
+// sendTrickle does; over HTTP/1.1 it writes what each Read of at most chunk
+// bytes returns at once. It returns the status. If body is an io.Closer, it
+// is closed once the response is in: over HTTP/2 the Go client closes it
+// itself when the stream ends.
+func sendBody(t *testing.T, s *testserver.Server, body io.Reader, total, chunk int) int {
+	t.Helper()
 	if s.Proto.IsHTTP2() {
-		req, err := http.NewRequest("POST", s.URL, tr)
+		req, err := http.NewRequest("POST", s.URL, body)
 		if err != nil {
 			t.Fatal(err)
 		}
-		req.ContentLength = int64(tr.total)
+		req.ContentLength = int64(total)
 		code, _ := s.Do(t, req)
 		return code
 	}
 	c := testserver.Dial(t, s.Addr())
-	c.Send(t, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: "+itoa(tr.total)+"\r\n\r\n")
+	c.Send(t, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: "+itoa(total)+"\r\n\r\n")
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		buf := make([]byte, tr.chunk)
+		buf := make([]byte, chunk)
 		for {
-			n, err := tr.Read(buf)
-			if err != nil {
-				return
+			n, err := body.Read(buf)
+			if n > 0 {
+				if _, err := c.Write(buf[:n]); err != nil {
+					return
+				}
 			}
-			if _, err := c.Write(buf[:n]); err != nil {
+			if err != nil {
 				return
 			}
 		}
 	})
 	res, _ := c.Response(t)
 	c.Close()
+	if bc, ok := body.(io.Closer); ok {
+		bc.Close()
+	}
 	wg.Wait()
 	return res.StatusCode
+}
+
+// step is a part of a paced body: n bytes, sent after a pause.
+type step struct {
+	pause time.Duration
+	n     int
+}
+
+// every is count steps of n bytes, one each interval.
+func every(interval time.Duration, n, count int) []step {
+	s := make([]step, count)
+	for i := range s {
+		s[i] = step{interval, n}
+	}
+	return s
+}
+
+// paced is a request body sent in steps, one step a Read; if it stalls, it
+// then sends nothing more until it is closed, as a client that stops sending
+// but keeps its connection.
+type paced struct {
+	steps  []step
+	stalls bool
+	once   sync.Once
+	closed chan struct{}
+}
+
+func newPaced(stalls bool, steps ...[]step) *paced {
+	b := &paced{stalls: stalls, closed: make(chan struct{})}
+	for _, s := range steps {
+		b.steps = append(b.steps, s...)
+	}
+	return b
+}
+
+// total is the number of bytes the steps send.
+func (b *paced) total() int {
+	n := 0
+	for _, s := range b.steps {
+		n += s.n
+	}
+	return n
+}
+
+func (b *paced) Read(p []byte) (int, error) {
+	if len(b.steps) == 0 {
+		if b.stalls {
+			<-b.closed
+		}
+		return 0, io.EOF
+	}
+	s := &b.steps[0]
+	if s.pause > 0 {
+		select {
+		case <-time.After(s.pause):
+			s.pause = 0
+		case <-b.closed:
+			return 0, io.ErrClosedPipe
+		}
+	}
+	n := min(s.n, len(p))
+	clear(p[:n])
+	if s.n -= n; s.n == 0 {
+		b.steps = b.steps[1:]
+	}
+	return n, nil
+}
+
+func (b *paced) Close() error {
+	b.once.Do(func() { close(b.closed) })
+	return nil
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

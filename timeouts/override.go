@@ -10,7 +10,8 @@ import (
 // SetMinRequestBodyDataRate replaces the minimum rate for the rest of this
 // request's body, from inside its handler, before or while it reads: [Off]
 // switches it off (a streaming upload), the zero Rate restores the Policy's.
-// Time and bytes already counted stay counted. w is the ResponseWriter the
+// Time and bytes already counted stay counted, and the credit a client has
+// banked is bounded anew by the new rate. w is the ResponseWriter the
 // handler received, or one that wraps it with an Unwrap method.
 func SetMinRequestBodyDataRate(w http.ResponseWriter, rate Rate) error {
 	return setRate(w, rate, false)
@@ -44,11 +45,17 @@ func setRate(w http.ResponseWriter, rate Rate, response bool) error {
 		rate = q.p.in
 	}
 	q.in = rate.withDefaults()
-	if !q.readStart.IsZero() && !q.in.IsOff() {
+	if q.in.IsOff() {
+		return nil
+	}
+	// A lower rate makes the credit worth more time: no more than the new
+	// rate lets a client bank.
+	q.inCredit = min(q.inCredit, q.in.creditLimit(q.inTime))
+	if !q.readStart.IsZero() {
 		// A Read in progress (from another goroutine) is held to the
 		// new rate at once.
 		now := time.Now()
-		q.readBy = q.in.readDeadline(now, q.inBytes, q.inTime+now.Sub(q.readStart))
+		q.readBy = q.in.readDeadline(now, q.inCredit, q.inTime+now.Sub(q.readStart))
 		q.arm(now, q.readBy)
 	}
 	return nil

@@ -33,7 +33,9 @@ type Config struct {
 	RequestHeadersTimeout time.Duration
 
 	// MinRequestBodyDataRate is the slowest a client may send a request body.
-	// Only time the handler spends waiting in a body Read counts. On
+	// Only time the handler spends waiting in a body Read counts, and a
+	// client banks no more than GracePeriod ahead of the rate, so one that
+	// stops sending is cut within a grace period of its last bytes. On
 	// violation the Read fails with an error matching
 	// [ErrMinRequestBodyDataRate], the client gets 408 if nothing was
 	// written, and the connection closes (over HTTP/2 only the stream ends).

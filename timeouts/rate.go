@@ -15,7 +15,9 @@ const (
 
 // Rate is a minimum data rate with a grace period (Kestrel's MinDataRate):
 // once the grace period has passed, the bytes moved divided by the time
-// counted must stay at or above BytesPerSecond.
+// counted must stay at or above BytesPerSecond. For a request body, bytes
+// that put the client more than a grace period ahead of the rate are not
+// banked (see the package documentation).
 //
 // The zero Rate is Kestrel's default, 240 bytes per second after 5 seconds.
 // A negative BytesPerSecond, as in [Off], switches the minimum off.
@@ -87,12 +89,27 @@ func addSaturating(t time.Time, d time.Duration) time.Time {
 	return t.Add(min(d, far))
 }
 
-// readDeadline is when a Read starting now breaks rate r, given bytes read
-// and time counted before it: when counted time reaches max(grace, bytes/r).
-// It is never before now.
-func (r Rate) readDeadline(now time.Time, bytes int64, counted time.Duration) time.Time {
-	allowed := max(r.GracePeriod, r.allowance(bytes))
+// readDeadline is when a Read starting now breaks rate r, given the bytes
+// credited and the time counted before it: when counted time reaches
+// max(grace, credit/r). It is never before now.
+func (r Rate) readDeadline(now time.Time, credit int64, counted time.Duration) time.Time {
+	allowed := max(r.GracePeriod, r.allowance(credit))
 	return addSaturating(now, max(allowed-counted, 0))
+}
+
+// creditLimit is the most a request body may have credited once time
+// counted reaches counted: what rate r asks for that time, and a grace
+// period's worth more. Bytes beyond it are not banked, so that credit/r
+// never exceeds counted+grace, and a client that stops sending is cut at
+// most one grace period of counted time after the Read that returned its
+// last bytes, however far ahead of the rate it was before. It saturates
+// instead of overflowing, and sets no bound when r is off.
+func (r Rate) creditLimit(counted time.Duration) int64 {
+	c := r.BytesPerSecond * (counted.Seconds() + r.GracePeriod.Seconds())
+	if c >= math.MaxInt64 || r.IsOff() {
+		return math.MaxInt64
+	}
+	return int64(c)
 }
 
 // writeDeadline is the running deadline after a write of n bytes begins at

@@ -44,6 +44,24 @@ func TestReadDeadline(t *testing.T) {
 	assert.Equal(t, now, r.readDeadline(now, 0, time.Hour))
 }
 
+func TestCreditLimit(t *testing.T) {
+	r := Rate{BytesPerSecond: 1000, GracePeriod: 300 * time.Millisecond}
+	now := time.Unix(1000, 0)
+	// What the rate asks for the time counted, and a grace period more.
+	assert.EqualValues(t, 300, r.creditLimit(0))
+	assert.EqualValues(t, 2300, r.creditLimit(2*time.Second))
+	// 20 KB at once banks only the grace period: the Read after it is cut
+	// one grace period later, not 20 s later.
+	credit := min(20_000, r.creditLimit(10*time.Millisecond))
+	assert.Equal(t, now.Add(300*time.Millisecond), r.readDeadline(now, credit, 10*time.Millisecond))
+	// However far ahead a client was, a stall is cut within the grace period.
+	credit = min(1<<40, r.creditLimit(time.Hour))
+	assert.Equal(t, now.Add(300*time.Millisecond), r.readDeadline(now, credit, time.Hour))
+	// Saturates; an Off rate bounds nothing.
+	assert.EqualValues(t, math.MaxInt64, Rate{BytesPerSecond: 1e300, GracePeriod: time.Second}.creditLimit(time.Hour))
+	assert.EqualValues(t, math.MaxInt64, Off.creditLimit(time.Hour))
+}
+
 func TestWriteDeadline(t *testing.T) {
 	r := Rate{BytesPerSecond: 1000, GracePeriod: time.Second}
 	now := time.Unix(1000, 0)
@@ -59,7 +77,8 @@ func TestWriteDeadline(t *testing.T) {
 
 // FuzzDeadlines checks the deadline arithmetic against its definition: a Read
 // is cut exactly when the time counted reaches max(grace, bytes/rate), never
-// before now; a write's deadline is the latest of now+grace, now+n/rate and
+// before now, and within a grace period once the credit is bounded; a
+// write's deadline is the latest of now+grace, now+n/rate and
 // previous+n/rate, never earlier than the rate allows.
 func FuzzDeadlines(f *testing.F) {
 	f.Add(240.0, int64(5000), int64(1000), int64(0), int64(100), int64(50))
@@ -84,6 +103,12 @@ func FuzzDeadlines(f *testing.F) {
 		allowed := max(r.GracePeriod, r.allowance(bytes))
 		if wait := d.Sub(now); wait < far && wait != max(allowed-counted, 0) {
 			t.Fatalf("read cut after %v more, want %v (allowed %v, counted %v)", wait, allowed-counted, allowed, counted)
+		}
+		// Credit bounded by creditLimit never buys more than a grace
+		// period beyond the time counted.
+		d = r.readDeadline(now, min(bytes, r.creditLimit(counted)), counted)
+		if wait := d.Sub(now); counted+r.GracePeriod < far && wait > r.GracePeriod {
+			t.Fatalf("bounded credit bought %v, more than the grace period %v", wait, r.GracePeriod)
 		}
 
 		var prev time.Time

@@ -34,7 +34,8 @@ type request struct {
 	armed time.Time // when the alarm will fire; zero if it will not
 
 	in          Rate
-	inBytes     int64
+	inBytes     int64         // read while policed
+	inCredit    int64         // of them, those the rate credits (Rate.creditLimit)
 	inTime      time.Duration // counted: spent waiting in Read
 	readStart   time.Time     // zero unless a Read is in progress
 	readBy      time.Time     // when the Read in progress breaks the rate
@@ -98,7 +99,7 @@ func (q *request) beginRead() (bool, error) {
 	}
 	now := time.Now()
 	q.readStart = now
-	q.readBy = q.in.readDeadline(now, q.inBytes, q.inTime)
+	q.readBy = q.in.readDeadline(now, q.inCredit, q.inTime)
 	q.arm(now, q.readBy)
 	return true, nil
 }
@@ -113,6 +114,8 @@ func (q *request) endRead(n int, err error) (int, error) {
 		q.readStart = time.Time{}
 	}
 	q.inBytes += int64(n)
+	// min(credit+n, limit), without overflow.
+	q.inCredit = min(q.inCredit, q.in.creditLimit(q.inTime)-int64(n)) + int64(n)
 	if q.inViolation != nil {
 		if q.inViolation.Err == nil && err != nil && err != io.EOF {
 			q.inViolation.Err = err
