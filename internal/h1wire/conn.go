@@ -32,7 +32,12 @@ const (
 type Conn struct {
 	net.Conn
 	w *Wire
+	s settings // the Wires' settings, each part from the Wire that has it
 	p parser
+
+	// The Wires that count the decisions of each part: w, or one that
+	// joined.
+	head, timers *Wire
 
 	// Read's own state.
 	stash   []byte // bytes read past the end of a request
@@ -220,7 +225,7 @@ func (c *Conn) follow(src, b []byte) (int, error) {
 func (c *Conn) begin() {
 	c.started = true
 	c.fresh.Store(false)
-	c.watch.Store(c.w.s.headers < 0)
+	c.watch.Store(c.s.headers < 0)
 }
 
 // publish makes the body's count visible to BodyBytes.
@@ -237,9 +242,9 @@ func (c *Conn) publish() {
 // where the Config switches a timer off, and for the first byte of a
 // connection whose server is starting a TLS handshake.
 func (c *Conn) headDeadline() error {
-	want, d := uint8(dlKeepAlive), c.w.s.keepAlive
+	want, d := uint8(dlKeepAlive), c.s.keepAlive
 	if c.gotByte {
-		want, d = dlHeaders, c.w.s.headers
+		want, d = dlHeaders, c.s.headers
 	}
 	// The server's own deadline rules where the Config switches a timer
 	// off, and for the first byte of a TLS handshake.
@@ -324,7 +329,11 @@ func (c *Conn) readErr(b []byte, err error) error {
 // decide counts a decision.
 func (c *Conn) decide(why Reason, lim, got int64, trailer bool) *Error {
 	e := &Error{Reason: why, Limit: lim, Size: got, Trailer: trailer, Addr: c.RemoteAddr()}
-	c.w.decide(e)
+	if timerReason(why) {
+		c.timers.decide(e)
+	} else {
+		c.head.decide(e)
+	}
 	return e
 }
 

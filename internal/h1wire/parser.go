@@ -421,6 +421,10 @@ func (p *parser) requestLine(l []byte) event {
 		p.flags |= fHTTP10
 	default:
 		if len(proto) == len("HTTP/1.x") && string(proto[:len("HTTP/1.")]) == "HTTP/1." && '0' <= proto[7] && proto[7] <= '9' {
+			if !p.s.checks {
+				// net/http serves it as HTTP/1.1.
+				break
+			}
 			return p.reject(ReasonHTTPVersion, -1, -1)
 		}
 		if string(method) == "PRI" && string(target) == "*" && string(proto) == "HTTP/2.0" {
@@ -439,6 +443,9 @@ func (p *parser) requestLine(l []byte) event {
 		p.flags |= fCONNECT
 	case "OPTIONS":
 		p.flags |= fOPTIONS
+	}
+	if !p.s.checks {
+		return evMore
 	}
 	switch {
 	case target[0] == '/':
@@ -477,6 +484,11 @@ func (p *parser) headerLine(l []byte) event {
 		return p.headEnd()
 	}
 	if c == ' ' || c == '\t' {
+		if !p.s.checks {
+			// net/http joins the line to the one before, which may
+			// change the framing: stop following.
+			return evPass
+		}
 		return p.reject(ReasonObsFold, -1, -1)
 	}
 	p.fields++
@@ -546,7 +558,7 @@ func (p *parser) headEnd() event {
 	if p.flags&fLineBad != 0 {
 		return evPass
 	}
-	if p.flags&fPRI == 0 {
+	if p.flags&fPRI == 0 && p.s.checks {
 		if ev := p.checkHost(); ev != evMore {
 			return ev
 		}
@@ -671,6 +683,9 @@ func (p *parser) trailerLine(l []byte) event {
 	}
 	p.trCRLF = len(l) >= 2 && l[len(l)-2] == '\r'
 	if l[0] == ' ' || l[0] == '\t' {
+		if !p.s.checks {
+			return evPass
+		}
 		return p.refuse(ReasonObsFold, -1, -1)
 	}
 	p.fields++

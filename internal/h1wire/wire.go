@@ -57,6 +57,33 @@ type Config struct {
 	// answered, on the goroutine reading the connection: it must be quick
 	// and safe for concurrent use.
 	OnReject func(*Error)
+
+	// Parts says what the Wire applies; zero means every part. A Wire
+	// without PartHead leaves sizes, counts and Kestrel's checks on heads
+	// off; one without PartTimers leaves the head's timing to the server.
+	// Two Wires with different parts can follow one connection together,
+	// see [Wire.Join].
+	Parts Part
+}
+
+// Part is a share of what a Wire applies to a connection.
+type Part uint8
+
+const (
+	// PartHead: MaxRequestLineSize, MaxRequestHeadersTotalSize,
+	// MaxRequestHeaderCount and Kestrel's checks on a head (obsolete line
+	// folding, Host, the target's form, the version), and the decisions on
+	// a body's framing.
+	PartHead Part = 1 << iota
+	// PartTimers: KeepAliveTimeout and RequestHeadersTimeout.
+	PartTimers
+
+	allParts = PartHead | PartTimers
+)
+
+// timerReason reports whether a decision of that reason is PartTimers'.
+func timerReason(r Reason) bool {
+	return r == ReasonRequestHeadersTimeout || r == ReasonKeepAliveTimeout
 }
 
 // settings is a Config with its defaults filled in; a negative limit or
@@ -67,14 +94,16 @@ type settings struct {
 	fields    int
 	keepAlive time.Duration
 	headers   time.Duration
-	onReject  func(*Error)
+	checks    bool // Kestrel's checks on a head: obs-fold, Host, target, version
 }
 
 // Wire wraps connections with one configuration and counts, for all of
 // them, what it decided. It is safe for concurrent use.
 type Wire struct {
-	s      settings
-	closed [numReasons]atomic.Uint64
+	s        settings
+	parts    Part
+	onReject func(*Error)
+	closed   [numReasons]atomic.Uint64
 }
 
 // New returns a Wire applying cfg. Every Config is valid: zero fields take
@@ -86,7 +115,7 @@ func New(cfg Config) *Wire {
 		fields:    orDefault(cfg.MaxRequestHeaderCount, DefaultMaxRequestHeaderCount),
 		keepAlive: cfg.KeepAliveTimeout,
 		headers:   cfg.RequestHeadersTimeout,
-		onReject:  cfg.OnReject,
+		checks:    true,
 	}
 	if s.block >= 0 {
 		// Kestrel lets the header block run 2 bytes past its limit, for the
@@ -100,7 +129,17 @@ func New(cfg Config) *Wire {
 	if s.headers == 0 {
 		s.headers = DefaultRequestHeadersTimeout
 	}
-	return &Wire{s: s}
+	parts := cfg.Parts & allParts
+	if parts == 0 {
+		parts = allParts
+	}
+	if parts&PartHead == 0 {
+		s.line, s.block, s.fields, s.checks = -1, -1, -1, false
+	}
+	if parts&PartTimers == 0 {
+		s.keepAlive, s.headers = -1, -1
+	}
+	return &Wire{s: s, parts: parts, onReject: cfg.OnReject}
 }
 
 func orDefault(v, def int) int {
@@ -117,8 +156,9 @@ func orDefault(v, def int) int {
 // http.Server to serve. Call it from the listener's Accept, before the server
 // reads anything from c.
 func (w *Wire) Conn(c net.Conn) *Conn {
-	wc := &Conn{Conn: c, w: w}
-	wc.p.s = &w.s
+	wc := &Conn{Conn: c, w: w, s: w.s}
+	wc.head, wc.timers = w, w
+	wc.p.s = &wc.s
 	wc.p.fresh = true
 	wc.p.st = stStart
 	wc.fresh.Store(true)
@@ -126,6 +166,22 @@ func (w *Wire) Conn(c net.Conn) *Conn {
 	wc.inHead = true
 	wc.start = time.Now()
 	return wc
+}
+
+// Join adds w's parts to c, a Conn from another Wire, so that one Conn
+// follows the connection for both: w's settings replace those of its parts
+// in c, and w counts and reports the decisions of its parts. Call it before
+// the server reads anything from c, from the goroutine that accepted it.
+func (w *Wire) Join(c *Conn) {
+	if w.parts&PartHead != 0 {
+		c.s.line, c.s.block, c.s.fields, c.s.checks = w.s.line, w.s.block, w.s.fields, true
+		c.head = w
+	}
+	if w.parts&PartTimers != 0 {
+		c.s.keepAlive, c.s.headers = w.s.keepAlive, w.s.headers
+		c.timers = w
+		c.watch.Store(true)
+	}
 }
 
 // Stats is a snapshot of a Wire's counters.
@@ -147,7 +203,7 @@ func (w *Wire) Stats() Stats {
 // decide counts e and passes it to OnReject.
 func (w *Wire) decide(e *Error) {
 	w.closed[e.Reason].Add(1)
-	if w.s.onReject != nil {
-		w.s.onReject(e)
+	if w.onReject != nil {
+		w.onReject(e)
 	}
 }

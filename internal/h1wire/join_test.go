@@ -1,0 +1,74 @@
+package h1wire
+
+import (
+	"net"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/windhover/windhover/internal/testserver"
+)
+
+// joinListener wraps every connection with head, then joins timers to it,
+// as limits' and timeouts' listeners do when both are stacked.
+type joinListener struct {
+	net.Listener
+	head, timers *Wire
+}
+
+func (l joinListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	wc := l.head.Conn(c)
+	l.timers.Join(wc)
+	return wc, nil
+}
+
+// TestJoin: two Wires of different parts follow one connection; each
+// counts the decisions of its own part.
+func TestJoin(t *testing.T) {
+	dh, dt := new(decisions), new(decisions)
+	head := New(Config{MaxRequestHeaderCount: 2, KeepAliveTimeout: time.Hour, RequestHeadersTimeout: time.Hour, Parts: PartHead, OnReject: dh.add})
+	timers := New(Config{MaxRequestHeaderCount: 1000, KeepAliveTimeout: keepAlive, RequestHeadersTimeout: headers, Parts: PartTimers, OnReject: dt.add})
+	s := testserver.Start(t, echo, testserver.H1, func(ts *httptest.Server) {
+		ts.Listener = joinListener{ts.Listener, head, timers}
+		ts.Config.ConnContext = ConnContext
+	}, kestrelServer)
+
+	// The head's limit is head's: 3 field lines get 431, counted by head.
+	c := testserver.Dial(t, s.Addr())
+	c.Send(t, "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n\r\n")
+	expectAnswer(t, c, ReasonTooManyHeaders)
+	// The timers are timers': a head cut short gets 408 within headers.
+	c = testserver.Dial(t, s.Addr())
+	began := time.Now()
+	c.Send(t, "GET / HTTP/1.1\r\nHo")
+	expectAnswer(t, c, ReasonRequestHeadersTimeout)
+	if took := time.Since(began); took > headers+time.Second {
+		t.Fatalf("408 after %v, want about %v", took, headers)
+	}
+	testserver.Eventually(t, func() bool { return len(dh.list()) == 1 && len(dt.list()) == 1 }, "head %v, timers %v", dh.list(), dt.list())
+	if dh.list()[0].Reason != ReasonTooManyHeaders || dt.list()[0].Reason != ReasonRequestHeadersTimeout {
+		t.Fatalf("head %v, timers %v", dh.list(), dt.list())
+	}
+	if head.Stats().Closed[ReasonRequestHeadersTimeout] != 0 || timers.Stats().Closed[ReasonTooManyHeaders] != 0 {
+		t.Fatal("a decision counted by the other part's Wire")
+	}
+}
+
+// TestTimersOnly: a Wire of PartTimers alone checks nothing of a head: no
+// limits, no Kestrel checks, and a folded line makes it stop following the
+// connection rather than guess the framing net/http will see.
+func TestTimersOnly(t *testing.T) {
+	s, d := start(t, Config{MaxRequestHeaderCount: 1, KeepAliveTimeout: keepAlive, RequestHeadersTimeout: headers, Parts: PartTimers}, echo, testserver.H1, kestrelServer)
+	c := testserver.Dial(t, s.Addr())
+	c.Send(t, "GET / HTTP/1.5\r\nHost: a=b\r\nA: 1\r\nB: 2\r\n\r\n")
+	expect(t, c, 200, "GET 0 0")
+	c.Send(t, "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+	expect(t, c, 200, "POST 3 0")
+	if len(d.list()) != 0 {
+		t.Fatalf("decisions %v", d.list())
+	}
+}
