@@ -164,6 +164,9 @@ func checkFraming(t *testing.T, s *settings, stream, sizes []byte) {
 			}
 			return
 		}
+		if st.ev == evPass && !s.checks && folded(stream[r.start:r.head]) {
+			return // without the checks, a folded line ends the following
+		}
 		if st.ev == evPass {
 			t.Fatalf("request %d: parser stopped following at %d a head net/http takes (%d..%d)", i, st.at, r.start, r.head)
 		}
@@ -174,6 +177,8 @@ func checkFraming(t *testing.T, s *settings, stream, sizes []byte) {
 			st = next()
 		}
 		switch {
+		case st.ev == evPass && !s.checks && r.chunked:
+			return // without the checks, a folded trailer ends the following
 		case r.bodyErr == nil && st.ev == evEnd:
 			if st.at != r.end {
 				t.Fatalf("request %d: ends at %d for net/http, at %d for the parser", i, r.end, st.at)
@@ -214,9 +219,16 @@ func ranOut(r netReq, stream []byte) bool {
 }
 
 var (
-	offSettings     = settings{line: -1, block: -1, fields: -1}
+	offSettings     = settings{line: -1, block: -1, fields: -1, checks: true}
 	defaultSettings = New(Config{}).s
+	timersSettings  = New(Config{Parts: PartTimers}).s
 )
+
+// folded reports whether a head has a field line that starts with a space or
+// a tab.
+func folded(head []byte) bool {
+	return bytes.Contains(head, []byte("\n ")) || bytes.Contains(head, []byte("\n\t"))
+}
 
 // framingSeeds cover each framing rule, alone and pipelined.
 var framingSeeds = []string{
@@ -270,5 +282,6 @@ func FuzzFraming(f *testing.F) {
 	f.Fuzz(func(t *testing.T, stream, sizes []byte) {
 		checkFraming(t, &offSettings, stream, sizes)
 		checkFraming(t, &defaultSettings, stream, sizes)
+		checkFraming(t, &timersSettings, stream, sizes)
 	})
 }
