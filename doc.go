@@ -36,6 +36,32 @@
 //     Kestrel's meter and OpenTelemetry's HTTP conventions, and collectors
 //     that read every policy's counters at scrape time.
 //
+// # One call
+//
+// [Harden] puts every policy on an existing *http.Server, keeping its
+// handler, TLS configuration and hooks, in the one order in which each can
+// act; [Config] holds each package's Config as a section, and its zero value
+// is Kestrel's defaults. [Server.Run] serves on TCP, TLS and Unix-socket (or
+// systemd-activated) listeners and drains on SIGINT and SIGTERM;
+// [Server.Register] registers every collector; and [RefusalOf] describes
+// any policy's refusal (its policy, reason and status) without a type
+// switch:
+//
+//	srv := &http.Server{Addr: ":8080", Handler: mux}
+//	s, err := windhover.Harden(srv, windhover.Config{
+//		Limits:       limits.Config{MaxRequestBodySize: 10 << 20},
+//		AllowedHosts: []string{"example.com"},
+//		ReadyPath:    "/readyz",
+//	})
+//	if err != nil { ... }                  // names the field, or both values of a conflict
+//	err = s.Run(ctx)                       // until ctx ends or SIGTERM, then Kestrel's drain
+//
+// Config.ReadyPath and Config.MetricsPath are answered before the rate and
+// concurrency limits, and readiness before the host filter too, so that a
+// load balancer's probe and a scrape get their answer when the server is
+// busiest; mount them there rather than in the application's router, which
+// is behind every policy.
+//
 // # How they compose
 //
 // Each policy acts where net/http gives it a hook, and never replaces a hook

@@ -1,7 +1,6 @@
 package windhover_test
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -11,10 +10,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/windhover/windhover/hostfilter"
+	"github.com/windhover/windhover"
+
 	"github.com/windhover/windhover/limits"
-	"github.com/windhover/windhover/metrics"
-	"github.com/windhover/windhover/timeouts"
 )
 
 // A server with Kestrel's limits: every one of them applied by three calls.
@@ -57,36 +55,33 @@ func Example() {
 	// 413: Request Entity Too Large
 }
 
-// Several policies composed around one handler, as examples/server does:
-// each refusal comes from the policy that owns it, and metrics count them
-// all.
-func Example_composed() {
-	hosts := hostfilter.Allow("127.0.0.1", "example.com")
-	lim, err := limits.New(limits.Config{MaxRequestBodySize: 10})
-	if err != nil {
-		log.Fatal(err)
-	}
-	pol, err := timeouts.New(timeouts.Config{}) // 240 B/s after 5 s, both ways
-	if err != nil {
-		log.Fatal(err)
-	}
-	m, err := metrics.New(metrics.Config{})
-	if err != nil {
-		log.Fatal(err)
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(m, m.Limits(lim), m.HostFilter(hosts))
-
+// Every policy put on an existing server in one call: the server keeps its
+// handler, and each refusal comes from the policy that owns it, described
+// alike for the log, and counted in the metrics.
+func ExampleHarden() {
 	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := io.Copy(io.Discard, r.Body); err != nil {
 			return // the policy that cut the body answers
 		}
 		fmt.Fprintln(w, "hello")
 	})
-	srv := httptest.NewUnstartedServer(m.Handler(hosts.Handler(lim.Handler(pol.Handler(app)))))
-	if err := errors.Join(hosts.Apply(srv.Config), lim.Apply(srv.Config), pol.Apply(srv.Config), m.Apply(srv.Config)); err != nil {
-		log.Fatal(err) // a setting of the server a policy would weaken
+	srv := httptest.NewUnstartedServer(app)
+	s, err := windhover.Harden(srv.Config, windhover.Config{
+		Limits:       limits.Config{MaxRequestBodySize: 10},
+		AllowedHosts: []string{"127.0.0.1", "example.com"},
+		OnReject: func(_ *http.Request, err error) {
+			r, _ := windhover.RefusalOf(err)
+			fmt.Printf("refused by %s: %s, %d\n", r.Policy, r.Reason, r.Status)
+		},
+	})
+	if err != nil {
+		log.Fatal(err) // a bad Config, or a setting of the server a policy would weaken
 	}
+	reg := prometheus.NewRegistry()
+	if err := s.Register(reg); err != nil {
+		log.Fatal(err)
+	}
+	srv.Listener = s.Listener(srv.Listener) // or s.Run(ctx): serve, and drain on SIGTERM
 	srv.Start()
 	defer srv.Close()
 
@@ -118,7 +113,9 @@ func Example_composed() {
 	}
 	// Output:
 	// example.com 200: hello
+	// refused by hostfilter: host_not_allowed, 400
 	// evil.example 400: invalid hostname
+	// refused by limits: body_too_large, 413
 	// example.com 413: Request Entity Too Large
 	// hostfilter host_not_allowed 1
 	// limits body_too_large 1

@@ -1,0 +1,480 @@
+package windhover
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/windhover/windhover/certauth"
+	"github.com/windhover/windhover/graceful"
+	"github.com/windhover/windhover/hostfilter"
+	"github.com/windhover/windhover/limits"
+	"github.com/windhover/windhover/metrics"
+	"github.com/windhover/windhover/timeouts"
+)
+
+// Config is everything [Harden] puts on a server: Kestrel's options
+// (KestrelServerOptions and its Limits) and the middlewares an ASP.NET Core
+// application puts around its endpoints. Its zero value is Kestrel's
+// defaults with no middleware refusing anything an ordinary client does: any
+// host, no client certificates, no rate or concurrency limit.
+//
+// Each section is the Config of the package that enforces it, with that
+// package's meanings, so what a field does is documented once, there.
+type Config struct {
+	// Limits are Kestrel's server limits (KestrelServerLimits and its
+	// Http2): connections, the request line, header fields, request bodies
+	// and the HTTP/2 settings. See [limits.Config].
+	Limits limits.Config
+
+	// Timeouts are Kestrel's timers and minimum data rates: KeepAliveTimeout,
+	// RequestHeadersTimeout, MinRequestBodyDataRate and MinResponseDataRate.
+	// See [timeouts.Config].
+	Timeouts timeouts.Config
+
+	// AllowedHosts are the hosts a request may name (ASP.NET Core's host
+	// filtering middleware), as in [hostfilter.Config]. Empty allows any
+	// well-formed host, as "*" does and as an application without
+	// AllowedHosts does. [hostfilter.ParseAllowedHosts] reads
+	// appsettings.json's "a.example.com;*.example.com".
+	AllowedHosts []string
+
+	// HostFiltering holds host filtering's other options; its AllowedHosts
+	// must be left empty (set AllowedHosts above).
+	HostFiltering hostfilter.Config
+
+	// ClientCertificates is Kestrel's ClientCertificateMode, per host name
+	// (SNI) if needed, and ASP.NET's certificate validation. The zero value
+	// asks for none. See [certauth.Config].
+	ClientCertificates certauth.Config
+
+	// RateLimit, if set, limits each client to a token bucket (429).
+	RateLimit *limits.RateConfig
+
+	// Concurrency, if set, bounds the requests in the handlers at once, with
+	// an optional queue (503).
+	Concurrency *limits.ConcurrencyConfig
+
+	// Shutdown is how [Server.Run] stops: a drain delay and a timeout, in
+	// Kestrel's sequence. See [graceful.Config].
+	Shutdown graceful.Config
+
+	// Metrics configures the HTTP metrics. See [metrics.Config].
+	Metrics metrics.Config
+
+	// ReadyPath, if set, is a path the server answers with its readiness:
+	// 200, then 503 from the moment it begins to stop ([graceful]). The
+	// request is answered before the host filter and the rate and
+	// concurrency limits, so that a probe that names the pod's address, or
+	// comes when the server is busiest, gets the truth.
+	ReadyPath string
+
+	// MetricsPath, if set, is a path the server answers with the metrics of
+	// the registry given to [Server.Register]. It is behind the host filter
+	// (a scrape must name an allowed host) but before the rate and
+	// concurrency limits, so that the metrics that tell of an overload are
+	// not refused by it.
+	MetricsPath string
+
+	// OnReject, if set, is called with every refusal of every policy: the
+	// request (nil for a connection refused before any request) and an
+	// error that [RefusalOf] describes. It is called after the callback the
+	// refusing policy's own Config may have. It must be quick and safe for
+	// concurrent use.
+	OnReject func(r *http.Request, err error)
+}
+
+// Server is an http.Server hardened by [Harden]: it holds the policies, for
+// their listeners, their counters and their metrics, and runs the server.
+type Server struct {
+	srv   *http.Server
+	lim   *limits.Limiter
+	pol   *timeouts.Policy
+	hosts *hostfilter.Filter
+	certs *certauth.Policy
+	rate  *limits.RateLimiter        // nil without Config.RateLimit
+	conc  *limits.ConcurrencyLimiter // nil without Config.Concurrency
+	group *graceful.Group
+	met   *metrics.Metrics
+
+	scrape   http.Handler // MetricsPath's, once Register has a registry
+	scrapeOK chan struct{}
+}
+
+// Harden puts every protection of cfg on srv, keeping its handler, its TLS
+// configuration and its hooks: it wraps srv.Handler (nil means
+// http.DefaultServeMux) in the policies, in the one order in which each can
+// act (see the package documentation), and applies their server settings.
+//
+// Harden never makes srv weaker. A setting srv already has that is as strict
+// as the policy's, or stricter, is kept; one the policies would have to
+// loosen is an error naming both values (a ReadTimeout that would cut the
+// minimum data rates, a larger MaxHeaderBytes, a ClientAuth stronger than
+// the certificate mode, client certificates asked for on a server without
+// TLS). Every conflict is reported at once, and srv is then left as it was.
+// Call Harden once, before the server starts, and serve with [Server.Run]
+// or through [Server.Listener].
+func Harden(srv *http.Server, cfg Config) (*Server, error) {
+	s := &Server{srv: srv, scrapeOK: make(chan struct{})}
+	if err := s.build(cfg); err != nil {
+		return nil, err
+	}
+	app := srv.Handler
+	if app == nil {
+		app = http.DefaultServeMux
+	}
+	saved := save(srv)
+	if err := s.apply(srv, cfg, app); err != nil {
+		saved.restore(srv)
+		return nil, err
+	}
+	return s, nil
+}
+
+// build makes the policies; an error names the field of cfg.
+func (s *Server) build(cfg Config) error {
+	var err error
+	lc := cfg.Limits
+	lc.OnReject = chain(lc.OnReject, cfg.OnReject)
+	if s.lim, err = limits.New(lc); err != nil {
+		return section("Limits", err)
+	}
+	tc := cfg.Timeouts
+	tc.OnViolation = chain(tc.OnViolation, cfg.OnReject)
+	if s.pol, err = timeouts.New(tc); err != nil {
+		return section("Timeouts", err)
+	}
+	hc := cfg.HostFiltering
+	if len(hc.AllowedHosts) != 0 {
+		return errors.New("windhover: Config.HostFiltering.AllowedHosts: leave it empty and set Config.AllowedHosts")
+	}
+	hc.AllowedHosts = cfg.AllowedHosts
+	if len(hc.AllowedHosts) == 0 {
+		hc.AllowedHosts = []string{"*"}
+	}
+	hc.OnReject = chain(hc.OnReject, cfg.OnReject)
+	if s.hosts, err = hostfilter.New(hc); err != nil {
+		return section("AllowedHosts", err)
+	}
+	cc := cfg.ClientCertificates
+	cc.OnReject = chain(cc.OnReject, cfg.OnReject)
+	if s.certs, err = certauth.New(cc); err != nil {
+		return section("ClientCertificates", err)
+	}
+	if cfg.RateLimit != nil {
+		rc := *cfg.RateLimit
+		rc.OnReject = chain(rc.OnReject, cfg.OnReject)
+		if s.rate, err = limits.NewRateLimiter(rc); err != nil {
+			return section("RateLimit", err)
+		}
+	}
+	if cfg.Concurrency != nil {
+		cc := *cfg.Concurrency
+		cc.OnReject = chain(cc.OnReject, cfg.OnReject)
+		if s.conc, err = limits.NewConcurrencyLimiter(cc); err != nil {
+			return section("Concurrency", err)
+		}
+	}
+	if s.group, err = graceful.New(cfg.Shutdown); err != nil {
+		return section("Shutdown", err)
+	}
+	if s.met, err = metrics.New(cfg.Metrics); err != nil {
+		return section("Metrics", err)
+	}
+	for _, p := range []struct{ field, path string }{{"ReadyPath", cfg.ReadyPath}, {"MetricsPath", cfg.MetricsPath}} {
+		if p.path != "" && p.path[0] != '/' {
+			return fmt.Errorf("windhover: Config.%s = %q: must start with /", p.field, p.path)
+		}
+	}
+	if cfg.ReadyPath != "" && cfg.ReadyPath == cfg.MetricsPath {
+		return fmt.Errorf("windhover: Config.ReadyPath and Config.MetricsPath are both %q", cfg.ReadyPath)
+	}
+	return nil
+}
+
+// section prefixes a policy's error with the Config field it came from.
+func section(field string, err error) error {
+	return fmt.Errorf("windhover: Config.%s: %w", field, err)
+}
+
+// chain returns a callback calling first, then then; nil if both are nil.
+func chain(first, then func(*http.Request, error)) func(*http.Request, error) {
+	switch {
+	case first == nil:
+		return then
+	case then == nil:
+		return first
+	}
+	return func(r *http.Request, err error) {
+		first(r, err)
+		then(r, err)
+	}
+}
+
+// apply wraps app in the policies and applies their settings to srv.
+func (s *Server) apply(srv *http.Server, cfg Config, app http.Handler) error {
+	if srv.TLSConfig == nil && asksForCertificates(cfg.ClientCertificates) && len(cfg.ClientCertificates.TrustedProxies) == 0 {
+		return errors.New("windhover: Config.ClientCertificates asks for client certificates, but the server has no TLSConfig: " +
+			"give srv a TLSConfig, or set Config.ClientCertificates.TrustedProxies to take certificates forwarded by a proxy that terminates TLS")
+	}
+	// Outermost first: every request is counted for the drain and
+	// measured; then refused as cheaply as possible, a flooding client
+	// before it can take a slot of the concurrency limit.
+	h := s.pol.Handler(s.met.Route(app))
+	h = s.certs.Handler(h)
+	if s.conc != nil {
+		h = s.conc.Handler(h)
+	}
+	h = s.lim.Handler(h)
+	if s.rate != nil {
+		h = s.rate.Handler(h)
+	}
+	h = s.hosts.Handler(h)
+	if cfg.ReadyPath != "" || cfg.MetricsPath != "" {
+		paths := make(map[string]http.Handler, 2)
+		if cfg.ReadyPath != "" {
+			// Under the limits on sizes and times, which bound what a
+			// probe may send, and nothing else.
+			paths[cfg.ReadyPath] = s.lim.Handler(s.pol.Handler(s.group.ReadyHandler()))
+		}
+		if cfg.MetricsPath != "" {
+			paths[cfg.MetricsPath] = s.hosts.Handler(s.lim.Handler(s.certs.Handler(s.pol.Handler(http.HandlerFunc(s.serveMetrics)))))
+		}
+		h = &exempt{next: h, paths: paths}
+	}
+	tlsConfig := srv.TLSConfig
+	if err := s.applySettings(srv); err != nil {
+		return err
+	}
+	srv.Handler = s.group.Handler(s.met.Handler(h))
+	if tlsConfig != nil {
+		srv.TLSConfig = s.met.TLSConfig(srv.TLSConfig)
+	}
+	return nil
+}
+
+// asksForCertificates reports whether cc asks any client for a certificate.
+func asksForCertificates(cc certauth.Config) bool {
+	if cc.Mode != certauth.NoCertificate {
+		return true
+	}
+	for _, m := range cc.Hosts {
+		if m != certauth.NoCertificate {
+			return true
+		}
+	}
+	return false
+}
+
+// applySettings runs every policy's Apply on srv, and reports every
+// conflict at once.
+func (s *Server) applySettings(srv *http.Server) error {
+	var errs []error
+	if srv.TLSConfig != nil {
+		errs = append(errs, s.certs.Apply(srv))
+	}
+	errs = append(errs, s.hosts.Apply(srv), s.lim.Apply(srv), s.pol.Apply(srv), s.met.Apply(srv))
+	return errors.Join(errs...)
+}
+
+// saved is what Harden may change on a server, to put back after a conflict.
+type saved struct {
+	handler           http.Handler
+	tlsConfig         *tls.Config
+	readTimeout       time.Duration
+	readHeaderTimeout time.Duration
+	writeTimeout      time.Duration
+	idleTimeout       time.Duration
+	maxHeaderBytes    int
+	http2             *http.HTTP2Config
+	disableOptions    bool
+	connState         func(net.Conn, http.ConnState)
+	connContext       func(context.Context, net.Conn) context.Context
+	baseContext       func(net.Listener) context.Context
+	errorLog          *log.Logger
+}
+
+func save(srv *http.Server) saved {
+	return saved{
+		handler:           srv.Handler,
+		tlsConfig:         srv.TLSConfig,
+		readTimeout:       srv.ReadTimeout,
+		readHeaderTimeout: srv.ReadHeaderTimeout,
+		writeTimeout:      srv.WriteTimeout,
+		idleTimeout:       srv.IdleTimeout,
+		maxHeaderBytes:    srv.MaxHeaderBytes,
+		http2:             srv.HTTP2,
+		disableOptions:    srv.DisableGeneralOptionsHandler,
+		connState:         srv.ConnState,
+		connContext:       srv.ConnContext,
+		baseContext:       srv.BaseContext,
+		errorLog:          srv.ErrorLog,
+	}
+}
+
+func (v saved) restore(srv *http.Server) {
+	srv.Handler = v.handler
+	srv.TLSConfig = v.tlsConfig
+	srv.ReadTimeout = v.readTimeout
+	srv.ReadHeaderTimeout = v.readHeaderTimeout
+	srv.WriteTimeout = v.writeTimeout
+	srv.IdleTimeout = v.idleTimeout
+	srv.MaxHeaderBytes = v.maxHeaderBytes
+	srv.HTTP2 = v.http2
+	srv.DisableGeneralOptionsHandler = v.disableOptions
+	srv.ConnState = v.connState
+	srv.ConnContext = v.connContext
+	srv.BaseContext = v.baseContext
+	srv.ErrorLog = v.errorLog
+}
+
+// exempt serves the requests for a few exact paths with their own handlers,
+// and every other request with next.
+type exempt struct {
+	next  http.Handler
+	paths map[string]http.Handler
+}
+
+// HandlesOptionsStar says that exempt hands "OPTIONS *" on to the policies
+// behind it (see the package documentation).
+func (e *exempt) HandlesOptionsStar() {}
+
+func (e *exempt) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h, ok := e.paths[r.URL.Path]; ok {
+		h.ServeHTTP(w, r)
+		return
+	}
+	e.next.ServeHTTP(w, r)
+}
+
+// serveMetrics serves Config.MetricsPath: the registry given to Register,
+// or 503 until it is given.
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	select {
+	case <-s.scrapeOK:
+		s.scrape.ServeHTTP(w, r)
+	default:
+		http.Error(w, "metrics not registered", http.StatusServiceUnavailable)
+	}
+}
+
+// maxScrapes bounds the scrapes of Config.MetricsPath served at once: each
+// gathers every collector.
+const maxScrapes = 4
+
+// Listener returns ln with the connection limits (MaxConcurrentConnections,
+// counted before any TLS handshake) and the protections measured on the
+// bytes of each plaintext connection. Serve srv on it, or let [Server.Run]
+// wrap the listeners it is given.
+func (s *Server) Listener(ln net.Listener) net.Listener {
+	return s.lim.Listener(ln)
+}
+
+// Collectors returns the Prometheus collectors of every policy, and of the
+// HTTP metrics.
+func (s *Server) Collectors() []prometheus.Collector {
+	cs := []prometheus.Collector{
+		s.met, s.met.Limits(s.lim), s.met.Timeouts(s.pol), s.met.HostFilter(s.hosts),
+		s.met.CertAuth(s.certs), s.met.Graceful(s.group),
+	}
+	if s.rate != nil {
+		cs = append(cs, s.met.Rate(s.rate))
+	}
+	if s.conc != nil {
+		cs = append(cs, s.met.Concurrency(s.conc))
+	}
+	return cs
+}
+
+// Register registers every collector of [Server.Collectors] with reg, and
+// makes Config.MetricsPath serve reg if it is also a prometheus.Gatherer (a
+// *prometheus.Registry is). Call it once.
+func (s *Server) Register(reg prometheus.Registerer) error {
+	var errs []error
+	for _, c := range s.Collectors() {
+		errs = append(errs, reg.Register(c))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if g, ok := reg.(prometheus.Gatherer); ok && s.scrape == nil {
+		s.scrape = promhttp.HandlerFor(g, promhttp.HandlerOpts{MaxRequestsInFlight: maxScrapes})
+		close(s.scrapeOK)
+	}
+	return nil
+}
+
+// Run serves the server on every listener given, each wrapped by
+// [Server.Listener], with TLS if the server's TLSConfig has a certificate
+// (Certificates, GetCertificate or GetConfigForClient), until ctx ends or
+// SIGINT or SIGTERM arrives (Config.Shutdown.Signals); it then drains the
+// server in Kestrel's sequence (see [graceful]). Without a listener, it
+// listens on TCP at srv.Addr. It returns nil after a clean drain.
+func (s *Server) Run(ctx context.Context, lns ...net.Listener) error {
+	if len(lns) == 0 {
+		addr := s.srv.Addr
+		if addr == "" {
+			addr = ":http"
+			if s.servesTLS() {
+				addr = ":https"
+			}
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return err
+		}
+		lns = append(lns, ln)
+	}
+	for _, ln := range lns {
+		if s.servesTLS() {
+			s.group.AddTLS(s.srv, s.Listener(ln), "", "")
+		} else {
+			s.group.Add(s.srv, s.Listener(ln))
+		}
+	}
+	return s.group.Run(ctx)
+}
+
+// servesTLS reports whether the server has what it needs to serve TLS.
+func (s *Server) servesTLS() bool {
+	c := s.srv.TLSConfig
+	return c != nil && (len(c.Certificates) > 0 || c.GetCertificate != nil || c.GetConfigForClient != nil)
+}
+
+// Group returns the lifecycle that [Server.Run] drives: its Stopping and
+// Stopped channels, OnStopping hooks, and the drain's Report.
+func (s *Server) Group() *graceful.Group { return s.group }
+
+// Stats is a snapshot of every policy's counters.
+type Stats struct {
+	Limits      limits.Stats
+	Timeouts    timeouts.Stats
+	HostFilter  hostfilter.Stats
+	CertAuth    certauth.Stats
+	Rate        limits.RateStats        // zero without Config.RateLimit
+	Concurrency limits.ConcurrencyStats // zero without Config.Concurrency
+	Shutdown    graceful.Stats
+}
+
+// Stats returns every policy's counters. It is safe to call at any time.
+func (s *Server) Stats() Stats {
+	st := Stats{
+		Limits: s.lim.Stats(), Timeouts: s.pol.Stats(), HostFilter: s.hosts.Stats(),
+		CertAuth: s.certs.Stats(), Shutdown: s.group.Stats(),
+	}
+	if s.rate != nil {
+		st.Rate = s.rate.Stats()
+	}
+	if s.conc != nil {
+		st.Concurrency = s.conc.Stats()
+	}
+	return st
+}

@@ -1,0 +1,12 @@
+package limits
+
+// Refused answers, for any refusal, the three questions every windhover
+// policy's error answers alike (windhover.RefusalOf reads them without a
+// type switch): the policy that refused ("limits", "rate" or
+// "concurrency", see [Reason.Policy]), the reason's label, and the status
+// the client was answered with, or 0 for a connection closed before any
+// request (the connection limits, whose ConnectionOverflow may answer 503 on
+// the connection instead).
+func (e *Error) Refused() (policy, reason string, status int) {
+	return e.Reason.Policy(), e.Reason.String(), e.Reason.Status()
+}
