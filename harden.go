@@ -3,11 +3,13 @@ package windhover
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -70,6 +72,31 @@ type Config struct {
 	// Metrics configures the HTTP metrics. See [metrics.Config].
 	Metrics metrics.Config
 
+	// Endpoints are where [Server.Run] listens when it is given no
+	// listener: Kestrel's Endpoints ([ParseEndpoint] reads their URLs).
+	Endpoints []Endpoint
+
+	// Protocols, if set, are the protocols the server speaks (Kestrel's
+	// Protocols: HTTP/1.1, HTTP/2 over TLS, HTTP/2 with prior knowledge);
+	// a server whose own Protocols differ is a conflict.
+	Protocols *http.Protocols
+
+	// Certificate, if set, is the server's certificate, read from PEM files
+	// by Harden and read again when they change (at most once a second, on a
+	// handshake), symlink swaps included, as Kubernetes updates a mounted
+	// secret; connections open are not touched. The server must not have a
+	// certificate of its own in its TLSConfig.
+	Certificate CertificateFiles
+
+	// SniCertificates are certificates per server name (Kestrel's Sni): an
+	// exact name, a wildcard "*.example.com", or "*". Others get
+	// Certificate.
+	SniCertificates map[string]CertificateFiles
+
+	// ClientCAFiles are PEM files of the roots client certificates must
+	// lead to, read into ClientCertificates.ClientCAs by Harden.
+	ClientCAFiles []string
+
 	// ReadyPath, if set, is a path the server answers with its readiness:
 	// 200, then 503 from the moment it begins to stop ([graceful]). The
 	// request is answered before the host filter and the rate and
@@ -107,6 +134,17 @@ type Server struct {
 
 	scrape   http.Handler // MetricsPath's, once Register has a registry
 	scrapeOK chan struct{}
+
+	endpoints []Endpoint
+	files     *certificates // nil without Config.Certificate and SniCertificates
+	lns       []listening   // opened by Listen
+	listened  bool
+}
+
+// listening is a listener Run serves, and whether it speaks TLS.
+type listening struct {
+	ln  net.Listener
+	tls bool
 }
 
 // Harden puts every protection of cfg on srv, keeping its handler, its TLS
@@ -123,7 +161,10 @@ type Server struct {
 // Call Harden once, before the server starts, and serve with [Server.Run]
 // or through [Server.Listener].
 func Harden(srv *http.Server, cfg Config) (*Server, error) {
-	s := &Server{srv: srv, scrapeOK: make(chan struct{})}
+	s := &Server{srv: srv, scrapeOK: make(chan struct{}), endpoints: cfg.Endpoints}
+	if err := s.readFiles(&cfg); err != nil {
+		return nil, err
+	}
 	if err := s.build(cfg); err != nil {
 		return nil, err
 	}
@@ -137,6 +178,37 @@ func Harden(srv *http.Server, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// readFiles reads the certificates and client CAs cfg names.
+func (s *Server) readFiles(cfg *Config) error {
+	if len(cfg.ClientCAFiles) > 0 {
+		if cfg.ClientCertificates.ClientCAs != nil {
+			return errors.New("windhover: Config.ClientCAFiles and Config.ClientCertificates.ClientCAs are both set: give the roots one way")
+		}
+		pool := x509.NewCertPool()
+		for _, name := range cfg.ClientCAFiles {
+			pem, err := os.ReadFile(name)
+			if err != nil {
+				return section("ClientCAFiles", err)
+			}
+			if !pool.AppendCertsFromPEM(pem) {
+				return fmt.Errorf("windhover: Config.ClientCAFiles: %s holds no PEM certificate", name)
+			}
+		}
+		cfg.ClientCertificates.ClientCAs = pool
+	}
+	if cfg.Certificate == (CertificateFiles{}) && len(cfg.SniCertificates) == 0 {
+		return nil
+	}
+	if c := s.srv.TLSConfig; c != nil && (len(c.Certificates) > 0 || c.GetCertificate != nil) {
+		return errors.New("windhover: Config.Certificate and the server's TLSConfig both give certificates: give them one way")
+	}
+	var err error
+	if s.files, err = loadCertificates(cfg.Certificate, cfg.SniCertificates); err != nil {
+		return section("Certificate", err)
+	}
+	return nil
 }
 
 // build makes the policies; an error names the field of cfg.
@@ -250,6 +322,21 @@ func (s *Server) apply(srv *http.Server, cfg Config, app http.Handler) error {
 		}
 		h = &exempt{next: h, paths: paths}
 	}
+	if cfg.Protocols != nil {
+		if srv.Protocols != nil && srv.Protocols.String() != cfg.Protocols.String() {
+			return fmt.Errorf("windhover: Config.Protocols = %v, but the server's Protocols = %v: leave one unset", cfg.Protocols, srv.Protocols)
+		}
+		p := *cfg.Protocols
+		srv.Protocols = &p
+	}
+	if s.files != nil {
+		c := &tls.Config{}
+		if srv.TLSConfig != nil {
+			c = srv.TLSConfig.Clone()
+		}
+		c.GetCertificate = s.files.getCertificate
+		srv.TLSConfig = c
+	}
 	tlsConfig := srv.TLSConfig
 	if err := s.applySettings(srv); err != nil {
 		return err
@@ -300,6 +387,7 @@ type saved struct {
 	connContext       func(context.Context, net.Conn) context.Context
 	baseContext       func(net.Listener) context.Context
 	errorLog          *log.Logger
+	protocols         *http.Protocols
 }
 
 func save(srv *http.Server) saved {
@@ -317,6 +405,7 @@ func save(srv *http.Server) saved {
 		connContext:       srv.ConnContext,
 		baseContext:       srv.BaseContext,
 		errorLog:          srv.ErrorLog,
+		protocols:         srv.Protocols,
 	}
 }
 
@@ -334,6 +423,7 @@ func (v saved) restore(srv *http.Server) {
 	srv.ConnContext = v.connContext
 	srv.BaseContext = v.baseContext
 	srv.ErrorLog = v.errorLog
+	srv.Protocols = v.protocols
 }
 
 // exempt serves the requests for a few exact paths with their own handlers,
@@ -412,14 +502,54 @@ func (s *Server) Register(reg prometheus.Registerer) error {
 	return nil
 }
 
-// Run serves the server on every listener given, each wrapped by
-// [Server.Listener], with TLS if the server's TLSConfig has a certificate
-// (Certificates, GetCertificate or GetConfigForClient), until ctx ends or
-// SIGINT or SIGTERM arrives (Config.Shutdown.Signals); it then drains the
-// server in Kestrel's sequence (see [graceful]). Without a listener, it
-// listens on TCP at srv.Addr. It returns nil after a clean drain.
+// Listen opens the listeners of Config.Endpoints, so that their addresses
+// are known before [Server.Run] serves them (an endpoint on port 0, say);
+// Run calls it if it was not. It returns the addresses listened on.
+func (s *Server) Listen() ([]net.Addr, error) {
+	if !s.listened {
+		s.listened = true
+		for _, ep := range s.endpoints {
+			lns, err := ep.listen()
+			if err != nil {
+				for _, l := range s.lns {
+					l.ln.Close()
+				}
+				s.lns = nil
+				return nil, fmt.Errorf("windhover: endpoint %s (%s): %w", ep.Name, ep.URL, err)
+			}
+			for _, ln := range lns {
+				s.lns = append(s.lns, listening{ln, ep.TLS})
+			}
+		}
+	}
+	addrs := make([]net.Addr, len(s.lns))
+	for i, l := range s.lns {
+		addrs[i] = l.ln.Addr()
+	}
+	return addrs, nil
+}
+
+// Run serves the server until ctx ends or SIGINT or SIGTERM arrives
+// (Config.Shutdown.Signals), then drains it in Kestrel's sequence (see
+// [graceful]), and returns nil after a clean drain.
+//
+// It serves on the listeners given, each wrapped by [Server.Listener], with
+// TLS if the server's TLSConfig has a certificate (Certificates,
+// GetCertificate or GetConfigForClient, or Config.Certificate); given none,
+// on Config.Endpoints, each with TLS if it is https; without endpoints, on
+// TCP at the server's Addr.
 func (s *Server) Run(ctx context.Context, lns ...net.Listener) error {
-	if len(lns) == 0 {
+	serve := make([]listening, 0, len(lns))
+	for _, ln := range lns {
+		serve = append(serve, listening{ln, s.servesTLS()})
+	}
+	if len(lns) == 0 && len(s.endpoints) > 0 {
+		if _, err := s.Listen(); err != nil {
+			return err
+		}
+		serve = s.lns
+	}
+	if len(serve) == 0 {
 		addr := s.srv.Addr
 		if addr == "" {
 			addr = ":http"
@@ -431,13 +561,13 @@ func (s *Server) Run(ctx context.Context, lns ...net.Listener) error {
 		if err != nil {
 			return err
 		}
-		lns = append(lns, ln)
+		serve = append(serve, listening{ln, s.servesTLS()})
 	}
-	for _, ln := range lns {
-		if s.servesTLS() {
-			s.group.AddTLS(s.srv, s.Listener(ln), "", "")
+	for _, l := range serve {
+		if l.tls {
+			s.group.AddTLS(s.srv, s.Listener(l.ln), "", "")
 		} else {
-			s.group.Add(s.srv, s.Listener(ln))
+			s.group.Add(s.srv, s.Listener(l.ln))
 		}
 	}
 	return s.group.Run(ctx)
@@ -462,6 +592,9 @@ type Stats struct {
 	Rate        limits.RateStats        // zero without Config.RateLimit
 	Concurrency limits.ConcurrencyStats // zero without Config.Concurrency
 	Shutdown    graceful.Stats
+	// Certificates counts the reloads of Config.Certificate and
+	// SniCertificates.
+	Certificates CertificateStats
 }
 
 // Stats returns every policy's counters. It is safe to call at any time.
@@ -475,6 +608,9 @@ func (s *Server) Stats() Stats {
 	}
 	if s.conc != nil {
 		st.Concurrency = s.conc.Stats()
+	}
+	if s.files != nil {
+		st.Certificates = s.files.stats()
 	}
 	return st
 }

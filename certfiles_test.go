@@ -1,0 +1,151 @@
+package windhover_test
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/windhover/windhover"
+	"github.com/windhover/windhover/internal/testcert"
+	"github.com/windhover/windhover/internal/testserver"
+)
+
+// secretMount writes a certificate as Kubernetes mounts a secret: the files
+// are symlinks through "..data", a symlink to a timestamped directory, which
+// an update replaces atomically.
+type secretMount struct {
+	t   *testing.T
+	dir string
+	gen int
+}
+
+func (m *secretMount) write(p testcert.Pair) {
+	m.gen++
+	ts := filepath.Join(m.dir, fmt.Sprintf("..gen%d", m.gen))
+	require.NoError(m.t, os.Mkdir(ts, 0o700))
+	cert, key := p.Write(m.t, ts, "tls")
+	require.NoError(m.t, os.Rename(cert, filepath.Join(ts, "tls.crt")))
+	require.NoError(m.t, os.Rename(key, filepath.Join(ts, "tls.key")))
+	tmp := filepath.Join(m.dir, "..data_tmp")
+	require.NoError(m.t, os.Symlink(filepath.Base(ts), tmp))
+	require.NoError(m.t, os.Rename(tmp, filepath.Join(m.dir, "..data")))
+	for _, f := range []string{"tls.crt", "tls.key"} {
+		link := filepath.Join(m.dir, f)
+		if _, err := os.Lstat(link); os.IsNotExist(err) {
+			require.NoError(m.t, os.Symlink(filepath.Join("..data", f), link))
+		}
+	}
+}
+
+// TestCertificateReload: a certificate swapped in a Kubernetes secret mount
+// is served to the next handshakes, without a restart, while a connection
+// made before keeps working; a swap that does not load keeps the last good
+// certificate.
+func TestCertificateReload(t *testing.T) {
+	ca := testcert.NewCA(t, "test CA")
+	m := &secretMount{t: t, dir: t.TempDir()}
+	first := ca.Server(t, "first.test")
+	m.write(first)
+	cfg, err := windhover.ParseConfig([]byte(`{"Kestrel":{"Endpoints":{"Https":{"Url":"https://127.0.0.1:0",
+		"Certificate":{"Path":"` + filepath.Join(m.dir, "tls.crt") + `","KeyPath":"` + filepath.Join(m.dir, "tls.key") + `"}}}}}`))
+	require.NoError(t, err)
+	cfg.Shutdown = gracefulConfig(0)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, r.Proto) })}
+	s, err := windhover.Harden(srv, cfg)
+	require.NoError(t, err)
+	addrs, err := s.Listen()
+	require.NoError(t, err)
+	require.Len(t, addrs, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- s.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-ran
+	})
+
+	// served returns the serial of the certificate a new handshake gets.
+	served := func() string {
+		c, err := tls.Dial("tcp", addrs[0].String(), &tls.Config{RootCAs: ca.Pool(), ServerName: "localhost"})
+		require.NoError(t, err)
+		defer c.Close()
+		return c.ConnectionState().PeerCertificates[0].SerialNumber.String()
+	}
+	assert.Equal(t, first.Cert.SerialNumber.String(), served())
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool(), ServerName: "localhost"}, ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	get := func() string {
+		res, err := client.Get("https://" + addrs[0].String() + "/")
+		require.NoError(t, err)
+		defer res.Body.Close()
+		return res.Proto
+	}
+	assert.Equal(t, "HTTP/2.0", get())
+
+	second := ca.Server(t, "second.test")
+	m.write(second)
+	testserver.Eventually(t, func() bool { return served() == second.Cert.SerialNumber.String() }, "the new certificate served")
+	assert.Equal(t, uint64(1), s.Stats().Certificates.Reloads)
+	assert.Equal(t, "HTTP/2.0", get(), "the connection made before")
+
+	// A swap whose key does not match its certificate is not served.
+	third, other := ca.Server(t, "third.test"), ca.Server(t, "other.test")
+	third.Key = other.Key
+	m.write(third)
+	// Handshakes look at the files, at most once a second.
+	testserver.Eventually(t, func() bool { served(); return s.Stats().Certificates.ReloadErrors > 0 }, "the bad swap seen")
+	assert.Equal(t, second.Cert.SerialNumber.String(), served())
+	assert.Error(t, s.Stats().Certificates.LastError)
+}
+
+// TestRunEndpoints: Run listens on Kestrel's endpoints, TCP and a Unix
+// socket, with the protocols they ask for.
+func TestRunEndpoints(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "http.sock")
+	cfg, err := windhover.ParseConfig([]byte(`{"Kestrel":{"Endpoints":{
+		"A":{"Url":"http://localhost:0"},
+		"B":{"Url":"http://unix:` + sock + `"}}}}`))
+	require.NoError(t, err)
+	cfg.Shutdown = gracefulConfig(0)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, r.Proto) })}
+	s, err := windhover.Harden(srv, cfg)
+	require.NoError(t, err)
+	addrs, err := s.Listen()
+	require.NoError(t, err)
+	require.Len(t, addrs, 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- s.Run(ctx) }()
+
+	res, err := http.Get("http://" + addrs[0].String() + "/")
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, 200, res.StatusCode)
+	unix := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	res, err = unix.Get("http://localhost/")
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, 200, res.StatusCode)
+
+	cancel()
+	select {
+	case err := <-ran:
+		assert.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return")
+	}
+	_, err = os.Stat(sock)
+	assert.True(t, os.IsNotExist(err), "the socket file removed: %v", err)
+}
