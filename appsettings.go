@@ -162,10 +162,10 @@ type (
 		RateLimiter        sub[rateLimiterSection]
 		ConcurrencyLimiter sub[concurrencySection]
 		ClientCertificates sub[clientCertificatesSection]
-		ShutdownTimeout *duration
-		DrainDelay      *duration
-		ReadyPath       *string
-		MetricsPath     *string
+		ShutdownTimeout    *duration
+		DrainDelay         *duration
+		ReadyPath          *string
+		MetricsPath        *string
 	}
 )
 
