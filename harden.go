@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 	"github.com/windhover/windhover/limits"
 	"github.com/windhover/windhover/metrics"
 	"github.com/windhover/windhover/timeouts"
+	"github.com/windhover/windhover/unixsock"
 )
 
 // Config is everything [Harden] puts on a server: Kestrel's options
@@ -97,6 +99,12 @@ type Config struct {
 	// lead to, read into ClientCertificates.ClientCAs by Harden.
 	ClientCAFiles []string
 
+	// LivePath, if set, is a path the server answers with its liveness:
+	// 200 "ok" for as long as it serves, the drain included (a liveness
+	// probe that failed during the drain would have the platform kill the
+	// process before it is done). It is answered where ReadyPath is.
+	LivePath string
+
 	// ReadyPath, if set, is a path the server answers with its readiness:
 	// 200, then 503 from the moment it begins to stop ([graceful]). The
 	// request is answered before the host filter and the rate and
@@ -134,6 +142,7 @@ type Server struct {
 
 	scrape   http.Handler // MetricsPath's, once Register has a registry
 	scrapeOK chan struct{}
+	reg      prometheus.Registerer // Register's, for the Unix sockets Run serves
 
 	endpoints []Endpoint
 	files     *certificates // nil without Config.Certificate and SniCertificates
@@ -261,13 +270,17 @@ func (s *Server) build(cfg Config) error {
 	if s.met, err = metrics.New(cfg.Metrics); err != nil {
 		return section("Metrics", err)
 	}
-	for _, p := range []struct{ field, path string }{{"ReadyPath", cfg.ReadyPath}, {"MetricsPath", cfg.MetricsPath}} {
-		if p.path != "" && p.path[0] != '/' {
+	seen := map[string]string{}
+	for _, p := range []struct{ field, path string }{{"LivePath", cfg.LivePath}, {"ReadyPath", cfg.ReadyPath}, {"MetricsPath", cfg.MetricsPath}} {
+		switch {
+		case p.path == "":
+		case p.path[0] != '/':
 			return fmt.Errorf("windhover: Config.%s = %q: must start with /", p.field, p.path)
+		case seen[p.path] != "":
+			return fmt.Errorf("windhover: Config.%s and Config.%s are both %q", seen[p.path], p.field, p.path)
+		default:
+			seen[p.path] = p.field
 		}
-	}
-	if cfg.ReadyPath != "" && cfg.ReadyPath == cfg.MetricsPath {
-		return fmt.Errorf("windhover: Config.ReadyPath and Config.MetricsPath are both %q", cfg.ReadyPath)
 	}
 	return nil
 }
@@ -310,12 +323,17 @@ func (s *Server) apply(srv *http.Server, cfg Config, app http.Handler) error {
 		h = s.rate.Handler(h)
 	}
 	h = s.hosts.Handler(h)
-	if cfg.ReadyPath != "" || cfg.MetricsPath != "" {
-		paths := make(map[string]http.Handler, 2)
+	if cfg.LivePath != "" || cfg.ReadyPath != "" || cfg.MetricsPath != "" {
+		paths := make(map[string]http.Handler, 3)
+		// The probes are under the limits on sizes and times, which bound
+		// what a probe may send, and nothing else.
 		if cfg.ReadyPath != "" {
-			// Under the limits on sizes and times, which bound what a
-			// probe may send, and nothing else.
 			paths[cfg.ReadyPath] = s.lim.Handler(s.pol.Handler(s.group.ReadyHandler()))
+		}
+		if cfg.LivePath != "" {
+			paths[cfg.LivePath] = s.lim.Handler(s.pol.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.WriteString(w, "ok\n")
+			})))
 		}
 		if cfg.MetricsPath != "" {
 			paths[cfg.MetricsPath] = s.hosts.Handler(s.lim.Handler(s.certs.Handler(s.pol.Handler(http.HandlerFunc(s.serveMetrics)))))
@@ -495,6 +513,7 @@ func (s *Server) Register(reg prometheus.Registerer) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
+	s.reg = reg
 	if g, ok := reg.(prometheus.Gatherer); ok && s.scrape == nil {
 		s.scrape = promhttp.HandlerFor(g, promhttp.HandlerOpts{MaxRequestsInFlight: maxScrapes})
 		close(s.scrapeOK)
@@ -529,6 +548,16 @@ func (s *Server) Listen() ([]net.Addr, error) {
 	return addrs, nil
 }
 
+// Plaintext marks ln for [Server.Run] to serve without TLS, even if the
+// server has a certificate: a Unix socket behind a proxy that terminates
+// TLS, say.
+func Plaintext(ln net.Listener) net.Listener { return plaintext{ln} }
+
+type plaintext struct{ net.Listener }
+
+// Unwrap returns the listener Plaintext marked.
+func (p plaintext) Unwrap() net.Listener { return p.Listener }
+
 // Run serves the server until ctx ends or SIGINT or SIGTERM arrives
 // (Config.Shutdown.Signals), then drains it in Kestrel's sequence (see
 // [graceful]), and returns nil after a clean drain.
@@ -541,7 +570,11 @@ func (s *Server) Listen() ([]net.Addr, error) {
 func (s *Server) Run(ctx context.Context, lns ...net.Listener) error {
 	serve := make([]listening, 0, len(lns))
 	for _, ln := range lns {
-		serve = append(serve, listening{ln, s.servesTLS()})
+		if p, ok := ln.(plaintext); ok {
+			serve = append(serve, listening{p.Listener, false})
+		} else {
+			serve = append(serve, listening{ln, s.servesTLS()})
+		}
 	}
 	if len(lns) == 0 && len(s.endpoints) > 0 {
 		if _, err := s.Listen(); err != nil {
@@ -564,6 +597,9 @@ func (s *Server) Run(ctx context.Context, lns ...net.Listener) error {
 		serve = append(serve, listening{ln, s.servesTLS()})
 	}
 	for _, l := range serve {
+		if err := s.watch(l.ln); err != nil {
+			return err
+		}
 		if l.tls {
 			s.group.AddTLS(s.srv, s.Listener(l.ln), "", "")
 		} else {
@@ -572,6 +608,20 @@ func (s *Server) Run(ctx context.Context, lns ...net.Listener) error {
 	}
 	return s.group.Run(ctx)
 }
+
+// watch registers the metrics of a Unix socket served, with the registry
+// given to Register.
+func (s *Server) watch(ln net.Listener) error {
+	u, ok := ln.(*unixsock.Listener)
+	if !ok || s.reg == nil {
+		return nil
+	}
+	return s.reg.Register(s.met.UnixSocket(u))
+}
+
+// ClientCertificates returns the client certificate policy, for its
+// per-route Require (403 without a validated certificate) and Check.
+func (s *Server) ClientCertificates() *certauth.Policy { return s.certs }
 
 // servesTLS reports whether the server has what it needs to serve TLS.
 func (s *Server) servesTLS() bool {
