@@ -1,76 +1,62 @@
 package benchmarks
 
 import (
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/windhover/windhover/certauth"
-	"github.com/windhover/windhover/graceful"
+
+	"github.com/windhover/windhover"
 	"github.com/windhover/windhover/hostfilter"
 	"github.com/windhover/windhover/internal/testserver"
 	"github.com/windhover/windhover/limits"
-	"github.com/windhover/windhover/metrics"
-	"github.com/windhover/windhover/timeouts"
 )
 
-// stack is every windhover policy composed as examples/server composes them
-// (its toolkit.apply), configured as e2e.sh runs it: Kestrel's defaults,
-// plus a connection limit, a per-client rate and a concurrency limit with a
-// queue, all generous enough never to refuse the benchmark's load.
+// stack is every windhover policy composed by windhover.Harden, configured
+// as e2e.sh runs examples/server: Kestrel's defaults, plus a connection
+// limit, a per-client rate and a concurrency limit with a queue, all
+// generous enough never to refuse the benchmark's load.
 type stack struct {
-	lim *limits.Limiter
-	pol *timeouts.Policy
-	m   *metrics.Metrics
-	h   http.Handler
+	cfg windhover.Config
+	h   http.Handler // the composed handler, for the in-process arms
+}
+
+func stackConfig() windhover.Config {
+	return windhover.Config{
+		Limits:       limits.Config{MaxConcurrentConnections: 10_000},
+		AllowedHosts: hostfilter.ParseAllowedHosts("example.com;localhost;127.0.0.1;[::1]"),
+		RateLimit:    &limits.RateConfig{Rate: 1e9, Burst: 1e9},
+		Concurrency:  &limits.ConcurrencyConfig{MaxConcurrentRequests: 1024, RequestQueueLimit: 1024},
+	}
 }
 
 func newStack(tb testing.TB, app http.Handler) *stack {
-	fail := func(err error) {
-		if err != nil {
-			tb.Fatal(err)
-		}
+	s := &stack{cfg: stackConfig()}
+	srv := &http.Server{Handler: app}
+	w, err := windhover.Harden(srv, s.cfg)
+	if err != nil {
+		tb.Fatal(err)
 	}
-	s := &stack{}
-	var err error
-	s.lim, err = limits.New(limits.Config{MaxConcurrentConnections: 10_000})
-	fail(err)
-	hosts, err := hostfilter.New(hostfilter.Config{AllowedHosts: hostfilter.ParseAllowedHosts("example.com;localhost;127.0.0.1;[::1]")})
-	fail(err)
-	certs, err := certauth.New(certauth.Config{})
-	fail(err)
-	s.m, err = metrics.New(metrics.Config{})
-	fail(err)
-	fail(prometheus.NewRegistry().Register(s.m))
-	rate, err := limits.NewRateLimiter(limits.RateConfig{Rate: 1e9, Burst: 1e9})
-	fail(err)
-	conc, err := limits.NewConcurrencyLimiter(limits.ConcurrencyConfig{MaxConcurrentRequests: 1024, RequestQueueLimit: 1024})
-	fail(err)
-	s.pol, err = timeouts.New(timeouts.Config{})
-	fail(err)
-	group, err := graceful.New(graceful.Config{})
-	fail(err)
-
-	h := s.pol.Handler(s.m.Route(app))
-	h = certs.Handler(h)
-	h = conc.Handler(h)
-	h = s.lim.Handler(h)
-	h = rate.Handler(h)
-	s.h = group.Handler(s.m.Handler(hosts.Handler(h)))
+	if err := w.Register(prometheus.NewRegistry()); err != nil {
+		tb.Fatal(err)
+	}
+	s.h = srv.Handler
 	return s
 }
 
-// setup puts the stack on a test server: its settings and hooks, and the
-// connection limit on its listener.
+// setup hardens a test server with the stack's configuration: its handler,
+// settings and hooks, and its listener.
 func (s *stack) setup(ts *httptest.Server) {
-	ts.Config.Handler = s.h
-	if err := errors.Join(s.lim.Apply(ts.Config), s.pol.Apply(ts.Config), s.m.Apply(ts.Config)); err != nil {
+	w, err := windhover.Harden(ts.Config, s.cfg)
+	if err != nil {
 		panic(err)
 	}
-	ts.Listener = s.lim.Listener(ts.Listener)
+	if err := w.Register(prometheus.NewRegistry()); err != nil {
+		panic(err)
+	}
+	ts.Listener = w.Listener(ts.Listener)
 }
 
 // BenchmarkStack measures the whole stack against the bare handler: called
