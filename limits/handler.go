@@ -171,6 +171,10 @@ func (r Reason) Status() int {
 		return http.StatusRequestHeaderFieldsTooLarge
 	case ReasonBodyTooLarge:
 		return http.StatusRequestEntityTooLarge
+	case ReasonObsFold, ReasonInvalidHost, ReasonHostMismatch, ReasonInvalidTarget, ReasonInvalidChunkedBody:
+		return http.StatusBadRequest
+	case ReasonHTTPVersionNotSupported:
+		return http.StatusHTTPVersionNotSupported
 	}
 	return 0
 }
