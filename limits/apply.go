@@ -1,6 +1,7 @@
 package limits
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -69,6 +70,15 @@ func (l *Limiter) Apply(srv *http.Server) error {
 		srv.HTTP2 = h2
 	}
 	srv.DisableGeneralOptionsHandler = true
+	if l.policies&(headPolicy|bodyPolicy) != 0 {
+		prev := srv.ConnContext
+		srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+			if prev != nil {
+				ctx = prev(ctx, c)
+			}
+			return connContext(ctx, c)
+		}
+	}
 	if l.policies&connectionPolicy != 0 {
 		prev := srv.ConnState
 		srv.ConnState = func(c net.Conn, state http.ConnState) {

@@ -74,7 +74,7 @@ func (*handler) HandlesOptionsStar() {}
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.guard.Check(r, "limits")
 	l := h.l
-	if l.policies&headPolicy != 0 {
+	if l.policies&headPolicy != 0 && !l.headOnWire(r) {
 		if err := l.checkHead(r); err != nil {
 			l.refuseRequest(w, r, err)
 			return
@@ -117,7 +117,7 @@ func (h *handler) serveNext(w http.ResponseWriter, r *http.Request) {
 // OnReject as the Handler would. It is for callers that answer refusals
 // themselves; [Error.Reason] tells which status fits.
 func (l *Limiter) Check(r *http.Request) error {
-	if l.policies&headPolicy != 0 {
+	if l.policies&headPolicy != 0 && !l.headOnWire(r) {
 		if err := l.checkHead(r); err != nil {
 			l.reject(r, err)
 			return err
