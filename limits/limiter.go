@@ -96,8 +96,9 @@ func MaxConcurrentUpgradedConnections(n int) *Limiter {
 }
 
 // MaxRequestLineSize returns a Limiter that only bounds the request line to n
-// bytes (414 over it), through its Handler or Check. It panics if n is not
-// positive.
+// bytes, its CRLF included (414 over it), through its Handler or Check, and
+// on the wire through its Listener (with Kestrel's refusals of malformed
+// heads, see [Limiter.Listener]). It panics if n is not positive.
 func MaxRequestLineSize(n int) *Limiter {
 	mustPositive("MaxRequestLineSize", n)
 	return only(headPolicy, Config{MaxRequestLineSize: n, MaxRequestHeadersTotalSize: -1, MaxRequestHeaderCount: -1})
@@ -105,7 +106,9 @@ func MaxRequestLineSize(n int) *Limiter {
 
 // MaxRequestHeaders returns a Limiter that only bounds the header fields, to
 // count fields in at most totalSize bytes (431 over either), through its
-// Handler or Check. It panics if either is not positive.
+// Handler or Check, and on the wire through its Listener (with Kestrel's
+// refusals of malformed heads, see [Limiter.Listener]). It panics if either
+// is not positive.
 func MaxRequestHeaders(count, totalSize int) *Limiter {
 	mustPositive("MaxRequestHeaders count", count)
 	mustPositive("MaxRequestHeaders totalSize", totalSize)
