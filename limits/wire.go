@@ -113,9 +113,10 @@ func (l *Limiter) headOnWire(r *http.Request) bool {
 	if r.ProtoMajor == 1 && r.TLS == nil && l.measuresHead() {
 		l.inexact.Add(1)
 		if !l.warned.Load() && l.warned.CompareAndSwap(false, true) {
-			slog.Warn("windhover/limits: a plaintext HTTP/1 request reached the Handler on a connection that did not come through this Limiter's Listener "+
-				"(a server started without it, or a route's Limiter behind another's); its request line and header fields are measured after net/http's parse, "+
-				"not as sent (counted in Stats.InexactHTTP1Requests). Serve through Limiter.Listener for Kestrel's exact counting and refusals",
+			slog.Warn("windhover/limits: a plaintext HTTP/1 request reached the Handler without this Limiter's Listener under it "+
+				"(a server started without Limiter.Listener, a server not given to Limiter.Apply, whose ConnContext brings the connection to the Handler, "+
+				"or a route's Limiter behind another's); its request line and header fields are measured after net/http's parse, not as sent "+
+				"(counted in Stats.InexactHTTP1Requests). Serve through Limiter.Listener and Limiter.Apply for Kestrel's exact counting and refusals",
 				slog.String("path", r.URL.Path))
 		}
 	}
