@@ -1,6 +1,7 @@
 package limits
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -39,6 +40,12 @@ import (
 //     are kept.
 //   - DisableGeneralOptionsHandler: true, so that "OPTIONS *" requests reach
 //     the Handler and its limits rather than net/http's built-in answer.
+//   - ConnContext gets a hook, chained after any hook already there, that
+//     brings the connection of [Limiter.Listener] to the Handler, so that a
+//     head the Listener measured as sent is not measured again after
+//     net/http's parse, and a chunked body counts its framing. Without the
+//     Listener (ListenAndServe), the Handler measures after the parse and
+//     counts such requests in Stats.InexactHTTP1Requests.
 //   - ConnState gets a hook, chained after any hook already there, that
 //     enforces MaxConcurrentConnections on connections that did not come
 //     through l's Listener: the way to limit a server started with
@@ -49,7 +56,8 @@ import (
 //     hijacked connections counted, and to queue or answer 503.
 //
 // A Limiter for one limit (MaxRequestBodySize, say) sets only
-// DisableGeneralOptionsHandler and, for MaxConcurrentConnections, ConnState.
+// DisableGeneralOptionsHandler, ConnContext for the head and body limits,
+// and ConnState for MaxConcurrentConnections.
 func (l *Limiter) Apply(srv *http.Server) error {
 	var a applier
 	headerBytes, valueCount := srv.MaxHeaderBytes, 0
@@ -69,6 +77,15 @@ func (l *Limiter) Apply(srv *http.Server) error {
 		srv.HTTP2 = h2
 	}
 	srv.DisableGeneralOptionsHandler = true
+	if l.policies&(headPolicy|bodyPolicy) != 0 {
+		prev := srv.ConnContext
+		srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+			if prev != nil {
+				ctx = prev(ctx, c)
+			}
+			return connContext(ctx, c)
+		}
+	}
 	if l.policies&connectionPolicy != 0 {
 		prev := srv.ConnState
 		srv.ConnState = func(c net.Conn, state http.ConnState) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/windhover/windhover/internal/h1wire"
 	"github.com/windhover/windhover/internal/testserver"
 )
 
@@ -64,28 +65,49 @@ func TestHandlerAllocations(t *testing.T) {
 		}
 		bare, limited := allocs(drain), allocs(lim.Handler(drain))
 		assert.Equal(t, tt.extra, limited-bare, "%s: %v allocations bare, %v behind limits", tt.name, bare, limited)
+		// A head the Listener's Wire measured is not measured again.
+		plain := r
+		r = onWire(lim, r)
+		assert.Equal(t, limited, allocs(lim.Handler(drain)), "%s: on the wire", tt.name)
+		r = plain
 		// A route's limit behind the global one changes the same state.
 		nested := allocs(lim.Handler(MaxRequestBodySize(1 << 20).Handler(drain)))
 		assert.Equal(t, limited, nested, "%s: %v allocations behind limits, %v behind a nested limit", tt.name, limited, nested)
 	}
 }
 
+// onWire returns r as it comes from a connection of lim's Listener: its
+// context holds a wire Conn that measured its head with lim's Wire.
+func onWire(lim *Limiter, r *http.Request) *http.Request {
+	return r.WithContext(h1wire.ConnContext(r.Context(), lim.wire.Conn(memConn{})))
+}
+
+// BenchmarkHandler measures the Handler alone on a parsed request: bare,
+// behind the limits (the head measured after the parse), behind them with
+// the head measured on the wire by the Listener (the Handler's share of the
+// Wire's cost), and behind a nested body limit.
 func BenchmarkHandler(b *testing.B) {
 	lim, err := New(Config{})
 	require.NoError(b, err)
+	lim.warned.Store(true) // measured after the parse on purpose
 	for _, size := range []int{0, 1024} {
 		for _, tc := range []struct {
 			name string
 			h    http.Handler
+			wire bool
 		}{
-			{"bare", drain},
-			{"limits", lim.Handler(drain)},
-			{"limits-nested", lim.Handler(MaxRequestBodySize(1 << 20).Handler(drain))},
-			{"MaxBytesHandler", http.MaxBytesHandler(drain, DefaultMaxRequestBodySize)},
+			{"bare", drain, false},
+			{"limits", lim.Handler(drain), false},
+			{"limits-wire", lim.Handler(drain), true},
+			{"limits-nested", lim.Handler(MaxRequestBodySize(1 << 20).Handler(drain)), false},
+			{"MaxBytesHandler", http.MaxBytesHandler(drain, DefaultMaxRequestBodySize), false},
 		} {
 			b.Run(tc.name+"/body="+strconv.Itoa(size), func(b *testing.B) {
 				w := testserver.NewNopWriter()
 				r, rewind := requestFor(b, size)
+				if tc.wire {
+					r = onWire(lim, r)
+				}
 				b.ReportAllocs()
 				for b.Loop() {
 					rewind()

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/windhover/windhover/internal/h1wire"
 	"github.com/windhover/windhover/internal/refuse"
 	"github.com/windhover/windhover/internal/rw"
 )
@@ -38,8 +39,10 @@ type bodyRequest struct {
 	body     limitedBody
 	w        rw.Writer
 	l        *Limiter // whose limit is in force: it counts a refusal
+	owner    *Limiter // whose Wire follows the connection: it counts the Wire's decisions
 	exceeded atomic.Bool
-	started  bool // the body has been read from: its limit is fixed
+	failed   atomic.Pointer[Error] // the Wire's decision on the body
+	started  bool                  // the body has been read from: its limit is fixed
 }
 
 // Value returns br for bodyKey, and the parent's value for any other key.
@@ -70,6 +73,9 @@ func (h *handler) limitBody(w http.ResponseWriter, r *http.Request) {
 	if br := bodyRequestOf(r); br != nil {
 		if !br.started {
 			br.body.limit, br.l = literalBodyLimit(l.bodyLimit(r)), l
+			if l.ownsWire(br.body.wire) {
+				br.owner = l
+			}
 		} else if h.late.CompareAndSwap(false, true) {
 			slog.Warn("windhover/limits: a body limit could not be set, because something in front of it had already read from the body; "+
 				"the limit in force when the reading began still holds (reported once for this handler)",
@@ -80,7 +86,10 @@ func (h *handler) limitBody(w http.ResponseWriter, r *http.Request) {
 	}
 	br := &bodyRequest{Context: r.Context(), l: l}
 	br.req = *r.WithContext(br)
-	br.body = limitedBody{rc: r.Body, br: br, limit: literalBodyLimit(l.bodyLimit(r))}
+	br.body = limitedBody{rc: r.Body, br: br, limit: literalBodyLimit(l.bodyLimit(r)), wire: wireConn(r)}
+	if l.ownsWire(br.body.wire) {
+		br.owner = l
+	}
 	br.req.Body = &br.body
 	br.w.Reset(w, nil)
 	h.serveNext(br.w.ResponseWriter(), &br.req)
@@ -96,6 +105,9 @@ func (br *bodyRequest) finish(r *http.Request) {
 	}
 	if br.exceeded.Load() && !br.w.Committed() {
 		writeRefusal(&br.w, r, http.StatusRequestEntityTooLarge)
+	}
+	if err := br.failed.Load(); err != nil && !br.w.Committed() {
+		writeRefusal(&br.w, r, err.Reason.Status())
 	}
 }
 
@@ -113,14 +125,31 @@ func (br *bodyRequest) refuse(size int64, mbe *http.MaxBytesError) {
 	refuse.StopReading(br.w.Unwrap(), &br.req)
 }
 
+// wireFailed fails the body for e, the Wire's decision on it (a broken
+// chunked framing, trailers over the header limits), and reports e with the
+// request if the Limiter whose Wire decided is among the request's limits
+// handlers (otherwise the connection's close reports it). The connection
+// cannot carry another request: it closes after the answer, which is e's
+// status if the handler writes nothing.
+func (br *bodyRequest) wireFailed(e *h1wire.Error) *Error {
+	err := wireError(e, nil)
+	br.failed.Store(err)
+	if br.owner != nil && br.body.wire.ClaimBodyError() != nil {
+		br.owner.reject(&br.req, err)
+	}
+	closeAfterReply(br.w.Unwrap())
+	return err
+}
+
 // limitedBody is a request body under a size limit that may change until the
 // first Read. It fails a read past the limit with *http.MaxBytesError, as
 // http.MaxBytesReader does, so handlers that know that error keep working.
 type limitedBody struct {
 	rc    io.ReadCloser
 	br    *bodyRequest
-	limit int64 // negative: none
-	n     int64 // bytes returned so far
+	limit int64        // negative: none
+	n     int64        // bytes returned so far
+	wire  *h1wire.Conn // counts the body as Kestrel does, if it follows the connection
 	err   error
 }
 
@@ -137,6 +166,9 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 			return 0, b.exceed(cl)
 		}
 	}
+	if b.wire != nil {
+		return b.readCounted(p)
+	}
 	if b.limit < 0 {
 		n, err := b.rc.Read(p)
 		b.n += int64(n)
@@ -148,7 +180,7 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 	// One byte more than the limit allows tells a body that ends exactly at
 	// the limit from one that goes past it.
 	remaining := b.limit - b.n
-	if int64(len(p)) > remaining+1 {
+	if remaining < int64(len(p)) {
 		p = p[:remaining+1]
 	}
 	n, err := b.rc.Read(p)
@@ -161,6 +193,46 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 	}
 	b.n = b.limit
 	return int(remaining), b.exceed(-1)
+}
+
+// readCounted reads from a body whose bytes the Wire counts as Kestrel
+// does, as they come from the connection: a chunked body's chunk-size
+// lines, extensions and CRLFs with its data. A read fails once that count
+// passes the limit (what net/http has read ahead of the handler, at most
+// its 4 KiB buffer, included, as Kestrel's count includes what it has read
+// ahead), so a body that ends exactly at the limit passes. A body without a
+// byte of data (an empty chunked body, whose framing is 5 bytes) is not one
+// to refuse, as [NoBody] promises. A read the Wire failed fails with the
+// Wire's decision.
+func (b *limitedBody) readCounted(p []byte) (int, error) {
+	if b.limit >= 0 {
+		if len(p) == 0 {
+			return 0, nil
+		}
+		// Ask for no more than can still fit, and a byte: net/http's
+		// chunked reader would otherwise wait for the rest of a chunk
+		// that already went past the limit.
+		if room := b.limit - max(b.n, b.wire.BodyBytes()); room < int64(len(p)) {
+			p = p[:max(room, 0)+1]
+		}
+	}
+	n, err := b.rc.Read(p)
+	b.n += int64(n)
+	if b.limit >= 0 && b.n > 0 {
+		if counted := b.wire.BodyBytes(); counted > b.limit {
+			return 0, b.exceed(counted)
+		}
+	}
+	if err != nil && err != io.EOF {
+		if e := b.wire.BodyError(); e != nil {
+			b.err = b.br.wireFailed(e)
+			return 0, b.err
+		}
+	}
+	if err != nil {
+		b.err = err
+	}
+	return n, err
 }
 
 // Close closes the underlying body.

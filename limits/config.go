@@ -77,7 +77,10 @@ func (o Overflow) String() string {
 // request line, 100 header fields in at most 32,768 bytes, a 30,000,000-byte
 // body, and Kestrel's HTTP/2 limits.
 //
-// Sizes are counted as Kestrel counts them; see the package documentation.
+// Sizes are counted as Kestrel counts them: exactly, on the bytes as sent,
+// for plaintext HTTP/1.x through [Limiter.Listener] and for HTTP/2; after
+// net/http's parse for HTTP/1.1 over TLS and on servers without the
+// Listener. See the package documentation.
 type Config struct {
 	// MaxConcurrentConnections is the most connections open at once, shared
 	// by every listener wrapped with [Limiter.Listener] and every server
@@ -101,7 +104,9 @@ type Config struct {
 	ConnectionQueueTimeout time.Duration
 
 	// MaxConcurrentUpgradedConnections is the most upgraded connections
-	// (HTTP/1.1 "Connection: Upgrade" requests, such as WebSockets) at once.
+	// (HTTP/1.1 "Connection: Upgrade" requests without a body, such as
+	// WebSockets; a request with a body is never an upgrade, as in Kestrel)
+	// at once.
 	// An upgrade request over the limit gets 503 before its handler runs,
 	// so no 101 is ever written. A connection that upgrades leaves the
 	// MaxConcurrentConnections pool and holds an upgrade slot until it
@@ -110,27 +115,40 @@ type Config struct {
 	MaxConcurrentUpgradedConnections int
 
 	// MaxRequestLineSize is the longest request line in bytes: method,
-	// target and version with the two spaces between them, without the CRLF.
-	// Over it: 414. Zero means 8,192 (Kestrel's default); negative switches
-	// the check off.
+	// target and version with the two spaces between them, and the CRLF, as
+	// Kestrel counts it ("GET / HTTP/1.1\r\n" is 16). Over it: 414, on
+	// plaintext HTTP/1.x connections of [Limiter.Listener] as soon as the
+	// limit is crossed. Over HTTP/2, the :method, :scheme, :authority and
+	// :path values stand for the line. Zero means 8,192 (Kestrel's default);
+	// negative switches the check off.
 	MaxRequestLineSize int
 
-	// MaxRequestHeadersTotalSize bounds the header fields in bytes, each
-	// counted as name, ": ", value and CRLF. Over it: 431. Zero means 32,768
-	// (Kestrel's default); negative switches the check off.
+	// MaxRequestHeadersTotalSize bounds the header field lines in bytes.
+	// On plaintext HTTP/1.x connections of [Limiter.Listener] each line
+	// counts as sent, its CRLF and whitespace included, a chunked body's
+	// trailers with them, and the limit is checked as the bytes come; over
+	// TLS and without the Listener, after net/http's parse, each field as
+	// name, ": ", value and CRLF; over HTTP/2, each field's name and value,
+	// as the client sent it. The blank line that ends the head is free. Over
+	// it: 431. Zero means 32,768 (Kestrel's default); negative switches the
+	// check off.
 	MaxRequestHeadersTotalSize int
 
-	// MaxRequestHeaderCount bounds the number of header field lines. Over it:
-	// 431. Zero means 100 (Kestrel's default); negative switches the check
-	// off.
+	// MaxRequestHeaderCount bounds the number of header field lines, Host
+	// included (an empty Host and a chunked body's trailers too on the
+	// Listener's plaintext connections). Over it: 431. Zero means 100
+	// (Kestrel's default); negative switches the check off.
 	MaxRequestHeaderCount int
 
 	// MaxRequestBodySize bounds a request body in bytes. A body over it fails
 	// as it is read, with *http.MaxBytesError (at the first Read, before a
 	// byte is read, if its declared Content-Length is over it), and gets 413
-	// if the handler wrote nothing. Until the first Read it is the request's
-	// limit, which a limits handler further in or [SetMaxRequestBodySize] may
-	// change. Zero means 30,000,000 (Kestrel's default); [NoBody] allows no
+	// if the handler wrote nothing. On plaintext HTTP/1.x connections of
+	// [Limiter.Listener] a chunked body counts as Kestrel reads it, its
+	// chunk-size lines, extensions and CRLFs with its data (a body without
+	// data is never over it); elsewhere its data counts. Until the first
+	// Read it is the request's limit, which a limits handler further in or
+	// [SetMaxRequestBodySize] may change. Zero means 30,000,000 (Kestrel's default); [NoBody] allows no
 	// body at all (Kestrel's 0); [Unlimited], or any other negative value,
 	// means no limit (Kestrel's null). Only an HTTP/2 extended CONNECT, whose
 	// request stream is a tunnel, is exempt.
@@ -149,10 +167,15 @@ type Config struct {
 	// the user set more strictly is kept, and one set more laxly is an error.
 	HTTP2 HTTP2Limits
 
-	// OnReject, if set, is called for each refusal with the request (nil for
-	// a refused connection) and an [*Error]. It runs on the goroutine that
-	// refused, before the client is answered, so it must be quick and safe
-	// for concurrent use.
+	// OnReject, if set, is called for each refusal with the request and an
+	// [*Error]. The request is nil for a refused connection, and for a head
+	// that the Listener's connections refused on the wire before net/http
+	// made a request of it (the Error's Addr is then the client's). A
+	// chunked body that such a connection failed (broken framing, trailers
+	// over the header limits) is reported with its request by the Limiter's
+	// Handler, or, read by no handler of the Limiter, without one when the
+	// connection closes. It runs on the goroutine that refused, before the
+	// client is answered, so it must be quick and safe for concurrent use.
 	OnReject func(r *http.Request, err error)
 }
 

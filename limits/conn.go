@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/windhover/windhover/internal/h1wire"
 	"github.com/windhover/windhover/internal/netconn"
 )
 
@@ -24,10 +25,14 @@ type conn struct {
 	l        *Limiter // whose connection slot it holds while inPool
 	mu       sync.Mutex
 	state    uint8
-	upgrader *Limiter // whose upgrade slot it holds while upgraded
+	upgrader *Limiter     // whose upgrade slot it holds while upgraded
+	wire     *h1wire.Conn // the wire Conn that follows the connection, if any
 }
 
-// Close releases the connection's slot, exactly once, and closes it.
+// Close releases the connection's slot, exactly once, and closes it. A
+// decision of l's Wire on a body that no request reported (net/http read
+// the body after the handler, or no limits handler read it) is reported
+// then, without a request.
 func (c *conn) Close() error {
 	c.mu.Lock()
 	state, upgrader := c.state, c.upgrader
@@ -38,6 +43,11 @@ func (c *conn) Close() error {
 		c.l.conns.release()
 	case upgraded:
 		upgrader.upgrades.release()
+	}
+	if state != closed && c.wire != nil && c.wire.HeadWire() == c.l.wire {
+		if e := c.wire.ClaimBodyError(); e != nil {
+			c.l.reject(nil, wireError(e, e.Addr))
+		}
 	}
 	return c.Conn.Close()
 }

@@ -13,9 +13,9 @@
 //	lim, err := limits.New(limits.Config{MaxConcurrentConnections: 10_000})
 //	if err != nil { ... }
 //	srv := &http.Server{Handler: lim.Handler(mux)}
-//	err = lim.Apply(srv)                // MaxHeaderBytes, HTTP/2 limits, ConnState
+//	err = lim.Apply(srv)                // MaxHeaderBytes, HTTP/2 limits, ConnState, ConnContext
 //	if err != nil { ... }               // the server already allowed more
-//	err = srv.Serve(lim.Listener(ln))   // the connection limit
+//	err = srv.Serve(lim.Listener(ln))   // the connection limit, and HTTP/1 heads measured as sent
 //
 // Apply never makes a server weaker: a setting the user made stricter than
 // a limit is kept, and one that allows more is an error matching
@@ -36,21 +36,56 @@
 //
 // # How sizes are counted
 //
-// Exactly as Kestrel counts them, so that a limit of n passes n and refuses
-// n+1:
+// As Kestrel counts them, so that a limit of n passes n and refuses n+1.
+// Where they are counted exactly depends on where the request can be seen:
 //
-//   - the request line is method, target and version with the two spaces
-//     between them, without the CRLF; over HTTP/2 it is the sum of the
-//     :method, :scheme, :authority and :path values, Kestrel's approximation;
-//   - each header field counts its name, ": ", its value and CRLF, and one
-//     field line; Host counts over HTTP/1 (over HTTP/2 :authority belongs to
-//     the line); the blank line that ends the header is free.
+//   - Plaintext HTTP/1.x through [Limiter.Listener]: exact, on the bytes as
+//     the client sent them, before net/http parses them. The request line is
+//     method, target and version with the two spaces between them and its
+//     CRLF ("GET / HTTP/1.1\r\n" passes a limit of 16). Each header field
+//     line counts as sent, its CRLF and any whitespace around its value
+//     included, and one line toward the count, Host and an empty "Host:"
+//     included; the blank line that ends the head is free. A chunked body's
+//     trailers count toward the same count and size (their blank line is not
+//     free), and its chunk-size lines, extensions and CRLFs toward
+//     MaxRequestBodySize with its data. A line or header over its limit gets
+//     414 or 431 as soon as the limit is crossed, without waiting for the end
+//     of the head, and the connection closes.
+//   - HTTP/1.1 over TLS (net/http must see its *tls.Conn, so nothing can sit
+//     between the two), and servers started without the Listener
+//     (ListenAndServe and [Limiter.Apply]): after net/http's parse, in the
+//     Handler. The request line counts its CRLF as well; each field counts
+//     its name, ": ", its value and CRLF, whitespace around the value
+//     trimmed, an obsolete folded line joined to the one before, an empty
+//     Host and the trailers not counted; a chunked body counts its data. The
+//     Handler counts such plaintext requests in Stats.InexactHTTP1Requests
+//     and logs the first, so that a server that could be exact is not
+//     silently approximate.
+//   - HTTP/2: exact, in the Handler, as Kestrel counts the fields the client
+//     sent: every field, the pseudo-header fields and each cookie crumb
+//     included, the length of its name and of its value; the sum of the
+//     :method, :scheme, :authority and :path values stands for the request
+//     line, Kestrel's approximation.
 //
-// net/http parses the header before any handler runs, so the exact limits are
-// checked in the Handler and memory is bounded earlier by
-// http.Server.MaxHeaderBytes, which [Limiter.Apply] derives from them (a
-// request past that bound, about 44 KB with the defaults, gets net/http's own
-// 431 even when its request line is what is too long).
+// A route's Limiter behind the Listener's, with limits of its own, measures
+// in its Handler, after net/http's parse. Memory is bounded before parsing
+// by http.Server.MaxHeaderBytes too, which [Limiter.Apply] derives from the
+// limits (a request past that bound, about 44 KB with the defaults, gets
+// net/http's own 431 on a server without the Listener, where the wire has not
+// refused it first).
+//
+// # Bad requests
+//
+// Through [Limiter.Listener], plaintext HTTP/1.x heads that Kestrel refuses
+// and net/http would serve, or answer only once they are complete, are
+// answered on the wire, and the connection closed: a field line that starts
+// with a space or a tab (obsolete line folding; 400), an HTTP/1.1 request
+// without Host, with two, or with one that is not a host ("Host: a=b"; 400),
+// an absolute-form target whose host differs from Host (400), "*" as the
+// target of a method other than OPTIONS (400), HTTP/1.2 to HTTP/1.9 (505).
+// A chunked body whose framing is broken fails its Read, and gets 400 if the
+// handler writes nothing. Each has its [Reason]. A request with a body is
+// never an upgrade, as in Kestrel.
 //
 // # Requests at once
 //
@@ -88,7 +123,8 @@
 // # Statuses
 //
 // 414 for the request line, 431 for the header fields, 413 for the body, 503
-// for an upgrade over the limit; HTTP/1 connections are closed after each.
+// for an upgrade over the limit, 400 or 505 for the bad requests above;
+// HTTP/1 connections are closed after each.
 // A connection over MaxConcurrentConnections is closed without a reply as in
 // Kestrel, answered with a canned 503 ([OverflowRespond503]), or queued
 // (ConnectionQueueLength). 503 for a request over the concurrency limit and
@@ -96,7 +132,8 @@
 // formed, and making their clients reconnect would only add to the load.
 // Every refusal is counted in [Limiter.Stats], [ConcurrencyLimiter.Stats] or
 // [RateLimiter.Stats] under its [Reason] and passed to the OnReject callback
-// as an [*Error].
+// as an [*Error], with its request, or without one for a connection and for
+// a head refused on the wire before net/http made a request of it.
 //
 // # Request bodies
 //
@@ -109,7 +146,15 @@
 // body has its connection closed after its answer rather than drained.
 // [NoBody] allows no body at all, as Kestrel's MaxRequestBodySize = 0 does,
 // and [Unlimited] none, as its null does; Config's zero is Kestrel's
-// default of 30,000,000 bytes.
+// default of 30,000,000 bytes. Through the Listener a chunked body counts
+// its framing, as in Kestrel, with one exception: a body without a byte of
+// data is never over the limit (Kestrel, counting the 5 bytes of an empty
+// chunked body's framing, would refuse it under a limit below 5), so that
+// [NoBody] keeps its word.
+// The count includes what net/http has read of the body ahead of the
+// handler (at most its 4 KiB buffer), as Kestrel's includes what it has read
+// ahead: a body over the limit may fail a Read before the handler has seen
+// the bytes that crossed it.
 //
 // Until the body is first read the limit belongs to the request, as
 // Kestrel's IHttpMaxRequestBodySizeFeature does, and the last setting wins

@@ -54,6 +54,35 @@ const (
 	// ReasonRateStoreFailed: the rate limiter's [Store] failed to decide; 503.
 	ReasonRateStoreFailed
 
+	// The reasons below are Kestrel's refusals of malformed HTTP/1.x
+	// requests, which only the connections of [Limiter.Listener] decide,
+	// on the bytes as sent (see the package documentation); each closes the
+	// connection.
+
+	// ReasonObsFold: a header or trailer field line starts with a space or
+	// a tab (obsolete line folding, RFC 9112 section 5.2), which Kestrel
+	// refuses and net/http would join to the line before; 400.
+	ReasonObsFold
+	// ReasonInvalidHost: an HTTP/1.1 request without Host, with more than
+	// one, or with a Host that is not a host name or a bracketed IPv6
+	// literal with an optional port ("Host: a=b"); 400.
+	ReasonInvalidHost
+	// ReasonHostMismatch: an absolute-form request target whose authority
+	// differs from Host, or a CONNECT target that differs from it; 400.
+	ReasonHostMismatch
+	// ReasonInvalidTarget: "*" as the target of a method other than
+	// OPTIONS, an authority-form target for a method other than CONNECT,
+	// or an absolute-form target without a host; 400.
+	ReasonInvalidTarget
+	// ReasonHTTPVersionNotSupported: HTTP/1.2 to HTTP/1.9, which net/http
+	// would serve as HTTP/1.1; 505.
+	ReasonHTTPVersionNotSupported
+	// ReasonInvalidChunkedBody: a chunked body whose framing is broken (a
+	// bad chunk-size line, a missing CRLF after a chunk, trailers that
+	// cannot be read); the body's Read fails, and the client gets 400 if
+	// the handler wrote nothing.
+	ReasonInvalidChunkedBody
+
 	numReasons
 )
 
@@ -61,21 +90,27 @@ const (
 const NumReasons = int(numReasons)
 
 var reasonNames = [numReasons]string{
-	ReasonConnectionLimit:        "connection_limit",
-	ReasonConnectionQueueFull:    "connection_queue_full",
-	ReasonConnectionQueueTimeout: "connection_queue_timeout",
-	ReasonUpgradeLimit:           "upgrade_limit",
-	ReasonUpgradesDisabled:       "upgrades_disabled",
-	ReasonRequestLineTooLong:     "request_line_too_long",
-	ReasonTooManyHeaders:         "too_many_headers",
-	ReasonHeadersTooLarge:        "headers_too_large",
-	ReasonBodyTooLarge:           "body_too_large",
-	ReasonConcurrencyLimit:       "concurrency_limit",
-	ReasonRequestQueueFull:       "request_queue_full",
-	ReasonRequestQueueTimeout:    "request_queue_timeout",
-	ReasonRequestQueueCanceled:   "request_queue_canceled",
-	ReasonRateLimited:            "rate_limited",
-	ReasonRateStoreFailed:        "rate_store_failed",
+	ReasonConnectionLimit:         "connection_limit",
+	ReasonConnectionQueueFull:     "connection_queue_full",
+	ReasonConnectionQueueTimeout:  "connection_queue_timeout",
+	ReasonUpgradeLimit:            "upgrade_limit",
+	ReasonUpgradesDisabled:        "upgrades_disabled",
+	ReasonRequestLineTooLong:      "request_line_too_long",
+	ReasonTooManyHeaders:          "too_many_headers",
+	ReasonHeadersTooLarge:         "headers_too_large",
+	ReasonBodyTooLarge:            "body_too_large",
+	ReasonConcurrencyLimit:        "concurrency_limit",
+	ReasonRequestQueueFull:        "request_queue_full",
+	ReasonRequestQueueTimeout:     "request_queue_timeout",
+	ReasonRequestQueueCanceled:    "request_queue_canceled",
+	ReasonRateLimited:             "rate_limited",
+	ReasonRateStoreFailed:         "rate_store_failed",
+	ReasonObsFold:                 "obs_fold",
+	ReasonInvalidHost:             "invalid_host",
+	ReasonHostMismatch:            "host_mismatch",
+	ReasonInvalidTarget:           "invalid_target",
+	ReasonHTTPVersionNotSupported: "http_version_not_supported",
+	ReasonInvalidChunkedBody:      "invalid_chunked_body",
 }
 
 // String returns the reason's snake_case label, such as "body_too_large".
@@ -89,39 +124,51 @@ func (r Reason) String() string {
 // The sentinel errors, one per [Reason]. An [*Error] matches its reason's
 // sentinel with errors.Is.
 var (
-	ErrConnectionLimit        = errors.New("windhover/limits: too many concurrent connections")
-	ErrConnectionQueueFull    = errors.New("windhover/limits: connection queue full")
-	ErrConnectionQueueTimeout = errors.New("windhover/limits: connection waited too long in the queue")
-	ErrUpgradeLimit           = errors.New("windhover/limits: too many concurrent upgraded connections")
-	ErrUpgradesDisabled       = errors.New("windhover/limits: connection upgrades are disabled")
-	ErrRequestLineTooLong     = errors.New("windhover/limits: request line too long")
-	ErrTooManyHeaders         = errors.New("windhover/limits: too many request header fields")
-	ErrHeadersTooLarge        = errors.New("windhover/limits: request header fields too large")
-	ErrBodyTooLarge           = errors.New("windhover/limits: request body too large")
-	ErrConcurrencyLimit       = errors.New("windhover/limits: too many concurrent requests")
-	ErrRequestQueueFull       = errors.New("windhover/limits: request queue full")
-	ErrRequestQueueTimeout    = errors.New("windhover/limits: request waited too long in the queue")
-	ErrRequestQueueCanceled   = errors.New("windhover/limits: request left the queue before a slot came free")
-	ErrRateLimited            = errors.New("windhover/limits: request rate limit exceeded")
-	ErrRateStoreFailed        = errors.New("windhover/limits: rate limit store failed")
+	ErrConnectionLimit         = errors.New("windhover/limits: too many concurrent connections")
+	ErrConnectionQueueFull     = errors.New("windhover/limits: connection queue full")
+	ErrConnectionQueueTimeout  = errors.New("windhover/limits: connection waited too long in the queue")
+	ErrUpgradeLimit            = errors.New("windhover/limits: too many concurrent upgraded connections")
+	ErrUpgradesDisabled        = errors.New("windhover/limits: connection upgrades are disabled")
+	ErrRequestLineTooLong      = errors.New("windhover/limits: request line too long")
+	ErrTooManyHeaders          = errors.New("windhover/limits: too many request header fields")
+	ErrHeadersTooLarge         = errors.New("windhover/limits: request header fields too large")
+	ErrBodyTooLarge            = errors.New("windhover/limits: request body too large")
+	ErrConcurrencyLimit        = errors.New("windhover/limits: too many concurrent requests")
+	ErrRequestQueueFull        = errors.New("windhover/limits: request queue full")
+	ErrRequestQueueTimeout     = errors.New("windhover/limits: request waited too long in the queue")
+	ErrRequestQueueCanceled    = errors.New("windhover/limits: request left the queue before a slot came free")
+	ErrRateLimited             = errors.New("windhover/limits: request rate limit exceeded")
+	ErrRateStoreFailed         = errors.New("windhover/limits: rate limit store failed")
+	ErrObsFold                 = errors.New("windhover/limits: obsolete line folding in a field line")
+	ErrInvalidHost             = errors.New("windhover/limits: missing, repeated or malformed Host")
+	ErrHostMismatch            = errors.New("windhover/limits: request target and Host name different hosts")
+	ErrInvalidTarget           = errors.New("windhover/limits: request target not allowed for the method")
+	ErrHTTPVersionNotSupported = errors.New("windhover/limits: HTTP version not supported")
+	ErrInvalidChunkedBody      = errors.New("windhover/limits: malformed chunked request body")
 )
 
 var sentinels = [numReasons]error{
-	ReasonConnectionLimit:        ErrConnectionLimit,
-	ReasonConnectionQueueFull:    ErrConnectionQueueFull,
-	ReasonConnectionQueueTimeout: ErrConnectionQueueTimeout,
-	ReasonUpgradeLimit:           ErrUpgradeLimit,
-	ReasonUpgradesDisabled:       ErrUpgradesDisabled,
-	ReasonRequestLineTooLong:     ErrRequestLineTooLong,
-	ReasonTooManyHeaders:         ErrTooManyHeaders,
-	ReasonHeadersTooLarge:        ErrHeadersTooLarge,
-	ReasonBodyTooLarge:           ErrBodyTooLarge,
-	ReasonConcurrencyLimit:       ErrConcurrencyLimit,
-	ReasonRequestQueueFull:       ErrRequestQueueFull,
-	ReasonRequestQueueTimeout:    ErrRequestQueueTimeout,
-	ReasonRequestQueueCanceled:   ErrRequestQueueCanceled,
-	ReasonRateLimited:            ErrRateLimited,
-	ReasonRateStoreFailed:        ErrRateStoreFailed,
+	ReasonConnectionLimit:         ErrConnectionLimit,
+	ReasonConnectionQueueFull:     ErrConnectionQueueFull,
+	ReasonConnectionQueueTimeout:  ErrConnectionQueueTimeout,
+	ReasonUpgradeLimit:            ErrUpgradeLimit,
+	ReasonUpgradesDisabled:        ErrUpgradesDisabled,
+	ReasonRequestLineTooLong:      ErrRequestLineTooLong,
+	ReasonTooManyHeaders:          ErrTooManyHeaders,
+	ReasonHeadersTooLarge:         ErrHeadersTooLarge,
+	ReasonBodyTooLarge:            ErrBodyTooLarge,
+	ReasonConcurrencyLimit:        ErrConcurrencyLimit,
+	ReasonRequestQueueFull:        ErrRequestQueueFull,
+	ReasonRequestQueueTimeout:     ErrRequestQueueTimeout,
+	ReasonRequestQueueCanceled:    ErrRequestQueueCanceled,
+	ReasonRateLimited:             ErrRateLimited,
+	ReasonRateStoreFailed:         ErrRateStoreFailed,
+	ReasonObsFold:                 ErrObsFold,
+	ReasonInvalidHost:             ErrInvalidHost,
+	ReasonHostMismatch:            ErrHostMismatch,
+	ReasonInvalidTarget:           ErrInvalidTarget,
+	ReasonHTTPVersionNotSupported: ErrHTTPVersionNotSupported,
+	ReasonInvalidChunkedBody:      ErrInvalidChunkedBody,
 }
 
 // Errors about the per-request body limit, returned by [SetMaxRequestBodySize].
@@ -142,12 +189,19 @@ var (
 type Error struct {
 	Reason Reason
 	// Limit is the limit in force: bytes, a count of header fields, of
-	// connections or of concurrent requests, or a rate limit's burst.
+	// connections or of concurrent requests, or a rate limit's burst; -1
+	// for the malformed requests, which break no limit.
 	Limit int64
 	// Size is what the client sent when it is known (bytes, or a header field
-	// count), or -1.
+	// count), or -1. A head refused as soon as it crossed a limit was
+	// measured that far: Size may be less than what the client meant to send.
 	Size int64
-	// Addr is the client's address for connection refusals, nil for requests.
+	// Trailer reports that the fields refused were the trailers of a chunked
+	// body, which count toward the header limits.
+	Trailer bool
+	// Addr is the client's address for refusals without a request (a
+	// connection, or a head refused before it became a request), nil for
+	// requests.
 	Addr net.Addr
 	// Err is the underlying error, if any.
 	Err error
@@ -163,15 +217,20 @@ type Error struct {
 // Error describes the refusal.
 func (e *Error) Error() string {
 	msg := e.Reason.sentinel().Error()
-	bound := " (limit "
-	if e.Reason == ReasonRateLimited {
-		bound = " (burst " // a token bucket's bound is its size
+	if e.Trailer {
+		msg += " in the trailers"
 	}
-	msg += bound + strconv.FormatInt(e.Limit, 10)
-	if e.Size >= 0 {
-		msg += ", got " + strconv.FormatInt(e.Size, 10)
+	if e.Limit >= 0 {
+		bound := " (limit "
+		if e.Reason == ReasonRateLimited {
+			bound = " (burst " // a token bucket's bound is its size
+		}
+		msg += bound + strconv.FormatInt(e.Limit, 10)
+		if e.Size >= 0 {
+			msg += ", got " + strconv.FormatInt(e.Size, 10)
+		}
+		msg += ")"
 	}
-	msg += ")"
 	if e.Addr != nil {
 		msg += " from " + e.Addr.String()
 	}

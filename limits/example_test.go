@@ -23,7 +23,13 @@ func Example() {
 		MaxRequestHeaderCount:    10,
 		MaxRequestBodySize:       1 << 20,
 		OnReject: func(r *http.Request, err error) {
-			fmt.Println("refused:", err)
+			// Through the Listener the head is refused on the wire, at
+			// the field line over the limit, before net/http makes a
+			// request of it.
+			var e *limits.Error
+			if errors.As(err, &e) {
+				fmt.Println("refused:", e.Reason, "at field line", e.Size, "with no request:", r == nil)
+			}
 		},
 	})
 	if err != nil {
@@ -53,7 +59,7 @@ func Example() {
 	res.Body.Close()
 	fmt.Println(res.Status)
 	// Output:
-	// refused: windhover/limits: too many request header fields (limit 10, got 15)
+	// refused: too_many_headers at field line 11 with no request: true
 	// 431 Request Header Fields Too Large
 }
 
@@ -215,14 +221,14 @@ func ExampleMaxRequestLineSize() {
 	srv := httptest.NewServer(limits.MaxRequestLineSize(40).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
 	defer srv.Close()
 
-	// "GET <path> HTTP/1.1" is 13 bytes plus the path.
-	for _, path := range []string{"/" + strings.Repeat("a", 26), "/" + strings.Repeat("a", 27)} {
+	// "GET <path> HTTP/1.1\r\n" is 15 bytes plus the path.
+	for _, path := range []string{"/" + strings.Repeat("a", 24), "/" + strings.Repeat("a", 25)} {
 		res, err := http.Get(srv.URL + path)
 		if err != nil {
 			log.Fatal(err)
 		}
 		res.Body.Close()
-		fmt.Println(len(path)+13, res.Status)
+		fmt.Println(len(path)+15, res.Status)
 	}
 	// Output:
 	// 40 200 OK

@@ -16,8 +16,9 @@ import (
 //   - a request line over MaxRequestLineSize: 414;
 //   - more than MaxRequestHeaderCount header fields: 431;
 //   - header fields over MaxRequestHeadersTotalSize bytes: 431;
-//   - an upgrade request while no upgrade slot is free, or upgrades are
-//     disabled: 503, before the handler could write a 101;
+//   - an upgrade request (one without a body: a request with one is never
+//     an upgrade) while no upgrade slot is free, or upgrades are disabled:
+//     503, before the handler could write a 101;
 //   - a body over the limit: the handler's first Read fails with
 //     *http.MaxBytesError before a byte is read if the declared
 //     Content-Length is over it (so a client that asked for "100 Continue"
@@ -28,6 +29,18 @@ import (
 //
 // Over HTTP/1 each of these closes the connection after the reply
 // ("Connection: close"); over HTTP/2 only the stream ends.
+//
+// A plaintext HTTP/1.x request whose connection came through l's
+// [Limiter.Listener] (on a server given to [Limiter.Apply]) had its request
+// line and header fields measured on the wire, as the client sent them, and
+// any over a limit refused there: the Handler does not measure them again.
+// Any other HTTP/1 request is measured here after net/http's parse (see the
+// package documentation), and counted in Stats.InexactHTTP1Requests if it
+// came over plaintext. A chunked body that such a connection finds broken,
+// or whose trailers cross the header limits, fails its Read with an [*Error]
+// (ReasonInvalidChunkedBody, ReasonTooManyHeaders, ReasonHeadersTooLarge)
+// and, if the handler then writes nothing, gets 400 or 431 and the
+// connection closes.
 //
 // Over HTTP/2 the header fields are counted as Kestrel counts them, as the
 // client sent them: every field, the pseudo-header fields included, each the
@@ -74,7 +87,7 @@ func (*handler) HandlesOptionsStar() {}
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.guard.Check(r, "limits")
 	l := h.l
-	if l.policies&headPolicy != 0 {
+	if l.policies&headPolicy != 0 && !l.headOnWire(r) {
 		if err := l.checkHead(r); err != nil {
 			l.refuseRequest(w, r, err)
 			return
@@ -115,9 +128,10 @@ func (h *handler) serveNext(w http.ResponseWriter, r *http.Request) {
 // Check applies l's request line, header and declared body size limits to r
 // and returns an [*Error] for the first one it fails, counted and reported to
 // OnReject as the Handler would. It is for callers that answer refusals
-// themselves; [Error.Reason] tells which status fits.
+// themselves; [Error.Reason] tells which status fits. As in the Handler, a
+// head that l's Listener measured on the wire is not measured again.
 func (l *Limiter) Check(r *http.Request) error {
-	if l.policies&headPolicy != 0 {
+	if l.policies&headPolicy != 0 && !l.headOnWire(r) {
 		if err := l.checkHead(r); err != nil {
 			l.reject(r, err)
 			return err
@@ -171,6 +185,10 @@ func (r Reason) Status() int {
 		return http.StatusRequestHeaderFieldsTooLarge
 	case ReasonBodyTooLarge:
 		return http.StatusRequestEntityTooLarge
+	case ReasonObsFold, ReasonInvalidHost, ReasonHostMismatch, ReasonInvalidTarget, ReasonInvalidChunkedBody:
+		return http.StatusBadRequest
+	case ReasonHTTPVersionNotSupported:
+		return http.StatusHTTPVersionNotSupported
 	}
 	return 0
 }

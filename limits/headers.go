@@ -17,8 +17,11 @@ const (
 // requestLineSize returns the size of r's request line as Kestrel counts it.
 //
 // HTTP/1: method, target and version with the two spaces between them,
-// without the CRLF. net/http keeps all three exactly as received (it rejects
-// a line with any other spacing), so the count is exact.
+// and the CRLF. net/http keeps all three exactly as received (it rejects a
+// line with any other spacing), but not the line's end, which is counted as
+// the CRLF clients send: a line that ended with a bare LF, which Kestrel
+// refuses, is counted a byte long. The connections of [Limiter.Listener]
+// count the line on the wire instead, as sent.
 //
 // HTTP/2 has no request line; as Kestrel does (Http2Stream's
 // TryValidatePseudoHeaders), the lengths of the :method, :scheme, :authority
@@ -31,7 +34,7 @@ const (
 // [h2HeaderFootprint]), as in Kestrel.
 func requestLineSize(r *http.Request) int {
 	if r.ProtoMajor != 2 {
-		return len(r.Method) + len(r.RequestURI) + len(r.Proto) + 2
+		return len(r.Method) + len(r.RequestURI) + len(r.Proto) + len("  \r\n")
 	}
 	if r.Method == http.MethodConnect && r.Header[":protocol"] == nil {
 		// A plain CONNECT has only :method and :authority; net/http uses

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -44,15 +45,19 @@ func fieldsOfSize(s *testserver.Server, n, size int) http.Header {
 	return headerOfSize(n, size)
 }
 
+// TestRequestLineBoundary: a request line of exactly the limit passes and
+// one byte more gets 414, over plaintext HTTP/1.1 (measured on the wire),
+// HTTP/1.1 over TLS (measured after net/http's parse, the CRLF included as
+// well) and HTTP/2 (Kestrel's pseudo-header sum).
 func TestRequestLineBoundary(t *testing.T) {
-	for _, p := range allProtos {
+	for _, p := range append([]proto{h1tls}, allProtos...) {
 		t.Run(string(p), func(t *testing.T) {
 			lim, err := New(Config{})
 			require.NoError(t, err)
 			s := serve(t, lim, hello, p)
 			// The path that makes the line exactly n bytes long.
 			pathFor := func(n int) string {
-				fixed := len("GET") + len(" ") + len(" HTTP/1.1")
+				fixed := len("GET") + len(" ") + len(" HTTP/1.1") + len("\r\n")
 				if s.Proto == h2tls || s.Proto == h2c {
 					scheme := "http"
 					if s.Proto == h2tls {
@@ -115,56 +120,62 @@ func TestHeadersTotalSizeBoundary(t *testing.T) {
 	}
 }
 
-// rawRequest builds an HTTP/1.1 request head whose fields (Host and the extra
-// ones given) total exactly size bytes as Kestrel counts them.
-func rawHead(host, line string, extra []string, size int) string {
+// rawHead builds an HTTP/1.1 request head whose field lines (Host and the
+// extra ones given), with trailers bytes more to come in a chunked body's
+// trailers, total exactly size bytes as sent, each line with its CRLF, as
+// Kestrel counts them.
+func rawHead(host, line string, extra []string, trailers, size int) string {
 	var b strings.Builder
 	b.WriteString(line + "\r\nHost: " + host + "\r\n")
-	used := len("Host") + len(host) + fieldOverhead
+	used := len("Host: ") + len(host) + len("\r\n") + trailers
 	for _, f := range extra {
 		b.WriteString(f + "\r\n")
-		name, value, _ := strings.Cut(f, ":")
-		used += len(name) + len(strings.TrimSpace(value)) + fieldOverhead
+		used += len(f) + len("\r\n")
 	}
-	pad := size - used - len("X-Pad") - fieldOverhead
+	pad := size - used - len("X-Pad: \r\n")
 	b.WriteString("X-Pad: " + strings.Repeat("p", pad) + "\r\n\r\n")
 	return b.String()
 }
 
+// TestRawHeaderCounting measures heads on the wire through the Listener,
+// as Kestrel does: the fields net/http takes out of Request.Header count,
+// whitespace around values counts as sent, and a chunked body's trailers
+// count toward the same budget, their blank line included: only the head's
+// is free (their refusal fails the body's read, and the Limiter answers 431
+// for a handler that wrote nothing).
 func TestRawHeaderCounting(t *testing.T) {
-	// What the wire carries, including the fields net/http takes out of
-	// Request.Header, and whitespace around values that Kestrel's count
-	// ignores.
 	tests := []struct {
-		name  string
-		line  string
-		extra []string
-		body  string
+		name     string
+		line     string
+		extra    []string
+		body     string
+		trailers int
 	}{
-		{"plain", "GET / HTTP/1.1", nil, ""},
-		{"whitespace around values", "GET / HTTP/1.1", []string{"X-A:    spaced   ", "X-B:\tv"}, ""},
-		{"repeated names", "GET / HTTP/1.1", []string{"X-R: 1", "X-R: 2", "X-R: 3"}, ""},
-		{"chunked", "POST / HTTP/1.1", []string{"Transfer-Encoding: chunked"}, "3\r\nabc\r\n0\r\n\r\n"},
-		{"chunked with trailer", "POST / HTTP/1.1", []string{"Transfer-Encoding: chunked", "Trailer: X-T"}, "1\r\na\r\n0\r\nX-T: 1\r\n\r\n"},
-		{"pragma alone", "GET / HTTP/1.1", []string{"Pragma: no-cache"}, ""},
-		{"content length", "POST / HTTP/1.1", []string{"Content-Length: 3"}, "abc"},
+		{"plain", "GET / HTTP/1.1", nil, "", 0},
+		{"whitespace around values", "GET / HTTP/1.1", []string{"X-A:    spaced   ", "X-B:\tv", "X-C:v"}, "", 0},
+		{"repeated names", "GET / HTTP/1.1", []string{"X-R: 1", "X-R: 2", "X-R: 3"}, "", 0},
+		{"chunked", "POST / HTTP/1.1", []string{"Transfer-Encoding: chunked"}, "3\r\nabc\r\n0\r\n\r\n", 0},
+		{"chunked with trailer", "POST / HTTP/1.1", []string{"Transfer-Encoding: chunked", "Trailer: X-T"}, "1\r\na\r\n0\r\nX-T: 1\r\n\r\n", len("X-T: 1\r\n\r\n")},
+		{"pragma alone", "GET / HTTP/1.1", []string{"Pragma: no-cache"}, "", 0},
+		{"content length", "POST / HTTP/1.1", []string{"Content-Length: 3"}, "abc", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			lim, err := New(Config{MaxRequestHeadersTotalSize: 1000})
 			require.NoError(t, err)
-			s := serve(t, lim, hello, h1)
+			s := serve(t, lim, echoLen(true, nil), h1)
 			c := dial(t, s.Addr())
-			c.Send(t, rawHead(s.Addr(), tt.line, tt.extra, 1000)+tt.body)
+			c.Send(t, rawHead(s.Addr(), tt.line, tt.extra, tt.trailers, 1000)+tt.body)
 			res, _ := c.Response(t)
 			assert.Equal(t, 200, res.StatusCode, "exactly the limit passes")
 
 			c = dial(t, s.Addr())
-			c.Send(t, rawHead(s.Addr(), tt.line, tt.extra, 1001)+tt.body)
+			c.Send(t, rawHead(s.Addr(), tt.line, tt.extra, tt.trailers, 1001)+tt.body)
 			res, _ = c.Response(t)
 			assert.Equal(t, 431, res.StatusCode, "one byte more is refused")
 			assert.True(t, res.Close, "Connection: close")
 			assert.True(t, c.ClosedByPeer(t), "the connection is closed")
+			assert.EqualValues(t, 1, lim.Stats().Rejected[ReasonHeadersTooLarge])
 		})
 	}
 }
@@ -183,21 +194,36 @@ func TestHTTP10WithoutHost(t *testing.T) {
 	assert.Equal(t, 431, res.StatusCode)
 }
 
-func TestHugeHeaderStoppedByMaxHeaderBytes(t *testing.T) {
-	// Far past the limits, net/http's MaxHeaderBytes (set by Apply) refuses
-	// before parsing into memory; the status is still 431.
+// TestHugeHeaderStopped: far past the limits, a head is refused before it
+// is parsed into memory: on the wire through the Listener, as soon as the
+// limit is crossed, and by net/http's MaxHeaderBytes (set by Apply) on a
+// server without the Listener. The status is 431 either way.
+func TestHugeHeaderStopped(t *testing.T) {
 	lim, err := New(Config{})
 	require.NoError(t, err)
 	var srv http.Server
 	require.NoError(t, lim.Apply(&srv))
 	require.Equal(t, 8192+2+32768+2+32*104, srv.MaxHeaderBytes)
-	s := serve(t, lim, hello, h1)
-	c := dial(t, s.Addr())
-	c.Send(t, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: "+strings.Repeat("b", 200<<10)+"\r\n\r\n")
-	res, err := http.ReadResponse(bufio.NewReader(c), nil)
-	require.NoError(t, err)
-	assert.Equal(t, 431, res.StatusCode)
-	assert.Zero(t, lim.Stats().Rejected[ReasonHeadersTooLarge], "net/http answered, not the Handler")
+	for _, listener := range []bool{true, false} {
+		lim, err := New(Config{})
+		require.NoError(t, err)
+		s := startServer(t, lim.Handler(hello), h1, func(ts *httptest.Server) {
+			require.NoError(t, lim.Apply(ts.Config))
+			if listener {
+				ts.Listener = lim.Listener(ts.Listener)
+			}
+		})
+		c := dial(t, s.Addr())
+		c.Send(t, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: "+strings.Repeat("b", 200<<10)+"\r\n\r\n")
+		res, err := http.ReadResponse(bufio.NewReader(c), nil)
+		require.NoError(t, err)
+		assert.Equal(t, 431, res.StatusCode)
+		if listener {
+			assert.EqualValues(t, 1, lim.Stats().Rejected[ReasonHeadersTooLarge], "the wire answered")
+		} else {
+			assert.Zero(t, lim.Stats().Rejected[ReasonHeadersTooLarge], "net/http answered, not the Handler")
+		}
+	}
 }
 
 func TestHeaderFootprintTable(t *testing.T) {
@@ -238,7 +264,7 @@ func TestRequestLineSizeTable(t *testing.T) {
 	} {
 		r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(raw + "\r\nHost: h\r\n\r\n")))
 		require.NoError(t, err, raw)
-		assert.Equal(t, len(raw), requestLineSize(r), raw)
+		assert.Equal(t, len(raw+"\r\n"), requestLineSize(r), raw)
 	}
 	h2 := &http.Request{Method: "GET", ProtoMajor: 2, Host: "example.com", RequestURI: "/p?q"}
 	assert.Equal(t, len("GET")+len("http")+len("example.com")+len("/p?q"), requestLineSize(h2))

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+
+	"github.com/windhover/windhover/internal/h1wire"
 )
 
 // Limiter enforces a [Config]: on connections through [Limiter.Listener] and
@@ -19,6 +21,9 @@ type Limiter struct {
 	tracked  tracked
 	accepted atomic.Uint64
 	queued   atomic.Int64
+	wire     *h1wire.Wire // measures HTTP/1 heads on the Listener's connections; nil without head limits
+	inexact  atomic.Uint64
+	warned   atomic.Bool // an inexact request was logged
 	refusals
 }
 
@@ -57,6 +62,7 @@ func newLimiter(s settings, p policy) *Limiter {
 	l.conns.max = s.maxConns
 	l.upgrades.max = s.maxUpgrades
 	l.tracked.conns = make(map[net.Conn]struct{})
+	l.wire = l.newWire()
 	return l
 }
 
@@ -90,8 +96,9 @@ func MaxConcurrentUpgradedConnections(n int) *Limiter {
 }
 
 // MaxRequestLineSize returns a Limiter that only bounds the request line to n
-// bytes (414 over it), through its Handler or Check. It panics if n is not
-// positive.
+// bytes, its CRLF included (414 over it), through its Handler or Check, and
+// on the wire through its Listener (with Kestrel's refusals of malformed
+// heads, see [Limiter.Listener]). It panics if n is not positive.
 func MaxRequestLineSize(n int) *Limiter {
 	mustPositive("MaxRequestLineSize", n)
 	return only(headPolicy, Config{MaxRequestLineSize: n, MaxRequestHeadersTotalSize: -1, MaxRequestHeaderCount: -1})
@@ -99,7 +106,9 @@ func MaxRequestLineSize(n int) *Limiter {
 
 // MaxRequestHeaders returns a Limiter that only bounds the header fields, to
 // count fields in at most totalSize bytes (431 over either), through its
-// Handler or Check. It panics if either is not positive.
+// Handler or Check, and on the wire through its Listener (with Kestrel's
+// refusals of malformed heads, see [Limiter.Listener]). It panics if either
+// is not positive.
 func MaxRequestHeaders(count, totalSize int) *Limiter {
 	mustPositive("MaxRequestHeaders count", count)
 	mustPositive("MaxRequestHeaders totalSize", totalSize)
@@ -150,6 +159,12 @@ type Stats struct {
 	AcceptedConnections uint64
 	// Rejected counts the refusals, indexed by [Reason].
 	Rejected [NumReasons]uint64
+	// InexactHTTP1Requests counts the plaintext HTTP/1 requests whose
+	// request line and header fields the Handler (or Check) measured after
+	// net/http's parse, because they did not come through l's
+	// [Limiter.Listener], where they are measured as sent. The first is
+	// also logged through log/slog.
+	InexactHTTP1Requests uint64
 }
 
 // RejectedTotal is the sum of Rejected.
@@ -191,10 +206,11 @@ func (f *refusals) counts() [NumReasons]uint64 {
 // the snapshot as a whole is not a single instant.
 func (l *Limiter) Stats() Stats {
 	s := Stats{
-		ActiveConnections:   l.conns.inUse(),
-		UpgradedConnections: l.upgrades.inUse(),
-		QueuedConnections:   l.queued.Load(),
-		AcceptedConnections: l.accepted.Load(),
+		ActiveConnections:    l.conns.inUse(),
+		UpgradedConnections:  l.upgrades.inUse(),
+		QueuedConnections:    l.queued.Load(),
+		AcceptedConnections:  l.accepted.Load(),
+		InexactHTTP1Requests: l.inexact.Load(),
 	}
 	s.Rejected = l.counts()
 	return s
@@ -202,5 +218,5 @@ func (l *Limiter) Stats() Stats {
 
 func (l *Limiter) admit(c net.Conn) net.Conn {
 	l.accepted.Add(1)
-	return &conn{Conn: c, l: l}
+	return l.wrap(&conn{Conn: c, l: l})
 }

@@ -18,6 +18,25 @@ import (
 // (ReadFrom for sendfile, CloseWrite) and offer NetConn to reach the one they
 // wrap.
 //
+// If l has the request-head limits (a Limiter from [New], [MaxRequestLineSize]
+// or [MaxRequestHeaders]), each admitted connection is also followed on the
+// wire, where its plaintext HTTP/1.x requests are measured as the client
+// sent them: MaxRequestLineSize, MaxRequestHeadersTotalSize and
+// MaxRequestHeaderCount exactly as Kestrel counts them, answered with 414 or
+// 431 as soon as one is crossed, Kestrel's refusals of malformed heads (400,
+// 505; see the package documentation), and a chunked body's framing counted
+// toward MaxRequestBodySize. Each refusal is counted in [Limiter.Stats] and
+// reported to OnReject without a request; the connection is closed. Serve
+// with a server given to [Limiter.Apply], whose ConnContext brings the
+// connection to the Handler, which then leaves those heads alone. A
+// connection that opens with a TLS handshake or the HTTP/2 preface is passed
+// through untouched: serving TLS over the listener keeps net/http's
+// *tls.Conn, and the Handler measures such requests. If another windhover
+// listener under this one (the timeouts package's) already follows the
+// connection, l joins it rather than follow it twice, in either order of
+// the two. A Limiter without head limits only counts connections; it adds
+// no cost per request.
+//
 // The listener returned has an Unwrap method returning ln. Close closes ln
 // once and is idempotent; Accept returns promptly after Close. The listener
 // is safe for concurrent use.

@@ -14,11 +14,17 @@ import (
 // net/http accepts when GODEBUG=http2xconnect=1. An upgrade to h2c alone is
 // none: net/http does not take it (RFC 9113 dropped it), and serves the
 // request as HTTP/1.1, as curl --http2 sends it to an http:// URL.
+//
+// A request with a body (a Content-Length over 0, or a Transfer-Encoding,
+// which net/http reports as a ContentLength of -1) is never an upgrade, as
+// in Kestrel (Http1Connection's IsUpgradableRequest): the bytes after its
+// head are its body, not the new protocol's. It is served as any request,
+// under the body limit, and takes no upgrade slot.
 func isUpgrade(r *http.Request) bool {
 	if r.ProtoMajor == 2 {
 		return isTunnel(r)
 	}
-	if !r.ProtoAtLeast(1, 1) || len(r.Header["Upgrade"]) == 0 || onlyH2C(r.Header["Upgrade"]) {
+	if !r.ProtoAtLeast(1, 1) || r.ContentLength != 0 || len(r.Header["Upgrade"]) == 0 || onlyH2C(r.Header["Upgrade"]) {
 		return false
 	}
 	for _, v := range r.Header["Connection"] {

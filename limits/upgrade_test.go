@@ -198,6 +198,9 @@ func TestIsUpgrade(t *testing.T) {
 		{"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n", false},
 		{"GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\n\r\n", false},
 		{"GET / HTTP/1.0\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n", false},
+		{"GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: websocket\r\nContent-Length: 0\r\n\r\n", true},
+		{"GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: websocket\r\nContent-Length: 1\r\n\r\nx", false},
+		{"GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: websocket\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", false},
 	}
 	for _, tt := range tests {
 		r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(tt.raw)))
@@ -241,5 +244,52 @@ func FuzzIsUpgrade(f *testing.F) {
 		if got != want {
 			t.Fatalf("isUpgrade(Connection: %q) = %v, want %v", connection, got, want)
 		}
+	})
+}
+
+// TestRequestWithBodyIsNoUpgrade: a request with a body is never an upgrade,
+// as in Kestrel, declared or chunked. With upgrades switched off it is
+// served, not refused; with an upgrade limit it takes no upgrade slot, even
+// when its handler hijacks the connection, which keeps its connection slot;
+// and the upgrade slot stays free for a real upgrade.
+func TestRequestWithBodyIsNoUpgrade(t *testing.T) {
+	const head = "POST /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n"
+	bodies := []string{"Content-Length: 5\r\n\r\nhello", "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"}
+
+	t.Run("NoUpgrades", func(t *testing.T) {
+		lim, err := New(Config{MaxConcurrentUpgradedConnections: NoUpgrades})
+		require.NoError(t, err)
+		s := serve(t, lim, echoLen(false, nil), h1)
+		for _, body := range bodies {
+			c := dial(t, s.Addr())
+			c.Send(t, head+body)
+			res, got := c.Response(t)
+			assert.Equal(t, 200, res.StatusCode, "%q", body)
+			assert.Equal(t, "5", got, "%q", body)
+		}
+		assert.Zero(t, lim.Stats().RejectedTotal())
+		c := dial(t, s.Addr())
+		c.Send(t, rawUpgrade)
+		res, _ := c.Response(t)
+		assert.Equal(t, 503, res.StatusCode, "an upgrade without a body is refused")
+	})
+
+	t.Run("limit", func(t *testing.T) {
+		lim, err := New(Config{MaxConcurrentUpgradedConnections: 1})
+		require.NoError(t, err)
+		s := serve(t, lim, echoUpgrade(nil), h1)
+		for i, body := range bodies {
+			c := dial(t, s.Addr())
+			c.Send(t, head+body)
+			res, err := http.ReadResponse(c.R, nil)
+			require.NoError(t, err)
+			require.Equal(t, 101, res.StatusCode, "the handler hijacked it all the same")
+			eventually(t, func() bool { return lim.Stats().ActiveConnections == int64(i+1) },
+				"the hijacked connection keeps its connection slot: %+v", lim.Stats())
+			assert.Zero(t, lim.Stats().UpgradedConnections, "no upgrade slot for %q", body)
+		}
+		upgradeClient(t, dial(t, s.Addr()))
+		assert.EqualValues(t, 1, lim.Stats().UpgradedConnections)
+		assert.Zero(t, lim.Stats().RejectedTotal())
 	})
 }

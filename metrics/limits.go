@@ -9,8 +9,10 @@ import (
 // [limits.Limiter.Stats] at each scrape:
 //
 //   - windhover_rejections_total{policy="limits",reason=...}: one series for
-//     each of the Limiter's reasons ([limits.ReasonConnectionLimit] to
-//     [limits.ReasonBodyTooLarge]), zero included, named by its String form;
+//     each of the Limiter's reasons (those whose [limits.Reason.Policy] is
+//     "limits": the connection, upgrade, head and body limits and the
+//     malformed requests its Listener refuses), zero included, named by its
+//     String form;
 //   - windhover_rejected_connections_total: Kestrel's
 //     kestrel.rejected_connections, the sum of the reasons that refuse a
 //     connection rather than a request;

@@ -24,7 +24,10 @@ import (
 // reason name (zero for the others) and the gauges.
 func limitsSeries(refused map[string]int, rejectedConns, queued, active, upgraded, accepted int) string {
 	var b strings.Builder
-	for r := limits.Reason(0); r <= limits.ReasonBodyTooLarge; r++ {
+	for r := range limits.Reason(limits.NumReasons) {
+		if r.Policy() != "limits" {
+			continue
+		}
 		name := r.String()
 		fmt.Fprintf(&b, "windhover_rejections_total{policy=\"limits\",reason=%q} %d\n", name, refused[name])
 	}

@@ -55,14 +55,15 @@ type Conn struct {
 	err     error // every read fails with it
 
 	// Shared with the goroutines that set deadlines or hijack.
-	timing atomic.Bool  // the Conn's deadline is on the wrapped Conn
-	watch  atomic.Bool  // the Conn may have to give the server's deadline back
-	pass   atomic.Bool  // no more following: everything passes through
-	fresh  atomic.Bool  // no byte of the connection yet
-	tls    atomic.Bool  // a write deadline came before the first byte
-	userDL atomic.Int64 // the read deadline last asked for, unix ns; 0 none
-	bodyN  atomic.Int64
-	failed atomic.Pointer[Error]
+	timing  atomic.Bool  // the Conn's deadline is on the wrapped Conn
+	watch   atomic.Bool  // the Conn may have to give the server's deadline back
+	pass    atomic.Bool  // no more following: everything passes through
+	fresh   atomic.Bool  // no byte of the connection yet
+	tls     atomic.Bool  // a write deadline came before the first byte
+	userDL  atomic.Int64 // the read deadline last asked for, unix ns; 0 none
+	bodyN   atomic.Int64
+	failed  atomic.Pointer[Error]
+	claimed atomic.Bool // ClaimBodyError handed the body's decision out
 }
 
 // answerTimeout bounds the writing of an answer and the reading that follows
@@ -456,6 +457,33 @@ func (c *Conn) BodyBytes() int64 { return c.bodyN.Load() }
 // trailer"), so a body reader that gets an error asks here why. It is safe to
 // call from any goroutine.
 func (c *Conn) BodyError() *Error { return c.failed.Load() }
+
+// ClaimBodyError returns the decision that failed the current request's
+// body, as [Conn.BodyError] does, to its first caller only, and nil to every
+// other: the body's reader that reports the decision with its request and
+// the connection's closer that reports it without one (a body net/http read
+// after the handler) each call it, and the decision is reported once. It is
+// safe to call from any goroutine.
+func (c *Conn) ClaimBodyError() *Error {
+	e := c.failed.Load()
+	if e == nil || !c.claimed.CompareAndSwap(false, true) {
+		return nil
+	}
+	return e
+}
+
+// HeadWire returns the Wire that applies the head's part (PartHead) to the
+// connection, the one that counts its decisions: the Wire that made c, or
+// one that joined it for that part; nil if no Wire applies it. A package
+// that owns a Wire asks it to know whether the Conn measured the request
+// heads with that Wire's limits. It is safe to call once the server reads
+// from c.
+func (c *Conn) HeadWire() *Wire {
+	if c.head.parts&PartHead == 0 {
+		return nil
+	}
+	return c.head
+}
 
 // NetConn returns the wrapped connection, as tls.Conn's method of that name
 // does.

@@ -21,9 +21,10 @@
 //	c, err := ln.Accept()                    // TCP or Unix
 //	return w.Conn(c), err
 //
-// and, for the request-level pieces ([Conn.BodyBytes], [Conn.BodyError]),
-// srv.ConnContext chains [ConnContext], after which [FromContext] finds the
-// Conn under a request.
+// and, for the request-level pieces ([Conn.BodyBytes], [Conn.BodyError],
+// [Conn.ClaimBodyError]), srv.ConnContext chains [ConnContext], after which
+// [FromContext] finds the Conn under a request; [Conn.HeadWire] tells which
+// Wire measured its heads.
 //
 // # What is counted
 //

@@ -1,7 +1,9 @@
 package h1wire
 
 import (
+	"io"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -70,5 +72,61 @@ func TestTimersOnly(t *testing.T) {
 	expect(t, c, 200, "POST 3 0")
 	if len(d.list()) != 0 {
 		t.Fatalf("decisions %v", d.list())
+	}
+}
+
+// TestHeadWire: the Wire that applies the head's part is the one that made
+// the Conn, or the one that joined it for that part; a Conn whose Wires
+// have no head part has none.
+func TestHeadWire(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	head := New(Config{Parts: PartHead})
+	timers := New(Config{Parts: PartTimers})
+	all := New(Config{})
+
+	if got := head.Conn(a).HeadWire(); got != head {
+		t.Errorf("a head Wire's Conn: HeadWire %p, want %p", got, head)
+	}
+	wc := timers.Conn(a)
+	if got := wc.HeadWire(); got != nil {
+		t.Errorf("a timers Wire's Conn: HeadWire %p, want nil", got)
+	}
+	head.Join(wc)
+	if got := wc.HeadWire(); got != head {
+		t.Errorf("after the head Wire joined: HeadWire %p, want %p", got, head)
+	}
+	wc = all.Conn(a)
+	timers.Join(wc)
+	if got := wc.HeadWire(); got != all {
+		t.Errorf("after a timers Wire joined: HeadWire %p, want %p", got, all)
+	}
+}
+
+// TestClaimBodyError: the decision on a body is handed out once, and its
+// BodyError stays.
+func TestClaimBodyError(t *testing.T) {
+	claims := make(chan [2]*Error, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		wc := FromContext(r.Context())
+		first, second := wc.ClaimBodyError(), wc.ClaimBodyError()
+		if wc.BodyError() != first {
+			t.Error("BodyError changed after the claim")
+		}
+		claims <- [2]*Error{first, second}
+	})
+	s, _ := start(t, Config{}, h, testserver.H1)
+	c := testserver.Dial(t, s.Addr())
+	c.Send(t, "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
+	got := <-claims
+	if got[0] == nil || got[0].Reason != ReasonInvalidChunkedBody || got[1] != nil {
+		t.Fatalf("claims %v, %v: want the decision, then nil", got[0], got[1])
+	}
+	c = testserver.Dial(t, s.Addr())
+	c.Send(t, get("/"))
+	if got := <-claims; got[0] != nil || got[1] != nil {
+		t.Fatalf("claims %v, %v without a decision", got[0], got[1])
 	}
 }
