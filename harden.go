@@ -328,15 +328,15 @@ func (s *Server) apply(srv *http.Server, cfg Config, app http.Handler) error {
 		// The probes are under the limits on sizes and times, which bound
 		// what a probe may send, and nothing else.
 		if cfg.ReadyPath != "" {
-			paths[cfg.ReadyPath] = s.lim.Handler(s.pol.Handler(s.group.ReadyHandler()))
+			paths[cfg.ReadyPath] = s.lim.Handler(s.pol.Handler(s.routed(cfg.ReadyPath, s.group.ReadyHandler())))
 		}
 		if cfg.LivePath != "" {
-			paths[cfg.LivePath] = s.lim.Handler(s.pol.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			paths[cfg.LivePath] = s.lim.Handler(s.pol.Handler(s.routed(cfg.LivePath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				_, _ = io.WriteString(w, "ok\n")
-			})))
+			}))))
 		}
 		if cfg.MetricsPath != "" {
-			paths[cfg.MetricsPath] = s.hosts.Handler(s.lim.Handler(s.certs.Handler(s.pol.Handler(http.HandlerFunc(s.serveMetrics)))))
+			paths[cfg.MetricsPath] = s.hosts.Handler(s.lim.Handler(s.certs.Handler(s.pol.Handler(s.routed(cfg.MetricsPath, http.HandlerFunc(s.serveMetrics))))))
 		}
 		h = &exempt{next: h, paths: paths}
 	}
@@ -461,6 +461,17 @@ func (e *exempt) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e.next.ServeHTTP(w, r)
+}
+
+// routed serves h as the route path in the HTTP metrics (http_route), as a
+// ServeMux's pattern names the application's routes: the path, matched
+// exactly by exempt, is the pattern, set on the request as a ServeMux sets
+// it.
+func (s *Server) routed(path string, h http.Handler) http.Handler {
+	return s.met.Route(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Pattern = path
+		h.ServeHTTP(w, r)
+	}))
 }
 
 // serveMetrics serves Config.MetricsPath: the registry given to Register,
