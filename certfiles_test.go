@@ -149,3 +149,27 @@ func TestRunEndpoints(t *testing.T) {
 	_, err = os.Stat(sock)
 	assert.True(t, os.IsNotExist(err), "the socket file removed: %v", err)
 }
+
+// TestCertificateWithClientCertificates: Config.Certificate gives a server
+// without a TLSConfig the TLS that client certificates need, as an https
+// endpoint with a ClientCertificateMode in appsettings.json does; without
+// it, asking for client certificates is refused.
+func TestCertificateWithClientCertificates(t *testing.T) {
+	dir := t.TempDir()
+	ca := testcert.NewCA(t, "test CA")
+	cert, key := ca.Server(t).Write(t, dir, "server")
+	cfg, err := windhover.ParseConfig([]byte(`{"Kestrel":{"Endpoints":{"Https":{"Url":"https://127.0.0.1:0",
+		"Certificate":{"Path":"` + cert + `","KeyPath":"` + key + `"}, "ClientCertificateMode":"RequireCertificate"}}},
+		"Windhover":{"ClientCertificates":{"ClientCAs":["` + ca.WriteCA(t, dir) + `"]}}}`))
+	require.NoError(t, err)
+	srv := &http.Server{}
+	_, err = windhover.Harden(srv, cfg)
+	require.NoError(t, err)
+	require.NotNil(t, srv.TLSConfig)
+	assert.NotNil(t, srv.TLSConfig.GetCertificate)
+
+	cfg.Certificate = windhover.CertificateFiles{}
+	cfg.Endpoints = nil
+	_, err = windhover.Harden(&http.Server{}, cfg)
+	assert.ErrorContains(t, err, "no TLSConfig")
+}

@@ -306,9 +306,9 @@ func chain(first, then func(*http.Request, error)) func(*http.Request, error) {
 
 // apply wraps app in the policies and applies their settings to srv.
 func (s *Server) apply(srv *http.Server, cfg Config, app http.Handler) error {
-	if srv.TLSConfig == nil && asksForCertificates(cfg.ClientCertificates) && len(cfg.ClientCertificates.TrustedProxies) == 0 {
+	if srv.TLSConfig == nil && s.files == nil && asksForCertificates(cfg.ClientCertificates) && len(cfg.ClientCertificates.TrustedProxies) == 0 {
 		return errors.New("windhover: Config.ClientCertificates asks for client certificates, but the server has no TLSConfig: " +
-			"give srv a TLSConfig, or set Config.ClientCertificates.TrustedProxies to take certificates forwarded by a proxy that terminates TLS")
+			"give srv a TLSConfig or Config.Certificate, or set Config.ClientCertificates.TrustedProxies to take certificates forwarded by a proxy that terminates TLS")
 	}
 	// Outermost first: every request is counted for the drain and
 	// measured; then refused as cheaply as possible, a flooding client
