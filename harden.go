@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -612,12 +613,27 @@ func (s *Server) Run(ctx context.Context, lns ...net.Listener) error {
 			return err
 		}
 		if l.tls {
+			s.offerH2()
 			s.group.AddTLS(s.srv, s.Listener(l.ln), "", "")
 		} else {
 			s.group.Add(s.srv, s.Listener(l.ln))
 		}
 	}
 	return s.group.Run(ctx)
+}
+
+// offerH2 names "h2" in the server's TLSConfig if the server speaks HTTP/2
+// over TLS. net/http sets HTTP/2 up once a server, at its first Serve or
+// ServeTLS, and a plaintext Serve that comes first sets it up only if the
+// TLSConfig names "h2" (golang/go#15908): without it, a server served on
+// plaintext and TLS listeners at once, as an http and an https endpoint
+// are, would speak HTTP/2 over TLS or not by which listener started first.
+func (s *Server) offerH2() {
+	c := s.srv.TLSConfig
+	if p := s.srv.Protocols; c == nil || (p != nil && !p.HTTP2()) || slices.Contains(c.NextProtos, "h2") {
+		return
+	}
+	c.NextProtos = append(slices.Clone(c.NextProtos), "h2")
 }
 
 // watch registers the metrics of a Unix socket served, with the registry
