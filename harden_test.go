@@ -345,44 +345,6 @@ func gracefulConfig(delay time.Duration) graceful.Config {
 	return graceful.Config{DrainDelay: delay, ShutdownTimeout: 5 * time.Second, Signals: []os.Signal{}}
 }
 
-// TestHardenRunPlaintextAndTLS: a server Run serves on an http and an
-// https endpoint at once speaks HTTP/2 over TLS, whichever listener net/http
-// sets the server up from first.
-func TestHardenRunPlaintextAndTLS(t *testing.T) {
-	dir := t.TempDir()
-	ca := testcert.NewCA(t, "test CA")
-	cert, key := ca.Server(t).Write(t, dir, "server")
-	cfg, err := windhover.ParseConfig([]byte(`{"Kestrel":{"Endpoints":{"A":{"Url":"http://127.0.0.1:0"},
-		"B":{"Url":"https://127.0.0.1:0","Certificate":{"Path":"` + cert + `","KeyPath":"` + key + `"}}}}}`))
-	require.NoError(t, err)
-	cfg.Shutdown = gracefulConfig(0)
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, r.Proto) })}
-	s, err := windhover.Harden(srv, cfg)
-	require.NoError(t, err)
-	addrs, err := s.Listen()
-	require.NoError(t, err)
-	require.Len(t, addrs, 2)
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- s.Run(ctx) }()
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}, ForceAttemptHTTP2: true}
-	defer tr.CloseIdleConnections()
-	for i, want := range []string{"HTTP/1.1", "HTTP/2.0"} {
-		res, err := (&http.Client{Transport: tr}).Get([]string{"http://", "https://"}[i] + addrs[i].String() + "/")
-		require.NoError(t, err)
-		b, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		assert.Equal(t, want, string(b))
-	}
-	cancel()
-	select {
-	case err := <-ran:
-		assert.NoError(t, err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return")
-	}
-}
-
 // TestHardenRunTLS: Run serves TLS with the server's own certificate, HTTP/2
 // by ALPN, and client certificates asked for by host name (SNI).
 func TestHardenRunTLS(t *testing.T) {
