@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,6 +48,36 @@ func (m *secretMount) write(p testcert.Pair) {
 	}
 }
 
+// runFile hardens a server that answers with the request's protocol on the
+// appsettings.json settings, runs it on their endpoints, and returns it, the
+// addresses it listens on, and a function that stops it and waits for Run
+// to return nil, which the end of the test calls if the test did not.
+func runFile(t *testing.T, settings string) (*windhover.Server, []net.Addr, func()) {
+	t.Helper()
+	cfg, err := windhover.ParseConfig([]byte(settings))
+	require.NoError(t, err)
+	cfg.Shutdown = gracefulConfig(0)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, r.Proto) })}
+	s, err := windhover.Harden(srv, cfg)
+	require.NoError(t, err)
+	addrs, err := s.Listen()
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- s.Run(ctx) }()
+	stop := sync.OnceFunc(func() {
+		cancel()
+		select {
+		case err := <-ran:
+			assert.NoError(t, err)
+		case <-time.After(10 * time.Second):
+			t.Error("Run did not return")
+		}
+	})
+	t.Cleanup(stop)
+	return s, addrs, stop
+}
+
 // TestCertificateReload: a certificate swapped in a Kubernetes secret mount
 // is served to the next handshakes, without a restart, while a connection
 // made before keeps working; a swap that does not load keeps the last good
@@ -55,23 +87,9 @@ func TestCertificateReload(t *testing.T) {
 	m := &secretMount{t: t, dir: t.TempDir()}
 	first := ca.Server(t, "first.test")
 	m.write(first)
-	cfg, err := windhover.ParseConfig([]byte(`{"Kestrel":{"Endpoints":{"Https":{"Url":"https://127.0.0.1:0",
-		"Certificate":{"Path":"` + filepath.Join(m.dir, "tls.crt") + `","KeyPath":"` + filepath.Join(m.dir, "tls.key") + `"}}}}}`))
-	require.NoError(t, err)
-	cfg.Shutdown = gracefulConfig(0)
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, r.Proto) })}
-	s, err := windhover.Harden(srv, cfg)
-	require.NoError(t, err)
-	addrs, err := s.Listen()
-	require.NoError(t, err)
+	s, addrs, _ := runFile(t, `{"Kestrel":{"Endpoints":{"Https":{"Url":"https://127.0.0.1:0",
+		"Certificate":{"Path":"`+filepath.Join(m.dir, "tls.crt")+`","KeyPath":"`+filepath.Join(m.dir, "tls.key")+`"}}}}}`)
 	require.Len(t, addrs, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-ran
-	})
 
 	// served returns the serial of the certificate a new handshake gets.
 	served := func() string {
@@ -112,20 +130,10 @@ func TestCertificateReload(t *testing.T) {
 // socket, with the protocols they ask for.
 func TestRunEndpoints(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "http.sock")
-	cfg, err := windhover.ParseConfig([]byte(`{"Kestrel":{"Endpoints":{
+	_, addrs, stop := runFile(t, `{"Kestrel":{"Endpoints":{
 		"A":{"Url":"http://localhost:0"},
-		"B":{"Url":"http://unix:` + sock + `"}}}}`))
-	require.NoError(t, err)
-	cfg.Shutdown = gracefulConfig(0)
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, r.Proto) })}
-	s, err := windhover.Harden(srv, cfg)
-	require.NoError(t, err)
-	addrs, err := s.Listen()
-	require.NoError(t, err)
+		"B":{"Url":"http://unix:`+sock+`"}}}}`)
 	require.Len(t, addrs, 2)
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- s.Run(ctx) }()
 
 	res, err := http.Get("http://" + addrs[0].String() + "/")
 	require.NoError(t, err)
@@ -139,13 +147,52 @@ func TestRunEndpoints(t *testing.T) {
 	res.Body.Close()
 	assert.Equal(t, 200, res.StatusCode)
 
-	cancel()
-	select {
-	case err := <-ran:
-		assert.NoError(t, err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return")
-	}
+	stop()
 	_, err = os.Stat(sock)
 	assert.True(t, os.IsNotExist(err), "the socket file removed: %v", err)
+}
+
+// TestCertificateWithClientCertificates: Config.Certificate gives a server
+// without a TLSConfig the TLS that client certificates need, as an https
+// endpoint with a ClientCertificateMode in appsettings.json does; without
+// it, asking for client certificates is refused.
+func TestCertificateWithClientCertificates(t *testing.T) {
+	dir := t.TempDir()
+	ca := testcert.NewCA(t, "test CA")
+	cert, key := ca.Server(t).Write(t, dir, "server")
+	cfg, err := windhover.ParseConfig([]byte(`{"Kestrel":{"Endpoints":{"Https":{"Url":"https://127.0.0.1:0",
+		"Certificate":{"Path":"` + cert + `","KeyPath":"` + key + `"}, "ClientCertificateMode":"RequireCertificate"}}},
+		"Windhover":{"ClientCertificates":{"ClientCAs":["` + ca.WriteCA(t, dir) + `"]}}}`))
+	require.NoError(t, err)
+	srv := &http.Server{}
+	_, err = windhover.Harden(srv, cfg)
+	require.NoError(t, err)
+	require.NotNil(t, srv.TLSConfig)
+	assert.NotNil(t, srv.TLSConfig.GetCertificate)
+
+	cfg.Certificate = windhover.CertificateFiles{}
+	cfg.Endpoints = nil
+	_, err = windhover.Harden(&http.Server{}, cfg)
+	assert.ErrorContains(t, err, "no TLSConfig")
+}
+
+// TestRunPlaintextAndTLS: a server Run serves on an http and an https
+// endpoint at once speaks HTTP/2 over TLS, whichever listener net/http sets
+// the server up from first.
+func TestRunPlaintextAndTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca := testcert.NewCA(t, "test CA")
+	cert, key := ca.Server(t).Write(t, dir, "server")
+	_, addrs, _ := runFile(t, `{"Kestrel":{"Endpoints":{"A":{"Url":"http://127.0.0.1:0"},
+		"B":{"Url":"https://127.0.0.1:0","Certificate":{"Path":"`+cert+`","KeyPath":"`+key+`"}}}}}`)
+	require.Len(t, addrs, 2)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}, ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	for i, want := range []string{"HTTP/1.1", "HTTP/2.0"} {
+		res, err := (&http.Client{Transport: tr}).Get([]string{"http://", "https://"}[i] + addrs[i].String() + "/")
+		require.NoError(t, err)
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		assert.Equal(t, want, string(b))
+	}
 }

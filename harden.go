@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -306,9 +307,9 @@ func chain(first, then func(*http.Request, error)) func(*http.Request, error) {
 
 // apply wraps app in the policies and applies their settings to srv.
 func (s *Server) apply(srv *http.Server, cfg Config, app http.Handler) error {
-	if srv.TLSConfig == nil && asksForCertificates(cfg.ClientCertificates) && len(cfg.ClientCertificates.TrustedProxies) == 0 {
+	if srv.TLSConfig == nil && s.files == nil && asksForCertificates(cfg.ClientCertificates) && len(cfg.ClientCertificates.TrustedProxies) == 0 {
 		return errors.New("windhover: Config.ClientCertificates asks for client certificates, but the server has no TLSConfig: " +
-			"give srv a TLSConfig, or set Config.ClientCertificates.TrustedProxies to take certificates forwarded by a proxy that terminates TLS")
+			"give srv a TLSConfig or Config.Certificate, or set Config.ClientCertificates.TrustedProxies to take certificates forwarded by a proxy that terminates TLS")
 	}
 	// Outermost first: every request is counted for the drain and
 	// measured; then refused as cheaply as possible, a flooding client
@@ -328,15 +329,15 @@ func (s *Server) apply(srv *http.Server, cfg Config, app http.Handler) error {
 		// The probes are under the limits on sizes and times, which bound
 		// what a probe may send, and nothing else.
 		if cfg.ReadyPath != "" {
-			paths[cfg.ReadyPath] = s.lim.Handler(s.pol.Handler(s.group.ReadyHandler()))
+			paths[cfg.ReadyPath] = s.lim.Handler(s.pol.Handler(s.routed(cfg.ReadyPath, s.group.ReadyHandler())))
 		}
 		if cfg.LivePath != "" {
-			paths[cfg.LivePath] = s.lim.Handler(s.pol.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			paths[cfg.LivePath] = s.lim.Handler(s.pol.Handler(s.routed(cfg.LivePath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				_, _ = io.WriteString(w, "ok\n")
-			})))
+			}))))
 		}
 		if cfg.MetricsPath != "" {
-			paths[cfg.MetricsPath] = s.hosts.Handler(s.lim.Handler(s.certs.Handler(s.pol.Handler(http.HandlerFunc(s.serveMetrics)))))
+			paths[cfg.MetricsPath] = s.hosts.Handler(s.lim.Handler(s.certs.Handler(s.pol.Handler(s.routed(cfg.MetricsPath, http.HandlerFunc(s.serveMetrics))))))
 		}
 		h = &exempt{next: h, paths: paths}
 	}
@@ -461,6 +462,17 @@ func (e *exempt) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e.next.ServeHTTP(w, r)
+}
+
+// routed serves h as the route path in the HTTP metrics (http_route), as a
+// ServeMux's pattern names the application's routes: the path, matched
+// exactly by exempt, is the pattern, set on the request as a ServeMux sets
+// it.
+func (s *Server) routed(path string, h http.Handler) http.Handler {
+	return s.met.Route(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Pattern = path
+		h.ServeHTTP(w, r)
+	}))
 }
 
 // serveMetrics serves Config.MetricsPath: the registry given to Register,
@@ -601,12 +613,27 @@ func (s *Server) Run(ctx context.Context, lns ...net.Listener) error {
 			return err
 		}
 		if l.tls {
+			s.offerH2()
 			s.group.AddTLS(s.srv, s.Listener(l.ln), "", "")
 		} else {
 			s.group.Add(s.srv, s.Listener(l.ln))
 		}
 	}
 	return s.group.Run(ctx)
+}
+
+// offerH2 names "h2" in the server's TLSConfig if the server speaks HTTP/2
+// over TLS. net/http sets HTTP/2 up once a server, at its first Serve or
+// ServeTLS, and a plaintext Serve that comes first sets it up only if the
+// TLSConfig names "h2" (golang/go#15908): without it, a server served on
+// plaintext and TLS listeners at once, as an http and an https endpoint
+// are, would speak HTTP/2 over TLS or not by which listener started first.
+func (s *Server) offerH2() {
+	c := s.srv.TLSConfig
+	if p := s.srv.Protocols; c == nil || (p != nil && !p.HTTP2()) || slices.Contains(c.NextProtos, "h2") {
+		return
+	}
+	c.NextProtos = append(slices.Clone(c.NextProtos), "h2")
 }
 
 // watch registers the metrics of a Unix socket served, with the registry

@@ -130,6 +130,7 @@ func TestHardenComposes(t *testing.T) {
 			code, body = do(t, ts, "GET", "/metrics", "example.com", "")
 			assert.Equal(t, 200, code)
 			assert.Contains(t, body, "windhover_rejections_total")
+			assert.Contains(t, body, `http_route="/readyz"`, "a probe is measured as its route")
 			code, _ = do(t, ts, "GET", "/metrics", "10.1.2.3", "")
 			assert.Equal(t, http.StatusBadRequest, code)
 			// The rate limit: the two POSTs and four GETs take the bucket's

@@ -1,49 +1,20 @@
 package main
 
 import (
-	"crypto/x509"
-	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 
 	"github.com/windhover/windhover/certauth"
 )
 
-// newCertPolicy builds the client-certificate policy. -trusted-proxies
-// reaches it only with -client-ca: a forwarded certificate that cannot be
-// validated is not believed, and the policy, trusting nobody, then removes
-// X-Client-Cert from every request, so that no handler takes it for one a
-// proxy vouched for. The proxies may still be trusted for X-Forwarded-For.
-func newCertPolicy(o options, onReject func(*http.Request, error)) (*certauth.Policy, error) {
-	cfg := certauth.Config{OnReject: onReject}
-	var err error
-	if cfg.Mode, err = parseMode(o.clientCertMode); err != nil {
-		return nil, err
-	}
-	if cfg.Hosts, err = parseHostModes(o.clientCertHosts); err != nil {
-		return nil, err
-	}
-	if o.clientCA == "" {
-		if asks(cfg) {
-			return nil, errors.New("-client-cert-mode and -client-cert-hosts ask for client certificates, which need -client-ca")
-		}
-		return certauth.New(cfg)
-	}
-	if cfg.ClientCAs, err = loadPool(o.clientCA); err != nil {
-		return nil, err
-	}
-	cfg.TrustedProxies = splitList(o.trustedProxies)
-	return certauth.New(cfg)
-}
-
-// asks reports whether cfg asks some TLS clients for a certificate.
-func asks(cfg certauth.Config) bool {
-	if cfg.Mode != certauth.NoCertificate {
+// asksForCertificates reports whether cc asks some TLS clients for a
+// certificate.
+func asksForCertificates(cc certauth.Config) bool {
+	if cc.Mode != certauth.NoCertificate {
 		return true
 	}
-	for _, m := range cfg.Hosts {
+	for _, m := range cc.Hosts {
 		if m != certauth.NoCertificate {
 			return true
 		}
@@ -83,18 +54,6 @@ func parseHostModes(s string) (map[string]certauth.Mode, error) {
 		modes[strings.TrimSpace(name)] = m
 	}
 	return modes, nil
-}
-
-func loadPool(file string) (*x509.CertPool, error) {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("-client-ca: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(data) {
-		return nil, fmt.Errorf("-client-ca %s: no PEM certificate in it", file)
-	}
-	return pool, nil
 }
 
 // splitList splits a ';'-separated list, dropping empty entries.

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 
+	"github.com/windhover/windhover"
 	"github.com/windhover/windhover/unixsock"
 )
 
@@ -16,31 +17,68 @@ type endpoint struct {
 	url string
 }
 
-func newEndpoint(o options, ln net.Listener) endpoint {
-	if ln.Addr().Network() == "unix" {
-		return endpoint{ln, false, "unix:" + ln.Addr().String()}
-	}
-	if o.tlsCert != "" {
-		return endpoint{ln, true, "https://" + ln.Addr().String()}
-	}
-	return endpoint{ln, false, "http://" + ln.Addr().String()}
+// newEndpoint is ln, serving TLS if tls is set and ln is not a Unix socket
+// (a proxy in front of one terminates TLS).
+func newEndpoint(ln net.Listener, tls bool) endpoint {
+	tls = tls && ln.Addr().Network() != "unix"
+	return endpoint{ln, tls, urlOf(ln.Addr(), tls)}
 }
 
-// listen returns the listeners to serve on: those systemd passed by socket
-// activation if it did (TCP ones serve TLS with -tls-cert), otherwise those
-// -addr and -unix ask for, the Unix socket opened by unixsock (mode 0660, a
-// stale file replaced, a live one refused). With bare, only -addr and -unix
-// count, and the socket is opened by net.Listen.
-func listen(o options, bare bool, logger *slog.Logger) ([]endpoint, error) {
-	if !bare {
-		ss, err := unixsock.Activated(true)
-		switch {
-		case err == nil:
-			return inherited(o, ss, logger)
-		case !errors.Is(err, unixsock.ErrNotActivated):
-			return nil, fmt.Errorf("systemd socket activation: %w", err)
+// urlOf is the URL of a listener's address: unix:/path, or http:// or
+// https:// and the host and port.
+func urlOf(a net.Addr, tls bool) string {
+	switch {
+	case a.Network() == "unix":
+		return "unix:" + a.String()
+	case tls:
+		return "https://" + a.String()
+	}
+	return "http://" + a.String()
+}
+
+// listen opens what the hardened server h serves on, and returns the
+// listeners to give to Run and their URLs: the sockets systemd passed by
+// socket activation if it did, TCP ones serving TLS if the server has a
+// certificate; otherwise the file's Kestrel.Endpoints, opened by h.Listen
+// (Run serves them when it is given no listener), unless -addr or -unix is
+// given; otherwise those -addr and -unix ask for.
+func listen(st settings, h *windhover.Server, logger *slog.Logger) ([]net.Listener, []string, error) {
+	tls := hasCertificate(st.cfg)
+	eps, err := inherited(tls, logger)
+	switch {
+	case err != nil:
+		return nil, nil, err
+	case eps == nil && !st.flagListeners():
+		addrs, err := h.Listen()
+		if err != nil {
+			return nil, nil, err
+		}
+		return nil, endpointURLs(st.cfg.Endpoints, addrs), nil
+	case eps == nil:
+		if eps, err = flagEndpoints(st.options, tls, false); err != nil {
+			return nil, nil, err
 		}
 	}
+	lns := make([]net.Listener, len(eps))
+	urls := make([]string, len(eps))
+	for i, ep := range eps {
+		lns[i], urls[i] = ep.ln, ep.url
+		if !ep.tls {
+			lns[i] = windhover.Plaintext(ep.ln)
+		}
+	}
+	return lns, urls, nil
+}
+
+// hasCertificate reports whether cfg gives the server a certificate.
+func hasCertificate(cfg windhover.Config) bool {
+	return cfg.Certificate != (windhover.CertificateFiles{}) || len(cfg.SniCertificates) > 0
+}
+
+// flagEndpoints opens the listeners -addr and -unix ask for, the Unix socket
+// by unixsock (mode 0660, a stale file replaced, a live one refused), or by
+// net.Listen with bare.
+func flagEndpoints(o options, tls, bare bool) ([]endpoint, error) {
 	var eps []endpoint
 	fail := func(err error) ([]endpoint, error) {
 		for _, ep := range eps {
@@ -53,7 +91,7 @@ func listen(o options, bare bool, logger *slog.Logger) ([]endpoint, error) {
 		if err != nil {
 			return fail(err)
 		}
-		eps = append(eps, newEndpoint(o, ln))
+		eps = append(eps, newEndpoint(ln, tls))
 	}
 	if o.unix != "" {
 		var ln net.Listener
@@ -66,13 +104,21 @@ func listen(o options, bare bool, logger *slog.Logger) ([]endpoint, error) {
 		if err != nil {
 			return fail(fmt.Errorf("-unix: %w", err))
 		}
-		eps = append(eps, newEndpoint(o, ln))
+		eps = append(eps, newEndpoint(ln, false))
 	}
 	return eps, nil
 }
 
-// inherited serves on every listening socket systemd passed.
-func inherited(o options, ss unixsock.Sockets, logger *slog.Logger) ([]endpoint, error) {
+// inherited returns every listening socket systemd passed, or nil if the
+// server was not started by socket activation.
+func inherited(tls bool, logger *slog.Logger) ([]endpoint, error) {
+	ss, err := unixsock.Activated(true)
+	switch {
+	case errors.Is(err, unixsock.ErrNotActivated):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("systemd socket activation: %w", err)
+	}
 	var eps []endpoint
 	for _, s := range ss {
 		if s.Listener == nil {
@@ -80,7 +126,7 @@ func inherited(o options, ss unixsock.Sockets, logger *slog.Logger) ([]endpoint,
 			_ = s.Close()
 			continue
 		}
-		ep := newEndpoint(o, s.Listener)
+		ep := newEndpoint(s.Listener, tls)
 		logger.Info("inherited from systemd", "name", s.Name, "fd", s.FD, "url", ep.url)
 		eps = append(eps, ep)
 	}
@@ -88,4 +134,28 @@ func inherited(o options, ss unixsock.Sockets, logger *slog.Logger) ([]endpoint,
 		return nil, errors.New("systemd socket activation passed no listening socket")
 	}
 	return eps, nil
+}
+
+// endpointURLs are the URLs of addrs, the addresses windhover.Server.Listen
+// opened for eps: one for each endpoint, in order, and for localhost on a
+// fixed port, 127.0.0.1 then ::1 (either may be missing).
+func endpointURLs(eps []windhover.Endpoint, addrs []net.Addr) []string {
+	urls := make([]string, len(addrs))
+	j := -1
+	for i, a := range addrs {
+		if j < 0 || i == 0 || !sameLocalhost(eps[j], addrs[i-1], a) {
+			j++
+		}
+		urls[i] = urlOf(a, eps[j].TLS)
+	}
+	return urls
+}
+
+// sameLocalhost reports whether v4 and v6 are the two listeners of ep, a
+// localhost endpoint: 127.0.0.1 and ::1 on one port.
+func sameLocalhost(ep windhover.Endpoint, v4, v6 net.Addr) bool {
+	host, _, _ := net.SplitHostPort(ep.Address)
+	a, ok1 := v4.(*net.TCPAddr)
+	b, ok2 := v6.(*net.TCPAddr)
+	return host == "localhost" && ok1 && ok2 && a.Port == b.Port && a.IP.To4() != nil && b.IP.Equal(net.IPv6loopback)
 }

@@ -39,19 +39,29 @@ func get(t *testing.T, c *http.Client, url string) (int, string) {
 // and a function that stops it and returns run's error.
 func start(t *testing.T, args ...string) (string, *testserver.SyncBuffer, func() error) {
 	t.Helper()
+	urls, logs, stop := serve(t, append([]string{"-addr", "127.0.0.1:0"}, args...)...)
+	require.Len(t, urls, 1)
+	require.Regexp(t, `^https?://127\.0\.0\.1:`, urls[0])
+	return urls[0], logs, stop
+}
+
+// serve runs the server with args and returns the URLs of its ready line
+// and a function that stops it and returns run's error.
+func serve(t *testing.T, args ...string) ([]string, *testserver.SyncBuffer, func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	logs := &testserver.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), pw, logs)
+		done <- run(ctx, args, pw, logs)
 		pw.Close()
 	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')
 	require.NoError(t, err, "logs: %s", logs)
 	go func() { _, _ = io.Copy(io.Discard, pr) }()
-	url := strings.TrimSpace(strings.TrimPrefix(line, "windhover example server listening on "))
-	require.Regexp(t, `^https?://127\.0\.0\.1:`, url, line)
+	const prefix = "windhover example server listening on "
+	require.True(t, strings.HasPrefix(line, prefix), line)
 	stop := func() error {
 		cancel()
 		select {
@@ -63,7 +73,7 @@ func start(t *testing.T, args ...string) (string, *testserver.SyncBuffer, func()
 		}
 	}
 	t.Cleanup(func() { cancel() })
-	return url, logs, stop
+	return strings.Fields(strings.TrimPrefix(line, prefix)), logs, stop
 }
 
 func TestServerRoutesAndLimits(t *testing.T) {
@@ -584,12 +594,13 @@ func TestServerHandshakeErrorLogLimited(t *testing.T) {
 	assert.LessOrEqual(t, lines, maxLines(elapsed), "in %v", elapsed)
 }
 
-// TestServerKestrelConfig runs the server on a -config file with Kestrel's
-// "MaxRequestBodySize": 0 (no body at all) and "AllowedHosts": "[::]" (any
-// host), and checks both on the wire: a bodiless request to /upload is
-// served, a one-byte body gets 413, and any host name is let through.
+// TestServerKestrelConfig runs the server on an appsettings.json with
+// Kestrel's "MaxRequestBodySize": 0 (no body at all) and "AllowedHosts":
+// "[::]" (any host), and checks both on the wire: a bodiless request to
+// /upload is served, a one-byte body gets 413, and any host name is let
+// through.
 func TestServerKestrelConfig(t *testing.T) {
-	url, _, stop := start(t, "-config", writeConfig(t, `{"Limits": {"MaxRequestBodySize": 0}, "AllowedHosts": "[::]"}`))
+	url, _, stop := start(t, "-config", writeConfig(t, `{"Kestrel": {"Limits": {"MaxRequestBodySize": 0}}, "AllowedHosts": "[::]"}`))
 	addr := strings.TrimPrefix(url, "http://")
 	for _, tt := range []struct {
 		req  string
@@ -606,4 +617,103 @@ func TestServerKestrelConfig(t *testing.T) {
 		assert.Equal(t, tt.code, res.StatusCode, "%q", tt.req)
 	}
 	require.NoError(t, stop())
+}
+
+// TestServerAppsettings runs the server on an ASP.NET Core appsettings.json
+// alone: it listens on the file's two endpoints, http and https, with a
+// certificate per server name (Sni), and enforces the file's limits,
+// AllowedHosts and client certificate modes; a flag given overrides the
+// file's setting.
+func TestServerAppsettings(t *testing.T) {
+	dir := t.TempDir()
+	ca := testcert.NewCA(t, "example CA")
+	cert, key := ca.Server(t).Write(t, dir, "server")
+	apiCert, apiKey := ca.Server(t, "api.localhost").Write(t, dir, "api")
+	settings := fmt.Sprintf(`{
+	  "Logging": {"LogLevel": {"Default": "Information"}},
+	  "AllowedHosts": "localhost;127.0.0.1;api.localhost",
+	  "Kestrel": {
+	    "Limits": {"MaxRequestBodySize": 100, "MaxRequestHeaderCount": 20},
+	    "Endpoints": {
+	      "Http": {"Url": "http://127.0.0.1:0"},
+	      "Https": {
+	        "Url": "https://127.0.0.1:0",
+	        "Certificate": {"Path": %q, "KeyPath": %q},
+	        "ClientCertificateMode": "AllowCertificate",
+	        "Sni": {"api.localhost": {"Certificate": {"Path": %q, "KeyPath": %q}, "ClientCertificateMode": "RequireCertificate"}}
+	      }
+	    }
+	  },
+	  "Windhover": {"ClientCertificates": {"ClientCAs": [%q]}}
+	}`, cert, key, apiCert, apiKey, ca.WriteCA(t, dir))
+	urls, logs, stop := serve(t, "-config", writeConfig(t, settings), "-max-header-count", "10")
+	require.Len(t, urls, 2)
+	require.Regexp(t, `^http://127\.0\.0\.1:\d+$`, urls[0])
+	require.Regexp(t, `^https://127\.0\.0\.1:\d+$`, urls[1])
+
+	alice := ca.Client(t, "alice")
+	client := func(certs ...tls.Certificate) *http.Client {
+		c := &http.Client{Transport: &http.Transport{
+			TLSClientConfig:   &tls.Config{RootCAs: ca.Pool(), Certificates: certs},
+			ForceAttemptHTTP2: true,
+		}}
+		t.Cleanup(c.CloseIdleConnections)
+		return c
+	}
+	do := func(c *http.Client, method, url, host, body string, header int) (*http.Response, error) {
+		req, err := http.NewRequest(method, url, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Host = host
+		for i := range header {
+			req.Header.Set(fmt.Sprintf("X-%d", i), "x")
+		}
+		res, err := c.Do(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+		}
+		return res, err
+	}
+	for _, tc := range []struct {
+		name         string
+		client       *http.Client
+		method, path string
+		url, host    string
+		body         string
+		header       int
+		code         int
+	}{
+		{"http", client(), "GET", "/", urls[0], "localhost", "", 0, 200},
+		{"the body limit", client(), "POST", "/upload", urls[0], "localhost", strings.Repeat("x", 101), 0, 413},
+		{"AllowedHosts", client(), "GET", "/", urls[0], "evil.example", "", 0, 400},
+		{"-max-header-count over the file's", client(), "GET", "/", urls[0], "localhost", "", 12, 431},
+		{"https", client(), "POST", "/upload", urls[1], "localhost", strings.Repeat("x", 100), 0, 200},
+		{"allowed, not sent", client(), "GET", "/whoami", urls[1], "localhost", "", 0, 403},
+		{"allowed, sent", client(alice.TLS()), "GET", "/whoami", urls[1], "localhost", "", 0, 200},
+		{"required, sent", client(alice.TLS()), "GET", "/whoami", urls[1], "api.localhost", "", 0, 200},
+		{"required, not sent", client(), "GET", "/", urls[1], "api.localhost", "", 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.host == "api.localhost" {
+				tc.client.Transport.(*http.Transport).TLSClientConfig.ServerName = tc.host
+			}
+			res, err := do(tc.client, tc.method, tc.url+tc.path, tc.host, tc.body, tc.header)
+			if tc.code == 0 {
+				assert.Error(t, err, "the handshake fails without a certificate (as \"required, sent\" shows, for that reason alone)")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.code, res.StatusCode)
+			if res.TLS != nil {
+				assert.Equal(t, "HTTP/2.0", res.Proto)
+				want := []string{"localhost"}
+				if tc.host == "api.localhost" {
+					want = append(want, "api.localhost")
+				}
+				assert.Equal(t, want, res.TLS.PeerCertificates[0].DNSNames, "the certificate of the server name")
+			}
+		})
+	}
+	require.NoError(t, stop())
+	assert.Contains(t, logs.String(), "msg=stopped")
 }

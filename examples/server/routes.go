@@ -25,8 +25,9 @@ const (
 )
 
 // routes are the application's endpoints, the same with or without the
-// toolkit.
-func routes(bare bool, whoami http.Handler) *http.ServeMux {
+// toolkit, but for GET /whoami, which the caller adds: it needs the client
+// certificate policy of the server the routes are hardened into.
+func routes(bare bool) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "hello\n")
@@ -68,12 +69,13 @@ func routes(bare bool, whoami http.Handler) *http.ServeMux {
 	mux.Handle("GET /ws", websocket.Handler(func(c *websocket.Conn) {
 		_, _ = io.Copy(c, c)
 	}))
-	mux.Handle("GET /whoami", whoami)
 	return mux
 }
 
-// probes adds to mux the endpoints a platform calls: liveness, readiness
-// and metrics.
+// probes adds to mux the endpoints a platform calls, for -bare: liveness,
+// readiness and metrics. The hardened server has them from its Config
+// (LivePath, ReadyPath and MetricsPath), outside the limits that would
+// refuse a probe.
 func probes(mux *http.ServeMux, metrics, ready http.Handler) *http.ServeMux {
 	mux.HandleFunc("GET "+healthzPath, func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
