@@ -49,7 +49,7 @@ func LoadConfig(path string) (Config, error) {
 //     ("PermitsPerSecond", "Burst", "TrustedProxies"), "ConcurrencyLimiter"
 //     ("PermitLimit", "QueueLimit"), "ClientCertificates" ("ClientCAs" and
 //     "CRLFiles", PEM files, and "TrustedProxies"), "ShutdownTimeout",
-//     "DrainDelay", "ReadyPath", "MetricsPath".
+//     "DrainDelay", "LivePath", "ReadyPath", "MetricsPath".
 //
 // Every other top-level section (Logging, ConnectionStrings ...) is the
 // application's and is ignored. Within those three, a setting windhover does
@@ -73,6 +73,11 @@ func ParseConfig(data []byte) (Config, error) {
 	}
 	var p parser
 	var cfg Config
+	for key, home := range misplaced {
+		if _, ok := top[key]; ok {
+			p.bad(key, "{...}", "is read under "+home+"."+key+": at the top of the file it would be ignored")
+		}
+	}
 	var k kestrelSection
 	var w windhoverSection
 	if raw, ok := top["Kestrel"]; ok && p.decode("Kestrel", raw, &k) {
@@ -94,6 +99,17 @@ func ParseConfig(data []byte) (Config, error) {
 		return Config{}, fmt.Errorf("windhover: %w", err)
 	}
 	return cfg, nil
+}
+
+// misplaced are settings of Kestrel's or windhover's sections that a file
+// might put at its top, where the application's own sections are: refused,
+// since they would otherwise be ignored.
+var misplaced = map[string]string{
+	"Limits": "Kestrel", "Endpoints": "Kestrel", "EndpointDefaults": "Kestrel", "Certificates": "Kestrel",
+	"ClientCertificateMode": "Kestrel.Endpoints.<name>", "Sni": "Kestrel.Endpoints.<name>",
+	"RateLimiter": "Windhover", "ConcurrencyLimiter": "Windhover", "ClientCertificates": "Windhover",
+	"ShutdownTimeout": "Windhover", "DrainDelay": "Windhover", "LivePath": "Windhover",
+	"ReadyPath": "Windhover", "MetricsPath": "Windhover",
 }
 
 // The sections, in the shape of appsettings.json.
@@ -164,6 +180,7 @@ type (
 		ClientCertificates sub[clientCertificatesSection]
 		ShutdownTimeout    *duration
 		DrainDelay         *duration
+		LivePath           *string
 		ReadyPath          *string
 		MetricsPath        *string
 	}
@@ -786,6 +803,9 @@ func (p *parser) windhover(w *windhoverSection, cfg *Config) {
 		default:
 			*f.dst = f.v.d
 		}
+	}
+	if w.LivePath != nil {
+		cfg.LivePath = *w.LivePath
 	}
 	if w.ReadyPath != nil {
 		cfg.ReadyPath = *w.ReadyPath

@@ -58,6 +58,7 @@ const appsettings = `{
     "ClientCertificates": { "ClientCAs": ["ca.pem"], "TrustedProxies": ["unix"] },
     "ShutdownTimeout": "00:00:20",
     "DrainDelay": "5s",
+    "LivePath": "/healthz",
     "ReadyPath": "/readyz",
     "MetricsPath": "/metrics"
   }
@@ -101,6 +102,7 @@ func TestParseConfigKestrelMeanings(t *testing.T) {
 	assert.Equal(t, &limits.ConcurrencyConfig{MaxConcurrentRequests: 64, RequestQueueLimit: 128}, cfg.Concurrency)
 	assert.Equal(t, 20*time.Second, cfg.Shutdown.ShutdownTimeout)
 	assert.Equal(t, 5*time.Second, cfg.Shutdown.DrainDelay)
+	assert.Equal(t, "/healthz", cfg.LivePath)
 	assert.Equal(t, "/readyz", cfg.ReadyPath)
 	assert.Equal(t, "/metrics", cfg.MetricsPath)
 }
@@ -160,6 +162,8 @@ func TestParseConfigRefused(t *testing.T) {
 		{`{"Windhover":{"DrainDelay":"-00:00:01"}}`, "Windhover.DrainDelay = -1s: must not be negative"},
 		{`{"Windhover":{"Unknown":1}}`, "Windhover.Unknown: not a setting windhover knows"},
 		{`[1]`, "got a JSON array"},
+		{`{"Limits":{"MaxRequestBodySize":10}}`, "Limits = {...}: is read under Kestrel.Limits"},
+		{`{"RateLimiter":{"PermitsPerSecond":1}}`, "RateLimiter = {...}: is read under Windhover.RateLimiter"},
 	} {
 		_, err := ParseConfig([]byte(c.json))
 		if assert.Error(t, err, c.json) {

@@ -60,8 +60,12 @@ func runFile(t *testing.T, settings string) (*windhover.Server, []net.Addr, func
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, r.Proto) })}
 	s, err := windhover.Harden(srv, cfg)
 	require.NoError(t, err)
-	addrs, err := s.Listen()
+	bound, err := s.Listen()
 	require.NoError(t, err)
+	addrs := make([]net.Addr, len(bound))
+	for i, b := range bound {
+		addrs[i] = b.Addr
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan error, 1)
 	go func() { ran <- s.Run(ctx) }()

@@ -148,6 +148,7 @@ type Server struct {
 	endpoints []Endpoint
 	files     *certificates // nil without Config.Certificate and SniCertificates
 	lns       []listening   // opened by Listen
+	bound     []Bound       // their endpoints and addresses
 	listened  bool
 }
 
@@ -533,10 +534,30 @@ func (s *Server) Register(reg prometheus.Registerer) error {
 	return nil
 }
 
+// Bound is a listener [Server.Listen] opened: its endpoint and address.
+type Bound struct {
+	Endpoint Endpoint
+	Addr     net.Addr
+}
+
+// URL returns the address as a URL: http:// or https:// and the host and
+// port, or unix: and the socket's path.
+func (b Bound) URL() string {
+	switch {
+	case b.Addr.Network() == "unix":
+		return "unix:" + b.Addr.String()
+	case b.Endpoint.TLS:
+		return "https://" + b.Addr.String()
+	}
+	return "http://" + b.Addr.String()
+}
+
 // Listen opens the listeners of Config.Endpoints, so that their addresses
 // are known before [Server.Run] serves them (an endpoint on port 0, say);
-// Run calls it if it was not. It returns the addresses listened on.
-func (s *Server) Listen() ([]net.Addr, error) {
+// Run calls it if it was not. It returns what it listens on, endpoint by
+// endpoint, a localhost endpoint's two loopback addresses one after the
+// other.
+func (s *Server) Listen() ([]Bound, error) {
 	if !s.listened {
 		s.listened = true
 		for _, ep := range s.endpoints {
@@ -545,19 +566,16 @@ func (s *Server) Listen() ([]net.Addr, error) {
 				for _, l := range s.lns {
 					l.ln.Close()
 				}
-				s.lns = nil
+				s.lns, s.bound = nil, nil
 				return nil, fmt.Errorf("windhover: endpoint %s (%s): %w", ep.Name, ep.URL, err)
 			}
 			for _, ln := range lns {
 				s.lns = append(s.lns, listening{ln, ep.TLS})
+				s.bound = append(s.bound, Bound{ep, ln.Addr()})
 			}
 		}
 	}
-	addrs := make([]net.Addr, len(s.lns))
-	for i, l := range s.lns {
-		addrs[i] = l.ln.Addr()
-	}
-	return addrs, nil
+	return s.bound, nil
 }
 
 // Plaintext marks ln for [Server.Run] to serve without TLS, even if the

@@ -49,11 +49,15 @@ func listen(st settings, h *windhover.Server, logger *slog.Logger) ([]net.Listen
 	case err != nil:
 		return nil, nil, err
 	case eps == nil && !st.flagListeners():
-		addrs, err := h.Listen()
+		bound, err := h.Listen()
 		if err != nil {
 			return nil, nil, err
 		}
-		return nil, endpointURLs(st.cfg.Endpoints, addrs), nil
+		urls := make([]string, len(bound))
+		for i, b := range bound {
+			urls[i] = b.URL()
+		}
+		return nil, urls, nil
 	case eps == nil:
 		if eps, err = flagEndpoints(st.options, tls, false); err != nil {
 			return nil, nil, err
@@ -134,28 +138,4 @@ func inherited(tls bool, logger *slog.Logger) ([]endpoint, error) {
 		return nil, errors.New("systemd socket activation passed no listening socket")
 	}
 	return eps, nil
-}
-
-// endpointURLs are the URLs of addrs, the addresses windhover.Server.Listen
-// opened for eps: one for each endpoint, in order, and for localhost on a
-// fixed port, 127.0.0.1 then ::1 (either may be missing).
-func endpointURLs(eps []windhover.Endpoint, addrs []net.Addr) []string {
-	urls := make([]string, len(addrs))
-	j := -1
-	for i, a := range addrs {
-		if j < 0 || i == 0 || !sameLocalhost(eps[j], addrs[i-1], a) {
-			j++
-		}
-		urls[i] = urlOf(a, eps[j].TLS)
-	}
-	return urls
-}
-
-// sameLocalhost reports whether v4 and v6 are the two listeners of ep, a
-// localhost endpoint: 127.0.0.1 and ::1 on one port.
-func sameLocalhost(ep windhover.Endpoint, v4, v6 net.Addr) bool {
-	host, _, _ := net.SplitHostPort(ep.Address)
-	a, ok1 := v4.(*net.TCPAddr)
-	b, ok2 := v6.(*net.TCPAddr)
-	return host == "localhost" && ok1 && ok2 && a.Port == b.Port && a.IP.To4() != nil && b.IP.Equal(net.IPv6loopback)
 }

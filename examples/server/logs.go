@@ -1,11 +1,13 @@
 package main
 
 import (
+	"errors"
 	"log"
 	"net/http"
 	"strings"
 
 	"github.com/windhover/windhover"
+	"github.com/windhover/windhover/limits"
 )
 
 // refused is Config.OnReject: it logs every policy's refusal, by the policy
@@ -22,8 +24,13 @@ func (l *logLimiter) refused(r *http.Request, err error) {
 		msg = "too slow" // a client cut below the minimum data rates
 	}
 	attrs := []any{"err", err}
-	if r != nil {
+	var le *limits.Error
+	switch {
+	case r != nil:
 		attrs = append(attrs, "remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path)
+	case errors.As(err, &le) && le.Addr != nil:
+		// A connection, or a head refused on the wire before any request.
+		attrs = append(attrs, "remote", le.Addr.String())
 	}
 	l.warn(logKind{ref.Policy, ref.Reason}, msg, attrs...)
 }
