@@ -20,6 +20,11 @@ type contextKey struct{ name string }
 // Unwrap method hides net/http's from http.ResponseController.
 var connContextKey = &contextKey{"conn"}
 
+// untimedKey is set, in a connection's context, by [Policy.Apply]'s
+// ConnContext for a plaintext connection whose heads the Policy does not
+// time: one that did not come through [Policy.Listener].
+var untimedKey = &contextKey{"untimed"}
+
 // inspect looks through w the way http.ResponseController does. It reports
 // whether small writes are known to stay in net/http's buffer (w is net/http's
 // writer under nothing but windhover's wrappers, none of which writes through)

@@ -32,7 +32,7 @@ func serveHidden(t *testing.T, pol *Policy, h http.Handler, p testserver.Proto) 
 	t.Helper()
 	return testserver.Start(t, hideWriter(pol.Handler(h)), p, func(ts *httptest.Server) {
 		require.NoError(t, pol.Apply(ts.Config))
-		ts.Listener = smallBuffers{ts.Listener}
+		ts.Listener = pol.Listener(smallBuffers{ts.Listener})
 	})
 }
 

@@ -19,10 +19,40 @@
 //	if err != nil { ... }
 //	srv := &http.Server{Handler: pol.Handler(mux)}
 //	if err := pol.Apply(srv); err != nil { ... }   // IdleTimeout 130 s, ReadHeaderTimeout 30 s
+//	err = srv.Serve(pol.Listener(ln))              // Kestrel's timers on each request head
 //
 // [Policy.Apply] refuses a server whose ReadTimeout or WriteTimeout would cut
 // off what the rates allow, unless [Config.KeepServerTimeouts] says to keep
 // them, and keeps every bound the server already has that is stricter.
+//
+// # Connection timers
+//
+// Kestrel gives a new connection KeepAliveTimeout (130 s) to send the first
+// byte of a request, and a request RequestHeadersTimeout (30 s) from that
+// first byte to the end of its head; between requests, KeepAliveTimeout runs
+// again from the response. A connection that sends nothing is closed without
+// an answer; a head that is late, also one stopped in the middle of a line,
+// gets 408 and Connection: close. net/http has IdleTimeout and
+// ReadHeaderTimeout, with other rules: ReadHeaderTimeout runs from the
+// accept on a new connection (a client that connects early and sends its
+// request later than that is cut), IdleTimeout runs between requests until
+// a request's fourth byte, and a late head is closed without a word (or
+// answered 400 if it stopped mid-line).
+//
+// [Policy.Listener] applies Kestrel's rules to each plaintext HTTP/1
+// connection, on the bytes as the client sends them, and counts its
+// decisions ([Stats.KeepAliveTimeouts], [Stats.RequestHeadersTimeouts]; each
+// is reported to [Config.OnViolation] with a nil request and a
+// [*TimeoutError]). It keeps its own read deadline on the connection only
+// while a head is awaited, so the IdleTimeout and ReadHeaderTimeout that
+// Apply sets do not cut a wait it allows; they remain the bounds where the
+// Listener cannot see requests: TLS connections (under crypto/tls it sees
+// only records, and passes them through), HTTP/2 (with prior knowledge, or
+// over TLS), hijacked connections, and servers without the Listener. On such
+// a server, the plaintext HTTP/1 requests that reach [Policy.Handler] are
+// counted in [Stats.UntimedRequests], and the first is logged through
+// log/slog. The Listener stacks with limits.Limiter.Listener in either order
+// into one connection wrapper, which reads each head once.
 //
 // # How the rates are measured
 //

@@ -2,12 +2,13 @@ package timeouts
 
 import (
 	"errors"
+	"net"
 	"os"
 	"strconv"
 	"time"
 )
 
-// The sentinels a [*RateError] matches with errors.Is.
+// The sentinels a [*RateError] or a [*TimeoutError] matches with errors.Is.
 var (
 	// ErrMinRequestBodyDataRate: the client sent the request body more slowly
 	// than MinRequestBodyDataRate allows.
@@ -15,6 +16,14 @@ var (
 	// ErrMinResponseDataRate: the client read the response more slowly than
 	// MinResponseDataRate allows.
 	ErrMinResponseDataRate = errors.New("windhover/timeouts: response read below the minimum data rate")
+	// ErrKeepAliveTimeout: a connection from [Policy.Listener] sent no byte
+	// of a request within KeepAliveTimeout of its start or of the previous
+	// response, and was closed without an answer.
+	ErrKeepAliveTimeout = errors.New("windhover/timeouts: no request within the keep-alive timeout")
+	// ErrRequestHeadersTimeout: a connection from [Policy.Listener] did not
+	// send a request's head within RequestHeadersTimeout of its first byte,
+	// and got 408 and Connection: close.
+	ErrRequestHeadersTimeout = errors.New("windhover/timeouts: request head not received within the request headers timeout")
 	// ErrNotPoliced: the ResponseWriter given to SetMinRequestBodyDataRate or
 	// SetMinResponseDataRate is not one a timeouts handler handed on.
 	ErrNotPoliced = errors.New("windhover/timeouts: response writer is not under a timeouts handler")
@@ -65,4 +74,55 @@ func (e *RateError) sentinel() error {
 		return ErrMinResponseDataRate
 	}
 	return ErrMinRequestBodyDataRate
+}
+
+// TimeoutError reports a connection closed by [Policy.Listener] because a
+// server timer ran out before a request's head was in: KeepAliveTimeout
+// (closed without an answer) or RequestHeadersTimeout (408 and close). It
+// matches [ErrKeepAliveTimeout] or [ErrRequestHeadersTimeout] with
+// errors.Is, and os.ErrDeadlineExceeded too, as a timed-out read does. There
+// is no request to go with it: [Config.OnViolation] gets it with a nil
+// request.
+type TimeoutError struct {
+	// Limit is the timer that ran out: the Policy's KeepAliveTimeout or
+	// RequestHeadersTimeout.
+	Limit time.Duration
+	// Addr is the client's address.
+	Addr net.Addr
+
+	headers bool
+}
+
+// Error describes the timeout.
+func (e *TimeoutError) Error() string {
+	s := e.sentinel().Error() + " (" + e.Limit.String() + ")"
+	if e.Addr != nil {
+		s += " from " + e.Addr.String()
+	}
+	return s
+}
+
+// Unwrap returns the sentinel and os.ErrDeadlineExceeded.
+func (e *TimeoutError) Unwrap() []error {
+	return []error{e.sentinel(), os.ErrDeadlineExceeded}
+}
+
+// Timeout reports true, so that code testing for timeouts (net.Error) sees one.
+func (e *TimeoutError) Timeout() bool { return true }
+
+// Status returns the status the client got: 408 for a request head not
+// received in time, 0 for a keep-alive timeout, which closes without an
+// answer, as Kestrel does.
+func (e *TimeoutError) Status() int {
+	if e.headers {
+		return 408
+	}
+	return 0
+}
+
+func (e *TimeoutError) sentinel() error {
+	if e.headers {
+		return ErrRequestHeadersTimeout
+	}
+	return ErrKeepAliveTimeout
 }

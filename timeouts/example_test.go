@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"time"
 
 	"github.com/windhover/windhover/timeouts"
@@ -111,4 +112,47 @@ func ExampleMinDataRates() {
 	fmt.Println(timeouts.Rate{}, "|", timeouts.Rate{BytesPerSecond: 1024})
 	// Output:
 	// 240 B/s after 5s | 1024 B/s after 5s
+}
+
+func ExamplePolicy_Listener() {
+	pol, err := timeouts.New(timeouts.Config{
+		// Kestrel's defaults are 130 s and 30 s; a shorter example.
+		KeepAliveTimeout:      time.Second,
+		RequestHeadersTimeout: 100 * time.Millisecond,
+		OnViolation: func(r *http.Request, err error) {
+			if r == nil { // a connection timer: there is no request yet
+				fmt.Println("violation:", errors.Is(err, timeouts.ErrRequestHeadersTimeout))
+			}
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(pol.Handler(http.NotFoundHandler()))
+	if err := pol.Apply(srv.Config); err != nil {
+		log.Fatal(err)
+	}
+	srv.Listener = pol.Listener(srv.Listener)
+	srv.Start()
+	defer srv.Close()
+
+	// A client that sends half a request line, then stalls.
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprint(c, "GET / HT")
+	answer, err := io.ReadAll(c) // until the server closes the connection
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(strings.Contains(string(answer), "\r\nConnection: close\r\n"))
+	fmt.Println(strings.SplitN(string(answer), "\r\n", 2)[0])
+	fmt.Println(pol.Stats().RequestHeadersTimeouts, "request headers timeout")
+	// Output:
+	// violation: true
+	// true
+	// HTTP/1.1 408 Request Timeout
+	// 1 request headers timeout
 }

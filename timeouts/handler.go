@@ -18,7 +18,9 @@ import (
 // [SetMinRequestBodyDataRate] and [SetMinResponseDataRate].
 //
 // Over HTTP/1, a body the handler left unread never holds the response or
-// the connection (see the package documentation). An "OPTIONS *" request
+// the connection (see the package documentation). A plaintext HTTP/1 request
+// whose connection did not come through [Policy.Listener], on a server with
+// [Policy.Apply], is counted in [Stats.UntimedRequests]. An "OPTIONS *" request
 // that reaches the handler is answered as net/http's built-in handler would,
 // unless next is another windhover policy, which then answers it; its body is
 // read under the request body rate.
@@ -43,6 +45,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.policed.Add(1)
 	p.active.Add(1)
 	defer p.active.Add(-1)
+	if p.wire != nil && r.ProtoMajor == 1 && r.Context().Value(untimedKey) != nil {
+		p.untimedRequest(r)
+	}
 
 	var q *request
 	hasBody := r.Body != nil && r.Body != http.NoBody

@@ -20,14 +20,14 @@ const (
 	h2c = testserver.H2C
 )
 
-// serve starts h behind pol (its Handler and Apply), speaking p, with the
-// server's socket send buffers kept small so that a client that stops
-// reading is felt after kilobytes rather than megabytes.
+// serve starts h behind pol (its Handler, Apply and Listener), speaking p,
+// with the server's socket send buffers kept small so that a client that
+// stops reading is felt after kilobytes rather than megabytes.
 func serve(t testing.TB, pol *Policy, h http.Handler, p testserver.Proto) *testserver.Server {
 	t.Helper()
 	return testserver.Start(t, pol.Handler(h), p, func(ts *httptest.Server) {
 		require.NoError(t, pol.Apply(ts.Config))
-		ts.Listener = smallBuffers{ts.Listener}
+		ts.Listener = pol.Listener(smallBuffers{ts.Listener})
 	})
 }
 

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/windhover/windhover/internal/h1wire"
 )
 
 // Kestrel's server timeouts, and windhover's bound on unsent bytes.
@@ -22,14 +24,24 @@ const (
 // timeout, and 240 bytes per second after a 5 s grace period for request
 // bodies and responses.
 type Config struct {
-	// KeepAliveTimeout becomes http.Server.IdleTimeout, if the server has
-	// none: how long an idle keep-alive connection stays open. Zero means
-	// 130 s; negative leaves the server's setting alone.
+	// KeepAliveTimeout is how long a connection may wait for the first
+	// byte of a request: from its accept, and from the end of the previous
+	// response. [Policy.Listener] holds plaintext HTTP/1 connections to it
+	// as Kestrel does, closing without an answer; [Policy.Apply] makes it
+	// http.Server.IdleTimeout, if the server has none, which bounds idle
+	// connections the Listener does not time (net/http measures between
+	// requests only, until a request's fourth byte). Zero means 130 s;
+	// negative leaves the wait to the server's own settings.
 	KeepAliveTimeout time.Duration
 
-	// RequestHeadersTimeout becomes http.Server.ReadHeaderTimeout, if the
-	// server has none: how long a client may take to send a request's
-	// header. Zero means 30 s; negative leaves the server's setting alone.
+	// RequestHeadersTimeout is how long a client may take to send a
+	// request's head. [Policy.Listener] measures it from the head's first
+	// byte, as Kestrel does, and answers 408 and closes when it runs out,
+	// also for a head stopped in the middle of a line; [Policy.Apply] makes
+	// it http.Server.ReadHeaderTimeout, if the server has none, which
+	// bounds the heads the Listener does not time (net/http measures from
+	// the accept on a new connection, and closes without an answer). Zero
+	// means 30 s; negative leaves heads to the server's own settings.
 	RequestHeadersTimeout time.Duration
 
 	// MinRequestBodyDataRate is the slowest a client may send a request body.
@@ -66,9 +78,13 @@ type Config struct {
 	// Apply refuses it unless this is true.
 	KeepServerTimeouts bool
 
-	// OnViolation, if set, is called for each violation with the request
-	// and a [*RateError]. It runs on a timer's goroutine, so it must be quick
-	// and safe for concurrent use.
+	// OnViolation, if set, is called for each violation: with the request
+	// and a [*RateError] for a minimum data rate, on a timer's goroutine;
+	// with a nil request and a [*TimeoutError] for a connection
+	// [Policy.Listener] closed because KeepAliveTimeout or
+	// RequestHeadersTimeout ran out before a request's head was in (there
+	// is no request yet), on the connection's goroutine, before the 408 is
+	// written. It must be quick and safe for concurrent use.
 	OnViolation func(r *http.Request, err error)
 }
 
@@ -89,6 +105,12 @@ type Policy struct {
 	unreadBodies   atomic.Uint64
 	unenforceable  atomic.Uint64
 	warned         atomic.Bool
+
+	// wire times the heads of the connections of p's listeners, and counts
+	// their timeouts; nil if both timers are off.
+	wire         *h1wire.Wire
+	untimed      atomic.Uint64
+	warnedTiming atomic.Bool
 }
 
 // New returns a Policy for cfg, or an error naming the first invalid field.
@@ -102,7 +124,7 @@ func New(cfg Config) (*Policy, error) {
 	if cfg.MaxUnsentResponseBytes > 1<<30 {
 		return nil, fmt.Errorf("windhover/timeouts: Config.MaxUnsentResponseBytes = %d is over 1 GiB", cfg.MaxUnsentResponseBytes)
 	}
-	return &Policy{
+	p := &Policy{
 		unsent:      cmp.Or(cfg.MaxUnsentResponseBytes, DefaultMaxUnsentResponseBytes),
 		keepAlive:   orDefault(cfg.KeepAliveTimeout, DefaultKeepAliveTimeout),
 		headers:     orDefault(cfg.RequestHeadersTimeout, DefaultRequestHeadersTimeout),
@@ -110,7 +132,15 @@ func New(cfg Config) (*Policy, error) {
 		out:         cfg.MinResponseDataRate.withDefaults(),
 		keepServer:  cfg.KeepServerTimeouts,
 		onViolation: cfg.OnViolation,
-	}, nil
+	}
+	if p.keepAlive > 0 || p.headers > 0 {
+		wc := h1wire.Config{KeepAliveTimeout: p.keepAlive, RequestHeadersTimeout: p.headers, Parts: h1wire.PartTimers}
+		if p.onViolation != nil {
+			wc.OnReject = p.decide
+		}
+		p.wire = h1wire.New(wc)
+	}
+	return p, nil
 }
 
 // MinDataRates returns a Policy that enforces only the two minimum data rates:
@@ -142,11 +172,15 @@ func orDefault(d, def time.Duration) time.Duration {
 // It sets srv's IdleTimeout and ReadHeaderTimeout to Kestrel's
 // KeepAliveTimeout and RequestHeadersTimeout, each only if it is zero; since
 // net/http falls back to ReadTimeout for both, a shorter ReadTimeout is kept
-// as their bound. It chains srv.ConnContext (keeping any function already
-// there) to bound each TCP connection's unsent bytes, as
-// [Config.MaxUnsentResponseBytes] says, without raising a lower bound the
-// socket already has, and to give [Policy.Handler] the connection's deadlines
-// when a ResponseWriter without an Unwrap method hides net/http's. And it sets
+// as their bound. They time what [Policy.Listener] does not (TLS, HTTP/2, a
+// server without the Listener), with net/http's rules rather than Kestrel's;
+// the Listener's own waits are unaffected by them. It chains srv.ConnContext
+// (keeping any function already there) to bound each TCP connection's unsent
+// bytes, as [Config.MaxUnsentResponseBytes] says, without raising a lower
+// bound the socket already has, to give [Policy.Handler] the connection's
+// deadlines when a ResponseWriter without an Unwrap method hides net/http's,
+// and to note the plaintext connections whose heads p does not time, for
+// [Stats.UntimedRequests]. And it sets
 // srv.DisableGeneralOptionsHandler, so that "OPTIONS *" requests reach the
 // handlers, where windhover's policies see them and the innermost answers
 // them as net/http would.
@@ -185,6 +219,9 @@ func (p *Policy) Apply(srv *http.Server) error {
 		if next != nil {
 			ctx = next(ctx, c)
 		}
+		if !p.timed(c) {
+			ctx = context.WithValue(ctx, untimedKey, untimedKey)
+		}
 		return context.WithValue(ctx, connContextKey, c)
 	}
 	return nil
@@ -222,18 +259,43 @@ type Stats struct {
 	// (HTTP/2, or a server without [Policy.Apply]). The first is also
 	// logged through log/slog.
 	UnenforceableRequests uint64
+	// KeepAliveTimeouts counts connections [Policy.Listener] closed without
+	// an answer: no byte of a request came within KeepAliveTimeout of the
+	// accept or of the previous response.
+	KeepAliveTimeouts uint64
+	// RequestHeadersTimeouts counts request heads [Policy.Listener]
+	// answered with 408 and Connection: close: not in within
+	// RequestHeadersTimeout of their first byte.
+	RequestHeadersTimeouts uint64
+	// UntimedRequests counts plaintext HTTP/1 requests, on a server with
+	// [Policy.Apply], whose connection did not come through
+	// [Policy.Listener]: net/http alone timed their heads, with
+	// ReadHeaderTimeout from the accept on a new connection (a client that
+	// connects early and sends later is cut), closing silently on a late
+	// head and answering 400 to one stopped mid-line, where Kestrel waits
+	// KeepAliveTimeout for the first byte and answers 408. The first is
+	// also logged through log/slog. Over TLS and HTTP/2 the server's
+	// timeouts are the design, and nothing is counted.
+	UntimedRequests uint64
 }
 
 // Stats returns a snapshot of p's counters, each read atomically.
 func (p *Policy) Stats() Stats {
-	return Stats{
+	s := Stats{
 		RequestsPoliced:        p.policed.Load(),
 		ActiveRequests:         p.active.Load(),
 		BodyRateViolations:     p.bodyViolations.Load(),
 		ResponseRateViolations: p.respViolations.Load(),
 		UnreadBodies:           p.unreadBodies.Load(),
 		UnenforceableRequests:  p.unenforceable.Load(),
+		UntimedRequests:        p.untimed.Load(),
 	}
+	if p.wire != nil {
+		closed := p.wire.Stats().Closed
+		s.KeepAliveTimeouts = closed[h1wire.ReasonKeepAliveTimeout]
+		s.RequestHeadersTimeouts = closed[h1wire.ReasonRequestHeadersTimeout]
+	}
+	return s
 }
 
 // String describes p's settings.

@@ -130,3 +130,27 @@ func TestClaimBodyError(t *testing.T) {
 		t.Fatalf("claims %v, %v without a decision", got[0], got[1])
 	}
 }
+
+// TestTimes: a Wire times a Conn it made or joined with PartTimers, and no
+// longer once another Wire joined it for the timers.
+func TestTimes(t *testing.T) {
+	head := New(Config{Parts: PartHead})
+	timers := New(Config{Parts: PartTimers})
+	other := New(Config{Parts: PartTimers})
+	c := head.Conn(nil)
+	if head.Times(c) || timers.Times(c) {
+		t.Fatal("a Conn of PartHead is timed")
+	}
+	timers.Join(c)
+	if !timers.Times(c) || head.Times(c) {
+		t.Fatal("the timers' Wire does not time the Conn it joined")
+	}
+	other.Join(c)
+	if timers.Times(c) || !other.Times(c) {
+		t.Fatal("the last Wire to join for the timers does not time the Conn")
+	}
+	all := New(Config{})
+	if !all.Times(all.Conn(nil)) {
+		t.Fatal("a Wire of every part does not time its own Conn")
+	}
+}
