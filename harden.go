@@ -493,10 +493,17 @@ const maxScrapes = 4
 
 // Listener returns ln with the connection limits (MaxConcurrentConnections,
 // counted before any TLS handshake) and the protections measured on the
-// bytes of each plaintext connection. Serve srv on it, or let [Server.Run]
+// bytes of each plaintext HTTP/1 connection, as Kestrel measures them: the
+// request line, header and body sizes counted as sent, malformed heads
+// refused at once (limits.Limiter.Listener), and the keep-alive timeout until
+// a request's first byte, then the request-headers timeout, with 408 for a
+// late head (timeouts.Policy.Listener). Serve srv on it, or let [Server.Run]
 // wrap the listeners it is given.
 func (s *Server) Listener(ln net.Listener) net.Listener {
-	return s.lim.Listener(ln)
+	// The connection limit first, so that a connection over it is refused
+	// before anything is read; then one wrapper on each plaintext
+	// connection, which both policies share, measures each head once.
+	return s.pol.Listener(s.lim.Listener(ln))
 }
 
 // Collectors returns the Prometheus collectors of every policy, and of the
