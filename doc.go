@@ -68,20 +68,23 @@
 // the server already has:
 //
 //	unixsock.Listen or net.Listen, or unixsock.Activated (systemd)
-//	  └ limits.Listener (connection count, before any TLS handshake)
-//	      └ http.Server  limits.Apply     MaxHeaderBytes, HTTP/2 settings, ConnState
-//	                     timeouts.Apply   IdleTimeout, ReadHeaderTimeout, unsent bytes
-//	                     certauth.Apply   TLSConfig: client certificates by SNI
-//	                     metrics.Apply    connections (TLS handshakes: metrics.TLSConfig)
-//	                     hostfilter.Apply "OPTIONS *" through the filter
-//	          └ graceful.Handler, metrics.Handler
-//	              └ hostfilter.Handler           400
-//	                  └ limits.RateLimiter        429
-//	                      └ limits.Limiter         414, 431, 413, 503 for upgrades
-//	                          └ limits.ConcurrencyLimiter  503 with a queue
-//	                              └ certauth.Handler        421, 403
-//	                                  └ timeouts.Handler     408, slow readers cut
-//	                                      └ the application
+//	  └ limits.Listener (connection count, before any TLS handshake; plaintext
+//	    HTTP/1 heads measured as sent: 414, 431, 400, 505 at once)
+//	      └ timeouts.Listener (the same wrapper: keep-alive timeout until the
+//	        first byte, then the request-headers timeout, 408)
+//	          └ http.Server  limits.Apply     MaxHeaderBytes, HTTP/2 settings, ConnState
+//	                         timeouts.Apply   IdleTimeout, ReadHeaderTimeout, unsent bytes
+//	                         certauth.Apply   TLSConfig: client certificates by SNI
+//	                         metrics.Apply    connections (TLS handshakes: metrics.TLSConfig)
+//	                         hostfilter.Apply "OPTIONS *" through the filter
+//	              └ graceful.Handler, metrics.Handler
+//	                  └ hostfilter.Handler           400
+//	                      └ limits.RateLimiter        429
+//	                          └ limits.Limiter         414, 431, 413, 503 for upgrades
+//	                              └ limits.ConcurrencyLimiter  503 with a queue
+//	                                  └ certauth.Handler        421, 403
+//	                                      └ timeouts.Handler     408, slow readers cut
+//	                                          └ the application
 //	graceful.Group runs the servers and drains them.
 //
 // Every Apply routes "OPTIONS *" to the server's Handler
