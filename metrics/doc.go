@@ -8,7 +8,7 @@
 //	m, err := metrics.New(metrics.Config{})
 //	if err != nil { ... }
 //	reg := prometheus.NewRegistry()
-//	err = reg.Register(m)                              // or reg.MustRegister(m, m.Limits(lim), ...)
+//	err = reg.Register(m)                              // or reg.MustRegister(m, m.Limits(lim, ""), ...)
 //	srv := &http.Server{Handler: m.Handler(mux)}       // requests
 //	err = m.Apply(srv)                                 // connections
 //	srv.TLSConfig = m.TLSConfig(tlsConfig)             // TLS handshakes
