@@ -9,13 +9,13 @@ import (
 // [limits.Limiter.Stats] at each scrape:
 //
 //   - windhover_rejections_total{policy="limits",reason=...}: one series for
-//     each of the Limiter's reasons (those whose [limits.Reason.Policy] is
-//     "limits": the connection, upgrade, head and body limits and the
-//     malformed requests its Listener refuses), zero included, named by its
-//     String form;
+//     each of the Limiter's reasons that refuse a request (those whose
+//     [limits.Reason.Policy] is "limits" and [limits.Reason.Status] is not
+//     0: the upgrade, head and body limits and the malformed requests its
+//     Listener refuses), zero included, named by its String form;
 //   - windhover_rejected_connections_total: Kestrel's
-//     kestrel.rejected_connections, the sum of the reasons that refuse a
-//     connection rather than a request;
+//     kestrel.rejected_connections, the connections refused by the
+//     connection limit or its queue, counted here alone;
 //   - windhover_queued_connections: Kestrel's kestrel.queued_connections,
 //     connections waiting in l's queue;
 //   - windhover_limits_active_connections, windhover_limits_upgraded_connections
@@ -23,9 +23,9 @@ import (
 //     upgrade pools (the connections l holds a slot for, which may differ from
 //     windhover_active_connections where l is not in front of every one).
 //
-// The series carry m's namespace and constant labels. Register the collector
-// next to m; a second Limiter on the same registry needs a label of its own
-// (prometheus.WrapRegistererWith).
+// Every series carries policy="limits" and policy_name=name (or
+// [DefaultPolicyName]), m's namespace and constant labels: a second Limiter
+// on the same registry needs a name of its own.
 func (m *Metrics) Limits(l *limits.Limiter, name string) prometheus.Collector {
 	c := limitsCollector(m, "limits", name, l, l.Stats, func(s *limits.Stats) *[limits.NumReasons]uint64 { return &s.Rejected })
 	c.counter("windhover_rejected_connections_total", "Connections refused by a connection limit or its queue.",

@@ -38,7 +38,8 @@ type Metrics struct {
 	// built under them, so that a second policy of one kind and name gets
 	// an error that says which name to give.
 	policiesMu sync.Mutex
-	policies   map[string]any
+	policies   map[string]any // kind and name -> policy
+	names      map[any]string // policy -> name
 
 	// active holds the gauges of http_server_active_requests by method and
 	// scheme, created on first use.

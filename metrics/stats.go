@@ -63,11 +63,23 @@ func newStatsCollector[S any](m *Metrics, policy, name string, p any, stats func
 	if m.policies == nil {
 		m.policies = make(map[string]any)
 	}
-	if prev, ok := m.policies[key]; ok && prev != p {
+	if m.names == nil {
+		m.names = make(map[any]string)
+	}
+	prev, taken := m.policies[key]
+	had, named := m.names[p]
+	switch {
+	case taken && prev != p:
 		c.err = fmt.Errorf("windhover/metrics: a second %s policy named %q on one Metrics; "+
 			"give each its own name, the last argument of the collector's method (m.X(policy, \"name\")), which becomes the label policy_name", policy, name)
-	} else {
+	case named && p != nil && had != name:
+		// Under two names, each of its events would count twice.
+		c.err = fmt.Errorf("windhover/metrics: the %s policy named %q already has the name %q on this Metrics; give it one name", policy, name, had)
+	default:
 		m.policies[key] = p
+		if p != nil {
+			m.names[p] = name
+		}
 	}
 	return c
 }
