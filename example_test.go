@@ -107,7 +107,8 @@ func ExampleHarden() {
 		}
 		for _, s := range mf.GetMetric() {
 			if v := s.GetCounter().GetValue(); v > 0 {
-				fmt.Println(s.GetLabel()[0].GetValue(), s.GetLabel()[1].GetValue(), v)
+				l := s.GetLabel() // policy, policy_name, reason
+				fmt.Println(l[0].GetValue(), l[2].GetValue(), v)
 			}
 		}
 	}

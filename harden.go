@@ -510,14 +510,14 @@ func (s *Server) Listener(ln net.Listener) net.Listener {
 // HTTP metrics.
 func (s *Server) Collectors() []prometheus.Collector {
 	cs := []prometheus.Collector{
-		s.met, s.met.Limits(s.lim), s.met.Timeouts(s.pol), s.met.HostFilter(s.hosts),
-		s.met.CertAuth(s.certs), s.met.Graceful(s.group),
+		s.met, s.met.Limits(s.lim, ""), s.met.Timeouts(s.pol, ""), s.met.HostFilter(s.hosts, ""),
+		s.met.CertAuth(s.certs, ""), s.met.Graceful(s.group, ""),
 	}
 	if s.rate != nil {
-		cs = append(cs, s.met.Rate(s.rate))
+		cs = append(cs, s.met.Rate(s.rate, ""))
 	}
 	if s.conc != nil {
-		cs = append(cs, s.met.Concurrency(s.conc))
+		cs = append(cs, s.met.Concurrency(s.conc, ""))
 	}
 	return cs
 }

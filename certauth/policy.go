@@ -121,6 +121,14 @@ func validFieldName(s string) bool {
 	return true
 }
 
+// Enabled reports whether p asks for client certificates on some host or
+// trusts a proxy to forward them. A Policy that is not enabled refuses
+// nothing: its Handler only removes the forwarded-certificate header from
+// requests, so its counters other than ForwardedIgnored stay zero.
+func (p *Policy) Enabled() bool {
+	return p.hosts.def != NoCertificate || p.hosts.differs || !p.proxies.IsZero()
+}
+
 // ModeFor returns the mode of the handshake for server name (SNI) or host
 // name: its entry in Config.Hosts, or Config.Mode.
 func (p *Policy) ModeFor(name string) Mode { return p.hosts.lookup(name) }

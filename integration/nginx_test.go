@@ -117,7 +117,7 @@ func TestNginxInFront(t *testing.T) {
 	require.NoError(t, err)
 	metrics, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	assert.Contains(t, string(metrics), `windhover_certauth_forwarded_total{outcome="accepted"} 1`)
-	assert.Contains(t, string(metrics), `windhover_certauth_forwarded_total{outcome="ignored"} 1`)
-	assert.Contains(t, string(metrics), `windhover_rejections_total{policy="hostfilter",reason="host_not_allowed"} 1`)
+	assert.Contains(t, string(metrics), `windhover_certauth_forwarded_total{outcome="accepted",policy="certauth",policy_name="default"} 1`)
+	assert.Contains(t, string(metrics), `windhover_certauth_forwarded_total{outcome="ignored",policy="certauth",policy_name="default"} 1`)
+	assert.Contains(t, string(metrics), `windhover_rejections_total{policy="hostfilter",policy_name="default",reason="host_not_allowed"} 1`)
 }

@@ -22,16 +22,27 @@ import (
 //   - windhover_certauth_crl_reloads_total{outcome="ok"|"failed"}: readings
 //     of the CRL files after the first.
 //
-// The series carry m's namespace and constant labels.
-func (m *Metrics) CertAuth(p *certauth.Policy) prometheus.Collector {
-	c := newStatsCollector(m, "certauth", p.Stats)
+// A policy that is not [certauth.Policy.Enabled] (it asks no host for a
+// certificate and trusts no proxy) can refuse nothing: its collector sends
+// only windhover_certauth_forwarded_total{outcome="ignored"}, the forwarded
+// headers it removes.
+//
+// The series carry m's namespace and constant labels, and policy and
+// policy_name labels ("certauth" and name, or [DefaultPolicyName]).
+func (m *Metrics) CertAuth(p *certauth.Policy, name string) prometheus.Collector {
+	c := newStatsCollector(m, "certauth", name, p, p.Stats)
+	const fwd = "Client certificates forwarded in a header: accepted from a trusted proxy, or ignored from anyone else."
+	if !p.Enabled() {
+		c.counter("windhover_certauth_forwarded_total", fwd,
+			func(s *certauth.Stats) uint64 { return s.ForwardedIgnored }, "outcome", "ignored")
+		return c
+	}
 	for i := range certauth.NumReasons {
 		r := certauth.Reason(i)
 		c.rejections(r.String(), func(s *certauth.Stats) uint64 { return s.Rejected[r] })
 	}
 	c.counter("windhover_certauth_accepted_requests_total", "Requests handed on with a validated client certificate.",
 		func(s *certauth.Stats) uint64 { return s.Accepted })
-	const fwd = "Client certificates forwarded in a header: accepted from a trusted proxy, or ignored from anyone else."
 	c.counter("windhover_certauth_forwarded_total", fwd,
 		func(s *certauth.Stats) uint64 { return s.ForwardedAccepted }, "outcome", "accepted")
 	c.counter("windhover_certauth_forwarded_total", fwd,

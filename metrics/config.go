@@ -67,9 +67,9 @@ type Config struct {
 // reservedLabels are the label names the collectors set; a constant label of
 // the same name would make series ambiguous.
 var reservedLabels = []string{
-	labelMethod, labelStatus, labelRoute, labelScheme, labelProtocol,
-	labelTransport, labelTLSVersion, labelState, labelErrorType,
-	labelPolicy, labelReason, labelDirection,
+	labelMethod, labelStatus, labelRoute, labelScheme, labelProtocol, labelProtocolName,
+	labelTransport, labelNetworkType, labelTLSVersion, labelState, labelErrorType,
+	labelPolicy, labelPolicyName, labelReason, labelDirection,
 	"le", "quantile",
 }
 

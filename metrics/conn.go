@@ -82,6 +82,7 @@ type conn struct {
 	key       net.Conn // as the ConnState hook sees it
 	start     time.Time
 	transport uint8
+	netType   uint8
 	proto     atomic.Uint32
 	tlsVer    atomic.Uint32
 	requests  atomic.Int32 // requests in m's Handler
@@ -98,14 +99,14 @@ type conn struct {
 // open starts the record of a connection just accepted, or returns the
 // record already started (Apply called twice on one server).
 func (m *Metrics) open(c net.Conn) *conn {
-	rec := &conn{m: m, key: c, start: time.Now(), transport: transportIndex(c), state: http.StateNew}
-	rec.active = m.activeConns.WithLabelValues(transports[rec.transport])
+	rec := &conn{m: m, key: c, start: time.Now(), transport: transportIndex(c), netType: networkTypeIndex(c), state: http.StateNew}
+	rec.active = m.activeConns.WithLabelValues(rec.labels()...)
 	if v, loaded := m.conns.LoadOrStore(c, rec); loaded {
 		return v.(*conn)
 	}
 	if _, ok := c.(*tls.Conn); ok && m.tlsMeasured.Load() {
 		rec.handshake = handshakeStarted
-		m.activeHandshakes.WithLabelValues().Inc()
+		m.activeHandshakes.WithLabelValues(rec.labels()...).Inc()
 	}
 	rec.active.Inc()
 	return rec
@@ -175,15 +176,28 @@ func (rec *conn) end() {
 	if tlsFailed {
 		errorType = "tls_handshake_failed"
 	}
+	proto := rec.proto.Load()
+	protoName := ""
+	if proto != uint32(protoUnknown) {
+		protoName = "http"
+	}
 	m.connDuration.WithLabelValues(
 		transports[rec.transport],
-		protocols[rec.proto.Load()],
+		networkTypes[rec.netType],
+		protoName,
+		protocols[proto],
 		tlsVersions[rec.tlsVer.Load()],
 		state.String(),
 		errorType,
 	).Observe(now.Sub(rec.start).Seconds())
 	// Last, so that a scrape that sees the connection gone sees its duration.
 	rec.active.Dec()
+}
+
+// labels returns the labels of the connection's gauges: its transport and
+// network type.
+func (rec *conn) labels() []string {
+	return []string{transports[rec.transport], networkTypes[rec.netType]}
 }
 
 // request notes that m's Handler is serving r, of protocol version proto,
@@ -229,7 +243,7 @@ type upgradedConn struct {
 
 // upgraded wraps a connection just hijacked through m's Handler.
 func (m *Metrics) upgraded(c net.Conn, rec *conn) net.Conn {
-	u := &upgradedConn{Conn: c, rec: rec, gauge: m.upgradedConns.WithLabelValues(transports[transportIndex(c)])}
+	u := &upgradedConn{Conn: c, rec: rec, gauge: m.upgradedConns.WithLabelValues(transports[transportIndex(c)], networkTypes[networkTypeIndex(c)])}
 	u.gauge.Inc()
 	return u
 }

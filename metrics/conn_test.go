@@ -27,8 +27,15 @@ const (
 // connSeries returns the line of one connection duration series with one
 // bucket.
 func connSeries(transport, proto, tlsVersion, state, errorType string, count int) string {
-	labels := fmt.Sprintf(`error_type=%q,network_protocol_version=%q,network_transport=%q,state=%q,tls_protocol_version=%q`,
-		errorType, proto, transport, state, tlsVersion)
+	netType, protoName := "", ""
+	if transport == "tcp" {
+		netType = "ipv4"
+	}
+	if proto != "" {
+		protoName = "http"
+	}
+	labels := labelString("error_type", errorType, "network_protocol_name", protoName, "network_protocol_version", proto,
+		"network_transport", transport, "network_type", netType, "state", state, "tls_protocol_version", tlsVersion)
 	return histogram(connDuration, labels, "600", count, 0)
 }
 
@@ -73,7 +80,7 @@ func TestConnectionSeries(t *testing.T) {
 				want += connSeries("tcp", "1.0", "", "active", "", 1) + connSeries("tcp", "1.1", "", "active", "", 1)
 			}
 			eventually(t, reg, 0, activeConns, "network_transport", "tcp")
-			expect(t, reg, want+`windhover_active_connections{network_transport="tcp"} 0`+"\n", connDuration, activeConns)
+			expect(t, reg, want+`windhover_active_connections{network_transport="tcp",network_type="ipv4"} 0`+"\n", connDuration, activeConns)
 			lint(t, m)
 		})
 	}

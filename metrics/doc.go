@@ -8,7 +8,7 @@
 //	m, err := metrics.New(metrics.Config{})
 //	if err != nil { ... }
 //	reg := prometheus.NewRegistry()
-//	err = reg.Register(m)                              // or reg.MustRegister(m, m.Limits(lim), ...)
+//	err = reg.Register(m)                              // or reg.MustRegister(m, m.Limits(lim, ""), ...)
 //	srv := &http.Server{Handler: m.Handler(mux)}       // requests
 //	err = m.Apply(srv)                                 // connections
 //	srv.TLSConfig = m.TLSConfig(tlsConfig)             // TLS handshakes
@@ -17,10 +17,13 @@
 // # Requests
 //
 // [Metrics.Handler] records, after OpenTelemetry's http.server.request.duration
-// and http.server.active_requests, in Prometheus form:
+// and http.server.active_requests, in Prometheus form, with OpenTelemetry's
+// descriptions as help, so that a family of the same name from an
+// OpenTelemetry exporter stays consistent with windhover's:
 //
 //	http_server_request_duration_seconds   histogram  http_request_method, http_response_status_code,
-//	                                                  http_route, url_scheme, network_protocol_version
+//	                                                  http_route, url_scheme, network_protocol_name,
+//	                                                  network_protocol_version, error_type
 //	http_server_active_requests            gauge      http_request_method, url_scheme
 //	http_server_request_body_size_bytes    histogram  as the duration (Config.RequestSizes)
 //	http_server_response_body_size_bytes   histogram  as the duration (Config.RequestSizes)
@@ -28,29 +31,39 @@
 // Every label has a bounded set of values, so that no client can make a
 // series per request: a method other than the eight of RFC 9110 and PATCH is
 // "_OTHER"; the route is the http.ServeMux pattern that served the request
-// without its method ("/items/{id}"), or empty when no pattern matched (a 404,
-// a 405, or no ServeMux), never the path; the status is the one the handler
-// wrote. The body sizes are the bytes the handler read and wrote, not the
-// Content-Length a client declared.
+// without its method ("/items/{id}"), never the path; the status is the one
+// the handler wrote; network_protocol_name is "http"; error_type is the
+// status of a server error (5xx), as OpenTelemetry advises. The body sizes
+// are the bytes the handler read and wrote, not the Content-Length a client
+// declared.
+//
+// A label without a value is left out of the series, as OpenTelemetry leaves
+// out an attribute it does not know: http_route where no pattern matched (a
+// 404, a 405, or no ServeMux), error_type on a success, the status of a
+// hijacked connection. Prometheus reads a missing label as an empty one.
 //
 // # Connections, after Kestrel
 //
 // Kestrel's meter Microsoft.AspNetCore.Server.Kestrel has one instrument for
 // each of these, named here kestrel.x -> windhover_x in Prometheus form:
 //
-//	windhover_active_connections              gauge      network_transport          Apply
-//	windhover_connection_duration_seconds     histogram  network_transport, network_protocol_version,
-//	                                                     tls_protocol_version, state, error_type   Apply
-//	windhover_upgraded_connections            gauge      network_transport          Handler
-//	windhover_tls_handshake_duration_seconds  histogram  tls_protocol_version, error_type   TLSConfig
-//	windhover_active_tls_handshakes           gauge                                 TLSConfig
-//	windhover_rejected_connections_total      counter                               Limits
-//	windhover_queued_connections              gauge                                 Limits
-//	windhover_queued_requests                 gauge                                 Concurrency
+//	windhover_active_connections              gauge      network_transport, network_type         Apply
+//	windhover_connection_duration_seconds     histogram  network_transport, network_type,
+//	                                                     network_protocol_name, network_protocol_version,
+//	                                                     tls_protocol_version, state, error_type  Apply
+//	windhover_upgraded_connections            gauge      network_transport, network_type         Handler
+//	windhover_tls_handshake_duration_seconds  histogram  network_transport, network_type,
+//	                                                     tls_protocol_version, error_type         TLSConfig
+//	windhover_active_tls_handshakes           gauge      network_transport, network_type         TLSConfig
+//	windhover_rejected_connections_total      counter    policy, policy_name                     Limits
+//	windhover_queued_connections              gauge      policy, policy_name                     Limits
+//	windhover_queued_requests                 gauge      policy, policy_name                     Concurrency
 //
-// The transport is "tcp" or "unix", from the listener's address. The bucket
-// boundaries are Kestrel's: 10 ms to 5 minutes for connections, 5 ms to 10 s
-// for handshakes.
+// The transport is "tcp" or "unix", from the listener's address; the network
+// type "ipv4" or "ipv6", for TCP. The bucket boundaries are Kestrel's: 10 ms
+// to 5 minutes for connections, 5 ms to 10 s for handshakes. Kestrel's
+// server.address and server.port are left out: one Prometheus target is one
+// server, and ConstLabels can say which listener.
 //
 // Kestrel labels a connection's duration with the error that ended it, where
 // it knows one. net/http does not say why it closes a connection, so instead
@@ -67,16 +80,29 @@
 // [Metrics.UnixSocket], [Metrics.PeerFilter] and [Metrics.Graceful] return
 // collectors that read a policy's Stats snapshot at each scrape, so that the
 // policy's hot path pays one atomic add per decision and nothing for
-// Prometheus. Refusals of every policy meet in one family, one series per
-// reason, zero included:
+// Prometheus. Each takes the policy instance's name, carried with the kind
+// of policy on every series it sends:
 //
-//	windhover_rejections_total{policy="limits",reason="body_too_large"}
+//	windhover_rejections_total{policy="rate",policy_name="login",reason="rate_limited"}
 //
-// next to each policy's own series (windhover_min_data_rate_violations_total
-// for the minimum data rates, windhover_limits_* for limits' pools, and
-// windhover_concurrency_*, windhover_rate_*, windhover_timeouts_*,
-// windhover_hostfilter_*, windhover_certauth_*, windhover_unixsock_* and
-// windhover_graceful_* for the others; the last show a drain's progress).
+// so that any number of policies of one kind share a registry (a global rate
+// limiter and a stricter one on /login, two Limiters for two servers). An
+// empty name is [DefaultPolicyName]; a second policy of one kind and name on
+// one Metrics gets a collector whose registration fails with an error that
+// says to name it.
+//
+// Refusals of requests by every policy meet in windhover_rejections_total,
+// one series per reason, zero included: the sum over the family counts each
+// refused request once. A refused connection is not a request: it counts in
+// windhover_rejected_connections_total (Kestrel's
+// kestrel.rejected_connections) alone. Next to it are each policy's own
+// series (windhover_min_data_rate_violations_total for the minimum data
+// rates, windhover_limits_* for limits' pools, and windhover_concurrency_*,
+// windhover_rate_*, windhover_timeouts_*, windhover_hostfilter_*,
+// windhover_certauth_*, windhover_unixsock_* and windhover_graceful_* for the
+// others; the last show a drain's progress). A certauth policy that asks no
+// certificate and trusts no proxy exports only the forwarded headers it
+// strips.
 //
 // # Namespace and labels
 //
@@ -102,7 +128,5 @@
 // hooks instead (ConnState, ConnContext, a tls.Config's callbacks), which
 // Apply and TLSConfig chain after the user's own. A handshake is timed from
 // the accept to the server's verification of it, and recorded when its
-// outcome is known. Kestrel's server.address and server.port attributes are
-// left out: one Prometheus target is one server, and ConstLabels can say
-// which listener.
+// outcome is known.
 package metrics

@@ -66,7 +66,7 @@ func Example() {
 	get(srv.URL + "/hello/grace")
 	printSeries(reg, "http_server_request_duration_seconds_count")
 	// Output:
-	// http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="200",http_route="/hello/{name}",network_protocol_version="1.1",url_scheme="http"} 2
+	// http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="200",http_route="/hello/{name}",network_protocol_name="http",network_protocol_version="1.1",url_scheme="http"} 2
 }
 
 // Policies count their decisions themselves; their collectors read the
@@ -78,7 +78,7 @@ func ExampleMetrics_Limits() {
 	}
 	lim := limits.MaxRequestBodySize(10)
 	reg := prometheus.NewRegistry()
-	if err := reg.Register(m.Limits(lim)); err != nil {
+	if err := reg.Register(m.Limits(lim, "uploads")); err != nil {
 		log.Fatal(err)
 	}
 
@@ -86,10 +86,10 @@ func ExampleMetrics_Limits() {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("POST", "/upload", strings.NewReader("more than ten bytes")))
 	fmt.Println(rec.Code)
-	printSeries(reg, `windhover_rejections_total{policy="limits",reason="body`)
+	printSeries(reg, `windhover_rejections_total{policy="limits",policy_name="uploads",reason="body`)
 	// Output:
 	// 413
-	// windhover_rejections_total{policy="limits",reason="body_too_large"} 1
+	// windhover_rejections_total{policy="limits",policy_name="uploads",reason="body_too_large"} 1
 }
 
 func ExampleMetrics_Timeouts() {
@@ -99,13 +99,13 @@ func ExampleMetrics_Timeouts() {
 	}
 	pol := timeouts.MinDataRates(timeouts.Rate{}, timeouts.Rate{}) // Kestrel's: 240 B/s after 5 s
 	reg := prometheus.NewRegistry()
-	if err := reg.Register(m.Timeouts(pol)); err != nil {
+	if err := reg.Register(m.Timeouts(pol, "")); err != nil {
 		log.Fatal(err)
 	}
 	printSeries(reg, "shop_windhover_min_data_rate_violations_total{")
 	// Output:
-	// shop_windhover_min_data_rate_violations_total{direction="request_body"} 0
-	// shop_windhover_min_data_rate_violations_total{direction="response"} 0
+	// shop_windhover_min_data_rate_violations_total{direction="request_body",policy="timeouts",policy_name="default"} 0
+	// shop_windhover_min_data_rate_violations_total{direction="response",policy="timeouts",policy_name="default"} 0
 }
 
 // Middleware that copies the request on its way (limits, for requests with
@@ -130,7 +130,7 @@ func ExampleMetrics_Route() {
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/items/7", strings.NewReader("{}")))
 	printSeries(reg, "http_server_request_duration_seconds_count")
 	// Output:
-	// http_server_request_duration_seconds_count{http_request_method="POST",http_response_status_code="200",http_route="/items/{id}",network_protocol_version="1.1",url_scheme="http"} 1
+	// http_server_request_duration_seconds_count{http_request_method="POST",http_response_status_code="200",http_route="/items/{id}",network_protocol_name="http",network_protocol_version="1.1",url_scheme="http"} 1
 }
 
 // A hardened server measured throughout: requests, connections, TLS
@@ -153,7 +153,7 @@ func ExampleMetrics_TLSConfig() {
 		log.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(m, m.Limits(lim), m.Timeouts(pol))
+	reg.MustRegister(m, m.Limits(lim, ""), m.Timeouts(pol, ""))
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello\n") })

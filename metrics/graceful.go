@@ -20,8 +20,8 @@ import (
 //
 // Scraped during a drain, they show its progress. The series carry m's
 // namespace and constant labels.
-func (m *Metrics) Graceful(g *graceful.Group) prometheus.Collector {
-	c := newStatsCollector(m, "graceful", g.Stats)
+func (m *Metrics) Graceful(g *graceful.Group, name string) prometheus.Collector {
+	c := newStatsCollector(m, "graceful", name, g, g.Stats)
 	const state = "The lifecycle state of the server group: 1 for the current one."
 	for s := graceful.StateNew; s <= graceful.StateStopped; s++ {
 		c.gauge("windhover_graceful_state", state, func(st *graceful.Stats) int64 {

@@ -84,8 +84,8 @@ func requestSeries(scheme, proto string) string {
 		if method == "FOO" {
 			method = "_OTHER"
 		}
-		labels := fmt.Sprintf(`http_request_method=%q,http_response_status_code=%q,http_route=%q,network_protocol_version=%q,url_scheme=%q`,
-			method, s.status, s.route, proto, scheme)
+		labels := labelString("http_request_method", method, "http_response_status_code", s.status, "http_route", s.route,
+			"network_protocol_name", "http", "network_protocol_version", proto, "url_scheme", scheme)
 		b.WriteString(histogram("http_server_request_duration_seconds", labels, "60", s.count, 0))
 		b.WriteString(histogram("http_server_request_body_size_bytes", labels, "1000", s.count, s.read))
 		b.WriteString(histogram("http_server_response_body_size_bytes", labels, "1000", s.count, s.written))

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"crypto/tls"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -131,6 +132,19 @@ func eventually(t testing.TB, g prometheus.Gatherer, want float64, name string, 
 	t.Helper()
 	testserver.Eventually(t, func() bool { return value(t, g, name, labels...) == want },
 		"%s%v: want %v, have %v", name, labels, want, value(t, g, name, labels...))
+}
+
+// labelString returns name, value pairs as the text format writes a
+// series' labels: sorted by name, those with an empty value left out.
+func labelString(pairs ...string) string {
+	var kept []string
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] != "" {
+			kept = append(kept, fmt.Sprintf("%s=%q", pairs[i], pairs[i+1]))
+		}
+	}
+	sort.Strings(kept)
+	return strings.Join(kept, ",")
 }
 
 // lint fails the test if c has lint problems.

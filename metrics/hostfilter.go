@@ -13,8 +13,8 @@ import (
 //   - windhover_hostfilter_allowed_requests_total: requests let through.
 //
 // The series carry m's namespace and constant labels.
-func (m *Metrics) HostFilter(f *hostfilter.Filter) prometheus.Collector {
-	c := newStatsCollector(m, "hostfilter", f.Stats)
+func (m *Metrics) HostFilter(f *hostfilter.Filter, name string) prometheus.Collector {
+	c := newStatsCollector(m, "hostfilter", name, f, f.Stats)
 	for i := range hostfilter.NumReasons {
 		r := hostfilter.Reason(i)
 		c.rejections(r.String(), func(s *hostfilter.Stats) uint64 { return s.Rejected[r] })

@@ -10,18 +10,21 @@ import (
 // Label names, after OpenTelemetry's attribute names with dots as
 // underscores.
 const (
-	labelMethod     = "http_request_method"
-	labelStatus     = "http_response_status_code"
-	labelRoute      = "http_route"
-	labelScheme     = "url_scheme"
-	labelProtocol   = "network_protocol_version"
-	labelTransport  = "network_transport"
-	labelTLSVersion = "tls_protocol_version"
-	labelErrorType  = "error_type"
-	labelState      = "state"
-	labelPolicy     = "policy"
-	labelReason     = "reason"
-	labelDirection  = "direction"
+	labelMethod       = "http_request_method"
+	labelStatus       = "http_response_status_code"
+	labelRoute        = "http_route"
+	labelScheme       = "url_scheme"
+	labelProtocol     = "network_protocol_version"
+	labelProtocolName = "network_protocol_name"
+	labelTransport    = "network_transport"
+	labelNetworkType  = "network_type"
+	labelTLSVersion   = "tls_protocol_version"
+	labelErrorType    = "error_type"
+	labelState        = "state"
+	labelPolicy       = "policy"
+	labelPolicyName   = "policy_name"
+	labelReason       = "reason"
+	labelDirection    = "direction"
 )
 
 // The methods OpenTelemetry knows by name; any other is reported as _OTHER,
@@ -97,6 +100,16 @@ func statusLabel(code int) string {
 	return strconv.Itoa(code)
 }
 
+// errorType returns OpenTelemetry's error.type for a request answered with
+// code: the code itself for a server error (5xx), the one status class a
+// server reports as its own failure; none otherwise.
+func errorType(code int) string {
+	if code >= 500 && code <= 599 {
+		return strconv.Itoa(code)
+	}
+	return ""
+}
+
 // routeLabel returns the route of a ServeMux pattern ("[METHOD ][HOST]/PATH"):
 // the pattern without its method, which has a label of its own.
 func routeLabel(pattern string) string {
@@ -129,6 +142,23 @@ func transportIndex(c net.Conn) uint8 {
 		return transportUnix
 	}
 	return transportOther
+}
+
+// Network types, after OpenTelemetry's network.type values; index 0 is
+// unknown (not IP).
+var networkTypes = [...]string{"", "ipv4", "ipv6"}
+
+// networkTypeIndex names the network layer of a connection from its local
+// address.
+func networkTypeIndex(c net.Conn) uint8 {
+	addr, ok := c.LocalAddr().(*net.TCPAddr)
+	if !ok {
+		return 0
+	}
+	if addr.IP.To4() != nil {
+		return 1
+	}
+	return 2
 }
 
 // tlsVersions names TLS versions as OpenTelemetry's tls.protocol.version

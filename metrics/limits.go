@@ -9,13 +9,13 @@ import (
 // [limits.Limiter.Stats] at each scrape:
 //
 //   - windhover_rejections_total{policy="limits",reason=...}: one series for
-//     each of the Limiter's reasons (those whose [limits.Reason.Policy] is
-//     "limits": the connection, upgrade, head and body limits and the
-//     malformed requests its Listener refuses), zero included, named by its
-//     String form;
+//     each of the Limiter's reasons that refuse a request (those whose
+//     [limits.Reason.Policy] is "limits" and [limits.Reason.Status] is not
+//     0: the upgrade, head and body limits and the malformed requests its
+//     Listener refuses), zero included, named by its String form;
 //   - windhover_rejected_connections_total: Kestrel's
-//     kestrel.rejected_connections, the sum of the reasons that refuse a
-//     connection rather than a request;
+//     kestrel.rejected_connections, the connections refused by the
+//     connection limit or its queue, counted here alone;
 //   - windhover_queued_connections: Kestrel's kestrel.queued_connections,
 //     connections waiting in l's queue;
 //   - windhover_limits_active_connections, windhover_limits_upgraded_connections
@@ -23,11 +23,11 @@ import (
 //     upgrade pools (the connections l holds a slot for, which may differ from
 //     windhover_active_connections where l is not in front of every one).
 //
-// The series carry m's namespace and constant labels. Register the collector
-// next to m; a second Limiter on the same registry needs a label of its own
-// (prometheus.WrapRegistererWith).
-func (m *Metrics) Limits(l *limits.Limiter) prometheus.Collector {
-	c := limitsCollector(m, "limits", l.Stats, func(s *limits.Stats) *[limits.NumReasons]uint64 { return &s.Rejected })
+// Every series carries policy="limits" and policy_name=name (or
+// [DefaultPolicyName]), m's namespace and constant labels: a second Limiter
+// on the same registry needs a name of its own.
+func (m *Metrics) Limits(l *limits.Limiter, name string) prometheus.Collector {
+	c := limitsCollector(m, "limits", name, l, l.Stats, func(s *limits.Stats) *[limits.NumReasons]uint64 { return &s.Rejected })
 	c.counter("windhover_rejected_connections_total", "Connections refused by a connection limit or its queue.",
 		func(s *limits.Stats) uint64 {
 			var n uint64
@@ -57,8 +57,8 @@ func (m *Metrics) Limits(l *limits.Limiter) prometheus.Collector {
 //   - windhover_queued_requests: Kestrel's kestrel.queued_requests,
 //     requests waiting in c's queue;
 //   - windhover_concurrency_active_requests: requests holding a slot.
-func (m *Metrics) Concurrency(c *limits.ConcurrencyLimiter) prometheus.Collector {
-	sc := limitsCollector(m, "concurrency", c.Stats,
+func (m *Metrics) Concurrency(c *limits.ConcurrencyLimiter, name string) prometheus.Collector {
+	sc := limitsCollector(m, "concurrency", name, c, c.Stats,
 		func(s *limits.ConcurrencyStats) *[limits.NumReasons]uint64 { return &s.Rejected })
 	sc.gauge("windhover_queued_requests", "Requests waiting in a request queue for a slot.",
 		func(s *limits.ConcurrencyStats) int64 { return s.QueuedRequests })
@@ -75,8 +75,8 @@ func (m *Metrics) Concurrency(c *limits.ConcurrencyLimiter) prometheus.Collector
 //   - windhover_rate_keys: keys the in-memory store tracks (-1 for another
 //     Store), and windhover_rate_evictions_total: keys it evicted to make
 //     room.
-func (m *Metrics) Rate(r *limits.RateLimiter) prometheus.Collector {
-	c := limitsCollector(m, "rate", r.Stats, func(s *limits.RateStats) *[limits.NumReasons]uint64 { return &s.Rejected })
+func (m *Metrics) Rate(r *limits.RateLimiter, name string) prometheus.Collector {
+	c := limitsCollector(m, "rate", name, r, r.Stats, func(s *limits.RateStats) *[limits.NumReasons]uint64 { return &s.Rejected })
 	c.gauge("windhover_rate_keys", "Keys the rate limiter's in-memory store tracks.",
 		func(s *limits.RateStats) int64 { return int64(s.Keys) })
 	c.counter("windhover_rate_evictions_total", "Keys the rate limiter's in-memory store evicted to make room.",
@@ -84,13 +84,15 @@ func (m *Metrics) Rate(r *limits.RateLimiter) prometheus.Collector {
 	return c
 }
 
-// limitsCollector returns a collector for one of limits' policies, holding
-// already the series of windhover_rejections_total for each reason whose
-// [limits.Reason.Policy] is policy; rejected finds the counts in a snapshot.
-func limitsCollector[S any](m *Metrics, policy string, stats func() S, rejected func(*S) *[limits.NumReasons]uint64) *statsCollector[S] {
-	c := newStatsCollector(m, policy, stats)
+// limitsCollector returns a collector for p, one of limits' policies,
+// holding already the series of windhover_rejections_total for each reason
+// whose [limits.Reason.Policy] is policy and that refuses a request (the
+// connection reasons count in windhover_rejected_connections_total alone);
+// rejected finds the counts in a snapshot.
+func limitsCollector[S any](m *Metrics, policy, name string, p any, stats func() S, rejected func(*S) *[limits.NumReasons]uint64) *statsCollector[S] {
+	c := newStatsCollector(m, policy, name, p, stats)
 	for r := range limits.Reason(limits.NumReasons) {
-		if r.Policy() == policy {
+		if r.Policy() == policy && r.Status() != 0 {
 			c.rejections(r.String(), func(s *S) uint64 { return rejected(s)[r] })
 		}
 	}

@@ -32,7 +32,14 @@ type Metrics struct {
 	handshakeDuration *prometheus.HistogramVec
 	activeHandshakes  *prometheus.GaugeVec
 
-	collectors []prometheus.Collector
+	collectors []prometheus.Collector // sparse vectors
+
+	// policies maps a policy kind and name to the policy whose collector m
+	// built under them, so that a second policy of one kind and name gets
+	// an error that says which name to give.
+	policiesMu sync.Mutex
+	policies   map[string]any // kind and name -> policy
+	names      map[any]string // policy -> name
 
 	// active holds the gauges of http_server_active_requests by method and
 	// scheme, created on first use.
@@ -87,19 +94,22 @@ func New(cfg Config) (*Metrics, error) {
 		return nil, err
 	}
 	m := &Metrics{s: s, key: new(connKey)}
-	requestLabels := []string{labelMethod, labelStatus, labelRoute, labelScheme, labelProtocol}
-	m.requestDuration = m.histogram(nameRequestDuration, "Duration of HTTP server requests, from the handler's start to its return.", s.duration, requestLabels...)
-	m.activeReqs = m.gauge(nameActiveRequests, "Number of HTTP server requests in the handler.", labelMethod, labelScheme)
+	requestLabels := []string{labelMethod, labelStatus, labelRoute, labelScheme, labelProtocolName, labelProtocol, labelErrorType}
+	// OpenTelemetry's descriptions, which its Prometheus exporter uses as
+	// the help: a family of the same name from both stays consistent.
+	m.requestDuration = m.histogram(nameRequestDuration, "Duration of HTTP server requests.", s.duration, requestLabels...)
+	m.activeReqs = m.gauge(nameActiveRequests, "Number of active HTTP server requests.", labelMethod, labelScheme)
 	if s.requestSizes {
-		m.requestSize = m.histogram(nameRequestSize, "Size of HTTP server request bodies, as the handler read them.", s.size, requestLabels...)
-		m.responseSize = m.histogram(nameResponseSize, "Size of HTTP server response bodies, as the handler wrote them.", s.size, requestLabels...)
+		m.requestSize = m.histogram(nameRequestSize, "Size of HTTP server request bodies.", s.size, requestLabels...)
+		m.responseSize = m.histogram(nameResponseSize, "Size of HTTP server response bodies.", s.size, requestLabels...)
 	}
-	m.activeConns = m.gauge(nameActiveConns, "Number of open connections.", labelTransport)
-	m.connDuration = m.histogram(nameConnDuration, "Duration of connections, from accept to close.", s.connection,
-		labelTransport, labelProtocol, labelTLSVersion, labelState, labelErrorType)
-	m.upgradedConns = m.gauge(nameUpgradedConns, "Number of open connections hijacked by a handler (upgraded, as WebSockets).", labelTransport)
-	m.handshakeDuration = m.histogram(nameHandshakeDuration, "Duration of TLS handshakes, from accept to verification.", s.handshake, labelTLSVersion, labelErrorType)
-	m.activeHandshakes = m.gauge(nameActiveHandshakes, "Number of TLS handshakes in progress.")
+	m.activeConns = m.gauge(nameActiveConns, "Number of connections that are currently active on the server.", labelTransport, labelNetworkType)
+	m.connDuration = m.histogram(nameConnDuration, "The duration of connections on the server.", s.connection,
+		labelTransport, labelNetworkType, labelProtocolName, labelProtocol, labelTLSVersion, labelState, labelErrorType)
+	m.upgradedConns = m.gauge(nameUpgradedConns, "Number of connections that are currently upgraded (WebSockets).", labelTransport, labelNetworkType)
+	m.handshakeDuration = m.histogram(nameHandshakeDuration, "The duration of TLS handshakes on the server.", s.handshake,
+		labelTransport, labelNetworkType, labelTLSVersion, labelErrorType)
+	m.activeHandshakes = m.gauge(nameActiveHandshakes, "Number of TLS handshakes that are currently in progress on the server.", labelTransport, labelNetworkType)
 	m.cache.Store(&map[key]*series{})
 	return m, nil
 }
@@ -112,7 +122,7 @@ func (m *Metrics) histogram(name, help string, buckets []float64, labels ...stri
 		ConstLabels: m.s.constLabels,
 		Buckets:     buckets,
 	}, labels)
-	m.collectors = append(m.collectors, h)
+	m.collectors = append(m.collectors, newSparse(h, prometheus.BuildFQName(m.s.namespace, "", name), help, labels, m.s.constLabels))
 	return h
 }
 
@@ -123,7 +133,7 @@ func (m *Metrics) gauge(name, help string, labels ...string) *prometheus.GaugeVe
 		Help:        help,
 		ConstLabels: m.s.constLabels,
 	}, labels)
-	m.collectors = append(m.collectors, g)
+	m.collectors = append(m.collectors, newSparse(g, prometheus.BuildFQName(m.s.namespace, "", name), help, labels, m.s.constLabels))
 	return g
 }
 
@@ -165,7 +175,7 @@ func (m *Metrics) series(k key) *series {
 	if s, ok := old[k]; ok {
 		return s
 	}
-	labels := []string{methods[k.method], statusLabel(k.status), routeLabel(k.pattern), schemes[k.scheme], protocols[k.proto]}
+	labels := []string{methods[k.method], statusLabel(k.status), routeLabel(k.pattern), schemes[k.scheme], "http", protocols[k.proto], errorType(k.status)}
 	s := &series{duration: m.requestDuration.WithLabelValues(labels...)}
 	if m.requestSize != nil {
 		s.requestSize = m.requestSize.WithLabelValues(labels...)

@@ -27,8 +27,8 @@ func TestHostFilterCollector(t *testing.T) {
 	m, _ := newMetrics(t, testConfig)
 	f := hostfilter.Allow("example.com")
 	reg := prometheus.NewPedanticRegistry()
-	require.NoError(t, reg.Register(m.HostFilter(f)))
-	lint(t, m.HostFilter(f))
+	require.NoError(t, reg.Register(m.HostFilter(f, "")))
+	lint(t, m.HostFilter(f, ""))
 
 	s := testserver.Start(t, f.Handler(routes()), testserver.H1)
 	for _, host := range []string{"example.com", "evil.example", "x..example.com", "evil.example"} {
@@ -50,8 +50,8 @@ func TestCertAuthCollector(t *testing.T) {
 	p, err := certauth.New(certauth.Config{Mode: certauth.AllowCertificate, ClientCAs: ca.Pool()})
 	require.NoError(t, err)
 	reg := prometheus.NewPedanticRegistry()
-	require.NoError(t, reg.Register(m.CertAuth(p)))
-	lint(t, m.CertAuth(p))
+	require.NoError(t, reg.Register(m.CertAuth(p, "")))
+	lint(t, m.CertAuth(p, ""))
 
 	s := testserver.Start(t, p.Handler(p.Require(routes())), testserver.H2, func(ts *httptest.Server) {
 		cfg, err := p.TLSConfig(&tls.Config{Certificates: []tls.Certificate{ca.Server(t).TLS()}})
@@ -88,8 +88,8 @@ func TestGracefulCollector(t *testing.T) {
 	g, err := graceful.New(graceful.Config{DisableSignals: true, ShutdownTimeout: time.Second})
 	require.NoError(t, err)
 	reg := prometheus.NewPedanticRegistry()
-	require.NoError(t, reg.Register(m.Graceful(g)))
-	lint(t, m.Graceful(g))
+	require.NoError(t, reg.Register(m.Graceful(g, "")))
+	lint(t, m.Graceful(g, ""))
 	assert.Equal(t, 1.0, value(t, reg, "windhover_graceful_state", "state", "new"))
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -133,11 +133,11 @@ func TestConcurrencyAndRateCollectors(t *testing.T) {
 	require.NoError(t, err)
 	rl := limits.MaxRequestRate(1, 1)
 	reg := prometheus.NewPedanticRegistry()
-	require.NoError(t, reg.Register(m.Concurrency(cl)))
-	require.NoError(t, reg.Register(m.Rate(rl)))
-	require.NoError(t, reg.Register(m.Limits(limits.MaxRequestBodySize(10))), "the three policies' series do not clash")
-	lint(t, m.Concurrency(cl))
-	lint(t, m.Rate(rl))
+	require.NoError(t, reg.Register(m.Concurrency(cl, "")))
+	require.NoError(t, reg.Register(m.Rate(rl, "")))
+	require.NoError(t, reg.Register(m.Limits(limits.MaxRequestBodySize(10), "")), "the three policies' series do not clash")
+	lint(t, m.Concurrency(cl, ""))
+	lint(t, m.Rate(rl, ""))
 
 	release := make(chan struct{})
 	entered := make(chan struct{})
@@ -185,8 +185,8 @@ func TestUnixSocketCollector(t *testing.T) {
 	require.NoError(t, err)
 	c.Close()
 	testserver.Eventually(t, func() bool { return ln.Stats().Accepted == 1 }, "accepted")
-	assert.Equal(t, 1.0, value(t, reg, "windhover_unixsock_accepted_connections_total", "path", path))
-	assert.Equal(t, 0.0, value(t, reg, "windhover_unixsock_stale_removed", "path", path))
+	assert.Equal(t, 1.0, value(t, reg, "windhover_unixsock_accepted_connections_total", "policy_name", path))
+	assert.Equal(t, 0.0, value(t, reg, "windhover_unixsock_stale_removed", "policy_name", path))
 }
 
 func TestPeerFilterCollector(t *testing.T) {
@@ -194,8 +194,8 @@ func TestPeerFilterCollector(t *testing.T) {
 	f, err := unixsock.NewPeerFilter(unixsock.PeerConfig{UIDs: []int{os.Geteuid() + 1}})
 	require.NoError(t, err)
 	reg := prometheus.NewPedanticRegistry()
-	require.NoError(t, reg.Register(m.PeerFilter(f)))
-	lint(t, m.PeerFilter(f))
+	require.NoError(t, reg.Register(m.PeerFilter(f, "")))
+	lint(t, m.PeerFilter(f, ""))
 
 	path := filepath.Join(t.TempDir(), "p.sock")
 	ln, err := unixsock.Listen(path, unixsock.Config{})

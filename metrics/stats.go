@@ -1,25 +1,30 @@
 package metrics
 
 import (
+	"fmt"
 	"maps"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// The metric every policy reports its refusals in, one series per reason,
-// told apart by a constant policy label so that each policy's collector
-// registers on its own.
+// The metric every policy reports its refusals of requests in, one series
+// per reason, told apart by constant policy and policy_name labels so that
+// each policy's collector registers on its own.
 const (
 	nameRejections = "windhover_rejections_total"
-	helpRejections = "Requests and connections a windhover policy refused, by policy and reason."
+	helpRejections = "Requests a windhover policy refused, by policy, policy name and reason."
 )
+
+// DefaultPolicyName is the policy_name of a policy's series when its
+// collector is given no name.
+const DefaultPolicyName = "default"
 
 // statsCollector is the prometheus.Collector of one policy's counters. At
 // each scrape it takes one snapshot with stats and sends every value it was
 // given as a constant metric, so the policy pays nothing between scrapes
 // beyond its own atomic counters. A collector for a policy is a few lines:
 //
-//	c := newStatsCollector(m, "hostfilter", f.Stats)
+//	c := newStatsCollector(m, "hostfilter", name, f, f.Stats)
 //	c.rejections("host_not_allowed", func(s *hostfilter.Stats) uint64 { return s.Refused })
 //	c.counter("windhover_hostfilter_requests_total", "Requests hostfilter checked.",
 //		func(s *hostfilter.Stats) uint64 { return s.Checked })
@@ -27,6 +32,8 @@ const (
 type statsCollector[S any] struct {
 	m      *Metrics
 	policy string
+	name   string
+	err    error // a second policy of this kind and name on m
 	stats  func() S
 	descs  map[string]*prometheus.Desc
 	order  []*prometheus.Desc
@@ -41,31 +48,61 @@ type statValue[S any] struct {
 	labels []string
 }
 
-// newStatsCollector returns an empty collector for the policy named policy,
-// whose counters stats returns.
-func newStatsCollector[S any](m *Metrics, policy string, stats func() S) *statsCollector[S] {
-	return &statsCollector[S]{m: m, policy: policy, stats: stats, descs: make(map[string]*prometheus.Desc)}
+// newStatsCollector returns an empty collector for p, a policy of kind
+// policy named name ("" for [DefaultPolicyName]), whose counters stats
+// returns. A second policy of one kind and name on m gets a collector whose
+// registration fails with an error that says to name it.
+func newStatsCollector[S any](m *Metrics, policy, name string, p any, stats func() S) *statsCollector[S] {
+	if name == "" {
+		name = DefaultPolicyName
+	}
+	c := &statsCollector[S]{m: m, policy: policy, name: name, stats: stats, descs: make(map[string]*prometheus.Desc)}
+	key := policy + "\x00" + name
+	m.policiesMu.Lock()
+	defer m.policiesMu.Unlock()
+	if m.policies == nil {
+		m.policies = make(map[string]any)
+	}
+	if m.names == nil {
+		m.names = make(map[any]string)
+	}
+	prev, taken := m.policies[key]
+	had, named := m.names[p]
+	switch {
+	case taken && prev != p:
+		c.err = fmt.Errorf("windhover/metrics: a second %s policy named %q on one Metrics; "+
+			"give each its own name, the last argument of the collector's method (m.X(policy, \"name\")), which becomes the label policy_name", policy, name)
+	case named && p != nil && had != name:
+		// Under two names, each of its events would count twice.
+		c.err = fmt.Errorf("windhover/metrics: the %s policy named %q already has the name %q on this Metrics; give it one name", policy, name, had)
+	default:
+		m.policies[key] = p
+		if p != nil {
+			m.names[p] = name
+		}
+	}
+	return c
 }
 
 // rejections adds the series of windhover_rejections_total for one reason.
 func (c *statsCollector[S]) rejections(reason string, count func(*S) uint64) {
-	c.add(nameRejections, helpRejections, prometheus.Labels{labelPolicy: c.policy}, prometheus.CounterValue,
+	c.add(nameRejections, helpRejections, prometheus.CounterValue,
 		func(s *S) float64 { return float64(count(s)) }, labelReason, reason)
 }
 
 // counter adds a counter series; labels are name, value pairs.
 func (c *statsCollector[S]) counter(name, help string, count func(*S) uint64, labels ...string) {
-	c.add(name, help, nil, prometheus.CounterValue, func(s *S) float64 { return float64(count(s)) }, labels...)
+	c.add(name, help, prometheus.CounterValue, func(s *S) float64 { return float64(count(s)) }, labels...)
 }
 
 // gauge adds a gauge series; labels are name, value pairs.
 func (c *statsCollector[S]) gauge(name, help string, value func(*S) int64, labels ...string) {
-	c.add(name, help, nil, prometheus.GaugeValue, func(s *S) float64 { return float64(value(s)) }, labels...)
+	c.add(name, help, prometheus.GaugeValue, func(s *S) float64 { return float64(value(s)) }, labels...)
 }
 
 // add adds a series. Series of one name share a description, which the
 // first of them sets.
-func (c *statsCollector[S]) add(name, help string, constLabels prometheus.Labels, kind prometheus.ValueType, value func(*S) float64, labels ...string) {
+func (c *statsCollector[S]) add(name, help string, kind prometheus.ValueType, value func(*S) float64, labels ...string) {
 	names := make([]string, 0, len(labels)/2)
 	values := make([]string, 0, len(labels)/2)
 	for i := 0; i+1 < len(labels); i += 2 {
@@ -74,9 +111,9 @@ func (c *statsCollector[S]) add(name, help string, constLabels prometheus.Labels
 	}
 	d, ok := c.descs[name]
 	if !ok {
-		all := make(prometheus.Labels, len(c.m.s.constLabels)+len(constLabels))
+		all := make(prometheus.Labels, len(c.m.s.constLabels)+2)
 		maps.Copy(all, c.m.s.constLabels)
-		maps.Copy(all, constLabels)
+		all[labelPolicy], all[labelPolicyName] = c.policy, c.name
 		d = prometheus.NewDesc(prometheus.BuildFQName(c.m.s.namespace, "", name), help, names, all)
 		c.descs[name] = d
 		c.order = append(c.order, d)
@@ -86,6 +123,10 @@ func (c *statsCollector[S]) add(name, help string, constLabels prometheus.Labels
 
 // Describe sends the descriptions of the collector's metrics.
 func (c *statsCollector[S]) Describe(ch chan<- *prometheus.Desc) {
+	if c.err != nil {
+		ch <- prometheus.NewInvalidDesc(c.err)
+		return
+	}
 	for _, d := range c.order {
 		ch <- d
 	}
@@ -93,6 +134,9 @@ func (c *statsCollector[S]) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect takes one snapshot and sends every series.
 func (c *statsCollector[S]) Collect(ch chan<- prometheus.Metric) {
+	if c.err != nil {
+		return
+	}
 	s := c.stats()
 	for _, v := range c.values {
 		metric, err := prometheus.NewConstMetric(v.desc, v.kind, v.value(&s), v.labels...)

@@ -25,19 +25,21 @@ import (
 func limitsSeries(refused map[string]int, rejectedConns, queued, active, upgraded, accepted int) string {
 	var b strings.Builder
 	for r := range limits.Reason(limits.NumReasons) {
-		if r.Policy() != "limits" {
-			continue
+		if r.Policy() != "limits" || r.Status() == 0 {
+			continue // a refused connection counts in windhover_rejected_connections_total alone
 		}
 		name := r.String()
-		fmt.Fprintf(&b, "windhover_rejections_total{policy=\"limits\",reason=%q} %d\n", name, refused[name])
+		fmt.Fprintf(&b, "windhover_rejections_total{%s,reason=%q} %d\n", limitsLabels, name, refused[name])
 	}
-	fmt.Fprintf(&b, "windhover_rejected_connections_total %d\n", rejectedConns)
-	fmt.Fprintf(&b, "windhover_queued_connections %d\n", queued)
-	fmt.Fprintf(&b, "windhover_limits_active_connections %d\n", active)
-	fmt.Fprintf(&b, "windhover_limits_upgraded_connections %d\n", upgraded)
-	fmt.Fprintf(&b, "windhover_limits_accepted_connections_total %d\n", accepted)
+	fmt.Fprintf(&b, "windhover_rejected_connections_total{%s} %d\n", limitsLabels, rejectedConns)
+	fmt.Fprintf(&b, "windhover_queued_connections{%s} %d\n", limitsLabels, queued)
+	fmt.Fprintf(&b, "windhover_limits_active_connections{%s} %d\n", limitsLabels, active)
+	fmt.Fprintf(&b, "windhover_limits_upgraded_connections{%s} %d\n", limitsLabels, upgraded)
+	fmt.Fprintf(&b, "windhover_limits_accepted_connections_total{%s} %d\n", limitsLabels, accepted)
 	return b.String()
 }
+
+const limitsLabels = `policy="limits",policy_name="default"`
 
 var limitsNames = []string{
 	"windhover_rejections_total",
@@ -53,9 +55,9 @@ func TestLimitsCollector(t *testing.T) {
 	lim, err := limits.New(limits.Config{MaxConcurrentConnections: 1, MaxRequestBodySize: 10})
 	require.NoError(t, err)
 	reg := prometheus.NewPedanticRegistry()
-	require.NoError(t, reg.Register(m.Limits(lim)))
+	require.NoError(t, reg.Register(m.Limits(lim, "")))
 	expect(t, reg, limitsSeries(nil, 0, 0, 0, 0, 0), limitsNames...)
-	lint(t, m.Limits(lim))
+	lint(t, m.Limits(lim, ""))
 
 	s := testserver.Start(t, lim.Handler(routes()), testserver.H1, func(ts *httptest.Server) {
 		ts.Listener = lim.Listener(ts.Listener)
@@ -81,15 +83,16 @@ func TestTimeoutsCollector(t *testing.T) {
 	})
 	require.NoError(t, err)
 	reg := prometheus.NewPedanticRegistry()
-	require.NoError(t, reg.Register(m.Timeouts(pol)))
+	require.NoError(t, reg.Register(m.Timeouts(pol, "")))
 	names := []string{"windhover_min_data_rate_violations_total", "windhover_timeouts_requests_total", "windhover_timeouts_active_requests"}
 	series := func(body, requests int) string {
-		return fmt.Sprintf("windhover_min_data_rate_violations_total{direction=\"request_body\"} %d\n"+
-			"windhover_min_data_rate_violations_total{direction=\"response\"} 0\n"+
-			"windhover_timeouts_requests_total %d\nwindhover_timeouts_active_requests 0\n", body, requests)
+		const labels = `policy="timeouts",policy_name="default"`
+		return fmt.Sprintf("windhover_min_data_rate_violations_total{direction=\"request_body\",%[1]s} %[2]d\n"+
+			"windhover_min_data_rate_violations_total{direction=\"response\",%[1]s} 0\n"+
+			"windhover_timeouts_requests_total{%[1]s} %[3]d\nwindhover_timeouts_active_requests{%[1]s} 0\n", labels, body, requests)
 	}
 	expect(t, reg, series(0, 0), names...)
-	lint(t, m.Timeouts(pol))
+	lint(t, m.Timeouts(pol, ""))
 
 	s := testserver.Start(t, pol.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := io.Copy(io.Discard, r.Body); err == nil {
@@ -112,11 +115,11 @@ func TestStatsCollectorPattern(t *testing.T) {
 	m, _ := newMetrics(t, Config{ConstLabels: prometheus.Labels{"server": "a"}})
 	lim := limits.MaxRequestBodySize(10)
 	type fakeStats struct{ Refused, Checked uint64 }
-	fake := newStatsCollector(m, "fake", func() fakeStats { return fakeStats{Refused: 3, Checked: 7} })
+	fake := newStatsCollector(m, "fake", "", nil, func() fakeStats { return fakeStats{Refused: 3, Checked: 7} })
 	fake.rejections("no_reason", func(s *fakeStats) uint64 { return s.Refused })
 	fake.counter("windhover_fake_checked_total", "Requests the fake policy checked.", func(s *fakeStats) uint64 { return s.Checked })
 	reg := prometheus.NewPedanticRegistry()
-	require.NoError(t, reg.Register(m.Limits(lim)))
+	require.NoError(t, reg.Register(m.Limits(lim, "")))
 	require.NoError(t, reg.Register(fake))
 	lint(t, fake)
 	assert.Equal(t, 3.0, value(t, reg, "windhover_rejections_total", "policy", "fake", "reason", "no_reason", "server", "a"))
@@ -133,16 +136,23 @@ func TestRegister(t *testing.T) {
 	require.Error(t, reg.Register(other), "same names")
 
 	lim1, lim2 := limits.MaxRequestBodySize(1), limits.MaxRequestBodySize(2)
-	require.NoError(t, reg.Register(m.Limits(lim1)))
-	require.Error(t, reg.Register(m.Limits(lim2)), "a second Limiter needs a label of its own")
-	require.NoError(t, reg.Register(m.Timeouts(timeouts.MinDataRates(timeouts.Rate{}, timeouts.Rate{}))))
+	require.NoError(t, reg.Register(m.Limits(lim1, "")))
+	require.ErrorAs(t, reg.Register(m.Limits(lim1, "")), &already, "the same Limiter again: the registry sees the same series")
+	err = reg.Register(m.Limits(lim2, ""))
+	require.ErrorContains(t, err, `a second limits policy named "default"`, "a second Limiter needs a name of its own")
+	require.ErrorContains(t, err, "give each its own name")
+	require.NoError(t, reg.Register(m.Limits(lim2, "b")))
+	require.NoError(t, reg.Register(m.Timeouts(timeouts.MinDataRates(timeouts.Rate{}, timeouts.Rate{}), "")))
 	_, err = reg.Gather()
 	require.NoError(t, err)
 
-	// Two Limiters, each with a label of its own.
+	assert.Equal(t, 0.0, value(t, reg, "windhover_rejections_total", "policy_name", "b", "reason", "body_too_large"))
+
+	// Two Limiters, each with a name and, by a wrapping registerer, a label
+	// of its own.
 	reg = prometheus.NewPedanticRegistry()
-	require.NoError(t, prometheus.WrapRegistererWith(prometheus.Labels{"server": "a"}, reg).Register(m.Limits(lim1)))
-	require.NoError(t, prometheus.WrapRegistererWith(prometheus.Labels{"server": "b"}, reg).Register(m.Limits(lim2)))
+	require.NoError(t, prometheus.WrapRegistererWith(prometheus.Labels{"server": "a"}, reg).Register(m.Limits(lim1, "")))
+	require.NoError(t, prometheus.WrapRegistererWith(prometheus.Labels{"server": "b"}, reg).Register(m.Limits(lim2, "b")))
 	assert.Equal(t, 0.0, value(t, reg, "windhover_rejections_total", "server", "b", "reason", "body_too_large"))
 }
 
@@ -154,8 +164,8 @@ func TestNamespaceAndConstLabels(t *testing.T) {
 	require.NoError(t, err)
 	pol, err := timeouts.New(timeouts.Config{})
 	require.NoError(t, err)
-	require.NoError(t, reg.Register(m.Limits(lim)))
-	require.NoError(t, reg.Register(m.Timeouts(pol)))
+	require.NoError(t, reg.Register(m.Limits(lim, "")))
+	require.NoError(t, reg.Register(m.Timeouts(pol, "")))
 	s, _ := tlsServer(t, m, &tls.Config{}, func(ts *httptest.Server) {
 		ts.Config.Handler = m.Handler(lim.Handler(pol.Handler(m.Route(routes()))))
 	})

@@ -16,10 +16,10 @@ import (
 //     the requests p's handler has seen, and those in it now.
 //
 // The series carry m's namespace and constant labels.
-func (m *Metrics) Timeouts(p *timeouts.Policy) prometheus.Collector {
+func (m *Metrics) Timeouts(p *timeouts.Policy, name string) prometheus.Collector {
 	const violations = "windhover_min_data_rate_violations_total"
 	const help = "Request bodies sent and responses read below the minimum data rate, cut."
-	c := newStatsCollector(m, "timeouts", p.Stats)
+	c := newStatsCollector(m, "timeouts", name, p, p.Stats)
 	c.counter(violations, help, func(s *timeouts.Stats) uint64 { return s.BodyRateViolations }, labelDirection, "request_body")
 	c.counter(violations, help, func(s *timeouts.Stats) uint64 { return s.ResponseRateViolations }, labelDirection, "response")
 	c.counter("windhover_timeouts_requests_total", "Requests held to the minimum data rates.",

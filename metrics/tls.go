@@ -123,7 +123,7 @@ func (rec *conn) verified(cs tls.ConnectionState) {
 	if rec.handshake == handshakeHello {
 		rec.handshake = handshakeVerified
 		rec.verifiedAt = now
-		rec.m.activeHandshakes.WithLabelValues().Dec()
+		rec.m.activeHandshakes.WithLabelValues(rec.labels()...).Dec()
 	}
 }
 
@@ -139,12 +139,12 @@ func (rec *conn) settle(ok bool, now time.Time) {
 		return
 	case handshakeVerified:
 		if ok {
-			m.handshakeDuration.WithLabelValues(tlsVersions[rec.tlsVer.Load()], "").Observe(rec.verifiedAt.Sub(rec.start).Seconds())
+			m.handshakeDuration.WithLabelValues(transports[rec.transport], networkTypes[rec.netType], tlsVersions[rec.tlsVer.Load()], "").Observe(rec.verifiedAt.Sub(rec.start).Seconds())
 			rec.handshake = handshakeDone
 			return
 		}
 	default: // not verified: failed, or completed out of TLSConfig's sight
-		m.activeHandshakes.WithLabelValues().Dec()
+		m.activeHandshakes.WithLabelValues(rec.labels()...).Dec()
 		if ok {
 			rec.handshake = handshakeDone
 			return
@@ -154,7 +154,7 @@ func (rec *conn) settle(ok bool, now time.Time) {
 	if rec.handshake == handshakeStarted {
 		errorType = "no_client_hello"
 	}
-	m.handshakeDuration.WithLabelValues(tlsVersions[rec.tlsVer.Load()], errorType).Observe(now.Sub(rec.start).Seconds())
+	m.handshakeDuration.WithLabelValues(transports[rec.transport], networkTypes[rec.netType], tlsVersions[rec.tlsVer.Load()], errorType).Observe(now.Sub(rec.start).Seconds())
 	rec.handshake = handshakeDone
 	rec.tlsFailed = true
 }

@@ -26,7 +26,7 @@ const (
 // handshakeSeries returns the lines of one handshake duration series with
 // one bucket.
 func handshakeSeries(errorType, version string, count int) string {
-	labels := `error_type="` + errorType + `",tls_protocol_version="` + version + `"`
+	labels := labelString("error_type", errorType, "network_transport", "tcp", "network_type", "ipv4", "tls_protocol_version", version)
 	return histogram(handshakeDuration, labels, "60", count, 0)
 }
 
@@ -100,7 +100,7 @@ func TestTLSHandshakes(t *testing.T) {
 		handshakeSeries("handshake_failed", "", 1)+
 		handshakeSeries("handshake_failed", "1.3", 1)+
 		handshakeSeries("no_client_hello", "", 3)+
-		"windhover_active_tls_handshakes 0\n"+
+		`windhover_active_tls_handshakes{network_transport="tcp",network_type="ipv4"} 0`+"\n"+
 		connSeries("tcp", "", "", "new", "tls_handshake_failed", 4)+
 		connSeries("tcp", "", "1.3", "new", "tls_handshake_failed", 1)+
 		connSeries("tcp", "1.1", "1.2", "idle", "", 1)+

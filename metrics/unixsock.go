@@ -12,15 +12,14 @@ import (
 //   - windhover_unixsock_stale_removed: 1 if a stale socket file was found
 //     at the path and removed when ln was opened.
 //
-// The series carry a path label, so that several sockets can share a
-// registry, and m's namespace and constant labels.
+// The series carry the socket's path as their policy_name, so that several
+// sockets can share a registry, and m's namespace and constant labels.
 func (m *Metrics) UnixSocket(ln *unixsock.Listener) prometheus.Collector {
-	c := newStatsCollector(m, "unixsock", ln.Stats)
-	path := ln.Addr().String()
+	c := newStatsCollector(m, "unixsock", ln.Addr().String(), ln, ln.Stats)
 	c.counter("windhover_unixsock_accepted_connections_total", "Connections accepted on a Unix socket.",
-		func(s *unixsock.Stats) uint64 { return s.Accepted }, "path", path)
+		func(s *unixsock.Stats) uint64 { return s.Accepted })
 	c.gauge("windhover_unixsock_stale_removed", "1 if a stale socket file was removed when the socket was opened.",
-		func(s *unixsock.Stats) int64 { return int64(s.StaleRemoved) }, "path", path)
+		func(s *unixsock.Stats) int64 { return int64(s.StaleRemoved) })
 	return c
 }
 
@@ -31,8 +30,8 @@ func (m *Metrics) UnixSocket(ln *unixsock.Listener) prometheus.Collector {
 //     for every [unixsock.Reason], zero included;
 //   - windhover_unixsock_admitted_requests_total: requests from admitted
 //     peers.
-func (m *Metrics) PeerFilter(f *unixsock.PeerFilter) prometheus.Collector {
-	c := newStatsCollector(m, "unixsock", f.Stats)
+func (m *Metrics) PeerFilter(f *unixsock.PeerFilter, name string) prometheus.Collector {
+	c := newStatsCollector(m, "unixsock", name, f, f.Stats)
 	for i := range unixsock.NumReasons {
 		r := unixsock.Reason(i)
 		c.rejections(r.String(), func(s *unixsock.PeerStats) uint64 { return s.Rejected[r] })

@@ -210,7 +210,7 @@ func TestServerMetrics(t *testing.T) {
 	// net/http may linger half a second before closing the connection it
 	// refused with 413 (its rstAvoidanceDelay): scrape until only this
 	// client's connection is open.
-	const oneConnection = `windhover_active_connections{network_transport="tcp"} 1`
+	const oneConnection = `windhover_active_connections{network_transport="tcp",network_type="ipv4"} 1`
 	var body string
 	testserver.Eventually(t, func() bool {
 		var code int
@@ -218,12 +218,11 @@ func TestServerMetrics(t *testing.T) {
 		return code == 200 && strings.Contains(body, oneConnection)
 	}, "/metrics never showed the one open connection")
 	for _, want := range []string{
-		`windhover_rejections_total{policy="limits",reason="body_too_large"} 1`,
-		`windhover_rejections_total{policy="hostfilter",reason="host_not_allowed"} 0`,
-		`windhover_rejections_total{policy="certauth",reason="no_certificate"} 0`,
-		`http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="200",http_route="/{$}",network_protocol_version="1.1",url_scheme="http"} 1`,
+		`windhover_rejections_total{policy="limits",policy_name="default",reason="body_too_large"} 1`,
+		`windhover_rejections_total{policy="hostfilter",policy_name="default",reason="host_not_allowed"} 0`,
+		`http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="200",http_route="/{$}",network_protocol_name="http",network_protocol_version="1.1",url_scheme="http"} 1`,
 		oneConnection,
-		`windhover_min_data_rate_violations_total{direction="request_body"} 0`,
+		`windhover_min_data_rate_violations_total{direction="request_body",policy="timeouts",policy_name="default"} 0`,
 		"go_goroutines ",
 	} {
 		assert.Contains(t, body, want)
@@ -410,9 +409,9 @@ func TestServerTrustedProxiesWithoutClientCA(t *testing.T) {
 	assert.Equal(t, 403, do("192.0.2.3", "/whoami", neturl.QueryEscape(string(alice.PEM()))),
 		"a forwarded certificate is not believed without -client-ca")
 	_, body := get(t, c, url+"/metrics")
-	assert.Contains(t, body, `windhover_certauth_forwarded_total{outcome="ignored"} 1`)
-	assert.Contains(t, body, `windhover_certauth_forwarded_total{outcome="accepted"} 0`)
-	assert.Contains(t, body, `windhover_rejections_total{policy="rate",reason="rate_limited"} 1`)
+	assert.Contains(t, body, `windhover_certauth_forwarded_total{outcome="ignored",policy="certauth",policy_name="default"} 1`)
+	assert.NotContains(t, body, `windhover_certauth_forwarded_total{outcome="accepted"`, "certauth asks no certificate and trusts no proxy: only what it strips is exported")
+	assert.Contains(t, body, `windhover_rejections_total{policy="rate",policy_name="default",reason="rate_limited"} 1`)
 	require.NoError(t, stop())
 	assert.Contains(t, logs.String(), "X-Client-Cert, without -client-ca to validate it, is removed from every request")
 
@@ -448,7 +447,7 @@ func TestServerProbesOutsideLimits(t *testing.T) {
 	}()
 	testserver.Eventually(t, func() bool {
 		code, body := get(t, h1, url+"/metrics")
-		return code == 200 && strings.Contains(body, "windhover_concurrency_active_requests 1\n")
+		return code == 200 && strings.Contains(body, `windhover_concurrency_active_requests{policy="concurrency",policy_name="default"} 1`)
 	}, "/slow never took the concurrency slot")
 
 	code, _ := get(t, h1, url+"/")
@@ -497,13 +496,13 @@ func TestServerProbesOutsideLimits(t *testing.T) {
 
 	_, body := get(t, h2c, url+"/metrics")
 	for _, want := range []string{
-		`http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="200",http_route="/healthz",network_protocol_version="1.1",url_scheme="http"} 4`,
-		`http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="200",http_route="/healthz",network_protocol_version="2",url_scheme="http"} 3`,
-		`http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="200",http_route="/readyz",network_protocol_version="2",url_scheme="http"} 3`,
-		`windhover_rejections_total{policy="concurrency",reason="concurrency_limit"} 1`,
-		`windhover_rejections_total{policy="rate",reason="rate_limited"} 2`,
-		`windhover_rejections_total{policy="limits",reason="request_line_too_long"} 1`,
-		`windhover_rejections_total{policy="hostfilter",reason="host_not_allowed"} 2`,
+		`http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="200",http_route="/healthz",network_protocol_name="http",network_protocol_version="1.1",url_scheme="http"} 4`,
+		`http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="200",http_route="/healthz",network_protocol_name="http",network_protocol_version="2",url_scheme="http"} 3`,
+		`http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="200",http_route="/readyz",network_protocol_name="http",network_protocol_version="2",url_scheme="http"} 3`,
+		`windhover_rejections_total{policy="concurrency",policy_name="default",reason="concurrency_limit"} 1`,
+		`windhover_rejections_total{policy="rate",policy_name="default",reason="rate_limited"} 2`,
+		`windhover_rejections_total{policy="limits",policy_name="default",reason="request_line_too_long"} 1`,
+		`windhover_rejections_total{policy="hostfilter",policy_name="default",reason="host_not_allowed"} 2`,
 	} {
 		assert.Contains(t, body, want)
 	}
@@ -556,7 +555,7 @@ func TestServerRefusalLogLimited(t *testing.T) {
 
 	code, body := get(t, http.DefaultClient, url+"/metrics")
 	assert.Equal(t, 200, code)
-	assert.Contains(t, body, `windhover_rejections_total{policy="rate",reason="rate_limited"} 9999`)
+	assert.Contains(t, body, `windhover_rejections_total{policy="rate",policy_name="default",reason="rate_limited"} 9999`)
 	require.NoError(t, stop())
 	elapsed := time.Since(begin)
 
@@ -584,7 +583,7 @@ func TestServerHandshakeErrorLogLimited(t *testing.T) {
 	defer c.CloseIdleConnections()
 	testserver.Eventually(t, func() bool {
 		_, body := get(t, c, url+"/metrics")
-		return strings.Contains(body, fmt.Sprintf(`windhover_tls_handshake_duration_seconds_count{error_type="no_client_hello",tls_protocol_version=""} %d`, n))
+		return strings.Contains(body, fmt.Sprintf(`windhover_tls_handshake_duration_seconds_count{error_type="no_client_hello",network_transport="tcp",network_type="ipv4"} %d`, n))
 	}, "the handshakes did not all fail")
 	require.NoError(t, stop())
 	elapsed := time.Since(begin)
