@@ -58,8 +58,8 @@ func TestCreditLimit(t *testing.T) {
 	credit = min(1<<40, r.creditLimit(time.Hour))
 	assert.Equal(t, now.Add(300*time.Millisecond), r.readDeadline(now, credit, time.Hour))
 	// Saturates; an Off rate bounds nothing.
-	assert.EqualValues(t, math.MaxInt64, Rate{BytesPerSecond: 1e300, GracePeriod: time.Second}.creditLimit(time.Hour))
-	assert.EqualValues(t, math.MaxInt64, Off.creditLimit(time.Hour))
+	assert.EqualValues(t, int64(math.MaxInt64), Rate{BytesPerSecond: 1e300, GracePeriod: time.Second}.creditLimit(time.Hour))
+	assert.EqualValues(t, int64(math.MaxInt64), Off.creditLimit(time.Hour))
 }
 
 func TestWriteDeadline(t *testing.T) {
