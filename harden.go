@@ -231,7 +231,7 @@ func (s *Server) build(cfg Config) error {
 		return section("Limits", err)
 	}
 	tc := cfg.Timeouts
-	tc.OnViolation = chain(tc.OnViolation, cfg.OnReject)
+	tc.OnReject = chain(tc.OnReject, cfg.OnReject)
 	if s.pol, err = timeouts.New(tc); err != nil {
 		return section("Timeouts", err)
 	}

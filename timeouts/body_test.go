@@ -19,7 +19,7 @@ func TestSlowBodyCutAfterGrace(t *testing.T) {
 	for _, p := range testserver.All {
 		t.Run(string(p), func(t *testing.T) {
 			var v violations
-			pol, err := New(Config{MinRequestBodyDataRate: testRate, OnViolation: v.record})
+			pol, err := New(Config{MinRequestBodyDataRate: testRate, OnReject: v.record})
 			require.NoError(t, err)
 			h := newReadAll()
 			s := serve(t, pol, h, p)
@@ -202,7 +202,7 @@ func TestBurstThenStallCutWithinGrace(t *testing.T) {
 	for _, p := range testserver.All {
 		t.Run(string(p), func(t *testing.T) {
 			var v violations
-			pol, err := New(Config{MinRequestBodyDataRate: burstRate, OnViolation: v.record})
+			pol, err := New(Config{MinRequestBodyDataRate: burstRate, OnReject: v.record})
 			require.NoError(t, err)
 			h := newReadAll()
 			s := serve(t, pol, h, p)

@@ -42,7 +42,7 @@
 // [Policy.Listener] applies Kestrel's rules to each plaintext HTTP/1
 // connection, on the bytes as the client sends them, and counts its
 // decisions ([Stats.KeepAliveTimeouts], [Stats.RequestHeadersTimeouts]; each
-// is reported to [Config.OnViolation] with a nil request and a
+// is reported to [Config.OnReject] with a nil request and a
 // [*TimeoutError]). It keeps its own read deadline on the connection only
 // while a head is awaited, so the IdleTimeout and ReadHeaderTimeout that
 // Apply sets do not cut a wait it allows; they remain the bounds where the

@@ -81,7 +81,7 @@ func (e *RateError) sentinel() error {
 // (closed without an answer) or RequestHeadersTimeout (408 and close). It
 // matches [ErrKeepAliveTimeout] or [ErrRequestHeadersTimeout] with
 // errors.Is, and os.ErrDeadlineExceeded too, as a timed-out read does. There
-// is no request to go with it: [Config.OnViolation] gets it with a nil
+// is no request to go with it: [Config.OnReject] gets it with a nil
 // request.
 type TimeoutError struct {
 	// Limit is the timer that ran out: the Policy's KeepAliveTimeout or

@@ -119,7 +119,7 @@ func ExamplePolicy_Listener() {
 		// Kestrel's defaults are 130 s and 30 s; a shorter example.
 		KeepAliveTimeout:      time.Second,
 		RequestHeadersTimeout: 100 * time.Millisecond,
-		OnViolation: func(r *http.Request, err error) {
+		OnReject: func(r *http.Request, err error) {
 			if r == nil { // a connection timer: there is no request yet
 				fmt.Println("violation:", errors.Is(err, timeouts.ErrRequestHeadersTimeout))
 			}

@@ -230,7 +230,7 @@ func (h *readAll) result(t *testing.T) (time.Duration, error) {
 	return h.elapsed, h.err
 }
 
-// violations records what OnViolation reports.
+// violations records what OnReject reports.
 type violations struct {
 	mu   sync.Mutex
 	errs []error

@@ -23,7 +23,7 @@ import (
 //     gets 408 and Connection: close, and the connection closes, counted in
 //     [Stats.RequestHeadersTimeouts].
 //
-// Each decision is passed to [Config.OnViolation] with a nil request and a
+// Each decision is passed to [Config.OnReject] with a nil request and a
 // [*TimeoutError]. A negative KeepAliveTimeout or RequestHeadersTimeout leaves
 // that wait to the server's own deadlines; a Policy with both negative (as
 // from [MinDataRates]) has nothing to time, and Listener returns ln itself.
@@ -114,13 +114,13 @@ func (p *Policy) timed(c net.Conn) bool {
 	return ok && p.wire.Times(wc)
 }
 
-// decide counts nothing (the Wire does) and reports e to OnViolation.
+// decide counts nothing (the Wire does) and reports e to OnReject.
 func (p *Policy) decide(e *h1wire.Error) {
 	te := &TimeoutError{Addr: e.Addr, Limit: p.keepAlive}
 	if e.Reason == h1wire.ReasonRequestHeadersTimeout {
 		te.headers, te.Limit = true, p.headers
 	}
-	p.onViolation(nil, te)
+	p.onReject(nil, te)
 }
 
 // untimedRequest counts a plaintext HTTP/1 request whose connection p does

@@ -40,10 +40,10 @@ const (
 // the timers act.
 func timers(v *reports) Config {
 	return Config{KeepAliveTimeout: keepAlive, RequestHeadersTimeout: headers,
-		MinRequestBodyDataRate: Off, MinResponseDataRate: Off, OnViolation: v.record}
+		MinRequestBodyDataRate: Off, MinResponseDataRate: Off, OnReject: v.record}
 }
 
-// reports records what OnViolation reports, with the request.
+// reports records what OnReject reports, with the request.
 type reports struct {
 	mu   sync.Mutex
 	reqs []*http.Request

@@ -78,14 +78,15 @@ type Config struct {
 	// Apply refuses it unless this is true.
 	KeepServerTimeouts bool
 
-	// OnViolation, if set, is called for each violation: with the request
+	// OnReject, if set, is called for each violation (the name every
+	// windhover policy gives its callback): with the request
 	// and a [*RateError] for a minimum data rate, on a timer's goroutine;
 	// with a nil request and a [*TimeoutError] for a connection
 	// [Policy.Listener] closed because KeepAliveTimeout or
 	// RequestHeadersTimeout ran out before a request's head was in (there
 	// is no request yet), on the connection's goroutine, before the 408 is
 	// written. It must be quick and safe for concurrent use.
-	OnViolation func(r *http.Request, err error)
+	OnReject func(r *http.Request, err error)
 }
 
 // Policy enforces a [Config]: the server timeouts through [Policy.Apply], the
@@ -97,7 +98,7 @@ type Policy struct {
 	unsent         int
 	in, out        Rate
 	keepServer     bool
-	onViolation    func(*http.Request, error)
+	onReject       func(*http.Request, error)
 	policed        atomic.Uint64
 	active         atomic.Int64
 	bodyViolations atomic.Uint64
@@ -125,17 +126,17 @@ func New(cfg Config) (*Policy, error) {
 		return nil, fmt.Errorf("windhover/timeouts: Config.MaxUnsentResponseBytes = %d is over 1 GiB", cfg.MaxUnsentResponseBytes)
 	}
 	p := &Policy{
-		unsent:      cmp.Or(cfg.MaxUnsentResponseBytes, DefaultMaxUnsentResponseBytes),
-		keepAlive:   orDefault(cfg.KeepAliveTimeout, DefaultKeepAliveTimeout),
-		headers:     orDefault(cfg.RequestHeadersTimeout, DefaultRequestHeadersTimeout),
-		in:          cfg.MinRequestBodyDataRate.withDefaults(),
-		out:         cfg.MinResponseDataRate.withDefaults(),
-		keepServer:  cfg.KeepServerTimeouts,
-		onViolation: cfg.OnViolation,
+		unsent:     cmp.Or(cfg.MaxUnsentResponseBytes, DefaultMaxUnsentResponseBytes),
+		keepAlive:  orDefault(cfg.KeepAliveTimeout, DefaultKeepAliveTimeout),
+		headers:    orDefault(cfg.RequestHeadersTimeout, DefaultRequestHeadersTimeout),
+		in:         cfg.MinRequestBodyDataRate.withDefaults(),
+		out:        cfg.MinResponseDataRate.withDefaults(),
+		keepServer: cfg.KeepServerTimeouts,
+		onReject:   cfg.OnReject,
 	}
 	if p.keepAlive > 0 || p.headers > 0 {
 		wc := h1wire.Config{KeepAliveTimeout: p.keepAlive, RequestHeadersTimeout: p.headers, Parts: h1wire.PartTimers}
-		if p.onViolation != nil {
+		if p.onReject != nil {
 			wc.OnReject = p.decide
 		}
 		p.wire = h1wire.New(wc)

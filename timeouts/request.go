@@ -287,7 +287,7 @@ func (q *request) check() {
 }
 
 func (q *request) report(err *RateError) {
-	if f := q.p.onViolation; f != nil {
+	if f := q.p.onReject; f != nil {
 		f(q.r, err)
 	}
 }

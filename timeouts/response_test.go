@@ -130,7 +130,7 @@ func TestStalledReaderCut(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				var v violations
-				pol, err := New(Config{MinResponseDataRate: out, OnViolation: v.record})
+				pol, err := New(Config{MinResponseDataRate: out, OnReject: v.record})
 				require.NoError(t, err)
 				h := newEndless(viaCopy)
 				s := serve(t, pol, h, p)
