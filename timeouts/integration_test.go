@@ -44,8 +44,13 @@ func TestCurlSlowUploadGets408(t *testing.T) {
 			assert.EqualValues(t, 1, pol.Stats().BodyRateViolations)
 			assert.Less(t, time.Since(start), 10*time.Second)
 
-			res = testserver.Curl(t, s, testserver.CurlFlag(p), "--limit-rate", "200000", "-H", "Expect:", "--data-binary", "@"+body, s.URL)
-			assert.Regexp(t, `^200 `, res.Out, "ten times the rate: %s", res.Trace)
+			// curl paces its upload in bursts of up to 64 KiB: at a hundred
+			// times the rate they come every 33 ms, within the grace period
+			// of each other. (At ten times the rate they would come every
+			// 330 ms, longer than testRate's 300 ms grace, and a client may
+			// bank no more than a grace period ahead of the rate.)
+			res = testserver.Curl(t, s, testserver.CurlFlag(p), "--limit-rate", "2000000", "-H", "Expect:", "--data-binary", "@"+body, s.URL)
+			assert.Regexp(t, `^200 `, res.Out, "a hundred times the rate: %s", res.Trace)
 		})
 	}
 }
