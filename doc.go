@@ -43,6 +43,7 @@
 //
 //	unixsock.Listen or net.Listen, or unixsock.Activated (systemd)
 //	  └ limits.Listener (connection count, before any TLS handshake)
+//	    timeouts.Listener (keep-alive until the first byte, 408 for a late head; either order)
 //	      └ http.Server  limits.Apply     MaxHeaderBytes, HTTP/2 settings, ConnState
 //	                     timeouts.Apply   IdleTimeout, ReadHeaderTimeout, unsent bytes
 //	                     certauth.Apply   TLSConfig: client certificates by SNI
