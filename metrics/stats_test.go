@@ -108,6 +108,37 @@ func TestTimeoutsCollector(t *testing.T) {
 	expect(t, reg, series(1, 2), names...)
 }
 
+func TestTimeoutsCollectorTimers(t *testing.T) {
+	m, _ := newMetrics(t, testConfig)
+	pol, err := timeouts.New(timeouts.Config{KeepAliveTimeout: 300 * time.Millisecond, RequestHeadersTimeout: 200 * time.Millisecond})
+	require.NoError(t, err)
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(m.Timeouts(pol, "")))
+	lint(t, m.Timeouts(pol, ""))
+	rejections := func(reason string) float64 {
+		return value(t, reg, "windhover_rejections_total", "policy", "timeouts", "reason", reason)
+	}
+	assert.Zero(t, rejections("keep_alive_timeout"))
+
+	h := pol.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	timed := testserver.Start(t, h, testserver.H1, func(ts *httptest.Server) {
+		require.NoError(t, pol.Apply(ts.Config))
+		ts.Listener = pol.Listener(ts.Listener)
+	})
+	idle := testserver.Dial(t, timed.Addr())
+	stalled := testserver.Dial(t, timed.Addr())
+	stalled.Send(t, "GET / HT")
+	require.True(t, idle.ClosedByPeer(t))
+	require.True(t, stalled.ClosedByPeer(t))
+	untimed := testserver.Start(t, h, testserver.H1, func(ts *httptest.Server) { require.NoError(t, pol.Apply(ts.Config)) })
+	status, _ := untimed.Get(t, "/", nil)
+	require.Equal(t, 200, status)
+
+	assert.Equal(t, 1.0, rejections("keep_alive_timeout"))
+	assert.Equal(t, 1.0, rejections("request_headers_timeout"))
+	assert.Equal(t, 1.0, value(t, reg, "windhover_timeouts_untimed_requests_total"))
+}
+
 // TestStatsCollectorPattern registers two policies' collectors on one
 // registry, as the pattern for every policy has them: their series of
 // windhover_rejections_total meet in one family.
@@ -190,6 +221,7 @@ func TestNamespaceAndConstLabels(t *testing.T) {
 		"shop_windhover_rejections_total",
 		"shop_windhover_timeouts_active_requests",
 		"shop_windhover_timeouts_requests_total",
+		"shop_windhover_timeouts_untimed_requests_total",
 		"shop_windhover_tls_handshake_duration_seconds",
 	}, names(t, reg))
 	mfs, err := reg.Gather()

@@ -92,11 +92,31 @@
 // the connection aborted (over HTTP/2, the stream reset). Writes larger than
 // 64 KiB, and io.Copy into the response (which keeps sendfile), are timed in
 // 64 KiB chunks, so a client that stops reading is noticed within
-// max(grace, 64 KiB/rate) of its last progress. Small writes that stay in
-// net/http's buffer cannot block; their bytes are charged when they leave
-// it. What net/http writes after the handler returns (the rest of its
-// buffer, the end of a chunked body) is bounded by a write deadline too,
-// which net/http enforces itself; such a cut is not counted in [Stats].
+// max(grace, 64 KiB/rate) of its last progress, plus the lead below.
+//
+// Kestrel's running deadline banks credit as the request body's average
+// does: a client that reads 4 MB at once, against a minimum of 100,000
+// bytes per second, pushes the deadline 40 s ahead, and may then stop
+// reading for those 40 s (at the default 240, a fast start buys hours).
+// Here the running deadline may be at most one grace period ahead of the
+// write that begins: what is left of the previous deadline counts for no
+// more than GracePeriod, and the write adds its n/rate to that, as Kestrel
+// adds it to the whole. A client that stops reading, after any burst, is
+// therefore cut at most grace + n/rate after the write that finds it
+// stopped began, where n is that write's size (a 64 KiB chunk at most). One
+// that reads at or above the minimum keeps a lead of up to a grace period,
+// its writes get max(grace, n/rate) and n/rate after one another exactly as
+// in Kestrel, and it is never cut, as long as the room its reads make
+// reaches the server (TCP window updates, HTTP/2 WINDOW_UPDATE frames) in
+// steps less than a grace period apart; a path that stalls longer than
+// grace + n/rate ends a connection however far ahead it was, as a request
+// body's does. The bound costs one comparison a write.
+//
+// Small writes that stay in net/http's buffer cannot block; their bytes are
+// charged when they leave it. What net/http writes after the handler returns
+// (the rest of its buffer, the end of a chunked body) is bounded by a write
+// deadline too, reckoned the same way, which net/http enforces itself; such
+// a cut is not counted in [Stats].
 //
 // # Bytes the kernel holds
 //

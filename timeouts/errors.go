@@ -32,9 +32,10 @@ var (
 // RateError reports a client that moved data more slowly than a minimum
 // rate. It matches [ErrMinRequestBodyDataRate] or [ErrMinResponseDataRate]
 // with errors.Is, and os.ErrDeadlineExceeded too, as the I/O error of the
-// operation it cut does. For a request body, Bytes/Elapsed may exceed the
-// minimum: a client that sent far ahead of it and then stopped is cut once it
-// falls a grace period's worth behind (see the package documentation).
+// operation it cut does. Bytes/Elapsed may exceed the minimum: a client that
+// sent or read far ahead of it and then stopped is cut once it has used up
+// the grace period's worth of lead it may bank (see the package
+// documentation).
 type RateError struct {
 	// Rate is the minimum that was broken.
 	Rate Rate

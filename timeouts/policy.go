@@ -54,9 +54,12 @@ type Config struct {
 	MinRequestBodyDataRate Rate
 
 	// MinResponseDataRate is the slowest a client may read a response. Each
-	// write of n bytes may take max(GracePeriod, n/BytesPerSecond) beyond the
-	// running deadline of the writes before it. On violation the connection
-	// is aborted (over HTTP/2 the stream is reset).
+	// write of n bytes may take max(GracePeriod, n/BytesPerSecond), or
+	// n/BytesPerSecond beyond the running deadline of the writes before it,
+	// and a client banks no more than GracePeriod ahead of the rate, so one
+	// that stops reading is cut within a grace period and a write's
+	// n/BytesPerSecond of the write that finds it stopped. On violation the
+	// connection is aborted (over HTTP/2 the stream is reset).
 	MinResponseDataRate Rate
 
 	// MaxUnsentResponseBytes bounds, per connection, the response bytes the

@@ -125,36 +125,42 @@ func (w *deadlineWriter) SetWriteDeadline(t time.Time) error {
 }
 
 func TestFinishBoundsWhatNetHTTPWritesLast(t *testing.T) {
-	grace := 2 * time.Second
+	grace := time.Second
 	pol := MinDataRates(Off, Rate{BytesPerSecond: 1000, GracePeriod: grace})
 	for _, tt := range []struct {
-		major int
-		flush bool
-		want  int
+		major    int
+		size     int
+		flush    bool
+		want     int
+		min, max time.Duration
 	}{
-		{1, false, 1},
-		{1, true, 1}, // net/http still writes the end of a chunked body
-		{2, false, 1},
-		{2, true, 0}, // everything is out
+		// 5,000 bytes, 5 s at 1,000 B/s, taken at once: the client is
+		// ahead of the rate by more than the grace period, which is all
+		// it banks; what net/http writes last must leave within it.
+		{1, 5000, false, 1, grace, grace + 100*time.Millisecond},
+		{1, 5000, true, 1, grace, grace + 100*time.Millisecond}, // net/http still writes the end of a chunked body
+		{2, 5000, false, 1, grace, grace + 100*time.Millisecond},
+		{2, 5000, true, 0, 0, 0}, // everything is out
+		// 1,500 bytes that stay in net/http's buffer, and the header: they
+		// leave after the handler, and may take their n/rate.
+		{1, 1500, false, 1, 1628 * time.Millisecond, 1700 * time.Millisecond},
 	} {
 		w := &deadlineWriter{NopWriter: *testserver.NewNopWriter()}
 		h := pol.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			_, _ = w.Write(make([]byte, 5000)) // 5 s at 1,000 B/s
+			_, _ = w.Write(make([]byte, tt.size))
 			if tt.flush {
 				w.(http.Flusher).Flush()
 			}
 		}))
 		start := time.Now()
 		h.ServeHTTP(w, &http.Request{Method: "GET", ProtoMajor: tt.major, Body: http.NoBody, Header: http.Header{}})
-		require.Len(t, w.deadlines, tt.want, "HTTP/%d, flushed %v", tt.major, tt.flush)
+		end := time.Now()
+		require.Len(t, w.deadlines, tt.want, "HTTP/%d, %d bytes, flushed %v", tt.major, tt.size, tt.flush)
 		if tt.want == 0 {
 			continue
 		}
-		// The running deadline of the write: 5,000 bytes and the header at
-		// 1,000 B/s from when it began.
-		wait := w.deadlines[0].Sub(start)
-		assert.Greater(t, wait, 5*time.Second)
-		assert.Less(t, wait, 6*time.Second)
+		assert.GreaterOrEqual(t, w.deadlines[0].Sub(start), tt.min, "HTTP/%d, %d bytes", tt.major, tt.size)
+		assert.LessOrEqual(t, w.deadlines[0].Sub(end), tt.max, "HTTP/%d, %d bytes", tt.major, tt.size)
 	}
 }
 

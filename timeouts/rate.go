@@ -15,9 +15,9 @@ const (
 
 // Rate is a minimum data rate with a grace period (Kestrel's MinDataRate):
 // once the grace period has passed, the bytes moved divided by the time
-// counted must stay at or above BytesPerSecond. For a request body, bytes
-// that put the client more than a grace period ahead of the rate are not
-// banked (see the package documentation).
+// counted must stay at or above BytesPerSecond. For request bodies and
+// responses alike, bytes that put the client more than a grace period ahead
+// of the rate are not banked (see the package documentation).
 //
 // The zero Rate is Kestrel's default, 240 bytes per second after 5 seconds.
 // A negative BytesPerSecond, as in [Off], switches the minimum off.
@@ -115,12 +115,20 @@ func (r Rate) creditLimit(counted time.Duration) int64 {
 // writeDeadline is the running deadline after a write of n bytes begins at
 // now, given the running deadline before it (zero if none): the write may
 // take max(grace, n/r) from now, and consecutive writes add n/r to the
-// previous deadline without a new grace period.
+// previous deadline without a new grace period. A client that read faster
+// than r is ahead of the rate by what is left of the previous deadline; it
+// banks no more than a grace period of that lead, so that the deadline is
+// never more than grace + n/r away, and a client that stops reading is cut
+// at most a grace period after the write that finds it stopped has had its
+// own n/r, however far ahead of the rate it was before.
 func (r Rate) writeDeadline(now, prev time.Time, n int64) time.Time {
 	each := r.allowance(n)
 	single := addSaturating(now, max(r.GracePeriod, each))
 	if prev.IsZero() {
 		return single
+	}
+	if lead := addSaturating(now, r.GracePeriod); prev.After(lead) {
+		prev = lead
 	}
 	if accumulated := addSaturating(prev, each); accumulated.After(single) {
 		return accumulated

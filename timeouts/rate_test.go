@@ -69,17 +69,42 @@ func TestWriteDeadline(t *testing.T) {
 	assert.Equal(t, now.Add(time.Second), r.writeDeadline(now, time.Time{}, 10))
 	assert.Equal(t, now.Add(3*time.Second), r.writeDeadline(now, time.Time{}, 3000))
 	// Consecutive writes add to the running deadline without new grace.
-	prev := now.Add(2 * time.Second)
+	prev := now.Add(800 * time.Millisecond)
 	assert.Equal(t, prev.Add(500*time.Millisecond), r.writeDeadline(now, prev, 500))
 	// A running deadline long past does not shorten a new write's grace.
 	assert.Equal(t, now.Add(time.Second), r.writeDeadline(now, now.Add(-time.Hour), 500))
+}
+
+func TestWriteDeadlineBanksAtMostAGracePeriod(t *testing.T) {
+	r := Rate{BytesPerSecond: 1000, GracePeriod: time.Second}
+	now := time.Unix(1000, 0)
+	// A client that read an hour's worth at once is a grace period ahead,
+	// no more: a small write after it may take the grace period and its
+	// own n/rate.
+	assert.Equal(t, now.Add(1500*time.Millisecond), r.writeDeadline(now, now.Add(time.Hour), 500))
+	// Two seconds ahead counts as one.
+	assert.Equal(t, now.Add(1500*time.Millisecond), r.writeDeadline(now, now.Add(2*time.Second), 500))
+	// A large write still gets its n/rate, after the grace period's lead.
+	assert.Equal(t, now.Add(4*time.Second), r.writeDeadline(now, now.Add(time.Hour), 3000))
+	// A lead of up to a grace period is kept, as Kestrel keeps it.
+	assert.Equal(t, now.Add(1500*time.Millisecond), r.writeDeadline(now, now.Add(time.Second), 500))
+	// A client that keeps reading at the rate, in writes that each take
+	// their n/rate, never loses its lead: every deadline is max(grace,
+	// n/rate) after the write.
+	prev := time.Time{}
+	for i := range 10 {
+		at := now.Add(time.Duration(i) * 500 * time.Millisecond)
+		prev = r.writeDeadline(at, prev, 500)
+		assert.Equal(t, at.Add(time.Second), prev, "write %d", i)
+	}
 }
 
 // FuzzDeadlines checks the deadline arithmetic against its definition: a Read
 // is cut exactly when the time counted reaches max(grace, bytes/rate), never
 // before now, and within a grace period once the credit is bounded; a
 // write's deadline is the latest of now+grace, now+n/rate and
-// previous+n/rate, never earlier than the rate allows.
+// min(previous, now+grace)+n/rate: never earlier than the rate allows, and
+// never more than grace+n/rate away.
 func FuzzDeadlines(f *testing.F) {
 	f.Add(240.0, int64(5000), int64(1000), int64(0), int64(100), int64(50))
 	f.Add(1e9, int64(1), int64(1<<40), int64(10), int64(1<<30), int64(-3000))
@@ -123,10 +148,17 @@ func FuzzDeadlines(f *testing.F) {
 		if w.Before(now.Add(r.GracePeriod)) || w.Before(now.Add(each)) {
 			t.Fatalf("write deadline %v from now, less than grace %v or n/rate %v", w.Sub(now), r.GracePeriod, each)
 		}
-		if !prev.IsZero() && w.Before(prev.Add(each)) {
-			t.Fatalf("write deadline earlier than the running deadline plus n/rate")
+		lead := prev
+		if lead.After(now.Add(r.GracePeriod)) {
+			lead = now.Add(r.GracePeriod)
 		}
-		if w != now.Add(max(r.GracePeriod, each)) && (prev.IsZero() || w != prev.Add(each)) {
+		if !prev.IsZero() && w.Before(lead.Add(each)) {
+			t.Fatalf("write deadline earlier than the running deadline (a grace period ahead at most) plus n/rate")
+		}
+		if w.After(now.Add(r.GracePeriod + each)) {
+			t.Fatalf("write deadline %v from now, more than grace %v and n/rate %v: banked credit", w.Sub(now), r.GracePeriod, each)
+		}
+		if w != now.Add(max(r.GracePeriod, each)) && (prev.IsZero() || w != lead.Add(each)) {
 			t.Fatalf("write deadline %v is none of the candidates", w.Sub(now))
 		}
 	})

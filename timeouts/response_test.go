@@ -2,6 +2,7 @@ package timeouts
 
 import (
 	"bufio"
+	"cmp"
 	"crypto/tls"
 	"io"
 	"net"
@@ -26,6 +27,7 @@ type endless struct {
 	done    chan struct{}
 	copy    bool  // through io.Copy (ReadFrom) instead of Write
 	size    int64 // 100 MiB unless set
+	piece   int   // bytes a Write: 64 KiB unless set
 }
 
 func newEndless(viaCopy bool) *endless {
@@ -39,7 +41,7 @@ func (h *endless) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.copy {
 		n, err = io.Copy(w, io.LimitReader(zeros{}, h.size))
 	} else {
-		buf := make([]byte, 64<<10)
+		buf := make([]byte, cmp.Or(h.piece, 64<<10))
 		for n < h.size && err == nil {
 			var m int
 			m, err = w.Write(buf)
