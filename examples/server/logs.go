@@ -8,6 +8,7 @@ import (
 
 	"github.com/windhover/windhover"
 	"github.com/windhover/windhover/limits"
+	"github.com/windhover/windhover/timeouts"
 )
 
 // refused is Config.OnReject: it logs every policy's refusal, by the policy
@@ -25,12 +26,15 @@ func (l *logLimiter) refused(r *http.Request, err error) {
 	}
 	attrs := []any{"err", err}
 	var le *limits.Error
+	var te *timeouts.TimeoutError
 	switch {
 	case r != nil:
 		attrs = append(attrs, "remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path)
 	case errors.As(err, &le) && le.Addr != nil:
 		// A connection, or a head refused on the wire before any request.
 		attrs = append(attrs, "remote", le.Addr.String())
+	case errors.As(err, &te) && te.Addr != nil:
+		attrs = append(attrs, "remote", te.Addr.String())
 	}
 	l.warn(logKind{ref.Policy, ref.Reason}, msg, attrs...)
 }
