@@ -308,7 +308,7 @@ func chain(first, then func(*http.Request, error)) func(*http.Request, error) {
 
 // apply wraps app in the policies and applies their settings to srv.
 func (s *Server) apply(srv *http.Server, cfg Config, app http.Handler) error {
-	if srv.TLSConfig == nil && s.files == nil && asksForCertificates(cfg.ClientCertificates) && len(cfg.ClientCertificates.TrustedProxies) == 0 {
+	if srv.TLSConfig == nil && s.files == nil && cfg.ClientCertificates.AsksForCertificates() && len(cfg.ClientCertificates.TrustedProxies) == 0 {
 		return errors.New("windhover: Config.ClientCertificates asks for client certificates, but the server has no TLSConfig: " +
 			"give srv a TLSConfig or Config.Certificate, or set Config.ClientCertificates.TrustedProxies to take certificates forwarded by a proxy that terminates TLS")
 	}
@@ -366,19 +366,6 @@ func (s *Server) apply(srv *http.Server, cfg Config, app http.Handler) error {
 		srv.TLSConfig = s.met.TLSConfig(srv.TLSConfig)
 	}
 	return nil
-}
-
-// asksForCertificates reports whether cc asks any client for a certificate.
-func asksForCertificates(cc certauth.Config) bool {
-	if cc.Mode != certauth.NoCertificate {
-		return true
-	}
-	for _, m := range cc.Hosts {
-		if m != certauth.NoCertificate {
-			return true
-		}
-	}
-	return false
 }
 
 // applySettings runs every policy's Apply on srv, and reports every

@@ -152,3 +152,18 @@ func (cfg *Config) usesChained() bool {
 	}
 	return false
 }
+
+// AsksForCertificates reports whether c has the handshake ask some client
+// for a certificate: Mode, or the mode of a name in Hosts, is other than
+// NoCertificate.
+func (c *Config) AsksForCertificates() bool {
+	if c.Mode != NoCertificate {
+		return true
+	}
+	for _, m := range c.Hosts {
+		if m != NoCertificate {
+			return true
+		}
+	}
+	return false
+}

@@ -8,20 +8,6 @@ import (
 	"github.com/windhover/windhover/certauth"
 )
 
-// asksForCertificates reports whether cc asks some TLS clients for a
-// certificate.
-func asksForCertificates(cc certauth.Config) bool {
-	if cc.Mode != certauth.NoCertificate {
-		return true
-	}
-	for _, m := range cc.Hosts {
-		if m != certauth.NoCertificate {
-			return true
-		}
-	}
-	return false
-}
-
 // parseMode reads -client-cert-mode, in its short form or Kestrel's name.
 func parseMode(s string) (certauth.Mode, error) {
 	switch strings.ToLower(s) {

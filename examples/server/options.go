@@ -151,7 +151,7 @@ func (s *settings) apply() error {
 			return err
 		}
 	}
-	if asksForCertificates(c.ClientCertificates) && len(c.ClientCAFiles) == 0 {
+	if c.ClientCertificates.AsksForCertificates() && len(c.ClientCAFiles) == 0 {
 		return errors.New("client certificates are asked for (-client-cert-mode, -client-cert-hosts or the file's ClientCertificateMode), " +
 			"which need -client-ca (or the file's Windhover.ClientCertificates.ClientCAs), the CAs to validate them against")
 	}
