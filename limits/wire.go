@@ -7,7 +7,6 @@ import (
 	"net/http"
 
 	"github.com/windhover/windhover/internal/h1wire"
-	"github.com/windhover/windhover/internal/netconn"
 )
 
 // newWire returns the connection wrapper that measures HTTP/1 request heads
@@ -37,14 +36,9 @@ func (l *Limiter) wrap(lc *conn) net.Conn {
 	if l.wire == nil {
 		return lc
 	}
-	if wc, ok := netconn.Find[*h1wire.Conn](lc.Conn); ok {
-		l.wire.Join(wc)
-		lc.wire = wc
-		return lc
-	}
-	wc := l.wire.Conn(lc)
+	c, wc := l.wire.Follow(lc)
 	lc.wire = wc
-	return wc
+	return c
 }
 
 // wireReasons maps the decisions of the wire's head part to l's reasons.

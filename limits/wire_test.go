@@ -18,7 +18,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/windhover/windhover/internal/h1wire"
-	"github.com/windhover/windhover/internal/netconn"
 	"github.com/windhover/windhover/internal/testserver"
 )
 
@@ -381,11 +380,8 @@ func (l timersListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if wc, ok := netconn.Find[*h1wire.Conn](c); ok {
-		l.w.Join(wc)
-		return c, nil
-	}
-	return l.w.Conn(c), nil
+	c, _ = l.w.Follow(c)
+	return c, nil
 }
 
 // TestWireJoin stacks the Limiter's Listener with another package's wire

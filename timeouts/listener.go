@@ -89,14 +89,11 @@ func (l *listener) Accept() (net.Conn, error) {
 // of one) must reach net/http as it is: its bytes above crypto/tls are out
 // of reach, and net/http must see its type, or its ConnectionState.
 func (p *Policy) time(c net.Conn) net.Conn {
-	if wc, ok := netconn.Find[*h1wire.Conn](c); ok {
-		p.wire.Join(wc)
-		return c
-	}
 	if _, ok := netconn.Find[*tls.Conn](c); ok {
 		return c
 	}
-	return p.wire.Conn(c)
+	c, _ = p.wire.Follow(c)
+	return c
 }
 
 // timed reports whether p times the heads of c, a connection net/http is

@@ -343,11 +343,8 @@ func (l headListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if wc, ok := netconn.Find[*h1wire.Conn](c); ok {
-		l.w.Join(wc)
-		return c, nil
-	}
-	return l.w.Conn(c), nil
+	c, _ = l.w.Follow(c)
+	return c, nil
 }
 
 // TestListenerStacks: stacked with another listener that follows the

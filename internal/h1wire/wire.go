@@ -5,6 +5,8 @@ import (
 	"net"
 	"sync/atomic"
 	"time"
+
+	"github.com/windhover/windhover/internal/netconn"
 )
 
 // Kestrel's defaults, which the zero [Config] stands for.
@@ -166,6 +168,20 @@ func (w *Wire) Conn(c net.Conn) *Conn {
 	wc.inHead = true
 	wc.start = time.Now()
 	return wc
+}
+
+// Follow has w follow c, a connection just accepted: it joins the Conn of
+// another Wire among c's layers (a listener stacked under this one made it)
+// and returns c, or wraps c in a Conn of its own and returns that; either
+// way with the Conn that follows c. One Conn then follows each connection,
+// whatever the order of the listeners.
+func (w *Wire) Follow(c net.Conn) (net.Conn, *Conn) {
+	if wc, ok := netconn.Find[*Conn](c); ok {
+		w.Join(wc)
+		return c, wc
+	}
+	wc := w.Conn(c)
+	return wc, wc
 }
 
 // Join adds w's parts to c, a Conn from another Wire, so that one Conn
