@@ -619,7 +619,9 @@ func (p *parser) protocols(path string, s *string, tls bool) (http.Protocols, bo
 
 // endpoints reads Kestrel.Endpoints. One http.Server serves every endpoint,
 // so what Kestrel sets per endpoint and net/http per server (the protocols,
-// the certificate, the client certificate mode) must agree among them.
+// the client certificate mode, the certificate and mode of a server name
+// listed under Sni) must agree among them; each endpoint's own Certificate
+// is served on its own listeners.
 func (p *parser) endpoints(eps map[string]sub[endpointSection], defaults endpointDefaults, cfg *Config) {
 	names := make([]string, 0, len(eps))
 	for name := range eps {
@@ -641,6 +643,10 @@ func (p *parser) endpoints(eps map[string]sub[endpointSection], defaults endpoin
 	if cfg.Certificate != (CertificateFiles{}) {
 		cert = &agreed[CertificateFiles]{cfg.Certificate, "Kestrel.Certificates.Default"}
 	}
+	// Sni is per endpoint in Kestrel, per server here: a name that two
+	// endpoints list must agree.
+	sniCerts := map[string]agreed[CertificateFiles]{}
+	sniModes := map[string]agreed[certauth.Mode]{}
 	agree := func(path, what string, v, have any, from string) bool {
 		if v != have {
 			p.bad(path, v, fmt.Sprintf("differs from %s (%v): one server serves every endpoint, with one %s", from, have, what))
@@ -679,11 +685,7 @@ func (p *parser) endpoints(eps map[string]sub[endpointSection], defaults endpoin
 		}
 		if e.Certificate.raw != nil {
 			if f, ok := p.certificate(at+".Certificate", e.Certificate); ok {
-				if cert == nil {
-					cert = &agreed[CertificateFiles]{f, at + ".Certificate"}
-				} else {
-					agree(at+".Certificate", "default certificate", f, cert.v, cert.from)
-				}
+				cfg.Endpoints[len(cfg.Endpoints)-1].Certificate = f
 			}
 		}
 		mp, ms := at+".ClientCertificateMode", e.ClientCertificateMode
@@ -714,18 +716,24 @@ func (p *parser) endpoints(eps map[string]sub[endpointSection], defaults endpoin
 				if cfg.ClientCertificates.Hosts == nil {
 					cfg.ClientCertificates.Hosts = map[string]certauth.Mode{}
 				}
-				cfg.ClientCertificates.Hosts[host] = m
+				if had, dup := sniModes[host]; !dup || agree(sp+".ClientCertificateMode", "client certificate mode per server name", m, had.v, had.from) {
+					sniModes[host] = agreed[certauth.Mode]{m, sp + ".ClientCertificateMode"}
+					cfg.ClientCertificates.Hosts[host] = m
+				}
 			}
 			if s.Certificate.raw != nil {
 				if f, ok := p.certificate(sp+".Certificate", s.Certificate); ok {
 					if cfg.SniCertificates == nil {
 						cfg.SniCertificates = map[string]CertificateFiles{}
 					}
-					cfg.SniCertificates[host] = f
+					if had, dup := sniCerts[host]; !dup || agree(sp+".Certificate", "certificate per server name", f, had.v, had.from) {
+						sniCerts[host] = agreed[CertificateFiles]{f, sp + ".Certificate"}
+						cfg.SniCertificates[host] = f
+					}
 				}
 			}
 		}
-		if cert == nil {
+		if cert == nil && cfg.Endpoints[len(cfg.Endpoints)-1].Certificate == (CertificateFiles{}) && len(e.Sni) == 0 {
 			p.bad(at+".Certificate", "(missing)", "an https endpoint needs a certificate: give it Certificate, or give Kestrel.Certificates.Default")
 		}
 	}

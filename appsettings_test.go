@@ -87,11 +87,12 @@ func TestParseConfigKestrelMeanings(t *testing.T) {
 
 	require.Len(t, cfg.Endpoints, 3)
 	assert.Equal(t, Endpoint{Name: "Http", URL: "http://*:5000", Network: "tcp", Address: ":5000"}, cfg.Endpoints[0])
-	assert.Equal(t, Endpoint{Name: "Https", URL: "https://localhost:5001", TLS: true, Network: "tcp", Address: "localhost:5001"}, cfg.Endpoints[1])
+	assert.Equal(t, Endpoint{Name: "Https", URL: "https://localhost:5001", TLS: true, Network: "tcp", Address: "localhost:5001",
+		Certificate: CertificateFiles{"cert.pem", "key.pem"}}, cfg.Endpoints[1])
 	assert.Equal(t, Endpoint{Name: "Unix", URL: "http://unix:/run/app/http.sock", Network: "unix", Address: "/run/app/http.sock"}, cfg.Endpoints[2])
 	require.NotNil(t, cfg.Protocols)
 	assert.True(t, cfg.Protocols.HTTP1() && cfg.Protocols.HTTP2() && !cfg.Protocols.UnencryptedHTTP2(), "%v", cfg.Protocols)
-	assert.Equal(t, CertificateFiles{"cert.pem", "key.pem"}, cfg.Certificate)
+	assert.Equal(t, CertificateFiles{}, cfg.Certificate, "the endpoint's certificate is its own")
 	assert.Equal(t, map[string]CertificateFiles{"api.example.com": {"api.pem", "api.key"}}, cfg.SniCertificates)
 	assert.Equal(t, certauth.AllowCertificate, cfg.ClientCertificates.Mode)
 	assert.Equal(t, map[string]certauth.Mode{"api.example.com": certauth.RequireCertificate}, cfg.ClientCertificates.Hosts)
@@ -152,7 +153,8 @@ func TestParseConfigRefused(t *testing.T) {
 		{`{"Kestrel":{"Endpoints":{"A":{"Url":"https://*:443","Certificate":{"Subject":"x","Store":"My"}}}}}`, "Kestrel.Endpoints.A.Certificate.Store"},
 		{`{"Kestrel":{"Endpoints":{"A":{"Url":"https://*:443","Protocols":"Http1AndHttp2AndHttp3","Certificate":{"Path":"a","KeyPath":"b"}}}}}`, "Kestrel.Endpoints.A.Protocols = \"Http1AndHttp2AndHttp3\": HTTP/3"},
 		{`{"Kestrel":{"Endpoints":{"A":{"Url":"https://*:443","ClientCertificateMode":"DelayCertificate","Certificate":{"Path":"a","KeyPath":"b"}}}}}`, "Kestrel.Endpoints.A.ClientCertificateMode = \"DelayCertificate\": cannot be served"},
-		{`{"Kestrel":{"Endpoints":{"A":{"Url":"https://*:1","Certificate":{"Path":"a","KeyPath":"b"}},"B":{"Url":"https://*:2","Certificate":{"Path":"c","KeyPath":"d"}}}}}`, "Kestrel.Endpoints.B.Certificate = {c d}: differs from Kestrel.Endpoints.A.Certificate"},
+		{`{"Kestrel":{"Endpoints":{"A":{"Url":"https://*:1","Sni":{"a.example":{"Certificate":{"Path":"a","KeyPath":"b"}}}},"B":{"Url":"https://*:2","Sni":{"a.example":{"Certificate":{"Path":"c","KeyPath":"d"}}}}}}}`, "Kestrel.Endpoints.B.Sni.a.example.Certificate = {c d}: differs from Kestrel.Endpoints.A.Sni.a.example.Certificate"},
+		{`{"Kestrel":{"Endpoints":{"A":{"Url":"https://*:1","Sni":{"a.example":{"ClientCertificateMode":"AllowCertificate","Certificate":{"Path":"a","KeyPath":"b"}}}},"B":{"Url":"https://*:2","Sni":{"a.example":{"ClientCertificateMode":"RequireCertificate","Certificate":{"Path":"a","KeyPath":"b"}}}}}}}`, "Kestrel.Endpoints.B.Sni.a.example.ClientCertificateMode = RequireCertificate: differs from Kestrel.Endpoints.A.Sni.a.example.ClientCertificateMode"},
 		{`{"Kestrel":{"Endpoints":{"A":{"Url":"http://*:1","Protocols":"Http2"},"B":{"Url":"http://*:2","Protocols":"Http1"}}}}`, "give every endpoint the same Protocols"},
 		{`{"Kestrel":{"Endpoints":{"A":{"Url":"http://*:1","ClientCertificateMode":"RequireCertificate"}}}}`, "Kestrel.Endpoints.A = http://*:1: is not https"},
 		{`{"AllowedHosts":"example.com:80"}`, `AllowedHosts = "example.com:80"`},

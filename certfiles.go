@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"maps"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -102,19 +104,36 @@ func (c *certFile) get() *tls.Certificate {
 
 // certificates serves the certificate of each server name (SNI), with
 // Kestrel's precedence among Sni keys: the exact name, then the longest
-// wildcard ("*.example.com" for any subdomain), then "*", then the default.
+// wildcard ("*.example.com" for any subdomain), then "*"; then the
+// certificate of the endpoint the connection came in on; then the default.
 type certificates struct {
 	def    *certFile
 	byName map[string]*certFile
+	// byEndpoint is the certificate of each endpoint that has its own, by
+	// its index in Config.Endpoints; byAddr the same by the address of
+	// each listener Listen opened for them.
+	byEndpoint map[int]*certFile
+	byAddr     atomic.Pointer[map[string]*certFile]
 }
 
-func loadCertificates(def CertificateFiles, sni map[string]CertificateFiles) (*certificates, error) {
-	cs := &certificates{byName: make(map[string]*certFile, len(sni))}
+func loadCertificates(def CertificateFiles, sni map[string]CertificateFiles, eps []Endpoint) (*certificates, error) {
+	cs := &certificates{byName: make(map[string]*certFile, len(sni)), byEndpoint: map[int]*certFile{}}
 	var errs []error
 	if def != (CertificateFiles{}) {
 		c, err := loadCertFile(def)
 		errs = append(errs, err)
 		cs.def = c
+	}
+	for i, ep := range eps {
+		if ep.Certificate == (CertificateFiles{}) {
+			continue
+		}
+		c, err := loadCertFile(ep.Certificate)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("endpoint %s: %w", ep.label(i), err))
+			continue
+		}
+		cs.byEndpoint[i] = c
 	}
 	for name, f := range sni {
 		c, err := loadCertFile(f)
@@ -127,14 +146,40 @@ func loadCertificates(def CertificateFiles, sni map[string]CertificateFiles) (*c
 	return cs, errors.Join(errs...)
 }
 
+// bind records the address of a listener opened for endpoint i, so that
+// the connections it accepts get the endpoint's certificate. Listen calls
+// it before any connection is served.
+func (cs *certificates) bind(i int, addr net.Addr) {
+	c, ok := cs.byEndpoint[i]
+	if !ok {
+		return
+	}
+	m := map[string]*certFile{}
+	if old := cs.byAddr.Load(); old != nil {
+		maps.Copy(m, *old)
+	}
+	m[addr.String()] = c
+	cs.byAddr.Store(&m)
+}
+
 // getCertificate is tls.Config.GetCertificate.
 func (cs *certificates) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	if c := cs.lookup(strings.ToLower(strings.TrimSuffix(hello.ServerName, "."))); c != nil {
 		return c.get(), nil
 	}
+	if m := cs.byAddr.Load(); m != nil && hello.Conn != nil {
+		if c, ok := (*m)[hello.Conn.LocalAddr().String()]; ok {
+			return c.get(), nil
+		}
+	}
+	if cs.def != nil {
+		return cs.def.get(), nil
+	}
 	return nil, fmt.Errorf("windhover: no certificate for server name %q", hello.ServerName)
 }
 
+// lookup returns the certificate of a server name among the Sni ones, or
+// nil.
 func (cs *certificates) lookup(name string) *certFile {
 	if c, ok := cs.byName[name]; ok && name != "" {
 		return c
@@ -149,10 +194,7 @@ func (cs *certificates) lookup(name string) *certFile {
 			return c
 		}
 	}
-	if c, ok := cs.byName["*"]; ok {
-		return c
-	}
-	return cs.def
+	return cs.byName["*"]
 }
 
 // CertificateStats counts the reloads of certificates read from files.
@@ -168,11 +210,14 @@ type CertificateStats struct {
 
 func (cs *certificates) stats() CertificateStats {
 	var st CertificateStats
-	all := make([]*certFile, 0, len(cs.byName)+1)
+	all := make([]*certFile, 0, len(cs.byName)+len(cs.byEndpoint)+1)
 	if cs.def != nil {
 		all = append(all, cs.def)
 	}
 	for _, c := range cs.byName {
+		all = append(all, c)
+	}
+	for _, c := range cs.byEndpoint {
 		all = append(all, c)
 	}
 	for _, c := range all {

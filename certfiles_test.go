@@ -200,3 +200,59 @@ func TestRunPlaintextAndTLS(t *testing.T) {
 		assert.Equal(t, want, string(b))
 	}
 }
+
+// TestEndpointCertificates: two https endpoints with certificates of their
+// own each serve theirs, and a server name listed under Sni gets its own
+// certificate on both.
+func TestEndpointCertificates(t *testing.T) {
+	dir := t.TempDir()
+	caA, caB, caSni := testcert.NewCA(t, "CA A"), testcert.NewCA(t, "CA B"), testcert.NewCA(t, "CA Sni")
+	certA, keyA := caA.Server(t).Write(t, dir, "a")
+	certB, keyB := caB.Server(t).Write(t, dir, "b")
+	certS, keyS := caSni.Server(t, "api.example").Write(t, dir, "sni")
+	_, addrs, _ := runFile(t, `{"Kestrel":{"Endpoints":{
+		"A":{"Url":"https://127.0.0.1:0","Certificate":{"Path":"`+certA+`","KeyPath":"`+keyA+`"},
+			"Sni":{"api.example":{"Certificate":{"Path":"`+certS+`","KeyPath":"`+keyS+`"}}}},
+		"B":{"Url":"https://127.0.0.1:0","Certificate":{"Path":"`+certB+`","KeyPath":"`+keyB+`"}}}}}`)
+	require.Len(t, addrs, 2)
+	issuer := func(addr net.Addr, name string) string {
+		c, err := tls.Dial("tcp", addr.String(), &tls.Config{ServerName: name, InsecureSkipVerify: true})
+		require.NoError(t, err)
+		defer c.Close()
+		return c.ConnectionState().PeerCertificates[0].Issuer.CommonName
+	}
+	assert.Equal(t, "CA A", issuer(addrs[0], "localhost"))
+	assert.Equal(t, "CA B", issuer(addrs[1], "localhost"))
+	assert.Equal(t, "CA Sni", issuer(addrs[0], "api.example"))
+	assert.Equal(t, "CA Sni", issuer(addrs[1], "api.example"), "a server name's certificate is the server's")
+
+	// A request over each, verified against its endpoint's CA alone.
+	for i, ca := range []*testcert.CA{caA, caB} {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}}
+		res, err := (&http.Client{Transport: tr}).Get("https://" + addrs[i].String() + "/")
+		require.NoError(t, err)
+		res.Body.Close()
+		assert.Equal(t, 200, res.StatusCode)
+		tr.CloseIdleConnections()
+	}
+}
+
+// TestEndpointCertificateRefused: an endpoint's certificate on an http
+// endpoint, or an https endpoint with no certificate anywhere, is refused
+// by Harden, naming the endpoint.
+func TestEndpointCertificateRefused(t *testing.T) {
+	ep, err := windhover.ParseEndpoint("http://127.0.0.1:0")
+	require.NoError(t, err)
+	ep.Certificate = windhover.CertificateFiles{CertFile: "a.pem", KeyFile: "a.key"}
+	_, err = windhover.Harden(&http.Server{}, windhover.Config{Endpoints: []windhover.Endpoint{ep}})
+	assert.ErrorContains(t, err, "endpoint Config.Endpoints[0] (http://127.0.0.1:0): a certificate is for https endpoints")
+
+	ep, err = windhover.ParseEndpoint("https://127.0.0.1:0")
+	require.NoError(t, err)
+	ep.Name = "Secure"
+	_, err = windhover.Harden(&http.Server{}, windhover.Config{Endpoints: []windhover.Endpoint{ep}})
+	assert.ErrorContains(t, err, "endpoint Secure (https://127.0.0.1:0) is https but has no certificate")
+	_, err = windhover.Harden(&http.Server{TLSConfig: &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return nil, nil }}},
+		windhover.Config{Endpoints: []windhover.Endpoint{ep}})
+	assert.NoError(t, err, "the server's own certificate serves it")
+}

@@ -209,14 +209,30 @@ func (s *Server) readFiles(cfg *Config) error {
 		}
 		cfg.ClientCertificates.ClientCAs = pool
 	}
-	if cfg.Certificate == (CertificateFiles{}) && len(cfg.SniCertificates) == 0 {
+	own := cfg.Certificate != (CertificateFiles{}) || len(cfg.SniCertificates) > 0
+	for i, ep := range cfg.Endpoints {
+		if ep.Certificate != (CertificateFiles{}) {
+			if !ep.TLS {
+				return fmt.Errorf("windhover: endpoint %s: a certificate is for https endpoints", ep.label(i))
+			}
+			own = true
+		}
+	}
+	c := s.srv.TLSConfig
+	theirs := c != nil && (len(c.Certificates) > 0 || c.GetCertificate != nil || c.GetConfigForClient != nil)
+	for i, ep := range cfg.Endpoints {
+		if ep.TLS && ep.Certificate == (CertificateFiles{}) && cfg.Certificate == (CertificateFiles{}) && len(cfg.SniCertificates) == 0 && !theirs {
+			return fmt.Errorf("windhover: endpoint %s is https but has no certificate: give it Certificate, or give Config.Certificate or the server's TLSConfig one", ep.label(i))
+		}
+	}
+	if !own {
 		return nil
 	}
-	if c := s.srv.TLSConfig; c != nil && (len(c.Certificates) > 0 || c.GetCertificate != nil) {
-		return errors.New("windhover: Config.Certificate and the server's TLSConfig both give certificates: give them one way")
+	if c != nil && (len(c.Certificates) > 0 || c.GetCertificate != nil) {
+		return errors.New("windhover: Config.Certificate (or an endpoint's or SniCertificates) and the server's TLSConfig both give certificates: give them one way")
 	}
 	var err error
-	if s.files, err = loadCertificates(cfg.Certificate, cfg.SniCertificates); err != nil {
+	if s.files, err = loadCertificates(cfg.Certificate, cfg.SniCertificates, cfg.Endpoints); err != nil {
 		return section("Certificate", err)
 	}
 	return nil
@@ -554,19 +570,30 @@ func (b Bound) URL() string {
 func (s *Server) Listen() ([]Bound, error) {
 	if !s.listened {
 		s.listened = true
-		for _, ep := range s.endpoints {
-			lns, err := ep.listen()
+		activated := activate(s.endpoints)
+		fail := func(err error) ([]Bound, error) {
+			for _, l := range s.lns {
+				l.ln.Close()
+			}
+			activated.close()
+			s.lns, s.bound = nil, nil
+			return nil, err
+		}
+		for i, ep := range s.endpoints {
+			lns, err := ep.listen(activated)
 			if err != nil {
-				for _, l := range s.lns {
-					l.ln.Close()
-				}
-				s.lns, s.bound = nil, nil
-				return nil, fmt.Errorf("windhover: endpoint %s (%s): %w", ep.Name, ep.URL, err)
+				return fail(fmt.Errorf("windhover: endpoint %s: %w", ep.label(i), err))
 			}
 			for _, ln := range lns {
 				s.lns = append(s.lns, listening{ln, ep.TLS})
 				s.bound = append(s.bound, Bound{ep, ln.Addr()})
+				if s.files != nil {
+					s.files.bind(i, ln.Addr())
+				}
 			}
+		}
+		if err := activated.unclaimed(); err != nil {
+			return fail(fmt.Errorf("windhover: %w", err))
 		}
 	}
 	return s.bound, nil
