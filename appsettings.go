@@ -39,6 +39,7 @@ func LoadConfig(path string) (Config, error) {
 //
 //   - "Kestrel": "Limits" (KestrelServerLimits and its "Http2"), and
 //     "Endpoints", each with a "Url" (http://host:port, https://host:port,
+//     http://systemd:name for sockets systemd passes,
 //     http://unix:/path), "Protocols", a "Certificate" ("Path" and
 //     "KeyPath", PEM files), "ClientCertificateMode" and "Sni" (per server
 //     name: "Certificate", "ClientCertificateMode"); "EndpointDefaults"
