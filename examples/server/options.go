@@ -114,6 +114,17 @@ func (s *settings) flagListeners() bool {
 // neither gave with the example's defaults.
 func (s *settings) apply() error {
 	c, set := &s.cfg, s.set
+	if len(c.Endpoints) > 0 && (set["addr"] || set["unix"]) {
+		// -addr and -unix replace the file's endpoints; the first https
+		// one's certificate, if the file has no default, stays the
+		// server's, so that -addr serves TLS as the file did.
+		for _, ep := range c.Endpoints {
+			if ep.Certificate != (windhover.CertificateFiles{}) && c.Certificate == (windhover.CertificateFiles{}) {
+				c.Certificate = ep.Certificate
+			}
+		}
+		c.Endpoints = nil
+	}
 	if set["tls-cert"] {
 		c.Certificate = windhover.CertificateFiles{CertFile: s.tlsCert, KeyFile: s.tlsKey}
 	}
