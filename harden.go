@@ -20,6 +20,7 @@ import (
 	"github.com/windhover/windhover/certauth"
 	"github.com/windhover/windhover/graceful"
 	"github.com/windhover/windhover/hostfilter"
+	"github.com/windhover/windhover/internal/stack"
 	"github.com/windhover/windhover/limits"
 	"github.com/windhover/windhover/metrics"
 	"github.com/windhover/windhover/timeouts"
@@ -377,7 +378,7 @@ func (s *Server) apply(srv *http.Server, cfg Config, app http.Handler) error {
 	if err := s.applySettings(srv); err != nil {
 		return err
 	}
-	srv.Handler = s.group.Handler(s.met.Handler(h))
+	srv.Handler = grown{s.group.Handler(s.met.Handler(h))}
 	if tlsConfig != nil {
 		srv.TLSConfig = s.met.TLSConfig(srv.TLSConfig)
 	}
@@ -729,4 +730,16 @@ func (s *Server) Stats() Stats {
 		st.Certificates = s.files.stats()
 	}
 	return st
+}
+
+// grown is the composed handler, on a stack grown for it at once when the
+// request came on a new goroutine (HTTP/2 and HTTP/3 streams): see
+// internal/stack.
+type grown struct{ next http.Handler }
+
+func (g grown) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor >= 2 {
+		stack.Grow()
+	}
+	g.next.ServeHTTP(w, r)
 }
