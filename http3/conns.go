@@ -1,0 +1,134 @@
+package http3
+
+import (
+	"context"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/quic-go/quic-go"
+)
+
+// conns counts QUIC connections from their first Initial packet to their
+// end: the connection limit, the handshakes in progress (for Retry), and
+// what the metrics report. Its hooks run on quic-go's packet-handling
+// goroutine and cost a few atomic operations.
+type conns struct {
+	max        int64 // 0: no limit
+	retryAbove int64 // -1: always
+	onReject   func(error)
+	obs        observer // nil without metrics
+
+	open       atomic.Int64 // connections counted, handshaking or not
+	handshakes atomic.Int64 // of which handshaking
+	accepted   atomic.Uint64
+	refused    atomic.Uint64
+	retries    atomic.Uint64
+	failed     atomic.Uint64 // handshakes that did not complete
+}
+
+// observer is told of each connection's life, for the metrics.
+type observer interface {
+	connOpened(c *conn)
+	handshakeDone(c *conn, ok bool, d time.Duration)
+	connClosed(c *conn, d time.Duration)
+}
+
+// conn is one QUIC connection's record, carried in its context.
+type conn struct {
+	cs         *conns
+	start      time.Time
+	ipv6       bool
+	once       sync.Once // the handshake's end
+	handshaken bool      // written in once, read after the close
+	tlsVersion uint16
+}
+
+type connKey struct{}
+
+// verifySourceAddress is quic.Transport.VerifySourceAddress: a client is
+// sent a Retry once too many handshakes are in progress.
+func (cs *conns) verifySourceAddress(net.Addr) bool {
+	if cs.retryAbove >= 0 && cs.handshakes.Load() < cs.retryAbove {
+		return false
+	}
+	cs.retries.Add(1)
+	return true
+}
+
+// connContext is quic.Transport.ConnContext: the connection takes a slot,
+// given back when its context ends, or is refused.
+func (cs *conns) connContext(ctx context.Context, info *quic.ClientInfo) (context.Context, error) {
+	if n := cs.open.Add(1); cs.max > 0 && n > cs.max {
+		cs.open.Add(-1)
+		cs.refused.Add(1)
+		err := &Error{Limit: int(cs.max), Addr: info.RemoteAddr}
+		if cs.onReject != nil {
+			cs.onReject(err)
+		}
+		return nil, err
+	}
+	cs.accepted.Add(1)
+	cs.handshakes.Add(1)
+	c := &conn{cs: cs, start: time.Now()}
+	if a, ok := info.RemoteAddr.(*net.UDPAddr); ok {
+		c.ipv6 = a.IP.To4() == nil
+	}
+	if cs.obs != nil {
+		cs.obs.connOpened(c)
+	}
+	ctx = context.WithValue(ctx, connKey{}, c)
+	context.AfterFunc(ctx, c.closed)
+	return ctx, nil
+}
+
+// handshake waits for the connection's handshake to end, and records how.
+func (c *conn) handshake(qc *quic.Conn) {
+	select {
+	case <-qc.HandshakeComplete():
+		c.tlsVersion = qc.ConnectionState().TLS.Version
+		c.endHandshake(true)
+	case <-qc.Context().Done():
+		c.endHandshake(false)
+	}
+}
+
+func (c *conn) endHandshake(ok bool) {
+	c.once.Do(func() {
+		c.handshaken = ok
+		c.cs.handshakes.Add(-1)
+		if !ok {
+			c.cs.failed.Add(1)
+		}
+		if c.cs.obs != nil {
+			c.cs.obs.handshakeDone(c, ok, time.Since(c.start))
+		}
+	})
+}
+
+// closed ends the connection's record: its context ended, the connection
+// closed or its handshake failed.
+func (c *conn) closed() {
+	c.endHandshake(false)
+	c.cs.open.Add(-1)
+	if c.cs.obs != nil {
+		c.cs.obs.connClosed(c, time.Since(c.start))
+	}
+}
+
+// listener follows each connection it accepts through its handshake.
+type listener struct {
+	*quic.EarlyListener
+}
+
+func (ln listener) Accept(ctx context.Context) (*quic.Conn, error) {
+	qc, err := ln.EarlyListener.Accept(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if c, ok := qc.Context().Value(connKey{}).(*conn); ok {
+		go c.handshake(qc)
+	}
+	return qc, nil
+}
