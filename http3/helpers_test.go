@@ -152,4 +152,3 @@ func resolveTo(c *http.Client, addr string) {
 		return quic.DialAddrEarly(ctx, addr, tlsCfg, cfg)
 	}
 }
-
