@@ -26,7 +26,21 @@ type conns struct {
 	refused    atomic.Uint64
 	retries    atomic.Uint64
 	failed     atomic.Uint64 // handshakes that did not complete
+
+	lastRefused atomic.Pointer[refusal]
 }
+
+// refusal is the last connection attempt refused.
+type refusal struct {
+	addr string
+	at   time.Time
+}
+
+// sameAttempt is how soon after a refusal another Initial packet from the
+// same address is taken for the same attempt: a ClientHello that does not
+// fit in one packet (one with a post-quantum key share) comes in two, and
+// quic-go, having made no connection of the first, asks again.
+const sameAttempt = 100 * time.Millisecond
 
 // observer is told of each connection's life, for the metrics.
 type observer interface {
@@ -62,8 +76,12 @@ func (cs *conns) verifySourceAddress(net.Addr) bool {
 func (cs *conns) connContext(ctx context.Context, info *quic.ClientInfo) (context.Context, error) {
 	if n := cs.open.Add(1); cs.max > 0 && n > cs.max {
 		cs.open.Add(-1)
-		cs.refused.Add(1)
 		err := &Error{Limit: int(cs.max), Addr: info.RemoteAddr}
+		now, addr := time.Now(), info.RemoteAddr.String()
+		if last := cs.lastRefused.Swap(&refusal{addr, now}); last != nil && last.addr == addr && now.Sub(last.at) < sameAttempt {
+			return nil, err
+		}
+		cs.refused.Add(1)
 		if cs.onReject != nil {
 			cs.onReject(err)
 		}
