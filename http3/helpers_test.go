@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +29,22 @@ type stack struct {
 	udp    string // host:port
 	cancel context.CancelFunc
 	done   chan error
+	once   sync.Once
+	err    error // Run's
+}
+
+// stop stops the server as a signal would, and returns Run's error.
+func (st *stack) stop(t *testing.T) error {
+	t.Helper()
+	st.once.Do(func() {
+		st.cancel()
+		select {
+		case st.err = <-st.done:
+		case <-time.After(40 * time.Second):
+			t.Error("the server did not stop")
+		}
+	})
+	return st.err
 }
 
 // serve hardens a server whose mux is set by routes, under cfg, and runs it
@@ -71,14 +88,7 @@ func serveCA(t *testing.T, ca *testcert.CA, cfg windhover.Config, h3cfg http3.Co
 	ctx, cancel := context.WithCancel(context.Background())
 	st := &stack{ws: ws, h3: h3, ca: ca, tcp: ln.Addr().String(), udp: pc.LocalAddr().String(), cancel: cancel, done: make(chan error, 1)}
 	go func() { st.done <- ws.Run(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-st.done:
-		case <-time.After(40 * time.Second):
-			t.Error("the server did not stop")
-		}
-	})
+	t.Cleanup(func() { _ = st.stop(t) })
 	return st
 }
 
