@@ -18,7 +18,7 @@ type conns struct {
 	max        int64 // 0: no limit
 	retryAbove int64 // -1: always
 	onReject   func(error)
-	obs        observer // nil without metrics
+	met        *quicMetrics
 
 	open       atomic.Int64 // connections counted, handshaking or not
 	handshakes atomic.Int64 // of which handshaking
@@ -41,13 +41,6 @@ type refusal struct {
 // fit in one packet (one with a post-quantum key share) comes in two, and
 // quic-go, having made no connection of the first, asks again.
 const sameAttempt = 100 * time.Millisecond
-
-// observer is told of each connection's life, for the metrics.
-type observer interface {
-	connOpened(c *conn)
-	handshakeDone(c *conn, ok bool, d time.Duration)
-	connClosed(c *conn, d time.Duration)
-}
 
 // conn is one QUIC connection's record, carried in its context.
 type conn struct {
@@ -93,9 +86,7 @@ func (cs *conns) connContext(ctx context.Context, info *quic.ClientInfo) (contex
 	if a, ok := info.RemoteAddr.(*net.UDPAddr); ok {
 		c.ipv6 = a.IP.To4() == nil
 	}
-	if cs.obs != nil {
-		cs.obs.connOpened(c)
-	}
+	cs.met.connOpened(c)
 	ctx = context.WithValue(ctx, connKey{}, c)
 	context.AfterFunc(ctx, c.closed)
 	return ctx, nil
@@ -119,9 +110,7 @@ func (c *conn) endHandshake(ok bool) {
 		if !ok {
 			c.cs.failed.Add(1)
 		}
-		if c.cs.obs != nil {
-			c.cs.obs.handshakeDone(c, ok, time.Since(c.start))
-		}
+		c.cs.met.handshakeDone(c, ok, time.Since(c.start))
 	})
 }
 
@@ -130,9 +119,7 @@ func (c *conn) endHandshake(ok bool) {
 func (c *conn) closed() {
 	c.endHandshake(false)
 	c.cs.open.Add(-1)
-	if c.cs.obs != nil {
-		c.cs.obs.connClosed(c, time.Since(c.start))
-	}
+	c.cs.met.connClosed(c, time.Since(c.start))
 }
 
 // listener follows each connection it accepts through its handshake.

@@ -16,6 +16,7 @@ import (
 	"github.com/windhover/windhover"
 	"github.com/windhover/windhover/http3"
 	"github.com/windhover/windhover/limits"
+	"github.com/windhover/windhover/timeouts"
 )
 
 // MaxConcurrentConnections holds for QUIC connections: the one over it is
@@ -207,4 +208,20 @@ func TestAltSvc(t *testing.T) {
 	if v := hdr.Get("Alt-Svc"); v != "" {
 		t.Errorf("Alt-Svc over HTTP/3: %q", v)
 	}
+}
+
+// Kestrel's KeepAliveTimeout closes an idle QUIC connection as it closes
+// an idle TCP one: it is both QUIC's idle timeout and HTTP/3's.
+func TestKeepAliveTimeout(t *testing.T) {
+	cfg := windhover.Config{Timeouts: timeouts.Config{KeepAliveTimeout: 400 * time.Millisecond}}
+	st := serve(t, cfg, http3.Config{}, nil)
+	if code, _ := get(t, st.client(t), st.url("", "/")); code != http.StatusOK {
+		t.Fatal(code)
+	}
+	if s := st.h3.Stats(); s.Open != 1 {
+		t.Fatalf("%d connections open after a request, want 1", s.Open)
+	}
+	start := time.Now()
+	waitFor(t, "the idle connection to close", func() bool { return st.h3.Stats().Open == 0 })
+	t.Logf("closed after %v idle", time.Since(start).Round(time.Millisecond))
 }

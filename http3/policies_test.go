@@ -175,6 +175,13 @@ func TestCertAuthOverHTTP3(t *testing.T) {
 			t.Fatalf("%d", code)
 		}
 	})
+	t.Run("a Host that requires one, on a connection without: 421", func(t *testing.T) {
+		req := newRequest(t, http.MethodGet, st.url("", "/"), nil)
+		req.Host = "api.example.com"
+		if code, _, _ := do(t, st.client(t), req); code != http.StatusMisdirectedRequest {
+			t.Fatalf("%d, want 421", code)
+		}
+	})
 	t.Run("a certificate the policy refuses: handshake fails", func(t *testing.T) {
 		other := testcert.NewCA(t, "another CA").Client(t, "mallory").TLS()
 		c := st.client(t, other)
