@@ -200,7 +200,7 @@ func TestAltSvc(t *testing.T) {
 	}
 	res.Body.Close()
 	_, port, _ := net.SplitHostPort(st.udp)
-	if want := `h3=":` + port + `"; ma=2592000`; res.Header.Get("Alt-Svc") != want {
+	if want := `h3=":` + port + `"; ma=86400`; res.Header.Get("Alt-Svc") != want {
 		t.Errorf("Alt-Svc over %s: %q, want %q", res.Proto, res.Header.Get("Alt-Svc"), want)
 	}
 	c3 := st.client(t)

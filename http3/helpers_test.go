@@ -34,7 +34,7 @@ type stack struct {
 }
 
 // stop stops the server as a signal would, and returns Run's error.
-func (st *stack) stop(t *testing.T) error {
+func (st *stack) stop(t testing.TB) error {
 	t.Helper()
 	st.once.Do(func() {
 		st.cancel()
@@ -49,13 +49,13 @@ func (st *stack) stop(t *testing.T) error {
 
 // serve hardens a server whose mux is set by routes, under cfg, and runs it
 // on 127.0.0.1 over TCP and UDP until the test ends.
-func serve(t *testing.T, cfg windhover.Config, h3cfg http3.Config, routes func(*http.ServeMux, *windhover.Server)) *stack {
+func serve(t testing.TB, cfg windhover.Config, h3cfg http3.Config, routes func(*http.ServeMux, *windhover.Server)) *stack {
 	t.Helper()
 	return serveCA(t, testcert.NewCA(t, "windhover http3 test CA"), cfg, h3cfg, routes)
 }
 
 // serveCA is serve with the CA that signs the server's certificate.
-func serveCA(t *testing.T, ca *testcert.CA, cfg windhover.Config, h3cfg http3.Config, routes func(*http.ServeMux, *windhover.Server)) *stack {
+func serveCA(t testing.TB, ca *testcert.CA, cfg windhover.Config, h3cfg http3.Config, routes func(*http.ServeMux, *windhover.Server)) *stack {
 	t.Helper()
 	mux := http.NewServeMux()
 	srv := &http.Server{
@@ -93,7 +93,7 @@ func serveCA(t *testing.T, ca *testcert.CA, cfg windhover.Config, h3cfg http3.Co
 }
 
 // client returns an HTTP/3 client of st, with the certificate given, if any.
-func (st *stack) client(t *testing.T, certs ...tls.Certificate) *http.Client {
+func (st *stack) client(t testing.TB, certs ...tls.Certificate) *http.Client {
 	t.Helper()
 	tr := &qhttp3.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: st.ca.Pool()},
@@ -122,7 +122,7 @@ func (st *stack) url(host, path string) string {
 
 // get sends req and returns its status and body; a transport error fails
 // the test.
-func do(t *testing.T, c *http.Client, req *http.Request) (int, string, http.Header) {
+func do(t testing.TB, c *http.Client, req *http.Request) (int, string, http.Header) {
 	t.Helper()
 	res, err := c.Do(req)
 	if err != nil {
@@ -139,7 +139,7 @@ func do(t *testing.T, c *http.Client, req *http.Request) (int, string, http.Head
 	return res.StatusCode, string(b), res.Header
 }
 
-func newRequest(t *testing.T, method, url string, body io.Reader) *http.Request {
+func newRequest(t testing.TB, method, url string, body io.Reader) *http.Request {
 	t.Helper()
 	req, err := http.NewRequest(method, url, body)
 	if err != nil {
@@ -148,7 +148,7 @@ func newRequest(t *testing.T, method, url string, body io.Reader) *http.Request 
 	return req
 }
 
-func get(t *testing.T, c *http.Client, url string) (int, string) {
+func get(t testing.TB, c *http.Client, url string) (int, string) {
 	t.Helper()
 	code, body, _ := do(t, c, newRequest(t, http.MethodGet, url, nil))
 	return code, body

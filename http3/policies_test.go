@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/windhover/windhover"
 	"github.com/windhover/windhover/certauth"
 	"github.com/windhover/windhover/http3"
@@ -203,5 +205,22 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// The probes and the metrics path of the windhover.Config answer over
+// HTTP/3 as over TCP.
+func TestProbesOverHTTP3(t *testing.T) {
+	cfg := windhover.Config{LivePath: "/healthz/live", ReadyPath: "/healthz/ready", MetricsPath: "/metrics"}
+	st := serve(t, cfg, http3.Config{}, nil)
+	if err := st.ws.Register(prometheus.NewRegistry()); err != nil {
+		t.Fatal(err)
+	}
+	c := st.client(t)
+	for path, want := range map[string]string{"/healthz/live": "ok\n", "/healthz/ready": "serving\n", "/metrics": "http_server_request_duration_seconds"} {
+		code, body := get(t, c, st.url("", path))
+		if code != http.StatusOK || !strings.Contains(body, want) {
+			t.Errorf("GET %s: %d %.80q, want 200 with %q", path, code, body, want)
+		}
 	}
 }

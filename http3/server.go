@@ -23,6 +23,7 @@ type Server struct {
 	ln  *quic.EarlyListener
 	cs  *conns
 	met *quicMetrics
+	tls *tls.Config            // the handshakes'
 	alt atomic.Pointer[string] // the Alt-Svc value, once serving
 
 	serveErr chan error    // serving's end: its error, or nil after a drain
@@ -89,16 +90,13 @@ func New(s *windhover.Server, pc net.PacketConn, cfg Config) (*Server, error) {
 			Allow0RTT:             false,
 		},
 	}
+	// The server's configuration with "h3" as the only protocol, also in
+	// those its GetConfigForClient chooses per server name; cloned now,
+	// before net/http, serving, writes its own protocols into it.
+	h.tls = qhttp3.ConfigureTLSConfig(tc)
 	srv.Handler = &altSvc{next: srv.Handler, h: h}
 	addDrain(s.Group(), h)
 	return h, nil
-}
-
-// tlsConfig returns the configuration QUIC handshakes use: the server's,
-// with "h3" as the only protocol, also in the configurations its
-// GetConfigForClient chooses per server name.
-func (h *Server) tlsConfig() *tls.Config {
-	return qhttp3.ConfigureTLSConfig(h.h3.TLSConfig)
 }
 
 // serve listens, tells started whether it could, and serves until the
@@ -106,7 +104,7 @@ func (h *Server) tlsConfig() *tls.Config {
 // serveErr. The lifecycle calls it once.
 func (h *Server) serve(started chan<- error) {
 	defer close(h.served)
-	ln, err := h.tr.ListenEarly(h.tlsConfig(), h.h3.QUICConfig)
+	ln, err := h.tr.ListenEarly(h.tls, h.h3.QUICConfig)
 	if err != nil {
 		h.closeSocket()
 		started <- err
@@ -118,8 +116,8 @@ func (h *Server) serve(started chan<- error) {
 		port = a.Port
 	}
 	if port != 0 {
-		// quic-go's SetQUICHeaders' value, known before its Serve runs.
-		v := fmt.Sprintf(`%s=":%d"; ma=2592000`, qhttp3.NextProtoH3, port)
+		// Kestrel's value (quic-go's SetQUICHeaders says 30 days).
+		v := fmt.Sprintf(`%s=":%d"; ma=86400`, qhttp3.NextProtoH3, port)
 		h.alt.Store(&v)
 	}
 	started <- nil
