@@ -61,7 +61,8 @@
 // validation: once Config.RetryAbove handshakes are in progress, a new
 // client is first sent a Retry (RFC 9000, section 8.1.2), which costs the
 // server no state and an honest client one round trip; Stats.Retries counts
-// them. 0-RTT is not accepted, as in Kestrel: its requests can be replayed.
+// them. 0-RTT is not accepted: its requests can be replayed (Kestrel accepts none
+// either).
 //
 // # The lifecycle
 //
