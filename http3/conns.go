@@ -3,11 +3,13 @@ package http3
 import (
 	"context"
 	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/quic-go/quic-go"
+	qhttp3 "github.com/quic-go/quic-go/http3"
 )
 
 // conns counts QUIC connections from their first Initial packet to their
@@ -28,6 +30,9 @@ type conns struct {
 	failed     atomic.Uint64 // handshakes that did not complete
 
 	lastRefused atomic.Pointer[refusal]
+
+	mu   sync.Mutex
+	live map[*conn]struct{} // accepted by the HTTP/3 server and not closed
 }
 
 // refusal is the last connection attempt refused.
@@ -50,6 +55,10 @@ type conn struct {
 	once       sync.Once // the handshake's end
 	handshaken bool      // written in once, read after the close
 	tlsVersion uint16
+
+	qc       *quic.Conn   // once accepted
+	requests atomic.Int64 // in the handler
+	idle     bool         // no request at the last look of a drain
 }
 
 type connKey struct{}
@@ -118,6 +127,9 @@ func (c *conn) endHandshake(ok bool) {
 // closed or its handshake failed.
 func (c *conn) closed() {
 	c.endHandshake(false)
+	c.cs.mu.Lock()
+	delete(c.cs.live, c)
+	c.cs.mu.Unlock()
 	c.cs.open.Add(-1)
 	c.cs.met.connClosed(c, time.Since(c.start))
 }
@@ -133,7 +145,54 @@ func (ln listener) Accept(ctx context.Context) (*quic.Conn, error) {
 		return nil, err
 	}
 	if c, ok := qc.Context().Value(connKey{}).(*conn); ok {
+		c.qc = qc
+		cs := c.cs
+		cs.mu.Lock()
+		if qc.Context().Err() == nil { // else closed() has run, or will find nothing
+			if cs.live == nil {
+				cs.live = make(map[*conn]struct{})
+			}
+			cs.live[c] = struct{}{}
+		}
+		cs.mu.Unlock()
 		go c.handshake(qc)
 	}
 	return qc, nil
+}
+
+// counting counts each connection's requests in the handler, so that a
+// drain can close the connections that have none.
+type counting struct{ next http.Handler }
+
+func (h counting) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if c, ok := r.Context().Value(connKey{}).(*conn); ok {
+		c.requests.Add(1)
+		defer c.requests.Add(-1)
+	}
+	h.next.ServeHTTP(w, r)
+}
+
+// closeIdle closes, with H3_NO_ERROR, every connection that had no request
+// in the handler at this look and at the one before: after GOAWAY, a
+// connection's requests are the ones it had, and a client that keeps an
+// idle connection open must not hold the drain to its deadline. The look
+// before lets a request that crossed the GOAWAY reach the handler.
+func (cs *conns) closeIdle() {
+	var idle []*conn
+	cs.mu.Lock()
+	for c := range cs.live {
+		if c.requests.Load() != 0 {
+			c.idle = false
+			continue
+		}
+		if c.idle {
+			idle = append(idle, c)
+			delete(cs.live, c)
+		}
+		c.idle = true
+	}
+	cs.mu.Unlock()
+	for _, c := range idle {
+		_ = c.qc.CloseWithError(quic.ApplicationErrorCode(qhttp3.ErrCodeNoError), "")
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/windhover/windhover/graceful"
 )
@@ -104,9 +105,14 @@ func (e *endpoint) drain(w http.ResponseWriter, r *http.Request) {
 	e.h.shutdown(r.Context())
 }
 
+// idleLook is how often a drain looks for connections without requests, to
+// close them: two looks in a row without one close it.
+const idleLook = 50 * time.Millisecond
+
 // shutdown sends GOAWAY on every connection, refuses new ones, waits for
-// the streams in flight until ctx ends, then closes every connection left
-// (CONNECTION_CLOSE) and the socket.
+// the streams in flight until ctx ends, closing each connection as its
+// requests are done, then closes every connection left (CONNECTION_CLOSE)
+// and the socket.
 func (h *Server) shutdown(ctx context.Context) {
 	done := make(chan struct{})
 	go func() {
@@ -116,7 +122,16 @@ func (h *Server) shutdown(ctx context.Context) {
 	if h.ln != nil {
 		_ = h.ln.Close()
 	}
-	<-done
+	t := time.NewTicker(idleLook)
+	defer t.Stop()
+	for waiting := true; waiting; {
+		select {
+		case <-done:
+			waiting = false
+		case <-t.C:
+			h.cs.closeIdle()
+		}
+	}
 	<-h.served
 	h.closeSocket()
 }

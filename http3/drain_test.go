@@ -1,12 +1,17 @@
 package http3_test
 
 import (
+	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net/http"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/quic-go/quic-go"
+	qhttp3 "github.com/quic-go/quic-go/http3"
 
 	"github.com/windhover/windhover"
 	"github.com/windhover/windhover/graceful"
@@ -110,5 +115,36 @@ func TestDrainDeadlineClosesConnections(t *testing.T) {
 	}
 	if rep := st.ws.Group().Report(); !rep.TimedOut || rep.ForcedClosed < 1 {
 		t.Errorf("report: %+v, want timed out with the HTTP/3 endpoint closed", rep)
+	}
+}
+
+// A client that keeps its connection open after GOAWAY, with no request
+// on it, does not hold the drain: the server closes the connection once its
+// streams are done, as net/http's Shutdown closes idle connections.
+func TestDrainClosesIdleConnections(t *testing.T) {
+	cfg := windhover.Config{Shutdown: graceful.Config{ShutdownTimeout: 20 * time.Second}}
+	st := serve(t, cfg, http3.Config{}, nil)
+	// A bare QUIC connection speaking "h3" that sends nothing and ignores
+	// the server's GOAWAY: an idle HTTP/3 client.
+	qc, err := quic.DialAddr(context.Background(), st.udp, &tls.Config{RootCAs: st.ca.Pool(), NextProtos: []string{qhttp3.NextProtoH3}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer qc.CloseWithError(0, "")
+	waitFor(t, "the connection to be served", func() bool { return st.h3.Stats().Open == 1 && st.h3.Stats().Handshaking == 0 })
+	began := time.Now()
+	if err := st.stop(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	took := time.Since(began)
+	t.Logf("stopped in %v", took.Round(time.Millisecond))
+	if took > 5*time.Second {
+		t.Errorf("an idle HTTP/3 connection held the drain for %v", took)
+	}
+	select {
+	case <-qc.Context().Done():
+		t.Logf("the idle connection: %v", context.Cause(qc.Context()))
+	case <-time.After(5 * time.Second):
+		t.Error("the idle connection was not closed")
 	}
 }

@@ -76,7 +76,7 @@ func New(s *windhover.Server, pc net.PacketConn, cfg Config) (*Server, error) {
 	// Kestrel's KeepAliveTimeout and RequestHeadersTimeout, as the
 	// timeouts policy put them on srv (stricter values of srv's own kept).
 	h.h3 = &qhttp3.Server{
-		Handler:           srv.Handler,
+		Handler:           counting{srv.Handler},
 		TLSConfig:         tc,
 		MaxHeaderBytes:    srv.MaxHeaderBytes,
 		IdleTimeout:       srv.IdleTimeout,
