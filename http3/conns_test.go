@@ -1,6 +1,7 @@
 package http3_test
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"errors"
@@ -14,7 +15,9 @@ import (
 	qhttp3 "github.com/quic-go/quic-go/http3"
 
 	"github.com/windhover/windhover"
+	"github.com/windhover/windhover/graceful"
 	"github.com/windhover/windhover/http3"
+	"github.com/windhover/windhover/internal/testcert"
 	"github.com/windhover/windhover/limits"
 	"github.com/windhover/windhover/timeouts"
 )
@@ -224,4 +227,62 @@ func TestKeepAliveTimeout(t *testing.T) {
 	start := time.Now()
 	waitFor(t, "the idle connection to close", func() bool { return st.h3.Stats().Open == 0 })
 	t.Logf("closed after %v idle", time.Since(start).Round(time.Millisecond))
+}
+
+// A UDP socket that cannot serve stops the server's lifecycle, as a TCP
+// listener that fails does: Run returns an error matching graceful.ErrServe.
+func TestSocketFailureStopsTheGroup(t *testing.T) {
+	ca := testcert.NewCA(t, "CA")
+	srv := &http.Server{TLSConfig: &tls.Config{Certificates: []tls.Certificate{ca.Server(t).TLS()}}}
+	ws, err := windhover.Harden(srv, windhover.Config{Shutdown: graceful.Config{DisableSignals: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := http3.New(ws, pc, http3.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	pc.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- ws.Run(context.Background(), ln) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, graceful.ErrServe) {
+			t.Fatalf("Run: %v, want ErrServe", err)
+		}
+		t.Logf("Run: %v", err)
+	case <-time.After(20 * time.Second):
+		_ = ws.Group().Shutdown(context.Background())
+		t.Fatal("Run went on serving with a closed UDP socket")
+	}
+}
+
+func TestNewRefuses(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	plain, err := windhover.Harden(&http.Server{}, windhover.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := http3.New(plain, pc, http3.Config{}); err == nil {
+		t.Error("New took a server without a certificate")
+	}
+	for _, cfg := range []http3.Config{{MaxIncomingStreams: -1}, {MaxIncomingUniStreams: -1}, {HandshakeIdleTimeout: -1}, {Port: 70000}} {
+		if _, err := http3.New(plain, pc, cfg); err == nil {
+			t.Errorf("New took %+v", cfg)
+		}
+	}
+	if _, err := http3.New(plain, nil, http3.Config{}); err == nil {
+		t.Error("New took a nil PacketConn")
+	}
 }

@@ -217,7 +217,12 @@ func TestProbesOverHTTP3(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := st.client(t)
-	for path, want := range map[string]string{"/healthz/live": "ok\n", "/healthz/ready": "serving\n", "/metrics": "http_server_request_duration_seconds"} {
+	for _, p := range []struct{ path, want string }{
+		{"/healthz/live", "ok\n"},
+		{"/healthz/ready", "serving\n"},
+		{"/metrics", "http_server_request_duration_seconds"}, // the probes' requests
+	} {
+		path, want := p.path, p.want
 		code, body := get(t, c, st.url("", path))
 		if code != http.StatusOK || !strings.Contains(body, want) {
 			t.Errorf("GET %s: %d %.80q, want 200 with %q", path, code, body, want)
