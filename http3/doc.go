@@ -61,8 +61,8 @@
 // validation: once Config.RetryAbove handshakes are in progress, a new
 // client is first sent a Retry (RFC 9000, section 8.1.2), which costs the
 // server no state and an honest client one round trip; Stats.Retries counts
-// them. 0-RTT is not accepted: its requests can be replayed (Kestrel accepts none
-// either).
+// them. 0-RTT is not accepted: its requests can be replayed (Kestrel
+// accepts none either).
 //
 // # The lifecycle
 //
@@ -72,6 +72,10 @@
 // drain delay, and drains when the TCP listeners close: GOAWAY on every
 // connection, no new connection, the requests in flight finish, and the
 // Group waits for them as for its servers' (they count in its Report).
+// A connection is closed (H3_NO_ERROR) once it has had no request in the
+// handler for two looks 50 ms apart, as net/http's Shutdown closes idle
+// connections: a client that keeps one open after GOAWAY does not hold
+// the drain to its deadline.
 // At the shutdown deadline, or when the stop is forced, every QUIC
 // connection still open gets CONNECTION_CLOSE. To the Group the endpoint is
 // one more connection while it drains.

@@ -1,6 +1,7 @@
 package http3_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/quic-go/quic-go"
 	qhttp3 "github.com/quic-go/quic-go/http3"
+	"github.com/quic-go/quic-go/quicvarint"
 
 	"github.com/windhover/windhover"
 	"github.com/windhover/windhover/graceful"
@@ -131,6 +133,8 @@ func TestDrainClosesIdleConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer qc.CloseWithError(0, "")
+	goaway := make(chan uint64, 1)
+	go readGoaway(qc, goaway)
 	waitFor(t, "the connection to be served", func() bool { return st.h3.Stats().Open == 1 && st.h3.Stats().Handshaking == 0 })
 	began := time.Now()
 	if err := st.stop(t); err != nil {
@@ -146,5 +150,45 @@ func TestDrainClosesIdleConnections(t *testing.T) {
 		t.Logf("the idle connection: %v", context.Cause(qc.Context()))
 	case <-time.After(5 * time.Second):
 		t.Error("the idle connection was not closed")
+	}
+	select {
+	case id := <-goaway:
+		t.Logf("GOAWAY with stream ID %d", id)
+	case <-time.After(5 * time.Second):
+		t.Error("no GOAWAY on the control stream")
+	}
+}
+
+// readGoaway reads the server's control stream and sends the stream ID of
+// its GOAWAY frame, if one comes.
+func readGoaway(qc *quic.Conn, goaway chan<- uint64) {
+	str, err := qc.AcceptUniStream(context.Background())
+	if err != nil {
+		return
+	}
+	r := bufio.NewReader(str)
+	if typ, err := quicvarint.Read(r); err != nil || typ != 0 { // a control stream
+		return
+	}
+	for {
+		typ, err := quicvarint.Read(r)
+		if err != nil {
+			return
+		}
+		n, err := quicvarint.Read(r)
+		if err != nil {
+			return
+		}
+		payload := make([]byte, n)
+		if _, err := io.ReadFull(r, payload); err != nil {
+			return
+		}
+		if typ == 0x07 { // GOAWAY
+			id, _, err := quicvarint.Parse(payload)
+			if err == nil {
+				goaway <- id
+			}
+			return
+		}
 	}
 }

@@ -79,3 +79,28 @@ func TestMinDataRatesOverHTTP3(t *testing.T) {
 		t.Errorf("%d requests the policy could not enforce over HTTP/3", n)
 	}
 }
+
+// A handler that leaves the body unread answers at once over HTTP/3, also
+// to a client that announced a body and never sends it: the stream's read
+// side is cancelled, and nothing waits for the client.
+func TestUnreadBodyOverHTTP3(t *testing.T) {
+	st := serve(t, windhover.Config{}, http3.Config{}, nil)
+	c := st.client(t)
+	for _, size := range []int{100, 1 << 20} {
+		start := time.Now()
+		code, _, _ := do(t, c, newRequest(t, http.MethodPost, st.url("", "/"), bytes.NewReader(make([]byte, size))))
+		if code != http.StatusOK {
+			t.Errorf("%d bytes unread: %d", size, code)
+		}
+		t.Logf("%d bytes unread: answered in %v", size, time.Since(start).Round(time.Millisecond))
+	}
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	req := newRequest(t, http.MethodPost, st.url("", "/"), pr)
+	req.ContentLength = 1000
+	start := time.Now()
+	code, _, _ := do(t, c, req)
+	if took := time.Since(start); code != http.StatusOK || took > 5*time.Second {
+		t.Errorf("a body announced and never sent: %d after %v, want 200 at once", code, took)
+	}
+}
