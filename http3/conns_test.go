@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quic-go/quic-go"
 	qhttp3 "github.com/quic-go/quic-go/http3"
 
 	"github.com/windhover/windhover"
@@ -284,5 +286,33 @@ func TestNewRefuses(t *testing.T) {
 	}
 	if _, err := http3.New(plain, nil, http3.Config{}); err == nil {
 		t.Error("New took a nil PacketConn")
+	}
+}
+
+// Kestrel's RequestHeadersTimeout bounds the wait for a request's HEADERS
+// frame on each stream: a stream opened and left silent is reset.
+func TestRequestHeadersTimeout(t *testing.T) {
+	cfg := windhover.Config{Timeouts: timeouts.Config{RequestHeadersTimeout: 300 * time.Millisecond}}
+	st := serve(t, cfg, http3.Config{}, nil)
+	qc, err := quic.DialAddr(context.Background(), st.udp, &tls.Config{RootCAs: st.ca.Pool(), NextProtos: []string{qhttp3.NextProtoH3}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer qc.CloseWithError(0, "")
+	str, err := qc.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := str.Write([]byte{0x01}); err != nil { // the start of a HEADERS frame, no more
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_ = str.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err = io.ReadAll(str)
+	took := time.Since(start)
+	t.Logf("after %v: %v", took.Round(time.Millisecond), err)
+	var se *quic.StreamError
+	if !errors.As(err, &se) || took > 5*time.Second {
+		t.Errorf("a silent stream: %v after %v, want it reset after the timeout", err, took)
 	}
 }

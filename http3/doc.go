@@ -45,7 +45,8 @@
 //	MaxStreamsPerConnection    Config.MaxIncomingStreams, Kestrel's QUIC default of 100 requests at
 //	                           once; further requests wait for QUIC's stream credit
 //	KeepAliveTimeout           QUIC's idle timeout and HTTP/3's (a connection without requests)
-//	RequestHeadersTimeout      quic-go's ReadHeaderTimeout, per request stream
+//	RequestHeadersTimeout      quic-go's ReadHeaderTimeout, per request stream: a stream whose
+//	                           HEADERS are late is reset (H3_REQUEST_INCOMPLETE)
 //	TLS HandshakeTimeout       Config.HandshakeIdleTimeout, 5 s of silence and 10 s in all,
 //	                           Kestrel's 10 s
 //	MaxRequestHeadersTotalSize as the server's MaxHeaderBytes (limits' bound with its slack), sent to
