@@ -146,7 +146,7 @@ type collector struct {
 // metrics.DefaultPolicyName), as every policy collector does. The
 // collector is unchecked (it describes nothing), since the families it
 // shares are described by the metrics package's collector: register both
-// on one registry.
+// on one registry, and this one once.
 func (h *Server) Collector(name string) prometheus.Collector {
 	if name == "" {
 		name = metrics.DefaultPolicyName

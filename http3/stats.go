@@ -12,7 +12,9 @@ type Stats struct {
 	// MaxConcurrentConnections.
 	Refused uint64
 	// Retries counts the Retry packets asked for: clients made to prove
-	// their address because too many handshakes were in progress.
+	// their address because too many handshakes were in progress. quic-go
+	// drops those a burst brings beyond the 8 it queues; their clients
+	// send their Initial packets again.
 	Retries uint64
 	// HandshakesFailed counts connections closed before their handshake
 	// completed (a timeout, a refused certificate, a client that left).
