@@ -133,6 +133,7 @@ type Config struct {
 // their listeners, their counters and their metrics, and runs the server.
 type Server struct {
 	srv   *http.Server
+	cfg   Config
 	lim   *limits.Limiter
 	pol   *timeouts.Policy
 	hosts *hostfilter.Filter
@@ -173,7 +174,7 @@ type listening struct {
 // Call Harden once, before the server starts, and serve with [Server.Run]
 // or through [Server.Listener].
 func Harden(srv *http.Server, cfg Config) (*Server, error) {
-	s := &Server{srv: srv, scrapeOK: make(chan struct{}), endpoints: cfg.Endpoints}
+	s := &Server{srv: srv, cfg: cfg, scrapeOK: make(chan struct{}), endpoints: cfg.Endpoints}
 	if err := s.readFiles(&cfg); err != nil {
 		return nil, err
 	}
@@ -695,6 +696,17 @@ func (s *Server) servesTLS() bool {
 	c := s.srv.TLSConfig
 	return c != nil && (len(c.Certificates) > 0 || c.GetCertificate != nil || c.GetConfigForClient != nil)
 }
+
+// HTTPServer returns the server Harden hardened: its Handler is the
+// composed chain of policies, its TLSConfig carries the certificates and the
+// client certificate policy, its timeouts and MaxHeaderBytes are the
+// policies'. It is for serving the same protections elsewhere (HTTP/3 beside
+// TCP, say); change nothing on it once the server serves.
+func (s *Server) HTTPServer() *http.Server { return s.srv }
+
+// Config returns the Config given to [Harden], for serving its limits
+// elsewhere (HTTP/3 beside TCP, say).
+func (s *Server) Config() Config { return s.cfg }
 
 // Group returns the lifecycle that [Server.Run] drives: its Stopping and
 // Stopped channels, OnStopping hooks, and the drain's Report.
