@@ -13,20 +13,24 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/windhover/windhover"
 	"github.com/windhover/windhover/certauth"
 	"github.com/windhover/windhover/internal/testcert"
+	"github.com/windhover/windhover/limits"
 )
 
 // TestHardenRoute checks the route label of GETs and POSTs over HTTP/1.1,
 // h2c and TLS with HTTP/2 (a client certificate required, so that certauth
 // hands on requests with an identity) through Harden's whole composition,
 // the application a ServeMux the user wrapped in nothing: every policy that
-// copies a request sets the ServeMux's pattern back. The composition, served
-// by Run and registered with Register, also passes Prometheus' lint.
+// copies a request sets the ServeMux's pattern back. Every collector of the
+// composition, registered with Register, passes Prometheus' lint, and so
+// does the text of a scrape of Config.MetricsPath, linted as promtool check
+// metrics lints it.
 func TestHardenRoute(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -46,7 +50,13 @@ func TestHardenRoute(t *testing.T) {
 				_, _ = io.Copy(w, r.Body)
 			})
 			srv := &http.Server{Handler: mux, ErrorLog: log.New(io.Discard, "", 0)}
-			cfg := windhover.Config{Shutdown: gracefulConfig(0)}
+			// Every policy on, so that every collector is registered.
+			cfg := windhover.Config{
+				Shutdown:    gracefulConfig(0),
+				MetricsPath: "/metrics",
+				RateLimit:   &limits.RateConfig{Rate: 1e6, Burst: 1e6},
+				Concurrency: &limits.ConcurrencyConfig{MaxConcurrentRequests: 100},
+			}
 			if tc.tls {
 				srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{ca.Server(t).TLS()}}
 				cfg.ClientCertificates = certauth.Config{Mode: certauth.RequireCertificate, ClientCAs: ca.Pool()}
@@ -135,6 +145,16 @@ func TestHardenRoute(t *testing.T) {
 			assert.Equal(t, 1.0, count("POST", "/upload"))
 
 			problems, err := testutil.GatherAndLint(reg)
+			require.NoError(t, err)
+			assert.Empty(t, problems)
+
+			// promtool check metrics, which lints a scrape's text as this
+			// does (promtool itself is too heavy to build in a test).
+			resp, err := client.Get(base + "/metrics")
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			problems, err = promlint.New(resp.Body).Lint()
 			require.NoError(t, err)
 			assert.Empty(t, problems)
 		})
