@@ -36,7 +36,11 @@ type Config struct {
 	// ConstLabels are added to every series of every collector built from
 	// the Metrics, the policy collectors included: to tell servers or
 	// instances apart. Their names must be valid label names and must not
-	// be one of the labels the collectors set themselves.
+	// be one of the labels the collectors set themselves. Two Metrics in
+	// one registry need ConstLabels with the same names and values of their
+	// own (or Namespaces of their own): Prometheus wants the families of one
+	// name to have the same label names throughout a registry, and
+	// [Metrics.Register] says so when they do not.
 	ConstLabels prometheus.Labels
 
 	// RequestSizes adds http_server_request_body_size_bytes and
