@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -141,18 +142,19 @@ func TestCardinality(t *testing.T) {
 	}
 	prefixes := []string{"/items/", "/upload", "/teapot", "/", "/x/"}
 	w := testserver.NewNopWriter()
+	base := httptest.NewRequest("GET", "/", nil)
 	for range 100_000 {
 		method := methods[rnd.IntN(numMethods-1)]
 		if rnd.IntN(3) == 0 {
 			method = strings.ToUpper(word(8)) // an unknown method, or by chance none or a known one
 		}
-		var body io.Reader
-		if rnd.IntN(2) == 0 {
-			body = strings.NewReader("body")
-		}
-		r := httptest.NewRequest("GET", prefixes[rnd.IntN(len(prefixes))]+word(12), body)
+		r := *base // cheaper than httptest.NewRequest's parse, 100,000 times
 		r.Method = method
-		h.ServeHTTP(w, r)
+		r.URL = &url.URL{Path: prefixes[rnd.IntN(len(prefixes))] + word(12)}
+		if rnd.IntN(2) == 0 {
+			r.Body, r.ContentLength = io.NopCloser(strings.NewReader("body")), 4
+		}
+		h.ServeHTTP(w, &r)
 	}
 	mfs, err := reg.Gather()
 	require.NoError(t, err)
@@ -181,6 +183,7 @@ func TestCardinality(t *testing.T) {
 	// three routes' statuses and the unrouted 404 and 405: the bound,
 	// however many requests come.
 	bound := numMethods * 5
+	t.Logf("series: %v", counts)
 	assert.LessOrEqual(t, counts["http_server_request_duration_seconds"], bound)
 	assert.LessOrEqual(t, counts["http_server_request_body_size_bytes"], bound)
 	assert.LessOrEqual(t, counts["http_server_active_requests"], numMethods)
