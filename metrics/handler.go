@@ -215,7 +215,11 @@ func (m *Metrics) Route(next http.Handler) http.Handler {
 //
 // The route is reported as it is: unlike a ServeMux pattern, no method is
 // cut from it. Like [Metrics.Route], it does nothing outside a Handler of m.
+// It panics if route is nil.
 func (m *Metrics) RouteFunc(route func(r *http.Request) string) func(http.Handler) http.Handler {
+	if route == nil {
+		panic("metrics: RouteFunc with a nil route")
+	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			next.ServeHTTP(w, r)

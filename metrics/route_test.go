@@ -123,6 +123,11 @@ func TestRouteFunc(t *testing.T) {
 	`, "http_server_request_duration_seconds")
 }
 
+func TestRouteFuncNil(t *testing.T) {
+	m, _ := newMetrics(t, Config{})
+	assert.PanicsWithValue(t, "metrics: RouteFunc with a nil route", func() { m.RouteFunc(nil) })
+}
+
 // TestCardinality sends 100,000 requests of random paths and methods
 // through the Handler and a ServeMux, and checks that the
 // request series stay bounded: methods to the ten of methods (nine known
