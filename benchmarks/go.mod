@@ -9,6 +9,7 @@ replace github.com/windhover/windhover => ../
 require (
 	github.com/didip/tollbooth/v7 v7.0.2
 	github.com/go-chi/chi/v5 v5.5.0
+	github.com/gorilla/mux v1.8.1
 	github.com/prometheus/client_golang v1.25.0
 	github.com/sethvargo/go-limiter v0.7.1
 	github.com/unrolled/secure v1.17.0
