@@ -333,7 +333,7 @@ func (s *Server) apply(srv *http.Server, cfg Config, app http.Handler) error {
 	// Outermost first: every request is counted for the drain and
 	// measured; then refused as cheaply as possible, a flooding client
 	// before it can take a slot of the concurrency limit.
-	h := s.pol.Handler(s.met.Route(app))
+	h := s.pol.Handler(app)
 	h = s.certs.Handler(h)
 	if s.conc != nil {
 		h = s.conc.Handler(h)
@@ -475,10 +475,10 @@ func (e *exempt) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // exactly by exempt, is the pattern, set on the request as a ServeMux sets
 // it.
 func (s *Server) routed(path string, h http.Handler) http.Handler {
-	return s.met.Route(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Pattern = path
 		h.ServeHTTP(w, r)
-	}))
+	})
 }
 
 // serveMetrics serves Config.MetricsPath: the registry given to Register,
@@ -511,8 +511,13 @@ func (s *Server) Listener(ln net.Listener) net.Listener {
 	return s.pol.Listener(s.lim.Listener(ln))
 }
 
+// Metrics returns the HTTP metrics, for what a router other than the
+// ServeMux needs to report its routes: chi's cr.Use(s.Metrics().Route),
+// gorilla/mux's RouteFunc (see [metrics.Metrics.Route]).
+func (s *Server) Metrics() *metrics.Metrics { return s.met }
+
 // Collectors returns the Prometheus collectors of every policy, and of the
-// HTTP metrics.
+// HTTP metrics, the HTTP metrics first.
 func (s *Server) Collectors() []prometheus.Collector {
 	cs := []prometheus.Collector{
 		s.met, s.met.Limits(s.lim, ""), s.met.Timeouts(s.pol, ""), s.met.HostFilter(s.hosts, ""),
@@ -531,11 +536,7 @@ func (s *Server) Collectors() []prometheus.Collector {
 // makes Config.MetricsPath serve reg if it is also a prometheus.Gatherer (a
 // *prometheus.Registry is). Call it once.
 func (s *Server) Register(reg prometheus.Registerer) error {
-	var errs []error
-	for _, c := range s.Collectors() {
-		errs = append(errs, reg.Register(c))
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := s.met.Register(reg, s.Collectors()[1:]...); err != nil {
 		return err
 	}
 	s.reg = reg
