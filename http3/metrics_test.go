@@ -87,13 +87,8 @@ func TestMetricsOverHTTP3(t *testing.T) {
 	if len(h3) != 1 || h3[0].GetHistogram().GetSampleCount() != 1 {
 		t.Fatalf("request duration series of the HTTP/3 request to /items/{id}: %v", h3)
 	}
-	// The metrics package knows versions 1.0, 1.1 and 2: an HTTP/3
-	// request's series leaves the version out, as for any version it does
-	// not know, until it learns "3".
-	if v, ok := labelOf(h3[0], "network_protocol_version"); ok && v != "3" {
-		t.Errorf("network_protocol_version = %q, want 3 or absent", v)
-	} else {
-		t.Logf("network_protocol_version of an HTTP/3 request: %q (present: %v)", v, ok)
+	if v, _ := labelOf(h3[0], "network_protocol_version"); v != "3" {
+		t.Errorf("network_protocol_version = %q, want 3", v)
 	}
 	udp := map[string]string{"network_transport": "udp", "network_type": "ipv4"}
 	if m := find(fams, "windhover_active_connections", udp); len(m) != 1 || m[0].GetGauge().GetValue() != 1 {
