@@ -3,6 +3,7 @@ package h1wire
 import (
 	"bytes"
 	"math"
+	"math/bits"
 )
 
 // event is what the parser found where it stopped.
@@ -308,7 +309,8 @@ func (p *parser) fieldLines(b []byte, i int) (int, event) {
 			return i, ev
 		}
 	}
-	// The counts live in registers while the lines go by.
+	// The counts live in registers while the lines go by, found 64 bytes
+	// at a time.
 	block, fields := p.block, p.fields
 	maxBlock, maxFields := p.s.block, p.s.fields
 	if maxBlock < 0 {
@@ -317,46 +319,60 @@ func (p *parser) fieldLines(b []byte, i int) (int, event) {
 	if maxFields < 0 {
 		maxFields = math.MaxInt
 	}
-	for {
-		j := bytes.IndexByte(b[i:], '\n')
-		if j < 0 {
-			p.block, p.fields = block, fields
-			if ev := p.grow(len(b) - i); ev != evMore {
-				return i, ev
-			}
-			p.keep(b[i:])
-			return len(b), evMore
+	start := i // the current line's first byte
+	for base := i; base < len(b); base += 64 {
+		var m uint64
+		if base+64 <= cap(b) {
+			// The bytes past len(b), in b's array, are looked at but
+			// not used.
+			m = newlines((*[64]byte)(b[base : base+64]))
+		} else {
+			var tail [64]byte
+			copy(tail[:], b[base:])
+			m = newlines(&tail)
 		}
-		n := j + 1
-		block += n
-		if block > maxBlock {
-			p.block, p.fields = block, fields
-			return i, p.reject(ReasonHeadersTooLarge, int64(p.s.block-2), int64(block-2))
+		if r := len(b) - base; r < 64 {
+			m &= 1<<r - 1
 		}
-		l := b[i : i+n]
-		i += n
-		switch lineKinds[l[0]] {
-		case lineName, lineCount:
-			fields++
-			if fields > maxFields {
+		for ; m != 0; m &= m - 1 {
+			end := base + bits.TrailingZeros64(m) + 1
+			block += end - start
+			if block > maxBlock {
 				p.block, p.fields = block, fields
-				return i, p.reject(ReasonTooManyHeaders, int64(p.s.fields), int64(fields))
+				return start, p.reject(ReasonHeadersTooLarge, int64(p.s.block-2), int64(block-2))
 			}
-			if lineKinds[l[0]] == lineName {
-				p.field(l)
+			// Most lines need only counting: a name that cannot be one
+			// the checks or the framing depend on.
+			switch kind := lineKinds[b[start]]; kind {
+			case lineCount, lineName:
+				fields++
+				if fields > maxFields {
+					p.block, p.fields = block, fields
+					return end, p.reject(ReasonTooManyHeaders, int64(p.s.fields), int64(fields))
+				}
+				if kind == lineName {
+					p.field(b[start:end])
+				}
+			default:
+				p.block, p.fields = block, fields
+				if ev := p.headerLine(b[start:end]); ev != evMore || p.st != stField {
+					return end, ev
+				}
+				fields = p.fields
 			}
-		default:
-			p.block, p.fields = block, fields
-			if ev := p.headerLine(l); ev != evMore || p.st != stField {
-				return i, ev
-			}
-			fields = p.fields
-		}
-		if i == len(b) {
-			p.block, p.fields = block, fields
-			return i, evMore
+			start = end
 		}
 	}
+	p.block, p.fields = block, fields
+	if start == len(b) {
+		return start, evMore
+	}
+	// The last line goes on in the next read.
+	if ev := p.grow(len(b) - start); ev != evMore {
+		return start, ev
+	}
+	p.keep(b[start:])
+	return len(b), evMore
 }
 
 // The kinds of field line, by their first byte.

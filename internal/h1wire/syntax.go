@@ -166,8 +166,8 @@ func lower(c byte) byte {
 }
 
 // equalFold reports whether b equals lowerName, a lower-case string of
-// letters and dashes, ignoring the case of letters. It compares eight bytes
-// at a time, each with its 0x20 bit set, which folds a letter to lower case
+// letters and dashes, ignoring the case of letters. It compares eight or
+// four bytes at a time, each with its 0x20 bit set, which folds a letter to lower case
 // and leaves a dash alone (and takes a CR for a dash, in a field name net/http
 // refuses anyway).
 func equalFold(b []byte, lowerName string) bool {
@@ -180,6 +180,12 @@ func equalFold(b []byte, lowerName string) bool {
 			return false
 		}
 		b, lowerName = b[8:], lowerName[8:]
+	}
+	if len(b) >= 4 {
+		if binary.LittleEndian.Uint32(b)|fold&0xffffffff != binary.LittleEndian.Uint32([]byte(lowerName[:4])) {
+			return false
+		}
+		b, lowerName = b[4:], lowerName[4:]
 	}
 	for i, c := range b {
 		if c|0x20 != lowerName[i] {
