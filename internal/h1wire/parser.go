@@ -141,6 +141,25 @@ func (p *parser) feed(b []byte) (int, event) {
 			}
 			p.st = stLine
 		case stLine:
+			if len(p.part) == 0 {
+				// Most request lines end within 64 bytes, and the mask of
+				// LFs that finds the end goes on to the field lines.
+				if m := lfMask(b, i); m != 0 {
+					n := bits.TrailingZeros64(m) + 1
+					if p.s.line >= 0 && n > p.s.line {
+						return i, p.reject(ReasonRequestLineTooLong, int64(p.s.line), int64(n))
+					}
+					if ev := p.requestLine(b[i : i+n]); ev != evMore {
+						return i + n, ev
+					}
+					p.st = stField
+					var ev event
+					if i, ev = p.lines(b, i+n, i, m&(m-1)); ev != evMore || i == len(b) {
+						return i, ev
+					}
+					continue
+				}
+			}
 			j := bytes.IndexByte(b[i:], '\n')
 			if j < 0 {
 				p.line += len(b) - i
@@ -309,8 +328,13 @@ func (p *parser) fieldLines(b []byte, i int) (int, event) {
 			return i, ev
 		}
 	}
-	// The counts live in registers while the lines go by, found 64 bytes
-	// at a time.
+	return p.lines(b, i, i, lfMask(b, i))
+}
+
+// lines follows field lines from i, their LFs found 64 bytes at a time
+// from base: m holds those of b[base:base+64] from i on.
+func (p *parser) lines(b []byte, i, base int, m uint64) (int, event) {
+	// The counts live in registers while the lines go by.
 	block, fields := p.block, p.fields
 	maxBlock, maxFields := p.s.block, p.s.fields
 	if maxBlock < 0 {
@@ -320,20 +344,7 @@ func (p *parser) fieldLines(b []byte, i int) (int, event) {
 		maxFields = math.MaxInt
 	}
 	start := i // the current line's first byte
-	for base := i; base < len(b); base += 64 {
-		var m uint64
-		if base+64 <= cap(b) {
-			// The bytes past len(b), in b's array, are looked at but
-			// not used.
-			m = newlines((*[64]byte)(b[base : base+64]))
-		} else {
-			var tail [64]byte
-			copy(tail[:], b[base:])
-			m = newlines(&tail)
-		}
-		if r := len(b) - base; r < 64 {
-			m &= 1<<r - 1
-		}
+	for {
 		for ; m != 0; m &= m - 1 {
 			end := base + bits.TrailingZeros64(m) + 1
 			block += end - start
@@ -362,6 +373,10 @@ func (p *parser) fieldLines(b []byte, i int) (int, event) {
 			}
 			start = end
 		}
+		if base += 64; base >= len(b) {
+			break
+		}
+		m = lfMask(b, base)
 	}
 	p.block, p.fields = block, fields
 	if start == len(b) {
@@ -373,6 +388,24 @@ func (p *parser) fieldLines(b []byte, i int) (int, event) {
 	}
 	p.keep(b[start:])
 	return len(b), evMore
+}
+
+// lfMask returns the positions of the LFs in b[base:base+64] (bit k for
+// b[base+k]), those past len(b) left out. The bytes past len(b) in b's array
+// are looked at, but not used; where the array ends first, a copy is.
+func lfMask(b []byte, base int) uint64 {
+	var m uint64
+	if base+64 <= cap(b) {
+		m = newlines((*[64]byte)(b[base : base+64]))
+	} else {
+		var tail [64]byte
+		copy(tail[:], b[base:])
+		m = newlines(&tail)
+	}
+	if r := len(b) - base; r < 64 {
+		m &= 1<<r - 1
+	}
+	return m
 }
 
 // The kinds of field line, by their first byte.
