@@ -361,8 +361,14 @@ func (p *parser) lines(b []byte, i, base int, m uint64) (int, event) {
 					p.block, p.fields = block, fields
 					return end, p.reject(ReasonTooManyHeaders, int64(p.s.fields), int64(fields))
 				}
+				// A name the checks or the framing depend on ends with its
+				// colon at a place its first letter tells; most lines
+				// that start with the same letter (Connection, Content-Type)
+				// have none there.
 				if kind == lineName {
-					p.field(b[start:end])
+					if at := start + colonAt[b[start]]; at < end && b[at] == ':' || b[start]|0x20 == 't' {
+						p.field(b[start:end])
+					}
 				}
 			default:
 				p.block, p.fields = block, fields
@@ -419,6 +425,15 @@ const (
 	// lineOther: CR or LF (perhaps the blank line), SP or HT (a fold).
 	lineOther
 )
+
+// colonAt is where the colon of Host and Content-Length is, by the
+// name's first letter; Transfer-Encoding and Trailer, rarer, are looked at
+// whole.
+var colonAt = func() (t [256]int) {
+	t['h'], t['H'] = len("host"), len("host")
+	t['c'], t['C'] = len("content-length"), len("content-length")
+	return t
+}()
 
 var lineKinds = func() (t [256]uint8) {
 	for _, c := range []byte("hHcCtT") {
