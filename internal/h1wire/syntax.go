@@ -33,17 +33,6 @@ var classes = func() (t [256]byteClass) {
 
 func isTokenByte(c byte) bool { return classes[c]&classToken != 0 }
 
-// isToken reports whether s is a non-empty token, as net/http requires of a
-// method.
-func isToken(s []byte) bool {
-	for _, c := range s {
-		if !isTokenByte(c) {
-			return false
-		}
-	}
-	return len(s) > 0
-}
-
 // isAuthority reports whether s holds only the bytes Kestrel allows in an
 // authority-form target (HttpCharacters.ContainsInvalidAuthorityChar).
 func isAuthority(s []byte) bool {
