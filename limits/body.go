@@ -128,6 +128,11 @@ func (br *bodyRequest) refuse(size int64, mbe *http.MaxBytesError) {
 	if mbe != nil {
 		err.Err = mbe
 	}
+	if br.w.Committed() {
+		// The handler answered first (finish, for a body nobody read): the
+		// client has its status, not 413.
+		err.Status = br.w.Status()
+	}
 	br.l.reject(&br.req, err)
 	closeAfterReply(br.w.Unwrap())
 	refuse.StopReading(br.w.Unwrap(), &br.req)
