@@ -86,6 +86,15 @@ func (l *Limiter) Apply(srv *http.Server) error {
 			return connContext(ctx, c)
 		}
 	}
+	if l.hasLifetime() {
+		prev := srv.ConnContext
+		srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+			if prev != nil {
+				ctx = prev(ctx, c)
+			}
+			return l.lifetimeContext(ctx)
+		}
+	}
 	if l.policies&connectionPolicy != 0 {
 		prev := srv.ConnState
 		srv.ConnState = func(c net.Conn, state http.ConnState) {
@@ -217,21 +226,29 @@ func (l *Limiter) track(c net.Conn, state http.ConnState) {
 		if findConn(c) != nil {
 			return // counted by l's (or another Limiter's) listener
 		}
+		client, ok := l.holdClient(c)
+		if !ok {
+			l.reject(nil, &Error{Reason: ReasonClientConnectionLimit, Limit: int64(l.s.perClient), Size: -1, Addr: c.RemoteAddr()})
+			_ = c.Close()
+			return
+		}
 		if !l.conns.acquire() {
+			client.release()
 			l.reject(nil, &Error{Reason: ReasonConnectionLimit, Limit: l.s.maxConns, Size: -1, Addr: c.RemoteAddr()})
 			_ = c.Close()
 			return
 		}
 		l.accepted.Add(1)
 		l.tracked.mu.Lock()
-		l.tracked.conns[c] = struct{}{}
+		l.tracked.conns[c] = client
 		l.tracked.mu.Unlock()
 	case http.StateHijacked, http.StateClosed:
 		l.tracked.mu.Lock()
-		_, ok := l.tracked.conns[c]
+		client, ok := l.tracked.conns[c]
 		delete(l.tracked.conns, c)
 		l.tracked.mu.Unlock()
 		if ok {
+			client.release()
 			l.conns.release()
 		}
 	}

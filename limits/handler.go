@@ -87,6 +87,9 @@ func (*handler) HandlesOptionsStar() {}
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.guard.Check(r, "limits")
 	l := h.l
+	if l.hasLifetime() {
+		l.retire(w, r)
+	}
 	if l.policies&headPolicy != 0 && !l.headOnWire(r) {
 		if err := l.checkHead(r); err != nil {
 			l.refuseRequest(w, r, err)
