@@ -206,11 +206,11 @@ func TestClientKeyGrouping(t *testing.T) {
 		a, b string
 		same bool
 	}{
-		{"[2001:db8::1]:1", "[2001:db8::ffff:1]:2", true},                // one /64
-		{"[2001:db8::1]:1", "[2001:db8:0:1::1]:1", false},                // the next /64
-		{"[::ffff:192.0.2.1]:1", "192.0.2.1:2", true},                    // mapped is IPv4
-		{"192.0.2.1:1", "192.0.2.2:1", false},                            // /32
-		{"[fe80::1%eth0]:1", "[fe80::1%eth1]:1", true},                   // zones dropped
+		{"[2001:db8::1]:1", "[2001:db8::ffff:1]:2", true},                 // one /64
+		{"[2001:db8::1]:1", "[2001:db8:0:1::1]:1", false},                 // the next /64
+		{"[::ffff:192.0.2.1]:1", "192.0.2.1:2", true},                     // mapped is IPv4
+		{"192.0.2.1:1", "192.0.2.2:1", false},                             // /32
+		{"[fe80::1%eth0]:1", "[fe80::1%eth1]:1", true},                    // zones dropped
 		{"[2001:db8:1:2:3:4:5:6]:1", "[2001:db8:1:2:ffff:4:5:6]:1", true}, // host bits
 	}
 	for _, tt := range tests {
