@@ -1,0 +1,19 @@
+//go:build windows
+
+package tracer
+
+import "syscall"
+
+const supported = true
+
+var isDebuggerPresent = syscall.NewLazyDLL("kernel32.dll").NewProc("IsDebuggerPresent")
+
+// detectTracer asks IsDebuggerPresent whether a user-mode debugger is
+// attached.
+func detectTracer() bool {
+	if isDebuggerPresent.Find() != nil {
+		return false
+	}
+	r, _, _ := isDebuggerPresent.Call()
+	return r != 0
+}
