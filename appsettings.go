@@ -187,13 +187,13 @@ type (
 		MaxRequestsPerConnection    *int
 		EnforceTimeoutsWhenDebugged *bool
 		RateLimiter                 sub[rateLimiterSection]
-		ConcurrencyLimiter sub[concurrencySection]
-		ClientCertificates sub[clientCertificatesSection]
-		ShutdownTimeout    *duration
-		DrainDelay         *duration
-		LivePath           *string
-		ReadyPath          *string
-		MetricsPath        *string
+		ConcurrencyLimiter          sub[concurrencySection]
+		ClientCertificates          sub[clientCertificatesSection]
+		ShutdownTimeout             *duration
+		DrainDelay                  *duration
+		LivePath                    *string
+		ReadyPath                   *string
+		MetricsPath                 *string
 	}
 )
 
