@@ -5,6 +5,7 @@
 package tracer
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -17,25 +18,39 @@ var (
 	epoch    = time.Now()
 	checked  atomic.Int64 // when the process was last looked at: nanoseconds since epoch, +1; 0 never
 	attached atomic.Bool
+	looking  sync.Mutex     // held while the process is looked at
 	detect   = detectTracer // replaced by tests
 )
 
 // Attached reports whether a debugger is attached, as last seen: it looks
 // at the process at most once an [Interval] (Linux: TracerPid in
 // /proc/self/status) and otherwise answers from two atomic loads, without
-// allocating. One caller looks while the others keep the last answer. Where
-// the platform offers no way to tell, it reports false. It is safe for
-// concurrent use.
+// allocating. When the last look is older than that, one caller looks and
+// the others that come meanwhile wait for its answer rather than take the
+// old one. Where the platform offers no way to tell, it reports false. It is
+// safe for concurrent use.
 func Attached() bool {
-	now := int64(time.Since(epoch)) + 1
+	if a, ok := fresh(); ok {
+		return a
+	}
+	looking.Lock()
+	defer looking.Unlock()
+	if a, ok := fresh(); ok {
+		return a // another caller looked meanwhile
+	}
+	a := detect()
+	attached.Store(a) // before checked: whoever sees the new time sees the new answer
+	checked.Store(int64(time.Since(epoch)) + 1)
+	return a
+}
+
+// fresh returns the last answer, if it is less than an Interval old.
+func fresh() (bool, bool) {
 	last := checked.Load()
-	if last != 0 && now-last < int64(Interval) {
-		return attached.Load()
+	if last == 0 || int64(time.Since(epoch))+1-last >= int64(Interval) {
+		return false, false
 	}
-	if checked.CompareAndSwap(last, now) {
-		attached.Store(detect())
-	}
-	return attached.Load()
+	return attached.Load(), true
 }
 
 // Supported reports whether this platform can tell that a debugger is

@@ -1,8 +1,10 @@
 package tracer
 
 import (
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // fake replaces detection with a counter of lookups and a given answer.
@@ -38,6 +40,30 @@ func TestAttachedLooksAtMostOnceAnInterval(t *testing.T) {
 	}
 	if n := looks.Load(); n != 2 {
 		t.Fatalf("%d lookups, want 2", n)
+	}
+}
+
+// Callers that come while the process is being looked at wait for the
+// answer: none takes the stale one (the first answer, when there was none,
+// is false).
+func TestAttachedConcurrentFirstLook(t *testing.T) {
+	var answer atomic.Bool
+	answer.Store(true)
+	looks := fake(t, &answer)
+	slow := detect
+	detect = func() bool { time.Sleep(50 * time.Millisecond); return slow() }
+	var wg sync.WaitGroup
+	var wrong atomic.Int32
+	for range 8 {
+		wg.Go(func() {
+			if !Attached() {
+				wrong.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if wrong.Load() != 0 || looks.Load() != 1 {
+		t.Fatalf("%d callers got the stale answer; %d lookups, want 1", wrong.Load(), looks.Load())
 	}
 }
 
