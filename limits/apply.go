@@ -46,9 +46,14 @@ import (
 //     net/http's parse, and a chunked body counts its framing. Without the
 //     Listener (ListenAndServe), the Handler measures after the parse and
 //     counts such requests in Stats.InexactHTTP1Requests.
+//   - ConnContext gets a hook, chained after any hook already there, that
+//     starts each connection's lifetime, if l retires connections
+//     (MaxConnectionAge, MaxRequestsPerConnection): its birth, its request
+//     count and its own limits, drawn with their jitter, which the Handler
+//     then counts against.
 //   - ConnState gets a hook, chained after any hook already there, that
-//     enforces MaxConcurrentConnections on connections that did not come
-//     through l's Listener: the way to limit a server started with
+//     enforces MaxConcurrentConnections and MaxConnectionsPerClient on
+//     connections that did not come through l's Listener: the way to limit a server started with
 //     ListenAndServe or ListenAndServeTLS. Such a connection over the limit is
 //     closed before any byte is read, before the TLS handshake. Because
 //     ConnState cannot see a hijacked connection close, one leaves the pool

@@ -11,7 +11,10 @@ import (
 // counted together with every other listener and server of l.
 //
 // Over the limit a connection meets ConnectionOverflow, or with
-// ConnectionQueueLength set, waits in Accept for a slot. Each connection
+// ConnectionQueueLength set, waits in Accept for a slot. A connection whose
+// client already holds MaxConnectionsPerClient meets ConnectionOverflow at
+// once, queue or not; a queued connection holds its client's slot while it
+// waits. Each connection
 // releases its slot exactly once, when it is closed, also after a hijack; a
 // connection that upgrades through l's handler gives up its slot for an
 // upgrade slot. The connections keep the optional methods net/http relies on
