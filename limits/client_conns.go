@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"net"
 	"sync"
-	"sync/atomic"
 )
 
 // clientKey is the client a connection counts against: an IP network, the
@@ -37,7 +36,6 @@ type clientConns struct {
 	max    int32
 	v4, v6 int
 	shards [clientShards]clientShard
-	n      atomic.Int64 // clients tracked
 }
 
 type clientShard struct {
@@ -116,7 +114,6 @@ func (t *clientConns) acquireIn(s *clientShard, k clientKey) bool {
 	}
 	s.m[k] = n + 1
 	if n == 0 {
-		t.n.Add(1)
 		s.peak = max(s.peak, len(s.m))
 	}
 	s.mu.Unlock()
@@ -134,7 +131,6 @@ func (t *clientConns) releaseIn(s *clientShard, k clientKey) {
 		s.m[k] = n - 1
 	case n == 1:
 		delete(s.m, k)
-		t.n.Add(-1)
 		if s.peak > shrinkFloor && len(s.m) < s.peak/4 {
 			m := make(map[clientKey]int32, len(s.m))
 			for k, v := range s.m {
@@ -146,8 +142,19 @@ func (t *clientConns) releaseIn(s *clientShard, k clientKey) {
 	s.mu.Unlock()
 }
 
-// clients returns the number of clients with a connection open.
-func (t *clientConns) clients() int64 { return t.n.Load() }
+// clients returns the number of clients with a connection open. It takes
+// each shard's lock in turn, which only Stats does, rather than keep a
+// shared counter that every accept and close would contend for.
+func (t *clientConns) clients() int64 {
+	var n int64
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.mu.Lock()
+		n += int64(len(s.m))
+		s.mu.Unlock()
+	}
+	return n
+}
 
 // clientSlot is a connection's hold on its client's count, released once.
 type clientSlot struct {
