@@ -21,9 +21,14 @@ type clientKey struct {
 // bits of a hash.
 const clientShards = 32
 
-// shrinkFloor is the size under which a shard's map is never rebuilt: small
-// maps cost little, and rebuilding them would only churn.
-const shrinkFloor = 1024
+// shrinkFloor is the size under which a shard's map is not copied into a
+// smaller one: small maps cost little, and copying them would only churn.
+// A shard that empties after holding more than emptyFloor clients gets a
+// new, empty map.
+const (
+	shrinkFloor = 1024
+	emptyFloor  = 64
+)
 
 // clientConns counts the open connections of each client, for
 // MaxConnectionsPerClient. A client's entry exists only while it has a
@@ -31,7 +36,8 @@ const shrinkFloor = 1024
 // table holds at most one entry per open connection, however many distinct
 // addresses come and go. Go maps keep their memory after deletes, so a
 // shard whose map falls to a quarter of its peak (and past shrinkFloor) is
-// copied into a new map and the old one freed: after a flood, memory returns.
+// copied into a new map and the old one freed, and one that empties is
+// replaced: after a flood, memory returns.
 type clientConns struct {
 	max    int32
 	v4, v6 int
@@ -131,7 +137,9 @@ func (t *clientConns) releaseIn(s *clientShard, k clientKey) {
 		s.m[k] = n - 1
 	case n == 1:
 		delete(s.m, k)
-		if s.peak > shrinkFloor && len(s.m) < s.peak/4 {
+		if len(s.m) == 0 && s.peak > emptyFloor {
+			s.m, s.peak = make(map[clientKey]int32), 0
+		} else if s.peak > shrinkFloor && len(s.m) < s.peak/4 {
 			m := make(map[clientKey]int32, len(s.m))
 			for k, v := range s.m {
 				m[k] = v

@@ -68,6 +68,7 @@ const (
 // once the open streams are done (see http2serverConn.startGracefulShutdown
 // in net/http's h2_bundle.go). Requests already in flight on an HTTP/2
 // connection finish; the client opens a new connection for the next ones.
+// An HTTP/1 upgrade request is counted but never answered so.
 func (l *Limiter) retire(w http.ResponseWriter, r *http.Request) {
 	lt, _ := r.Context().Value(lifetimeKey{l}).(*lifetime)
 	if lt == nil {
@@ -75,6 +76,13 @@ func (l *Limiter) retire(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n := lt.requests.Add(1)
+	if r.ProtoMajor == 1 && isUpgrade(r) {
+		// A WebSocket handler hands the connection over: "Connection:
+		// close" would only spoil its 101 (a proxied upgrade copies the
+		// header into it). If the upgrade is refused, the next request
+		// retires the connection.
+		return
+	}
 	why := -1
 	switch {
 	case lt.maxReqs > 0 && n >= lt.maxReqs:

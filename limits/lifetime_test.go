@@ -235,6 +235,22 @@ func TestConnectionLifetimeHTTP2GoAway(t *testing.T) {
 	}
 }
 
+// An upgrade request that reaches the limit keeps its answer free of
+// "Connection: close"; if the upgrade is refused, the next request retires
+// the connection.
+func TestLifetimeLeavesUpgradesAlone(t *testing.T) {
+	checkNoLeaks(t)
+	lim := ConnectionLifetime(0, 2)
+	s := serve(t, lim, hello, h1)
+	c := dial(t, s.Addr())
+	assert.False(t, get1(t, c).Close)
+	c.Send(t, "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+	res, _ := c.Response(t)
+	assert.False(t, res.Close, "the upgrade request, the second, is not answered with Connection: close")
+	assert.True(t, get1(t, c).Close, "the third retires the connection")
+	assert.EqualValues(t, 1, lim.Stats().ConnectionsRetiredByRequests)
+}
+
 // Without Apply there is no lifetime to count against: the Handler serves
 // and never retires.
 func TestConnectionLifetimeNeedsApply(t *testing.T) {
