@@ -101,9 +101,12 @@ type Config struct {
 	// peer's uid (SO_PEERCRED, Linux; elsewhere every Unix peer is one
 	// client). Behind a proxy or a load balancer the peer is the proxy,
 	// and every client behind it counts as one: raise the limit, or leave
-	// it to the proxy. Only clients with a connection open are tracked,
-	// so memory is bounded by the open connections, not by the addresses
-	// seen. Zero means no limit; negative is an error.
+	// it to the proxy; users behind one address (a carrier's NAT, an
+	// office) share it too, so leave room for them. The count is shared by
+	// every listener and server of the Limiter. Only clients with a
+	// connection open are tracked, so memory is bounded by the open
+	// connections, not by the addresses seen. Zero means no limit;
+	// negative is an error.
 	MaxConnectionsPerClient int
 
 	// ClientIPv4PrefixLen and ClientIPv6PrefixLen group client addresses
