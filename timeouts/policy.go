@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"sync/atomic"
@@ -91,7 +92,8 @@ type Config struct {
 	// IsDebuggerPresent reports on Windows; it is looked for at most once a
 	// second, and only when a timer or rate runs out, never per request.
 	// A timer or rate that runs out while one is attached is looked at
-	// again a second later, and enforced then if the debugger is gone. On
+	// again a second later, and enforced then if the debugger is gone; the
+	// first time the Policy stands down is logged through log/slog. On
 	// other systems no debugger is detected and everything is enforced.
 	// net/http's own timeouts, which [Policy.Apply] sets where the Listener
 	// does not reach (IdleTimeout, ReadHeaderTimeout: TLS, HTTP/2), run
@@ -127,6 +129,7 @@ type Policy struct {
 	unreadBodies   atomic.Uint64
 	unenforceable  atomic.Uint64
 	warned         atomic.Bool
+	warnedDebugger atomic.Bool
 
 	// wire times the heads of the connections of p's listeners, and counts
 	// their timeouts; nil if both timers are off.
@@ -162,15 +165,26 @@ func New(cfg Config) (*Policy, error) {
 			wc.OnReject = p.decide
 		}
 		if p.debuggerPauses {
-			wc.Suspended = tracer.Attached
+			wc.Suspended = p.debugged
 		}
 		p.wire = h1wire.New(wc)
 	}
 	return p, nil
 }
 
-// debugged reports whether p stands down because a debugger is attached.
-func (p *Policy) debugged() bool { return p.debuggerPauses && tracer.Attached() }
+// debugged reports whether p stands down because a debugger is attached,
+// and logs the first time it does, so that whoever wonders why a timeout did
+// not fire is told.
+func (p *Policy) debugged() bool {
+	if !p.debuggerPauses || !tracer.Attached() {
+		return false
+	}
+	if !p.warnedDebugger.Load() && p.warnedDebugger.CompareAndSwap(false, true) {
+		slog.Info("windhover/timeouts: a debugger is attached, so the keep-alive and request headers timeouts and the minimum data rates " +
+			"are not enforced until it detaches, as in Kestrel (Config.EnforceWhenDebugged keeps them)")
+	}
+	return true
+}
 
 // MinDataRates returns a Policy that enforces only the two minimum data rates:
 // its Apply sets no timeout, and only bounds each connection's unsent bytes
