@@ -76,7 +76,3 @@ func Pretend(a bool) (restore func()) {
 		checked.Store(0)
 	}
 }
-
-// Supported reports whether this platform can tell that a debugger is
-// attached; where it cannot, [Attached] always reports false.
-func Supported() bool { return supported }

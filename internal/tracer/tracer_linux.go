@@ -7,8 +7,6 @@ import (
 	"os"
 )
 
-const supported = true
-
 // detectTracer reads TracerPid from /proc/self/status: the pid of the
 // process tracing this one with ptrace (a debugger, strace), 0 if none.
 func detectTracer() bool {

@@ -4,8 +4,6 @@ package tracer
 
 import "syscall"
 
-const supported = true
-
 var isDebuggerPresent = syscall.NewLazyDLL("kernel32.dll").NewProc("IsDebuggerPresent")
 
 // detectTracer asks IsDebuggerPresent whether a user-mode debugger is
