@@ -199,8 +199,9 @@
 // and both minimum data rates are not enforced while a debugger is attached
 // to the process, so that a breakpoint does not get the connections it holds
 // cut. A debugger is a ptrace tracer on Linux (delve, gdb, strace), which
-// /proc/self/status shows as a non-zero TracerPid, and one that
-// IsDebuggerPresent reports on Windows; elsewhere none is detected. The
+// /proc/self/status shows as a non-zero TracerPid, one that sets P_TRACED on
+// macOS, and one that IsDebuggerPresent reports on Windows; elsewhere (the
+// BSDs) none is detected. The
 // process is looked at only when a timer or a rate runs out, at most once a
 // second, and the answer kept in two atomics: nothing is added per request.
 // A timer or rate that runs out while a debugger is attached is looked at

@@ -1,7 +1,7 @@
 // Package tracer tells whether a debugger is attached to the process (a
-// ptrace tracer on Linux, such as delve or strace; IsDebuggerPresent on
-// Windows), so that timers can stand down while someone steps through the
-// server, as Kestrel's do while a debugger is attached.
+// ptrace tracer on Linux, such as delve or strace; P_TRACED on macOS;
+// IsDebuggerPresent on Windows), so that timers can stand down while someone
+// steps through the server, as Kestrel's do while a debugger is attached.
 package tracer
 
 import (
