@@ -89,8 +89,9 @@ type Config struct {
 	// are not: a connection is not cut because its server stopped at a
 	// breakpoint. A debugger is a ptrace tracer (delve, gdb, strace) on
 	// Linux, seen as a non-zero TracerPid in /proc/self/status, one that
-	// sets P_TRACED on macOS, and one IsDebuggerPresent reports on Windows; it is looked for at most once a
-	// second, and only when a timer or rate runs out, never per request.
+	// sets P_TRACED on macOS, and one IsDebuggerPresent reports on
+	// Windows; it is looked for at most once a second, and only when a
+	// timer or rate runs out, never per request.
 	// A timer or rate that runs out while one is attached is looked at
 	// again a second later, and enforced then if the debugger is gone; the
 	// first time the Policy stands down is logged through log/slog. On
