@@ -1,6 +1,7 @@
 package limits
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -260,4 +261,19 @@ func TestConnectionLifetimeNeedsApply(t *testing.T) {
 	assert.False(t, get1(t, c).Close)
 	assert.False(t, get1(t, c).Close)
 	assert.Zero(t, lim.Stats().ConnectionsRetiredByRequests)
+}
+
+// Counting a request against its connection's lifetime allocates nothing;
+// only the request that retires the connection sets a header.
+func TestLifetimeAllocations(t *testing.T) {
+	lim, err := New(Config{MaxConnectionAge: time.Hour, MaxRequestsPerConnection: 1 << 30})
+	require.NoError(t, err)
+	h := lim.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	ctx := lim.lifetimeContext(context.Background())
+	r := httptest.NewRequest("GET", "/", nil).WithContext(ctx)
+	w := testserver.NewNopWriter()
+	if n := testing.AllocsPerRun(1000, func() { h.ServeHTTP(w, r) }); n != 0 {
+		t.Fatalf("%v allocations a request", n)
+	}
+	assert.Empty(t, w.H, "no header on a request that retires nothing")
 }
