@@ -46,7 +46,11 @@ func LoadConfig(path string) (Config, error) {
 //     ("Protocols", "ClientCertificateMode") and "Certificates" ("Default").
 //   - "AllowedHosts": "example.com;*.example.com", as the host filtering
 //     middleware reads it.
-//   - "Windhover": what Kestrel has no name for: "RateLimiter"
+//   - "Windhover": what Kestrel has no name for: "MaxConnectionsPerClient"
+//     with "ClientIPv4PrefixLength" and "ClientIPv6PrefixLength",
+//     "MaxConnectionAge" (a TimeSpan), "MaxRequestsPerConnection",
+//     "EnforceTimeoutsWhenDebugged" (true keeps Kestrel's timeouts and rates
+//     on while a debugger is attached), "RateLimiter"
 //     ("PermitsPerSecond", "Burst", "TrustedProxies"), "ConcurrencyLimiter"
 //     ("PermitLimit", "QueueLimit"), "ClientCertificates" ("ClientCAs" and
 //     "CRLFiles", PEM files, and "TrustedProxies"), "ShutdownTimeout",
@@ -176,14 +180,20 @@ type (
 		Store    *string
 	}
 	windhoverSection struct {
-		RateLimiter        sub[rateLimiterSection]
-		ConcurrencyLimiter sub[concurrencySection]
-		ClientCertificates sub[clientCertificatesSection]
-		ShutdownTimeout    *duration
-		DrainDelay         *duration
-		LivePath           *string
-		ReadyPath          *string
-		MetricsPath        *string
+		MaxConnectionsPerClient     *int
+		ClientIPv4PrefixLength      *int
+		ClientIPv6PrefixLength      *int
+		MaxConnectionAge            *duration
+		MaxRequestsPerConnection    *int
+		EnforceTimeoutsWhenDebugged *bool
+		RateLimiter                 sub[rateLimiterSection]
+		ConcurrencyLimiter          sub[concurrencySection]
+		ClientCertificates          sub[clientCertificatesSection]
+		ShutdownTimeout             *duration
+		DrainDelay                  *duration
+		LivePath                    *string
+		ReadyPath                   *string
+		MetricsPath                 *string
 	}
 )
 
@@ -772,6 +782,27 @@ func (p *parser) endpoints(eps map[string]sub[endpointSection], defaults endpoin
 
 // windhover reads the "Windhover" section.
 func (p *parser) windhover(w *windhoverSection, cfg *Config) {
+	p.positive("Windhover.MaxConnectionsPerClient", w.MaxConnectionsPerClient, &cfg.Limits.MaxConnectionsPerClient)
+	for _, f := range []struct {
+		path string
+		v    *int
+		max  int
+		dst  *int
+	}{
+		{"Windhover.ClientIPv4PrefixLength", w.ClientIPv4PrefixLength, 32, &cfg.Limits.ClientIPv4PrefixLen},
+		{"Windhover.ClientIPv6PrefixLength", w.ClientIPv6PrefixLength, 128, &cfg.Limits.ClientIPv6PrefixLen},
+	} {
+		if f.v != nil && (*f.v < 1 || *f.v > f.max) {
+			p.bad(f.path, *f.v, fmt.Sprintf("must be between 1 and %d", f.max))
+		} else if f.v != nil {
+			*f.dst = *f.v
+		}
+	}
+	p.timeout("Windhover.MaxConnectionAge", w.MaxConnectionAge, &cfg.Limits.MaxConnectionAge)
+	p.positive("Windhover.MaxRequestsPerConnection", w.MaxRequestsPerConnection, &cfg.Limits.MaxRequestsPerConnection)
+	if w.EnforceTimeoutsWhenDebugged != nil {
+		cfg.Timeouts.EnforceWhenDebugged = *w.EnforceTimeoutsWhenDebugged
+	}
 	if r := open(p, "Windhover.RateLimiter", w.RateLimiter); r != nil {
 		switch {
 		case !(r.PermitsPerSecond > 0) || math.IsInf(r.PermitsPerSecond, 0):

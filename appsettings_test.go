@@ -53,6 +53,11 @@ const appsettings = `{
     }
   },
   "Windhover": {
+    "MaxConnectionsPerClient": 16,
+    "ClientIPv6PrefixLength": 56,
+    "MaxConnectionAge": "00:10:00",
+    "MaxRequestsPerConnection": 1000,
+    "EnforceTimeoutsWhenDebugged": true,
     "RateLimiter": { "PermitsPerSecond": 20, "Burst": 40, "TrustedProxies": ["10.0.0.0/8"] },
     "ConcurrencyLimiter": { "PermitLimit": 64, "QueueLimit": 128 },
     "ClientCertificates": { "ClientCAs": ["ca.pem"], "TrustedProxies": ["unix"] },
@@ -78,12 +83,18 @@ func TestParseConfigKestrelMeanings(t *testing.T) {
 	assert.Equal(t, 16384, l.MaxRequestHeadersTotalSize)
 	assert.Equal(t, 50, l.MaxRequestHeaderCount)
 	assert.Equal(t, limits.HTTP2Limits{MaxStreamsPerConnection: 50, MaxFrameSize: 32768, KeepAlivePingDelay: 30 * time.Second}, l.HTTP2)
+	assert.Equal(t, 16, l.MaxConnectionsPerClient)
+	assert.Equal(t, 0, l.ClientIPv4PrefixLen)
+	assert.Equal(t, 56, l.ClientIPv6PrefixLen)
+	assert.Equal(t, 10*time.Minute, l.MaxConnectionAge)
+	assert.Equal(t, 1000, l.MaxRequestsPerConnection)
 	tc := cfg.Timeouts
 	assert.Equal(t, 130*time.Second, tc.KeepAliveTimeout)
 	assert.Equal(t, 15500*time.Millisecond, tc.RequestHeadersTimeout)
 	assert.Equal(t, timeouts.Rate{BytesPerSecond: 100, GracePeriod: 10 * time.Second}, tc.MinRequestBodyDataRate)
 	assert.Equal(t, timeouts.Off, tc.MinResponseDataRate)
 	assert.Equal(t, -1, tc.MaxUnsentResponseBytes)
+	assert.True(t, tc.EnforceWhenDebugged)
 
 	require.Len(t, cfg.Endpoints, 3)
 	assert.Equal(t, Endpoint{Name: "Http", URL: "http://*:5000", Network: "tcp", Address: ":5000"}, cfg.Endpoints[0])
@@ -162,6 +173,12 @@ func TestParseConfigRefused(t *testing.T) {
 		{`{"Windhover":{"RateLimiter":{"PermitsPerSecond":0}}}`, "Windhover.RateLimiter.PermitsPerSecond = 0: must be positive"},
 		{`{"Windhover":{"ConcurrencyLimiter":{"PermitLimit":-1}}}`, "Windhover.ConcurrencyLimiter.PermitLimit = -1"},
 		{`{"Windhover":{"DrainDelay":"-00:00:01"}}`, "Windhover.DrainDelay = -1s: must not be negative"},
+		{`{"Windhover":{"MaxConnectionsPerClient":0}}`, "Windhover.MaxConnectionsPerClient = 0: must be positive"},
+		{`{"Windhover":{"ClientIPv4PrefixLength":33}}`, "Windhover.ClientIPv4PrefixLength = 33: must be between 1 and 32"},
+		{`{"Windhover":{"ClientIPv6PrefixLength":0}}`, "Windhover.ClientIPv6PrefixLength = 0: must be between 1 and 128"},
+		{`{"Windhover":{"MaxConnectionAge":"00:00:00"}}`, "Windhover.MaxConnectionAge = 0s: must be positive"},
+		{`{"Windhover":{"MaxRequestsPerConnection":-5}}`, "Windhover.MaxRequestsPerConnection = -5: must be positive"},
+		{`{"Windhover":{"EnforceTimeoutsWhenDebugged":"yes"}}`, "Windhover.EnforceTimeoutsWhenDebugged"},
 		{`{"Windhover":{"Unknown":1}}`, "Windhover.Unknown: not a setting windhover knows"},
 		{`[1]`, "got a JSON array"},
 		{`{"Limits":{"MaxRequestBodySize":10}}`, "Limits = {...}: is read under Kestrel.Limits"},

@@ -6,7 +6,9 @@
 //
 //   - [github.com/windhover/windhover/limits]: what a client may make the
 //     server hold. Open and upgraded connections (with Kestrel's close, a 503,
-//     or a bounded queue over the limit), the request line (414), header
+//     or a bounded queue over the limit), connections per client (IPv6 by
+//     /64, Unix peers by uid), connection lifetimes (a maximum age and number
+//     of requests, so load balancers can rebalance), the request line (414), header
 //     fields (431), request bodies (413, with per-request overrides),
 //     Kestrel's HTTP/2 settings; and, as ASP.NET Core's rate limiting
 //     middleware does, requests in the handlers at once with a queue (503)
@@ -16,7 +18,8 @@
 //     request bodies and responses (240 bytes per second after 5 seconds),
 //     enforced per read and per write, against slowloris, slow-body and
 //     slow-read clients, without a WriteTimeout that would cut off honest
-//     large transfers.
+//     large transfers; standing down, as Kestrel's do, while a debugger is
+//     attached.
 //   - [github.com/windhover/windhover/hostfilter]: which Host a request may
 //     name (400 otherwise): names, wildcards, IP literals compared as
 //     addresses, and CIDR prefixes.
@@ -68,11 +71,13 @@
 // the server already has:
 //
 //	unixsock.Listen or net.Listen, or unixsock.Activated (systemd)
-//	  └ limits.Listener (connection count, before any TLS handshake; plaintext
-//	    HTTP/1 heads measured as sent: 414, 431, 400, 505 at once)
+//	  └ limits.Listener (connection count, overall and per client, before any
+//	    TLS handshake; plaintext HTTP/1 heads measured as sent: 414, 431, 400,
+//	    505 at once)
 //	      └ timeouts.Listener (the same wrapper: keep-alive timeout until the
 //	        first byte, then the request-headers timeout, 408)
-//	          └ http.Server  limits.Apply     MaxHeaderBytes, HTTP/2 settings, ConnState
+//	          └ http.Server  limits.Apply     MaxHeaderBytes, HTTP/2 settings, ConnState,
+//	                                          ConnContext (connection lifetimes)
 //	                         timeouts.Apply   IdleTimeout, ReadHeaderTimeout, unsent bytes
 //	                         certauth.Apply   TLSConfig: client certificates by SNI
 //	                         metrics.Apply    connections (TLS handshakes: metrics.TLSConfig)
@@ -80,7 +85,8 @@
 //	              └ graceful.Handler, metrics.Handler
 //	                  └ hostfilter.Handler           400
 //	                      └ limits.RateLimiter        429
-//	                          └ limits.Limiter         414, 431, 413, 503 for upgrades
+//	                          └ limits.Limiter         414, 431, 413, 503 for upgrades,
+//	                                                   Connection: close (GOAWAY) to retire
 //	                              └ limits.ConcurrencyLimiter  503 with a queue
 //	                                  └ certauth.Handler        421, 403
 //	                                      └ timeouts.Handler     408, slow readers cut

@@ -496,8 +496,9 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 // gathers every collector.
 const maxScrapes = 4
 
-// Listener returns ln with the connection limits (MaxConcurrentConnections,
-// counted before any TLS handshake) and the protections measured on the
+// Listener returns ln with the connection limits (MaxConcurrentConnections
+// and MaxConnectionsPerClient, counted before any TLS handshake) and the
+// protections measured on the
 // bytes of each plaintext HTTP/1 connection, as Kestrel measures them: the
 // request line, header and body sizes counted as sent, malformed heads
 // refused at once (limits.Limiter.Listener), and the keep-alive timeout until

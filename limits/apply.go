@@ -46,9 +46,14 @@ import (
 //     net/http's parse, and a chunked body counts its framing. Without the
 //     Listener (ListenAndServe), the Handler measures after the parse and
 //     counts such requests in Stats.InexactHTTP1Requests.
+//   - ConnContext gets a hook, chained after any hook already there, that
+//     starts each connection's lifetime, if l retires connections
+//     (MaxConnectionAge, MaxRequestsPerConnection): its birth, its request
+//     count and its own limits, drawn with their jitter, which the Handler
+//     then counts against.
 //   - ConnState gets a hook, chained after any hook already there, that
-//     enforces MaxConcurrentConnections on connections that did not come
-//     through l's Listener: the way to limit a server started with
+//     enforces MaxConcurrentConnections and MaxConnectionsPerClient on
+//     connections that did not come through l's Listener: the way to limit a server started with
 //     ListenAndServe or ListenAndServeTLS. Such a connection over the limit is
 //     closed before any byte is read, before the TLS handshake. Because
 //     ConnState cannot see a hijacked connection close, one leaves the pool
@@ -84,6 +89,15 @@ func (l *Limiter) Apply(srv *http.Server) error {
 				ctx = prev(ctx, c)
 			}
 			return connContext(ctx, c)
+		}
+	}
+	if l.hasLifetime() {
+		prev := srv.ConnContext
+		srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+			if prev != nil {
+				ctx = prev(ctx, c)
+			}
+			return l.lifetimeContext(ctx)
 		}
 	}
 	if l.policies&connectionPolicy != 0 {
@@ -217,21 +231,29 @@ func (l *Limiter) track(c net.Conn, state http.ConnState) {
 		if findConn(c) != nil {
 			return // counted by l's (or another Limiter's) listener
 		}
+		client, ok := l.holdClient(c)
+		if !ok {
+			l.reject(nil, &Error{Reason: ReasonClientConnectionLimit, Limit: int64(l.s.perClient), Size: -1, Addr: c.RemoteAddr()})
+			_ = c.Close()
+			return
+		}
 		if !l.conns.acquire() {
+			client.release()
 			l.reject(nil, &Error{Reason: ReasonConnectionLimit, Limit: l.s.maxConns, Size: -1, Addr: c.RemoteAddr()})
 			_ = c.Close()
 			return
 		}
 		l.accepted.Add(1)
 		l.tracked.mu.Lock()
-		l.tracked.conns[c] = struct{}{}
+		l.tracked.conns[c] = client
 		l.tracked.mu.Unlock()
 	case http.StateHijacked, http.StateClosed:
 		l.tracked.mu.Lock()
-		_, ok := l.tracked.conns[c]
+		client, ok := l.tracked.conns[c]
 		delete(l.tracked.conns, c)
 		l.tracked.mu.Unlock()
 		if ok {
+			client.release()
 			l.conns.release()
 		}
 	}

@@ -92,6 +92,50 @@ type Config struct {
 	// MaxConcurrentConnections. The zero value is Kestrel's: accept and close.
 	ConnectionOverflow Overflow
 
+	// MaxConnectionsPerClient is the most connections open at once from
+	// one client, beside MaxConcurrentConnections (nginx's limit_conn; no
+	// Kestrel equivalent): a client over it meets ConnectionOverflow at
+	// once, never the queue, so that one client cannot fill the server or
+	// its queue. The client is the immediate peer: its IP address, IPv6
+	// addresses grouped by ClientIPv6PrefixLen; over a Unix socket, the
+	// peer's uid (SO_PEERCRED, Linux; elsewhere every Unix peer is one
+	// client). Behind a proxy or a load balancer the peer is the proxy,
+	// and every client behind it counts as one: raise the limit, or leave
+	// it to the proxy; users behind one address (a carrier's NAT, an
+	// office) share it too, so leave room for them. The count is shared by
+	// every listener and server of the Limiter. Only clients with a
+	// connection open are tracked, so memory is bounded by the open
+	// connections, not by the addresses seen. Zero means no limit;
+	// negative is an error.
+	MaxConnectionsPerClient int
+
+	// ClientIPv4PrefixLen and ClientIPv6PrefixLen group client addresses
+	// for MaxConnectionsPerClient into networks that count as one client.
+	// Zero means one client per IPv4 address (32) and per IPv6 /64 (64),
+	// as for the rate limiter: a client given a /64 can use any address
+	// in it. IPv4-mapped IPv6 addresses count as IPv4. Out of range (1 to
+	// 32, 1 to 128) is an error.
+	ClientIPv4PrefixLen int
+	ClientIPv6PrefixLen int
+
+	// MaxConnectionAge retires a connection once it is this old, so that
+	// a load balancer can spread long-lived keep-alive and HTTP/2
+	// connections across instances again (no Kestrel equivalent): the first
+	// request that starts after the connection's age passes it is answered
+	// with "Connection: close", after which HTTP/1 closes and HTTP/2 sends
+	// GOAWAY and finishes the streams already open. Each connection's limit
+	// is drawn up to 10% lower at random, so that connections opened
+	// together do not all close together. An idle connection is not closed
+	// by it (KeepAliveTimeout does that). It needs [Limiter.Apply] and
+	// [Limiter.Handler]. Zero means no limit; negative is an error.
+	MaxConnectionAge time.Duration
+
+	// MaxRequestsPerConnection retires a connection at its n-th request
+	// (HTTP/2: stream), in the same way and for the same reason as
+	// MaxConnectionAge, with the same jitter (none below 10 requests).
+	// Zero means no limit; negative is an error.
+	MaxRequestsPerConnection int
+
 	// ConnectionQueueLength lets up to this many connections per listener
 	// wait in Accept for a slot instead of being refused at once. A
 	// connection that finds the queue full, or waits longer than
@@ -225,6 +269,11 @@ type settings struct {
 	overflow     Overflow
 	queueLen     int
 	queueTimeout time.Duration
+	perClient    int // 0: no limit
+	maxAge       time.Duration
+	maxRequests  int64
+	clientV4     int
+	clientV6     int
 	maxUpgrades  int64 // 0 unlimited, negative none allowed
 	lineSize     int
 	headersSize  int
@@ -241,6 +290,11 @@ func (c *Config) settings() (settings, error) {
 		overflow:     c.ConnectionOverflow,
 		queueLen:     c.ConnectionQueueLength,
 		queueTimeout: c.ConnectionQueueTimeout,
+		perClient:    c.MaxConnectionsPerClient,
+		maxAge:       c.MaxConnectionAge,
+		maxRequests:  int64(c.MaxRequestsPerConnection),
+		clientV4:     orDefault(c.ClientIPv4PrefixLen, DefaultIPv4PrefixLen),
+		clientV6:     orDefault(c.ClientIPv6PrefixLen, DefaultIPv6PrefixLen),
 		maxUpgrades:  int64(c.MaxConcurrentUpgradedConnections),
 		lineSize:     orDefault(c.MaxRequestLineSize, DefaultMaxRequestLineSize),
 		headersSize:  orDefault(c.MaxRequestHeadersTotalSize, DefaultMaxRequestHeadersTotalSize),
@@ -254,6 +308,24 @@ func (c *Config) settings() (settings, error) {
 	}
 	if c.ConnectionOverflow > OverflowRespond503 {
 		return s, fieldError("ConnectionOverflow", c.ConnectionOverflow, "is not OverflowClose or OverflowRespond503")
+	}
+	if c.MaxConnectionsPerClient < 0 {
+		return s, fieldError("MaxConnectionsPerClient", c.MaxConnectionsPerClient, "must not be negative (0 means no limit)")
+	}
+	if c.MaxConnectionsPerClient > math.MaxInt32 {
+		return s, fieldError("MaxConnectionsPerClient", c.MaxConnectionsPerClient, "must be at most 2147483647")
+	}
+	if c.ClientIPv4PrefixLen < 0 || c.ClientIPv4PrefixLen > 32 {
+		return s, fieldError("ClientIPv4PrefixLen", c.ClientIPv4PrefixLen, "must be between 1 and 32 (0 means 32)")
+	}
+	if c.ClientIPv6PrefixLen < 0 || c.ClientIPv6PrefixLen > 128 {
+		return s, fieldError("ClientIPv6PrefixLen", c.ClientIPv6PrefixLen, "must be between 1 and 128 (0 means 64)")
+	}
+	if c.MaxConnectionAge < 0 {
+		return s, fieldError("MaxConnectionAge", c.MaxConnectionAge, "must not be negative (0 means no limit)")
+	}
+	if c.MaxRequestsPerConnection < 0 {
+		return s, fieldError("MaxRequestsPerConnection", c.MaxRequestsPerConnection, "must not be negative (0 means no limit)")
 	}
 	if c.ConnectionQueueLength < 0 {
 		return s, fieldError("ConnectionQueueLength", c.ConnectionQueueLength, "must not be negative (0 means no queue)")

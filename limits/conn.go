@@ -26,6 +26,7 @@ type conn struct {
 	mu       sync.Mutex
 	state    uint8
 	upgrader *Limiter     // whose upgrade slot it holds while upgraded
+	client   clientSlot   // its client's slot, for MaxConnectionsPerClient
 	wire     *h1wire.Conn // the wire Conn that follows the connection, if any
 }
 
@@ -37,6 +38,9 @@ func (c *conn) Close() error {
 	c.mu.Lock()
 	state, upgrader := c.state, c.upgrader
 	c.state = closed
+	if state != closed {
+		c.client.release()
+	}
 	c.mu.Unlock()
 	switch state {
 	case inPool:

@@ -27,12 +27,58 @@
 // Each limit also stands alone in one line:
 //
 //	ln = limits.MaxConcurrentConnections(1000).Listener(ln)
+//	ln = limits.MaxConnectionsPerClient(10).Listener(ln)
 //	h = limits.MaxConcurrentUpgradedConnections(100).Handler(h)
 //	h = limits.MaxRequestLineSize(8192).Handler(h)
 //	h = limits.MaxRequestHeaders(100, 32768).Handler(h)
 //	h = limits.MaxRequestBodySize(10 << 20).Handler(h)
 //	h = limits.MaxConcurrentRequests(100).Handler(h)
 //	h = limits.MaxRequestRate(10, 20).Handler(h) // per client: 10/s, bursts of 20
+//
+// # Connections per client
+//
+// MaxConnectionsPerClient ([Config.MaxConnectionsPerClient],
+// [MaxConnectionsPerClient]) bounds the connections one client holds open at
+// once, beside MaxConcurrentConnections, as nginx's limit_conn does; Kestrel
+// has no equivalent. A client over it meets ConnectionOverflow (a close, or a
+// canned 503) at once, and never the connection queue, so that one client
+// can fill neither the server nor its queue: a flood from one address leaves
+// the rest of MaxConcurrentConnections to everyone else. The client is the
+// immediate peer, grouped as the rate limiter groups it: an IPv4 address, an
+// IPv6 /64 (a client given a /64 can use any address in it; see
+// ClientIPv4PrefixLen and ClientIPv6PrefixLen), and over a Unix socket the
+// peer's uid, which the kernel vouches for (SO_PEERCRED; on systems other
+// than Linux every Unix peer is one client). Behind a proxy or a load
+// balancer the peer is the proxy, and all its clients count as one: raise
+// the limit for it, or leave the limit to the proxy; the PROXY protocol is
+// not read. Memory is bounded by the open connections, not by the addresses
+// seen: a client is tracked only while it has a connection open, and its
+// entry goes with its last connection, so a flood of distinct addresses
+// holds at most one entry per connection it holds open, which
+// MaxConcurrentConnections bounds; the table gives its memory back once the
+// flood is over. Refusals count as [ReasonClientConnectionLimit];
+// Stats.TrackedClients is the number of clients with a connection open.
+//
+// # Connection lifetimes
+//
+// MaxConnectionAge and MaxRequestsPerConnection ([ConnectionLifetime])
+// retire connections, so that a load balancer can spread clients across
+// instances again: long-lived keep-alive and HTTP/2 connections otherwise
+// stay with the instance they first reached, and a new instance gets none of
+// them. The request that reaches a limit (its connection's n-th request, or
+// the first that starts after its maximum age) is served, and answered with
+// "Connection: close": over HTTP/1 the connection closes after that
+// response; over HTTP/2 net/http takes a handler's "Connection: close" as a
+// request for a graceful shutdown of the connection, sends GOAWAY (NO_ERROR)
+// and closes once the streams already open are done, and the client opens a
+// new connection for the next request. Each connection's limits are drawn up
+// to 10% lower at random, so that connections opened together (after a
+// deploy, a failover) do not all close together. An idle connection is not
+// closed by its age: KeepAliveTimeout does that. [Limiter.Apply] starts each
+// connection's lifetime (its ConnContext) and [Limiter.Handler] counts its
+// requests; retired connections are counted in
+// Stats.ConnectionsRetiredByAge and Stats.ConnectionsRetiredByRequests.
+// Kestrel has no equivalent.
 //
 // # How sizes are counted
 //

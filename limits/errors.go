@@ -21,6 +21,9 @@ const (
 	// ReasonConnectionQueueTimeout: a queued connection waited longer than
 	// ConnectionQueueTimeout for a slot.
 	ReasonConnectionQueueTimeout
+	// ReasonClientConnectionLimit: a connection arrived while its client
+	// had MaxConnectionsPerClient open.
+	ReasonClientConnectionLimit
 	// ReasonUpgradeLimit: an upgrade request arrived while
 	// MaxConcurrentUpgradedConnections were in use; answered 503.
 	ReasonUpgradeLimit
@@ -93,6 +96,7 @@ var reasonNames = [numReasons]string{
 	ReasonConnectionLimit:         "connection_limit",
 	ReasonConnectionQueueFull:     "connection_queue_full",
 	ReasonConnectionQueueTimeout:  "connection_queue_timeout",
+	ReasonClientConnectionLimit:   "client_connection_limit",
 	ReasonUpgradeLimit:            "upgrade_limit",
 	ReasonUpgradesDisabled:        "upgrades_disabled",
 	ReasonRequestLineTooLong:      "request_line_too_long",
@@ -127,6 +131,7 @@ var (
 	ErrConnectionLimit         = errors.New("windhover/limits: too many concurrent connections")
 	ErrConnectionQueueFull     = errors.New("windhover/limits: connection queue full")
 	ErrConnectionQueueTimeout  = errors.New("windhover/limits: connection waited too long in the queue")
+	ErrClientConnectionLimit   = errors.New("windhover/limits: too many concurrent connections from one client")
 	ErrUpgradeLimit            = errors.New("windhover/limits: too many concurrent upgraded connections")
 	ErrUpgradesDisabled        = errors.New("windhover/limits: connection upgrades are disabled")
 	ErrRequestLineTooLong      = errors.New("windhover/limits: request line too long")
@@ -151,6 +156,7 @@ var sentinels = [numReasons]error{
 	ReasonConnectionLimit:         ErrConnectionLimit,
 	ReasonConnectionQueueFull:     ErrConnectionQueueFull,
 	ReasonConnectionQueueTimeout:  ErrConnectionQueueTimeout,
+	ReasonClientConnectionLimit:   ErrClientConnectionLimit,
 	ReasonUpgradeLimit:            ErrUpgradeLimit,
 	ReasonUpgradesDisabled:        ErrUpgradesDisabled,
 	ReasonRequestLineTooLong:      ErrRequestLineTooLong,

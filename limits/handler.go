@@ -13,6 +13,12 @@ import (
 
 // Handler returns next behind l's request limits, checked in this order:
 //
+//   - first, if l retires connections (MaxConnectionAge,
+//     MaxRequestsPerConnection), the request is counted against its
+//     connection's lifetime, which [Limiter.Apply] starts, and the one that
+//     reaches a limit is answered with "Connection: close" (over HTTP/2:
+//     GOAWAY), and served;
+
 //   - a request line over MaxRequestLineSize: 414;
 //   - more than MaxRequestHeaderCount header fields: 431;
 //   - header fields over MaxRequestHeadersTotalSize bytes: 431;
@@ -90,6 +96,9 @@ func (*handler) HandlesOptionsStar() {}
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.guard.Check(r, "limits")
 	l := h.l
+	if l.hasLifetime() {
+		l.retire(w, r)
+	}
 	if l.policies&headPolicy != 0 && !l.headOnWire(r) {
 		if err := l.checkHead(r); err != nil {
 			l.refuseRequest(w, r, err)

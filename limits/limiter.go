@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/windhover/windhover/internal/h1wire"
 )
@@ -18,12 +19,16 @@ type Limiter struct {
 	policies policy
 	conns    pool
 	upgrades pool
+	clients  *clientConns // MaxConnectionsPerClient; nil without it
 	tracked  tracked
 	accepted atomic.Uint64
 	queued   atomic.Int64
 	wire     *h1wire.Wire // measures HTTP/1 heads on the Listener's connections; nil without head limits
 	inexact  atomic.Uint64
 	warned   atomic.Bool // an inexact request was logged
+	retired  [numRetireReasons]atomic.Uint64
+	// warnedLifetime: a request came without a lifetime (no Apply).
+	warnedLifetime atomic.Bool
 	refusals
 }
 
@@ -36,15 +41,16 @@ const (
 	upgradePolicy
 	headPolicy
 	bodyPolicy
-	serverPolicy // Apply sets MaxHeaderBytes and the HTTP/2 limits
-	allPolicies  = connectionPolicy | upgradePolicy | headPolicy | bodyPolicy | serverPolicy
+	serverPolicy   // Apply sets MaxHeaderBytes and the HTTP/2 limits
+	lifetimePolicy // MaxConnectionAge, MaxRequestsPerConnection
+	allPolicies    = connectionPolicy | upgradePolicy | headPolicy | bodyPolicy | serverPolicy | lifetimePolicy
 )
 
 // tracked holds the connections of servers given to Apply whose listener is
 // not a Limiter listener (http.Server.ListenAndServe, say).
 type tracked struct {
 	mu    sync.Mutex
-	conns map[net.Conn]struct{}
+	conns map[net.Conn]clientSlot
 }
 
 // New returns a Limiter for cfg, or an error naming the first invalid field.
@@ -61,7 +67,10 @@ func newLimiter(s settings, p policy) *Limiter {
 	l.onReject = s.onReject
 	l.conns.max = s.maxConns
 	l.upgrades.max = s.maxUpgrades
-	l.tracked.conns = make(map[net.Conn]struct{})
+	l.tracked.conns = make(map[net.Conn]clientSlot)
+	if s.perClient > 0 {
+		l.clients = newClientConns(s.perClient, s.clientV4, s.clientV6)
+	}
 	l.wire = l.newWire()
 	return l
 }
@@ -86,6 +95,30 @@ func only(p policy, cfg Config) *Limiter {
 // negative; zero means no limit (connections are still counted).
 func MaxConcurrentConnections(n int) *Limiter {
 	return only(connectionPolicy, Config{MaxConcurrentConnections: n})
+}
+
+// MaxConnectionsPerClient returns a Limiter that only bounds the connections
+// open at once from each client to n (see [Config.MaxConnectionsPerClient]),
+// closing those over it as the connection limit does. Use its Listener
+// method, or Apply for a server whose listener you do not hold. It panics if
+// n is not positive.
+func MaxConnectionsPerClient(n int) *Limiter {
+	mustPositive("MaxConnectionsPerClient", n)
+	return only(connectionPolicy, Config{MaxConnectionsPerClient: n})
+}
+
+// ConnectionLifetime returns a Limiter that only retires connections: after
+// maxAge, or at their maxRequests-th request, each up to 10% less at random
+// per connection (see [Config.MaxConnectionAge]). Zero leaves either
+// unbounded. It needs both Apply, whose ConnContext starts each
+// connection's lifetime, and its Handler, which closes the connection after
+// the response of the request that reaches a limit. It panics if either is
+// negative, or both are zero.
+func ConnectionLifetime(maxAge time.Duration, maxRequests int) *Limiter {
+	if maxAge == 0 && maxRequests == 0 {
+		panic("limits: ConnectionLifetime needs a maximum age or a maximum number of requests")
+	}
+	return only(lifetimePolicy, Config{MaxConnectionAge: maxAge, MaxRequestsPerConnection: maxRequests})
 }
 
 // MaxConcurrentUpgradedConnections returns a Limiter that only bounds
@@ -157,6 +190,16 @@ type Stats struct {
 	QueuedConnections int64
 	// AcceptedConnections counts the connections ever given a slot.
 	AcceptedConnections uint64
+	// TrackedClients is the number of clients with a connection open, as
+	// MaxConnectionsPerClient counts them (0 without that limit).
+	TrackedClients int64
+	// ConnectionsRetiredByAge and ConnectionsRetiredByRequests count the
+	// connections asked to close (Connection: close, or an HTTP/2 GOAWAY)
+	// because they reached their MaxConnectionAge or
+	// MaxRequestsPerConnection. Retiring is not a refusal: no request is
+	// turned away.
+	ConnectionsRetiredByAge      uint64
+	ConnectionsRetiredByRequests uint64
 	// Rejected counts the refusals, indexed by [Reason].
 	Rejected [NumReasons]uint64
 	// InexactHTTP1Requests counts the plaintext HTTP/1 requests whose
@@ -206,17 +249,37 @@ func (f *refusals) counts() [NumReasons]uint64 {
 // the snapshot as a whole is not a single instant.
 func (l *Limiter) Stats() Stats {
 	s := Stats{
-		ActiveConnections:    l.conns.inUse(),
-		UpgradedConnections:  l.upgrades.inUse(),
-		QueuedConnections:    l.queued.Load(),
-		AcceptedConnections:  l.accepted.Load(),
-		InexactHTTP1Requests: l.inexact.Load(),
+		ActiveConnections:            l.conns.inUse(),
+		UpgradedConnections:          l.upgrades.inUse(),
+		QueuedConnections:            l.queued.Load(),
+		AcceptedConnections:          l.accepted.Load(),
+		TrackedClients:               l.trackedClients(),
+		ConnectionsRetiredByAge:      l.retired[retiredByAge].Load(),
+		ConnectionsRetiredByRequests: l.retired[retiredByRequests].Load(),
+		InexactHTTP1Requests:         l.inexact.Load(),
 	}
 	s.Rejected = l.counts()
 	return s
 }
 
-func (l *Limiter) admit(c net.Conn) net.Conn {
+func (l *Limiter) admit(c net.Conn, client clientSlot) net.Conn {
 	l.accepted.Add(1)
-	return l.wrap(&conn{Conn: c, l: l})
+	return l.wrap(&conn{Conn: c, l: l, client: client})
+}
+
+func (l *Limiter) trackedClients() int64 {
+	if l.clients == nil {
+		return 0
+	}
+	return l.clients.clients()
+}
+
+// holdClient takes a slot of c's client, for MaxConnectionsPerClient. It
+// reports false if the client has none left; without the limit it holds
+// nothing and reports true.
+func (l *Limiter) holdClient(c net.Conn) (clientSlot, bool) {
+	if l.clients == nil {
+		return clientSlot{}, true
+	}
+	return l.clients.hold(l.clients.key(c))
 }

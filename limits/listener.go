@@ -11,7 +11,10 @@ import (
 // counted together with every other listener and server of l.
 //
 // Over the limit a connection meets ConnectionOverflow, or with
-// ConnectionQueueLength set, waits in Accept for a slot. Each connection
+// ConnectionQueueLength set, waits in Accept for a slot. A connection whose
+// client already holds MaxConnectionsPerClient meets ConnectionOverflow at
+// once, queue or not; a queued connection holds its client's slot while it
+// waits. Each connection
 // releases its slot exactly once, when it is closed, also after a hijack; a
 // connection that upgrades through l's handler gives up its slot for an
 // upgrade slot. The connections keep the optional methods net/http relies on
@@ -68,6 +71,7 @@ type listener struct {
 type queued struct {
 	c        net.Conn
 	deadline time.Time
+	client   clientSlot
 }
 
 // Unwrap returns the wrapped listener.
@@ -83,9 +87,15 @@ func (ln *listener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		if ln.l.conns.acquire() {
-			return ln.l.admit(c), nil
+		client, ok := ln.l.holdClient(c)
+		if !ok {
+			ln.refuse(c, ReasonClientConnectionLimit)
+			continue
 		}
+		if ln.l.conns.acquire() {
+			return ln.l.admit(c, client), nil
+		}
+		client.release()
 		ln.refuse(c, ReasonConnectionLimit)
 	}
 }
@@ -103,6 +113,7 @@ func (ln *listener) Close() error {
 		ln.mu.Unlock()
 		for _, qc := range q {
 			ln.l.queued.Add(-1)
+			qc.client.release()
 			_ = qc.c.Close()
 		}
 		ln.feeding.Wait()
@@ -115,7 +126,11 @@ func (ln *listener) Close() error {
 }
 
 func (ln *listener) refuse(c net.Conn, reason Reason) {
-	ln.l.reject(nil, &Error{Reason: reason, Limit: ln.l.s.maxConns, Size: -1, Addr: c.RemoteAddr()})
+	limit := ln.l.s.maxConns
+	if reason == ReasonClientConnectionLimit {
+		limit = int64(ln.l.s.perClient)
+	}
+	ln.l.reject(nil, &Error{Reason: reason, Limit: limit, Size: -1, Addr: c.RemoteAddr()})
 	if ln.l.s.overflow == OverflowRespond503 {
 		ln.responder.respond(c)
 		return
@@ -141,8 +156,9 @@ func (ln *listener) acceptQueued() (net.Conn, error) {
 		ln.mu.Lock()
 		expired := ln.expireLocked(time.Now())
 		var c net.Conn
+		var client clientSlot
 		if len(ln.q) > 0 && ln.l.conns.acquire() {
-			c = ln.q[0].c
+			c, client = ln.q[0].c, ln.q[0].client
 			ln.q[0] = queued{}
 			ln.q = ln.q[1:]
 			ln.l.queued.Add(-1)
@@ -162,7 +178,7 @@ func (ln *listener) acceptQueued() (net.Conn, error) {
 				// Pass the turn to another Accept caller, if any.
 				ln.signal()
 			}
-			return ln.l.admit(c), nil
+			return ln.l.admit(c, client), nil
 		}
 		if closed {
 			ln.l.conns.unwatch()
@@ -199,6 +215,7 @@ func (ln *listener) acceptQueued() (net.Conn, error) {
 func (ln *listener) expireLocked(now time.Time) []net.Conn {
 	var expired []net.Conn
 	for len(ln.q) > 0 && !now.Before(ln.q[0].deadline) {
+		ln.q[0].client.release()
 		expired = append(expired, ln.q[0].c)
 		ln.q[0] = queued{}
 		ln.q = ln.q[1:]
@@ -235,18 +252,27 @@ func (ln *listener) feed() {
 			return
 		}
 		pause = 0
+		// A client over its own limit never queues: it could otherwise
+		// fill the queue and keep every other client waiting.
+		client, ok := ln.l.holdClient(c)
+		if !ok {
+			ln.refuse(c, ReasonClientConnectionLimit)
+			continue
+		}
 		ln.mu.Lock()
 		if ln.closed {
 			ln.mu.Unlock()
+			client.release()
 			_ = c.Close()
 			return
 		}
 		if len(ln.q) >= ln.l.s.queueLen {
 			ln.mu.Unlock()
+			client.release()
 			ln.refuse(c, ReasonConnectionQueueFull)
 			continue
 		}
-		ln.q = append(ln.q, queued{c: c, deadline: time.Now().Add(ln.l.s.queueTimeout)})
+		ln.q = append(ln.q, queued{c: c, deadline: time.Now().Add(ln.l.s.queueTimeout), client: client})
 		ln.l.queued.Add(1)
 		ln.mu.Unlock()
 		ln.signal()

@@ -427,7 +427,7 @@ func TestReasonLabels(t *testing.T) {
 		policies[r.Policy()] = append(policies[r.Policy()], r.String())
 	}
 	assert.Equal(t, map[string][]string{
-		"limits": {"connection_limit", "connection_queue_full", "connection_queue_timeout", "upgrade_limit",
+		"limits": {"connection_limit", "connection_queue_full", "connection_queue_timeout", "client_connection_limit", "upgrade_limit",
 			"upgrades_disabled", "request_line_too_long", "too_many_headers", "headers_too_large", "body_too_large",
 			"obs_fold", "invalid_host", "host_mismatch", "invalid_target", "http_version_not_supported", "invalid_chunked_body"},
 		"concurrency": {"concurrency_limit", "request_queue_full", "request_queue_timeout", "request_queue_canceled"},

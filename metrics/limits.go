@@ -16,12 +16,22 @@ import (
 //   - windhover_rejected_connections_total: Kestrel's
 //     kestrel.rejected_connections, the connections refused by the
 //     connection limit or its queue, counted here alone;
+//   - windhover_limits_rejected_connections_total{reason=...}: the same
+//     refused connections by reason, one series for each of the Limiter's
+//     reasons that refuse a connection (connection_limit, the queue's,
+//     client_connection_limit for MaxConnectionsPerClient), zero included;
 //   - windhover_queued_connections: Kestrel's kestrel.queued_connections,
 //     connections waiting in l's queue;
 //   - windhover_limits_active_connections, windhover_limits_upgraded_connections
 //     and windhover_limits_accepted_connections_total: l's connection and
 //     upgrade pools (the connections l holds a slot for, which may differ from
-//     windhover_active_connections where l is not in front of every one).
+//     windhover_active_connections where l is not in front of every one);
+//   - windhover_limits_tracked_clients: the clients with a connection open,
+//     as MaxConnectionsPerClient counts them;
+//   - windhover_limits_retired_connections_total{reason="max_connection_age"
+//     or "max_requests_per_connection"}: connections asked to close because
+//     they reached MaxConnectionAge or MaxRequestsPerConnection (no
+//     refusal: their last request was served).
 //
 // Every series carries policy="limits" and policy_name=name (or
 // [DefaultPolicyName]), m's namespace and constant labels: a second Limiter
@@ -38,6 +48,12 @@ func (m *Metrics) Limits(l *limits.Limiter, name string) prometheus.Collector {
 			}
 			return n
 		})
+	for r := range limits.Reason(limits.NumReasons) {
+		if r.Policy() == "limits" && r.Status() == 0 {
+			c.counter("windhover_limits_rejected_connections_total", "Connections refused by a connection limit or its queue, by reason.",
+				func(s *limits.Stats) uint64 { return s.Rejected[r] }, labelReason, r.String())
+		}
+	}
 	c.gauge("windhover_queued_connections", "Connections waiting in a connection queue.",
 		func(s *limits.Stats) int64 { return s.QueuedConnections })
 	c.gauge("windhover_limits_active_connections", "Connections holding a slot of the connection limit.",
@@ -46,6 +62,12 @@ func (m *Metrics) Limits(l *limits.Limiter, name string) prometheus.Collector {
 		func(s *limits.Stats) int64 { return s.UpgradedConnections })
 	c.counter("windhover_limits_accepted_connections_total", "Connections given a slot of the connection limit.",
 		func(s *limits.Stats) uint64 { return s.AcceptedConnections })
+	c.gauge("windhover_limits_tracked_clients", "Clients with a connection open, as the per-client connection limit counts them.",
+		func(s *limits.Stats) int64 { return s.TrackedClients })
+	const retired = "windhover_limits_retired_connections_total"
+	const retiredHelp = "Connections asked to close after a response because they reached their maximum age or number of requests."
+	c.counter(retired, retiredHelp, func(s *limits.Stats) uint64 { return s.ConnectionsRetiredByAge }, labelReason, "max_connection_age")
+	c.counter(retired, retiredHelp, func(s *limits.Stats) uint64 { return s.ConnectionsRetiredByRequests }, labelReason, "max_requests_per_connection")
 	return c
 }
 

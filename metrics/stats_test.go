@@ -32,10 +32,19 @@ func limitsSeries(refused map[string]int, rejectedConns, queued, active, upgrade
 		fmt.Fprintf(&b, "windhover_rejections_total{%s,reason=%q} %d\n", limitsLabels, name, refused[name])
 	}
 	fmt.Fprintf(&b, "windhover_rejected_connections_total{%s} %d\n", limitsLabels, rejectedConns)
+	for r := range limits.Reason(limits.NumReasons) {
+		if r.Policy() == "limits" && r.Status() == 0 {
+			name := r.String()
+			fmt.Fprintf(&b, "windhover_limits_rejected_connections_total{%s,reason=%q} %d\n", limitsLabels, name, refused[name])
+		}
+	}
 	fmt.Fprintf(&b, "windhover_queued_connections{%s} %d\n", limitsLabels, queued)
 	fmt.Fprintf(&b, "windhover_limits_active_connections{%s} %d\n", limitsLabels, active)
 	fmt.Fprintf(&b, "windhover_limits_upgraded_connections{%s} %d\n", limitsLabels, upgraded)
 	fmt.Fprintf(&b, "windhover_limits_accepted_connections_total{%s} %d\n", limitsLabels, accepted)
+	fmt.Fprintf(&b, "windhover_limits_tracked_clients{%s} %d\n", limitsLabels, 0)
+	fmt.Fprintf(&b, "windhover_limits_retired_connections_total{%s,reason=\"max_connection_age\"} %d\n", limitsLabels, 0)
+	fmt.Fprintf(&b, "windhover_limits_retired_connections_total{%s,reason=\"max_requests_per_connection\"} %d\n", limitsLabels, 0)
 	return b.String()
 }
 
@@ -48,6 +57,9 @@ var limitsNames = []string{
 	"windhover_limits_active_connections",
 	"windhover_limits_upgraded_connections",
 	"windhover_limits_accepted_connections_total",
+	"windhover_limits_rejected_connections_total",
+	"windhover_limits_tracked_clients",
+	"windhover_limits_retired_connections_total",
 }
 
 func TestLimitsCollector(t *testing.T) {
@@ -214,6 +226,9 @@ func TestNamespaceAndConstLabels(t *testing.T) {
 		"shop_windhover_connection_duration_seconds",
 		"shop_windhover_limits_accepted_connections_total",
 		"shop_windhover_limits_active_connections",
+		"shop_windhover_limits_rejected_connections_total",
+		"shop_windhover_limits_retired_connections_total",
+		"shop_windhover_limits_tracked_clients",
 		"shop_windhover_limits_upgraded_connections",
 		"shop_windhover_min_data_rate_violations_total",
 		"shop_windhover_queued_connections",

@@ -193,6 +193,24 @@
 // request body rate; when the handler it wraps is another windhover policy,
 // that one answers.
 //
+// # Under a debugger
+//
+// As in Kestrel, the Listener's KeepAliveTimeout and RequestHeadersTimeout
+// and both minimum data rates are not enforced while a debugger is attached
+// to the process, so that a breakpoint does not get the connections it holds
+// cut. A debugger is a ptrace tracer on Linux (delve, gdb, strace), which
+// /proc/self/status shows as a non-zero TracerPid, one that sets P_TRACED on
+// macOS, and one that IsDebuggerPresent reports on Windows; elsewhere (the
+// BSDs) none is detected. The
+// process is looked at only when a timer or a rate runs out, at most once a
+// second, and the answer kept in two atomics: nothing is added per request.
+// A timer or rate that runs out while a debugger is attached is looked at
+// again a second later, and enforced then if the debugger is gone, as
+// Kestrel's heartbeat enforces it at its next tick. [Config.EnforceWhenDebugged]
+// keeps everything enforced. net/http's own IdleTimeout and
+// ReadHeaderTimeout, which [Policy.Apply] sets for what the Listener does not
+// time (TLS, HTTP/2), know nothing of debuggers and run regardless.
+//
 // # Per request
 //
 // Inside a handler, [SetMinRequestBodyDataRate] and [SetMinResponseDataRate]

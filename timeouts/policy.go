@@ -4,12 +4,14 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"sync/atomic"
 	"time"
 
 	"github.com/windhover/windhover/internal/h1wire"
+	"github.com/windhover/windhover/internal/tracer"
 )
 
 // Kestrel's server timeouts, and windhover's bound on unsent bytes.
@@ -81,6 +83,24 @@ type Config struct {
 	// Apply refuses it unless this is true.
 	KeepServerTimeouts bool
 
+	// EnforceWhenDebugged keeps the Listener's KeepAliveTimeout and
+	// RequestHeadersTimeout and the minimum data rates enforced while a
+	// debugger is attached to the process. By default, as in Kestrel, they
+	// are not: a connection is not cut because its server stopped at a
+	// breakpoint. A debugger is a ptrace tracer (delve, gdb, strace) on
+	// Linux, seen as a non-zero TracerPid in /proc/self/status, one that
+	// sets P_TRACED on macOS, and one IsDebuggerPresent reports on
+	// Windows; it is looked for at most once a second, and only when a
+	// timer or rate runs out, never per request.
+	// A timer or rate that runs out while one is attached is looked at
+	// again a second later, and enforced then if the debugger is gone; the
+	// first time the Policy stands down is logged through log/slog. On
+	// other systems no debugger is detected and everything is enforced.
+	// net/http's own timeouts, which [Policy.Apply] sets where the Listener
+	// does not reach (IdleTimeout, ReadHeaderTimeout: TLS, HTTP/2), run
+	// regardless.
+	EnforceWhenDebugged bool
+
 	// OnReject, if set, is called for each violation (the name every
 	// windhover policy gives its callback): with the request
 	// and a [*RateError] for a minimum data rate, on a timer's goroutine;
@@ -101,6 +121,7 @@ type Policy struct {
 	unsent         int
 	in, out        Rate
 	keepServer     bool
+	debuggerPauses bool // stand down while a debugger is attached
 	onReject       func(*http.Request, error)
 	policed        atomic.Uint64
 	active         atomic.Int64
@@ -109,6 +130,7 @@ type Policy struct {
 	unreadBodies   atomic.Uint64
 	unenforceable  atomic.Uint64
 	warned         atomic.Bool
+	warnedDebugger atomic.Bool
 
 	// wire times the heads of the connections of p's listeners, and counts
 	// their timeouts; nil if both timers are off.
@@ -129,22 +151,40 @@ func New(cfg Config) (*Policy, error) {
 		return nil, fmt.Errorf("windhover/timeouts: Config.MaxUnsentResponseBytes = %d is over 1 GiB", cfg.MaxUnsentResponseBytes)
 	}
 	p := &Policy{
-		unsent:     cmp.Or(cfg.MaxUnsentResponseBytes, DefaultMaxUnsentResponseBytes),
-		keepAlive:  orDefault(cfg.KeepAliveTimeout, DefaultKeepAliveTimeout),
-		headers:    orDefault(cfg.RequestHeadersTimeout, DefaultRequestHeadersTimeout),
-		in:         cfg.MinRequestBodyDataRate.withDefaults(),
-		out:        cfg.MinResponseDataRate.withDefaults(),
-		keepServer: cfg.KeepServerTimeouts,
-		onReject:   cfg.OnReject,
+		unsent:         cmp.Or(cfg.MaxUnsentResponseBytes, DefaultMaxUnsentResponseBytes),
+		keepAlive:      orDefault(cfg.KeepAliveTimeout, DefaultKeepAliveTimeout),
+		headers:        orDefault(cfg.RequestHeadersTimeout, DefaultRequestHeadersTimeout),
+		in:             cfg.MinRequestBodyDataRate.withDefaults(),
+		out:            cfg.MinResponseDataRate.withDefaults(),
+		keepServer:     cfg.KeepServerTimeouts,
+		debuggerPauses: !cfg.EnforceWhenDebugged,
+		onReject:       cfg.OnReject,
 	}
 	if p.keepAlive > 0 || p.headers > 0 {
 		wc := h1wire.Config{KeepAliveTimeout: p.keepAlive, RequestHeadersTimeout: p.headers, Parts: h1wire.PartTimers}
 		if p.onReject != nil {
 			wc.OnReject = p.decide
 		}
+		if p.debuggerPauses {
+			wc.Suspended = p.debugged
+		}
 		p.wire = h1wire.New(wc)
 	}
 	return p, nil
+}
+
+// debugged reports whether p stands down because a debugger is attached,
+// and logs the first time it does, so that whoever wonders why a timeout did
+// not fire is told.
+func (p *Policy) debugged() bool {
+	if !p.debuggerPauses || !tracer.Attached() {
+		return false
+	}
+	if !p.warnedDebugger.Load() && p.warnedDebugger.CompareAndSwap(false, true) {
+		slog.Info("windhover/timeouts: a debugger is attached, so the keep-alive and request headers timeouts and the minimum data rates " +
+			"are not enforced until it detaches, as in Kestrel (Config.EnforceWhenDebugged keeps them)")
+	}
+	return true
 }
 
 // MinDataRates returns a Policy that enforces only the two minimum data rates:

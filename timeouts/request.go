@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/windhover/windhover/internal/rw"
+	"github.com/windhover/windhover/internal/tracer"
 )
 
 // netHTTPBuffer is the least net/http buffers of a response body before it
@@ -240,6 +241,8 @@ func (q *request) check() {
 	if !q.readStart.IsZero() && q.inViolation == nil && !q.in.IsOff() {
 		if now.Before(q.readBy) {
 			q.arm(now, q.readBy)
+		} else if q.p.debugged() {
+			q.arm(now, now.Add(tracer.Interval)) // enforced once the debugger is gone
 		} else {
 			bodyErr = &RateError{Rate: q.in, Bytes: q.inBytes, Elapsed: q.inTime + now.Sub(q.readStart)}
 			q.inViolation = bodyErr
@@ -249,6 +252,8 @@ func (q *request) check() {
 	if q.writing > 0 && q.outViolation == nil && !q.out.IsOff() {
 		if now.Before(q.writeBy) {
 			q.arm(now, q.writeBy)
+		} else if q.p.debugged() {
+			q.arm(now, now.Add(tracer.Interval))
 		} else {
 			respErr = &RateError{Rate: q.out, Bytes: q.outBytes, Elapsed: now.Sub(q.outStart), response: true}
 			q.outViolation = respErr

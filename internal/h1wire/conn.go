@@ -131,6 +131,9 @@ func (c *Conn) Read(b []byte) (int, error) {
 		}
 	}
 	n, err := c.Conn.Read(b)
+	for n == 0 && c.suspended(err) {
+		n, err = c.Conn.Read(b)
+	}
 	if n == 0 {
 		return 0, c.readErr(b, err)
 	}

@@ -60,6 +60,15 @@ type Config struct {
 	// and safe for concurrent use.
 	OnReject func(*Error)
 
+	// Suspended, if set, is asked when KeepAliveTimeout or
+	// RequestHeadersTimeout runs out: while it reports true (a debugger is
+	// attached, say) the timer is not enforced, and the Conn asks again
+	// every [SuspendedRecheck]. A timer that ran out meanwhile is enforced
+	// at the first asking that reports false, as Kestrel's heartbeat does
+	// once its debugger is gone. It must be cheap and safe for concurrent
+	// use.
+	Suspended func() bool
+
 	// Parts says what the Wire applies; zero means every part. A Wire
 	// without PartHead leaves sizes, counts and Kestrel's checks on heads
 	// off; one without PartTimers leaves the head's timing to the server.
@@ -105,6 +114,7 @@ type Wire struct {
 	s        settings
 	parts    Part
 	onReject func(*Error)
+	suspend  func() bool
 	closed   [numReasons]atomic.Uint64
 }
 
@@ -141,7 +151,7 @@ func New(cfg Config) *Wire {
 	if parts&PartTimers == 0 {
 		s.keepAlive, s.headers = -1, -1
 	}
-	return &Wire{s: s, parts: parts, onReject: cfg.OnReject}
+	return &Wire{s: s, parts: parts, onReject: cfg.OnReject, suspend: cfg.Suspended}
 }
 
 func orDefault(v, def int) int {
