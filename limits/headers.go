@@ -23,7 +23,7 @@ const (
 // refuses, is counted a byte long. The connections of [Limiter.Listener]
 // count the line on the wire instead, as sent.
 //
-// HTTP/2 has no request line; as Kestrel does (Http2Stream's
+// HTTP/2 and HTTP/3 have no request line; as Kestrel does (Http2Stream's
 // TryValidatePseudoHeaders), the lengths of the :method, :scheme, :authority
 // and :path values stand for it, the authority being the Host field's value
 // when there is no :authority, as in Request.Host, and the scheme the
@@ -33,7 +33,7 @@ const (
 // pseudo-header fields count toward the header fields too (see
 // [h2HeaderFootprint]), as in Kestrel.
 func requestLineSize(r *http.Request) int {
-	if r.ProtoMajor != 2 {
+	if r.ProtoMajor < 2 {
 		return len(r.Method) + len(r.RequestURI) + len(r.Proto) + len("  \r\n")
 	}
 	if r.Method == http.MethodConnect && r.Header[":protocol"] == nil {
@@ -58,7 +58,7 @@ func requestLineSize(r *http.Request) int {
 // net/http merges repeated identical Content-Length fields into one, and joins
 // an obsolete folded line to the field before it (RFC 9112, section 5.2).
 func headerFootprint(r *http.Request) (count, size int) {
-	if r.ProtoMajor == 2 {
+	if r.ProtoMajor >= 2 { // HTTP/3 (quic-go) has HTTP/2's pseudo-header fields
 		return h2HeaderFootprint(r)
 	}
 	var pragmaNoCache, cacheControlNoCache bool

@@ -62,7 +62,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		q.r, q.b = &br.req, &br.body
 		defer handBackPattern(r, q.r)
 	}
-	q.p, q.in, q.out, q.h2 = p, p.in, p.out, r.ProtoMajor == 2
+	q.p, q.in, q.out, q.h2 = p, p.in, p.out, r.ProtoMajor >= 2 // HTTP/3's streams too
 	var deadlines bool
 	q.knownBuffer, deadlines = inspect(w)
 	q.w.Reset(w, q)
