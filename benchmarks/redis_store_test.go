@@ -40,7 +40,7 @@ func BenchmarkRedisClient(b *testing.B) {
 	defer ru.Close()
 	q := limits.Quota{Rate: allowRate, Burst: allowBurst}
 	arms := []redisArm{
-		{"go-redis", storeArm(b, redisstore.GoRedis(gr), q)},
+		{"go-redis", storeArm(b, goRedisClient(gr), q)},
 		{"rueidis", storeArm(b, redisstore.Rueidis(ru), q)},
 	}
 	compareRedis(b, srv, arms)
@@ -65,7 +65,7 @@ func BenchmarkRedisStore(b *testing.B) {
 	limit := redis_rate.Limit{Rate: allowRate, Burst: allowBurst, Period: time.Second}
 	arms := []redisArm{
 		{"windhover-rueidis", storeArm(b, redisstore.Rueidis(ru), q)},
-		{"windhover-go-redis", storeArm(b, redisstore.GoRedis(gr), q)},
+		{"windhover-go-redis", storeArm(b, goRedisClient(gr), q)},
 		{"redis_rate", func(ctx context.Context, key string) (bool, error) {
 			r, err := rr.Allow(ctx, key, limit)
 			if err != nil {
@@ -78,7 +78,7 @@ func BenchmarkRedisStore(b *testing.B) {
 }
 
 func storeArm(b *testing.B, c redisstore.Client, q limits.Quota) func(context.Context, string) (bool, error) {
-	s, err := redisstore.New(c, redisstore.Config{Mode: redisstore.FailClosed, Timeout: time.Second})
+	s, err := redisstore.New(c, redisstore.Config{Mode: redisstore.FailClosed, Timeout: 5 * time.Second})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -12,47 +12,51 @@ import (
 )
 
 // The script is GCRA, the generic cell rate algorithm: a token bucket kept as
-// one number per key, the bucket's theoretical arrival time (TAT), the moment
+// one value per key, the bucket's theoretical arrival time (TAT), the moment
 // it will be full again. A request at now finds the TAT at least now (a
 // full bucket); it is allowed if, with its own emission interval T added, the
 // TAT is no more than the bucket's fill time tau (T x burst) ahead of now,
-// and then stores the new TAT. The difference d = TAT - now is all the caller
-// needs: the tokens left are burst - d/T, the bucket is full after d, and a
-// refused request's token comes after d + T - tau.
+// and then stores the new TAT. How far the TAT is ahead of now, d, is all
+// the caller needs: the tokens left are burst - d/T, the bucket is full after
+// d, and a refused request's token comes after d + T - tau.
 //
-// Times are microseconds since scriptEpoch, as doubles (Lua 5.1's only
-// numbers): exact as integers for 285 years, and to a few nanoseconds for the
-// fractions T brings. They come from the server's clock (TIME), so that the
-// instances' clocks, skewed or not, play no part. The TAT is written with 17
-// significant digits, as Lua's own number-to-string conversion keeps only 14.
-// A request within a nanosecond of its token gets it, so that rounding cannot
-// refuse the last of a burst. The key expires when the bucket would be full,
-// at the latest tau after the write: forgetting it then changes nothing.
+// The clock is the server's (TIME), so that the instances' clocks, skewed or
+// not, play no part. Lua 5.1's numbers are doubles, too coarse for Unix time
+// in nanoseconds, so the TAT is stored as whole seconds and nanoseconds,
+// "s:ns", and the script works in d alone: exact to the nanosecond for
+// buckets that fill within 104 days (2^53 ns), whatever the date. T may be a
+// fraction of a nanosecond's multiple; the stored nanoseconds keep 17
+// significant digits (Lua's own conversion keeps 14). A request within a
+// nanosecond of its token gets it, so that rounding cannot refuse the last
+// of a burst. The key expires after tau, by which time the bucket is full
+// and forgetting it changes nothing.
 //
-// ARGV: T and tau in microseconds, the key's expiry in milliseconds
+// ARGV: T and tau in nanoseconds, the key's expiry in milliseconds
 // (ceil(tau)). The reply: {allowed (1 or 0), d in nanoseconds, rounded}.
 const scriptBody = `
 local T = tonumber(ARGV[1])
 local tau = tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1]))
-if tat == nil or tat < now then
-  tat = now
+local d = 0
+local v = redis.call('GET', KEYS[1])
+if v then
+  local s, ns = string.match(v, '^(-?%d+):(.+)$')
+  if s then
+    d = (tonumber(s) - now_s) * 1e9 + (tonumber(ns) - now_ns)
+    if d < 0 then d = 0 end
+  end
 end
-local new = tat + T
-if new - now > tau + 0.001 then
-  return {0, math.floor((tat - now) * 1000 + 0.5)}
+local new = d + T
+if new > tau + 1 then
+  return {0, math.floor(d + 0.5)}
 end
-redis.call('SET', KEYS[1], string.format('%.17g', new), 'PX', ARGV[3])
-return {1, math.floor((new - now) * 1000 + 0.5)}
+local ns = now_ns + new
+local s = math.floor(ns / 1e9)
+redis.call('SET', KEYS[1], string.format('%d:%.17g', now_s + s, ns - s * 1e9), 'PX', ARGV[3])
+return {1, math.floor(new + 0.5)}
 `
 
-// scriptEpoch is 2025-01-01T00:00:00Z, in Unix seconds: the script counts
-// from it so that its microseconds stay far below 2^53.
-const scriptEpoch = 1735689600
-
 // gcraScript reads the server's clock.
-var gcraScript = newScript("local t = redis.call('TIME')\nlocal now = (t[1] - " +
-	strconv.Itoa(scriptEpoch) + ") * 1000000 + t[2]" + scriptBody)
+var gcraScript = newScript("local t = redis.call('TIME')\nlocal now_s = tonumber(t[1])\nlocal now_ns = tonumber(t[2]) * 1000" + scriptBody)
 
 // script is a Lua script and its SHA1 digest, by which EVALSHA runs it.
 type script struct {
@@ -77,17 +81,17 @@ type quotaArgs struct {
 }
 
 func newQuotaArgs(q limits.Quota) *quotaArgs {
-	t := 1e6 / float64(q.Rate)
+	t := 1e9 / float64(q.Rate)
 	tau := t * float64(q.Burst)
 	return &quotaArgs{
 		q: q,
 		args: []string{
 			strconv.FormatFloat(t, 'g', -1, 64),
 			strconv.FormatFloat(tau, 'g', -1, 64),
-			strconv.FormatInt(max(1, int64(math.Ceil(tau/1000))), 10),
+			strconv.FormatInt(max(1, int64(math.Ceil(tau/1e6))), 10),
 		},
-		t:   t * 1000,
-		tau: tau * 1000,
+		t:   t,
+		tau: tau,
 	}
 }
 
@@ -106,13 +110,15 @@ func validQuota(q limits.Quota) bool {
 // for the same bucket: d is how far the TAT is ahead of the server's now.
 func (a *quotaArgs) decision(allowed bool, d int64) limits.Decision {
 	dec := limits.Decision{Allowed: allowed, Reset: nanos(float64(d))}
-	// The tokens left, burst - d/T, less a hair, so that d's rounding to
-	// the nanosecond cannot turn 3 tokens into 2.999.
+	if !allowed {
+		// Less than a token left.
+		dec.RetryAfter = max(nanos(float64(d)+a.t-a.tau), time.Nanosecond)
+		return dec
+	}
+	// The tokens left, burst - d/T, and a hair, so that d's rounding to the
+	// nanosecond cannot turn 3 tokens into 2.999.
 	if tokens := float64(a.q.Burst) - float64(d)/a.t + 1e-6; tokens >= 1 {
 		dec.Remaining = int(min(tokens, float64(a.q.Burst)))
-	}
-	if !allowed {
-		dec.RetryAfter = max(nanos(float64(d)+a.t-a.tau), time.Nanosecond)
 	}
 	return dec
 }

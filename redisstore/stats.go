@@ -132,7 +132,7 @@ func (s *Store) Collector(name string) prometheus.Collector {
 }
 
 type collector struct {
-	s                                                  *Store
+	s                                                   *Store
 	decisions, failures, degraded, loads, recovered, up *prometheus.Desc
 }
 

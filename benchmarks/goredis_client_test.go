@@ -1,16 +1,18 @@
-package redisstore
+package benchmarks
 
 import (
 	"context"
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/windhover/windhover/redisstore"
 )
 
-// GoRedis returns a Client on c, a go-redis client the application already
-// has: a *redis.Client, *redis.ClusterClient, *redis.Ring or any
-// redis.UniversalClient. Its own timeouts and pool apply within the Store's.
-func GoRedis(c redis.Scripter) Client { return goRedis{c} }
+// goRedisClient is a redisstore.Client on a go-redis client (a
+// *redis.Client, *redis.ClusterClient, *redis.Ring or any
+// redis.UniversalClient): the arm redisstore's own, on rueidis, was chosen
+// against, and the adapter an application on go-redis would write.
+func goRedisClient(c redis.Scripter) redisstore.Client { return goRedis{c} }
 
 type goRedis struct{ c redis.Scripter }
 
@@ -34,5 +36,5 @@ func goRedisReply(cmd *redis.Cmd) ([2]int64, error) {
 			return [2]int64{x, y}, nil
 		}
 	}
-	return [2]int64{}, fmt.Errorf("windhover/redisstore: unexpected reply %v from the script", v)
+	return [2]int64{}, fmt.Errorf("benchmarks: unexpected reply %v from the script", v)
 }
