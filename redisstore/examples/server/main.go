@@ -122,4 +122,3 @@ var modes = map[string]redisstore.Mode{
 	"fail_open":   redisstore.FailOpen,
 	"fail_closed": redisstore.FailClosed,
 }
-
