@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"testing"
+	"time"
 
 	"github.com/redis/rueidis"
 	"github.com/windhover/windhover/redisstore/redistest"
@@ -18,9 +19,14 @@ func newClient(tb testing.TB, addr string) rueidis.Client {
 	return c
 }
 
-// newStore returns a Store on a fresh redis-server, and the server.
+// newStore returns a Store on a fresh redis-server, and the server. A zero
+// cfg is FailClosed with a timeout of 5 s, so that a test expecting Redis's
+// decisions fails rather than get a fallback's on a busy machine.
 func newStore(tb testing.TB, cfg Config) (*Store, *redistest.Server) {
 	tb.Helper()
+	if cfg == (Config{}) {
+		cfg = Config{Mode: FailClosed, Timeout: 5 * time.Second}
+	}
 	srv := redistest.Start(tb)
 	s, err := New(Rueidis(newClient(tb, srv.Addr)), cfg)
 	if err != nil {

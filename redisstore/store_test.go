@@ -18,7 +18,7 @@ import (
 // share each key's bucket, whatever their clocks say.
 func TestSharedAcrossStores(t *testing.T) {
 	a, srv := newStore(t, Config{})
-	b, err := New(Rueidis(newClient(t, srv.Addr)), Config{})
+	b, err := New(Rueidis(newClient(t, srv.Addr)), Config{Mode: FailClosed, Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestConfigErrors(t *testing.T) {
 // mode says within the timeout, Redis is asked once a probe interval, and
 // once it is back the shared limit returns without a restart.
 func TestModes(t *testing.T) {
-	const timeout = 100 * time.Millisecond
+	const timeout = 500 * time.Millisecond
 	const probe = 200 * time.Millisecond
 	q := limits.Quota{Rate: 0.001, Burst: 4} // no refill within the test
 	for _, mode := range []Mode{Fallback, FailOpen, FailClosed} {
@@ -257,13 +257,16 @@ func waitUp(t *testing.T, s *Store, allow func() (limits.Decision, error), probe
 // the requests until the next probe do not ask it; resumed, it decides
 // again.
 func TestTimeout(t *testing.T) {
-	const timeout = 80 * time.Millisecond
+	const timeout = 300 * time.Millisecond
 	const probe = 300 * time.Millisecond
 	s, srv := newStore(t, Config{Mode: FailOpen, Timeout: timeout, ProbeInterval: probe})
 	q := limits.Quota{Rate: 1000, Burst: 1000}
 	ctx := context.Background()
 	if d, err := s.Allow(ctx, "k", q, time.Now()); err != nil || !d.Allowed {
 		t.Fatalf("with Redis: %+v, %v", d, err)
+	}
+	if st := s.Stats(); st.Decided != 1 {
+		t.Fatalf("Redis did not decide the first request: %+v", st)
 	}
 	srv.Pause()
 	start := time.Now()
