@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -366,4 +367,57 @@ func (b *blackhole) EvalSha(ctx context.Context, _, _ string, _ []string) ([2]in
 
 func (b *blackhole) Eval(ctx context.Context, _, _ string, _ []string) ([2]int64, error) {
 	return b.EvalSha(ctx, "", "", nil)
+}
+
+// TestAllowAllocs guards the allocations of a request Redis decides: the
+// key, the call's deadline, and rueidis's command and reply.
+func TestAllowAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	s, _ := newStore(t, Config{})
+	q := limits.Quota{Rate: 1e9, Burst: 1 << 30}
+	ctx := context.Background()
+	if _, err := s.Allow(ctx, "192.0.2.1", q, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	// rueidis's own goroutines, which read and write for every caller,
+	// allocate now and then in the measurement too: the least of a few
+	// measurements is the request's.
+	const budget = 10
+	n := math.Inf(1)
+	for range 5 {
+		n = min(n, testing.AllocsPerRun(200, func() { _, _ = s.Allow(ctx, "192.0.2.1", q, time.Time{}) }))
+	}
+	if n > budget {
+		t.Fatalf("Allow allocates %v times a request, over its budget of %d", n, budget)
+	}
+}
+
+// BenchmarkAllow measures a request Redis decides, serially and from 64
+// goroutines (the client comparison is in the benchmarks module).
+func BenchmarkAllow(b *testing.B) {
+	s, _ := newStore(b, Config{})
+	q := limits.Quota{Rate: 1e9, Burst: 1 << 30}
+	ctx := context.Background()
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := s.Allow(ctx, "192.0.2.1", q, time.Time{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetParallelism(32)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := s.Allow(ctx, "192.0.2.1", q, time.Time{}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
 }
