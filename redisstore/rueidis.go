@@ -7,7 +7,10 @@ import (
 	"github.com/redis/rueidis"
 )
 
-// Rueidis returns a Client on c, a rueidis client the application already has.
+// Rueidis returns a Client on c, a rueidis client the application already
+// has: a single node, a Cluster (each call goes to its key's node) or
+// Sentinel. Its automatic pipelining lets concurrent requests share a
+// connection; the Store's timeout bounds each call through its context.
 func Rueidis(c rueidis.Client) Client { return rueidisClient{c} }
 
 type rueidisClient struct{ c rueidis.Client }

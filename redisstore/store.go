@@ -14,9 +14,10 @@ import (
 )
 
 // Client runs the Store's script on Redis: the two commands it needs, in a
-// shape every Go client can give in a few lines. [GoRedis] adapts a
-// go-redis client (a *redis.Client, *redis.ClusterClient, *redis.Ring or
-// redis.UniversalClient); the README shows one for rueidis.
+// shape every Go client can give in a few lines. [Rueidis] adapts a rueidis
+// client; windhover's benchmarks module has the adapter for go-redis (a
+// *redis.Client, *redis.ClusterClient, *redis.Ring or
+// redis.UniversalClient), goredis_client_test.go, thirty lines.
 //
 // Both run a script with one key and args, and return its reply, an array of
 // two integers. The error of EvalSha for a script the server does not know
