@@ -20,6 +20,7 @@ import (
 	"github.com/windhover/windhover/certauth"
 	"github.com/windhover/windhover/graceful"
 	"github.com/windhover/windhover/hostfilter"
+	"github.com/windhover/windhover/internal/stack"
 	"github.com/windhover/windhover/limits"
 	"github.com/windhover/windhover/metrics"
 	"github.com/windhover/windhover/timeouts"
@@ -132,6 +133,7 @@ type Config struct {
 // their listeners, their counters and their metrics, and runs the server.
 type Server struct {
 	srv   *http.Server
+	cfg   Config
 	lim   *limits.Limiter
 	pol   *timeouts.Policy
 	hosts *hostfilter.Filter
@@ -172,7 +174,7 @@ type listening struct {
 // Call Harden once, before the server starts, and serve with [Server.Run]
 // or through [Server.Listener].
 func Harden(srv *http.Server, cfg Config) (*Server, error) {
-	s := &Server{srv: srv, scrapeOK: make(chan struct{}), endpoints: cfg.Endpoints}
+	s := &Server{srv: srv, cfg: cfg, scrapeOK: make(chan struct{}), endpoints: cfg.Endpoints}
 	if err := s.readFiles(&cfg); err != nil {
 		return nil, err
 	}
@@ -331,7 +333,7 @@ func (s *Server) apply(srv *http.Server, cfg Config, app http.Handler) error {
 	// Outermost first: every request is counted for the drain and
 	// measured; then refused as cheaply as possible, a flooding client
 	// before it can take a slot of the concurrency limit.
-	h := s.pol.Handler(s.met.Route(app))
+	h := s.pol.Handler(app)
 	h = s.certs.Handler(h)
 	if s.conc != nil {
 		h = s.conc.Handler(h)
@@ -377,7 +379,7 @@ func (s *Server) apply(srv *http.Server, cfg Config, app http.Handler) error {
 	if err := s.applySettings(srv); err != nil {
 		return err
 	}
-	srv.Handler = s.group.Handler(s.met.Handler(h))
+	srv.Handler = grown{s.group.Handler(s.met.Handler(h))}
 	if tlsConfig != nil {
 		srv.TLSConfig = s.met.TLSConfig(srv.TLSConfig)
 	}
@@ -473,10 +475,10 @@ func (e *exempt) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // exactly by exempt, is the pattern, set on the request as a ServeMux sets
 // it.
 func (s *Server) routed(path string, h http.Handler) http.Handler {
-	return s.met.Route(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Pattern = path
 		h.ServeHTTP(w, r)
-	}))
+	})
 }
 
 // serveMetrics serves Config.MetricsPath: the registry given to Register,
@@ -509,8 +511,13 @@ func (s *Server) Listener(ln net.Listener) net.Listener {
 	return s.pol.Listener(s.lim.Listener(ln))
 }
 
+// Metrics returns the HTTP metrics, for what a router other than the
+// ServeMux needs to report its routes: chi's cr.Use(s.Metrics().Route),
+// gorilla/mux's RouteFunc (see [metrics.Metrics.Route]).
+func (s *Server) Metrics() *metrics.Metrics { return s.met }
+
 // Collectors returns the Prometheus collectors of every policy, and of the
-// HTTP metrics.
+// HTTP metrics, the HTTP metrics first.
 func (s *Server) Collectors() []prometheus.Collector {
 	cs := []prometheus.Collector{
 		s.met, s.met.Limits(s.lim, ""), s.met.Timeouts(s.pol, ""), s.met.HostFilter(s.hosts, ""),
@@ -529,11 +536,7 @@ func (s *Server) Collectors() []prometheus.Collector {
 // makes Config.MetricsPath serve reg if it is also a prometheus.Gatherer (a
 // *prometheus.Registry is). Call it once.
 func (s *Server) Register(reg prometheus.Registerer) error {
-	var errs []error
-	for _, c := range s.Collectors() {
-		errs = append(errs, reg.Register(c))
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := s.met.Register(reg, s.Collectors()[1:]...); err != nil {
 		return err
 	}
 	s.reg = reg
@@ -695,6 +698,17 @@ func (s *Server) servesTLS() bool {
 	return c != nil && (len(c.Certificates) > 0 || c.GetCertificate != nil || c.GetConfigForClient != nil)
 }
 
+// HTTPServer returns the server Harden hardened: its Handler is the
+// composed chain of policies, its TLSConfig carries the certificates and the
+// client certificate policy, its timeouts and MaxHeaderBytes are the
+// policies'. It is for serving the same protections elsewhere (HTTP/3 beside
+// TCP, say); change nothing on it once the server serves.
+func (s *Server) HTTPServer() *http.Server { return s.srv }
+
+// Config returns the Config given to [Harden], for serving its limits
+// elsewhere (HTTP/3 beside TCP, say).
+func (s *Server) Config() Config { return s.cfg }
+
 // Group returns the lifecycle that [Server.Run] drives: its Stopping and
 // Stopped channels, OnStopping hooks, and the drain's Report.
 func (s *Server) Group() *graceful.Group { return s.group }
@@ -729,4 +743,16 @@ func (s *Server) Stats() Stats {
 		st.Certificates = s.files.stats()
 	}
 	return st
+}
+
+// grown is the composed handler, on a stack grown for it at once when the
+// request came on a new goroutine (HTTP/2 and HTTP/3 streams): see
+// internal/stack.
+type grown struct{ next http.Handler }
+
+func (g grown) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor >= 2 {
+		stack.Grow()
+	}
+	g.next.ServeHTTP(w, r)
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # results.sh: regenerates benchmarks/RESULTS.md (and results-raw.txt, the Go
 # benchmarks' raw output, for benchstat or a second look) in a few minutes:
-# the Go benchmarks in PASSES alternating passes, their medians tabled by
-# cmd/benchtable, then e2e.sh.
+# the Go benchmarks in PASSES alternating passes, compared arm by arm by
+# benchstat (medians, 95% confidence intervals and p-values), then e2e.sh.
 #
 #   benchmarks/results.sh
 #
@@ -13,6 +13,8 @@ set -euo pipefail
 passes=${PASSES:-6}
 benchtime=${BENCHTIME:-200ms}
 rounds=${ROUNDS:-3}
+# benchstat's version (golang.org/x/perf), through the Go module proxy.
+BENCHSTAT_VERSION=v0.0.0-20260908200009-22c9c6c9d4da
 
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here"
@@ -34,7 +36,35 @@ for ((i = 1; i <= passes; i++)); do
   "$work/benchmarks.test" "${bench[@]}" >>"$work/raw.txt"
 done
 grep -q '^PASS$' "$work/raw.txt" || { cat "$work/raw.txt" >&2; exit 1; }
-go run ./cmd/benchtable <"$work/raw.txt" >"$work/tables.md"
+
+# benchstat compares the arms of a benchmark, the last element of its name,
+# once it is named as a key: BenchmarkStack/loopback-h1/bare becomes
+# BenchmarkStack/loopback-h1/arm=bare, a column of its own.
+benchstat=(go run "golang.org/x/perf/cmd/benchstat@$BENCHSTAT_VERSION")
+sed -E 's#^(Benchmark[^ \t]*)/([^/ \t]+)-([0-9]+)([ \t])#\1/arm=\2-\3\4#' "$work/raw.txt" >"$work/armed.txt"
+families=$(awk '/^Benchmark/ {n = $1; sub(/^Benchmark/, "", n); sub(/\/.*/, "", n); if (!seen[n]++) print n}' "$work/armed.txt")
+for family in $families; do
+  # The arms of the family in order, and those that are neither bare nor
+  # windhover's: the peers, compared with windhover in a second table.
+  arms=$(awk -v f="$family" '$1 ~ "^Benchmark" f "/" { n = $1; sub(/^.*\/arm=/, "", n); sub(/-[0-9]+$/, "", n); if (!seen[n]++) print n }' "$work/armed.txt")
+  peers=$(grep -v -E '^(bare|windhover.*)$' <<<"$arms" || true)
+  {
+    echo "#### $family"
+    echo
+    echo '```'
+    "${benchstat[@]}" -col /arm -filter ".name:/^$family(\$|\/)/" "$work/armed.txt" | sed '1,/^cpu:/d'
+    echo '```'
+    echo
+    if [[ -n $peers ]] && grep -qx windhover <<<"$arms"; then
+      echo "Against windhover:"
+      echo
+      echo '```'
+      "${benchstat[@]}" -col "/arm@(windhover $(tr '\n' ' ' <<<"$peers"))" -filter ".name:/^$family(\$|\/)/ .unit:(sec/op OR allocs/op)" "$work/armed.txt" | sed '1,/^cpu:/d'
+      echo '```'
+      echo
+    fi
+  } >>"$work/tables.md"
+done
 
 log "end-to-end rounds"
 ROUNDS=$rounds ./e2e.sh >"$work/e2e.md"
@@ -62,16 +92,17 @@ cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
   echo "cd benchmarks && go test -c -o benchmarks.test ."
   echo "# $passes passes, appended to one file:"
   echo "./benchmarks.test -test.run '^\$' -test.bench . -test.benchtime $benchtime >> results-raw.txt"
-  echo "go run ./cmd/benchtable < results-raw.txt"
+  echo "sed -E 's#^(Benchmark[^ \\t]*)/([^/ \\t]+)-([0-9]+)#\\1/arm=\\2-\\3#' results-raw.txt > armed.txt"
+  echo "go run golang.org/x/perf/cmd/benchstat@$BENCHSTAT_VERSION -col /arm armed.txt"
   echo "ROUNDS=$rounds ./e2e.sh"
   echo '```'
   echo
   echo "## Go benchmarks"
   echo
-  echo "Medians of $passes passes. ± is the largest distance of one pass from the"
-  echo "median; × bare and × windhover are the arm's time over the bare handler's and"
-  echo "over windhover's in the same table (below 1 is faster). serial: one goroutine;"
-  echo "parallel: every core (b.RunParallel)."
+  echo "benchstat over $passes passes: each arm's median ± the 95% confidence interval,"
+  echo "and each arm against the first column (bare, where there is one) with its p-value;"
+  echo "~ means no significant difference. Where a family has peers, a second table puts"
+  echo "them against windhover. serial: one goroutine; parallel: every core (b.RunParallel)."
   echo
   cat "$work/tables.md"
   echo "## End to end: examples/server, every policy vs -bare"

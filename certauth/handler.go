@@ -32,7 +32,9 @@ import (
 // Requests that did not come over TLS had no handshake, so modes do not
 // apply to them; guard routes with [Policy.Require]. A request with a
 // validated certificate reaches next with its [Identity]
-// in the context ([FromRequest]); other requests reach it unchanged, without
+// in the context ([FromRequest]), in a copy of the request whose Pattern, set
+// by a ServeMux further in, is set on the original when next returns, as if
+// the ServeMux had been handed it; other requests reach it unchanged, without
 // allocating. Every refusal is counted in [Policy.Stats] and reported to
 // Config.OnReject. The ResponseWriter is not wrapped.
 //
@@ -78,7 +80,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if id != nil {
-			r = withIdentity(r, id)
+			inner := withIdentity(r, id)
+			defer handBackPattern(r, inner)
+			r = inner
 		}
 	}
 	if h.last && star.Is(r) {
@@ -87,6 +91,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.next.ServeHTTP(w, r)
 }
+
+// handBackPattern sets the Pattern of r, the request the handler was given,
+// to that of inner, the copy it handed on, once next has returned or
+// panicked: as a ServeMux sets it on the request it is handed, so that
+// middleware in front of the handler (metrics' route label, a logger) sees
+// the pattern that served the request as it would without the copy.
+func handBackPattern(r, inner *http.Request) { r.Pattern = inner.Pattern }
 
 // Check applies the checks of [Policy.Handler] to r and returns the identity
 // of its validated certificate, nil if it carries none, or an [*Error] whose

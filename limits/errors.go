@@ -212,6 +212,11 @@ type Error struct {
 	// ReasonRateStoreFailed). It is left out of the message, as it may be a
 	// secret such as an API key.
 	Key string
+	// Status is the status the client was answered with where it is not the
+	// reason's: the handler's own answer (a 405, say), written before a body
+	// it left unread was refused for its declared length. Zero means the
+	// reason's status, [Reason.Status].
+	Status int
 }
 
 // Error describes the refusal.

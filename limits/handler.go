@@ -62,6 +62,9 @@ import (
 // enforces the limit and whose ResponseWriter is wrapped, keeping every
 // optional interface of the original and an Unwrap method for
 // http.ResponseController; a limits handler further in hands it on as it is.
+// When next returns, the copy's Pattern (set by a ServeMux further in) is set
+// on the original, as if the ServeMux had been handed it, so that middleware
+// in front sees the route.
 // A request without a body is handed on as is, without allocating.
 //
 // An "OPTIONS *" request that passes is answered 200 here, as net/http's own

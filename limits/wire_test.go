@@ -551,3 +551,28 @@ func TestInexactWithoutListener(t *testing.T) {
 	require.Equal(t, 200, code)
 	assert.Zero(t, body.Stats().InexactHTTP1Requests)
 }
+
+// TestWireAnsweredBeforeBodyRefused: a handler answers 405 without reading
+// a body whose declared length is over the limit; the connection closes
+// after the answer, and the refusal reported names the status the client
+// got, 405, not the reason's 413.
+func TestWireAnsweredBeforeBodyRefused(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", "GET")
+		http.Error(w, "no POST here", http.StatusMethodNotAllowed)
+	})
+	s, lim, rs := wireServer(t, Config{MaxRequestBodySize: 20}, h)
+	c := dial(t, s.Addr())
+	c.Send(t, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 21\r\n\r\n"+strings.Repeat("x", 21))
+	res, _ := c.Response(t)
+	require.Equal(t, http.StatusMethodNotAllowed, res.StatusCode)
+	assert.True(t, res.Close, "Connection: close: the body is left unread")
+	assert.True(t, c.ClosedByPeer(t))
+	assert.EqualValues(t, 1, lim.Stats().Rejected[ReasonBodyTooLarge])
+	got := rs.all()
+	require.Len(t, got, 1)
+	assert.NotNil(t, got[0].r)
+	assert.Equal(t, ReasonBodyTooLarge, got[0].err.Reason)
+	_, _, status := got[0].err.Refused()
+	assert.Equal(t, http.StatusMethodNotAllowed, status, "the status the client got")
+}

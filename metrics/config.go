@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"context"
 	"fmt"
 	"math"
 
@@ -35,7 +36,11 @@ type Config struct {
 	// ConstLabels are added to every series of every collector built from
 	// the Metrics, the policy collectors included: to tell servers or
 	// instances apart. Their names must be valid label names and must not
-	// be one of the labels the collectors set themselves.
+	// be one of the labels the collectors set themselves. Two Metrics in
+	// one registry need ConstLabels with the same names and values of their
+	// own (or Namespaces of their own): Prometheus wants the families of one
+	// name to have the same label names throughout a registry, and
+	// [Metrics.Register] says so when they do not.
 	ConstLabels prometheus.Labels
 
 	// RequestSizes adds http_server_request_body_size_bytes and
@@ -57,6 +62,28 @@ type Config struct {
 	// windhover_connection_duration_seconds. Nil or empty means
 	// [DefaultConnectionDurationBuckets].
 	ConnectionDurationBuckets []float64
+
+	// Exemplar, if set, is called with the context of each request the
+	// Handler measured, once it is done, and returns the labels of an
+	// exemplar for its observation of http_server_request_duration_seconds:
+	// the trace the request belongs to, typically, so that a dashboard
+	// links a slow bucket to a trace. Nil, the default, records no
+	// exemplars and costs nothing; so does a call that returns nil. The
+	// labels Prometheus refuses (more than 128 characters in all, invalid
+	// names or values) are dropped, the duration observed without them.
+	// With OpenTelemetry, whose span the request's context must carry (put
+	// its middleware in front of the Handler):
+	//
+	//	Exemplar: func(ctx context.Context) prometheus.Labels {
+	//		if sc := trace.SpanContextFromContext(ctx); sc.IsSampled() {
+	//			return prometheus.Labels{"trace_id": sc.TraceID().String(), "span_id": sc.SpanID().String()}
+	//		}
+	//		return nil
+	//	},
+	//
+	// Exemplars are exposed in the OpenMetrics format only
+	// (promhttp.HandlerOpts.EnableOpenMetrics) or through remote write.
+	Exemplar func(ctx context.Context) prometheus.Labels
 
 	// TLSHandshakeDurationBuckets are the upper bounds of
 	// windhover_tls_handshake_duration_seconds. Nil or empty means
@@ -82,10 +109,11 @@ type settings struct {
 	size         []float64
 	connection   []float64
 	handshake    []float64
+	exemplar     func(context.Context) prometheus.Labels
 }
 
 func (c *Config) settings() (settings, error) {
-	s := settings{namespace: c.Namespace, requestSizes: c.RequestSizes}
+	s := settings{namespace: c.Namespace, requestSizes: c.RequestSizes, exemplar: c.Exemplar}
 	if c.Namespace != "" && !validName(c.Namespace, true) {
 		return s, fieldError("Namespace", fmt.Sprintf("%q", c.Namespace), "is not a valid metric name")
 	}

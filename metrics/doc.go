@@ -8,7 +8,7 @@
 //	m, err := metrics.New(metrics.Config{})
 //	if err != nil { ... }
 //	reg := prometheus.NewRegistry()
-//	err = reg.Register(m)                              // or reg.MustRegister(m, m.Limits(lim, ""), ...)
+//	err = m.Register(reg, m.Limits(lim, ""), ...)      // or reg.MustRegister(m, ...)
 //	srv := &http.Server{Handler: m.Handler(mux)}       // requests
 //	err = m.Apply(srv)                                 // connections
 //	srv.TLSConfig = m.TLSConfig(tlsConfig)             // TLS handshakes
@@ -31,11 +31,42 @@
 // Every label has a bounded set of values, so that no client can make a
 // series per request: a method other than the eight of RFC 9110 and PATCH is
 // "_OTHER"; the route is the http.ServeMux pattern that served the request
-// without its method ("/items/{id}"), never the path; the status is the one
+// without its method ("/items/{id}"), or a router's template, never the path; the status is the one
 // the handler wrote; network_protocol_name is "http"; error_type is the
 // status of a server error (5xx), as OpenTelemetry advises. The body sizes
 // are the bytes the handler read and wrote, not the Content-Length a client
 // declared.
+//
+// # Routes
+//
+// The Handler reads the route from the Pattern of its own request once the
+// request is served. A ServeMux sets the Pattern on the request it is
+// handed, and windhover's handlers that hand on a copy of a request (limits
+// and timeouts for a body, and over HTTP/2 for every request; certauth with
+// an identity) set the copy's Pattern back on theirs, as the ServeMux would
+// have: behind them, a ServeMux's route is reported over HTTP/1.1 and HTTP/2
+// without further wiring. Where the route does not reach the Handler, one
+// line reports it:
+//
+//	h := m.Handler(tracing(m.Route(mux)))    // an application's middleware copies the request
+//	cr.Use(m.Route)                          // chi sets the Pattern of its own copy
+//	gr.Use(m.RouteFunc(func(r *http.Request) string { // gorilla/mux sets none
+//		t, _ := mux.CurrentRoute(r).GetPathTemplate()
+//		return t
+//	}))
+//
+// [Metrics.Route] reads the Pattern where it was set; [Metrics.RouteFunc]
+// takes the route from the router. Both find the Handler's state through
+// the ResponseWriter, so they work behind any middleware that keeps the
+// ResponseWriter or wraps it with an Unwrap method. The benchmarks module
+// has runnable examples for chi and gorilla/mux.
+//
+// # Exemplars
+//
+// [Config.Exemplar] links the duration to a trace: a hook, given each
+// request's context, returns the exemplar's labels (the trace id of the span
+// the context carries), so that this package needs no OpenTelemetry import.
+// Without it the Handler costs what it did.
 //
 // A label without a value is left out of the series, as OpenTelemetry leaves
 // out an attribute it does not know: http_route where no pattern matched (a
@@ -109,7 +140,12 @@
 // [Config.Namespace] prefixes every name ("shop" gives
 // shop_http_server_request_duration_seconds) and [Config.ConstLabels] are
 // added to every series of m and of the collectors it builds, to tell servers
-// apart on one registry. Every family passes promlint.
+// apart on one registry: two Metrics in one registry need ConstLabels of the
+// same names with values of their own, or Namespaces of their own, as
+// Prometheus wants one family's label names the same throughout a registry.
+// [Metrics.Register] says so when they are not; reg.Register says only that
+// the families conflict. Every family passes promlint, the linter of
+// promtool check metrics, as collected and in a scrape's text.
 //
 // # Cost
 //

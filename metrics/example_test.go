@@ -1,6 +1,7 @@
 package metrics_test
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -108,9 +109,11 @@ func ExampleMetrics_Timeouts() {
 	// shop_windhover_min_data_rate_violations_total{direction="response",policy="timeouts",policy_name="default"} 0
 }
 
-// Middleware that copies the request on its way (limits, for requests with
-// a body) hides the ServeMux pattern from the Handler; Route reports it.
-func ExampleMetrics_Route() {
+// A ServeMux behind windhover's policies: the route is reported for every
+// request, with a body or not, over HTTP/1.1 and HTTP/2, without further
+// wiring. The policies that hand on a copy of a request (limits and
+// timeouts, for a body) set the ServeMux's pattern back on theirs.
+func Example_serveMux() {
 	m, err := metrics.New(metrics.Config{})
 	if err != nil {
 		log.Fatal(err)
@@ -121,16 +124,94 @@ func ExampleMetrics_Route() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	pol, err := timeouts.New(timeouts.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /items/{id}", func(w http.ResponseWriter, r *http.Request) {})
 	mux.HandleFunc("POST /items/{id}", func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 	})
-	h := m.Handler(lim.Handler(m.Route(mux)))
+	h := m.Handler(lim.Handler(pol.Handler(mux)))
 
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/items/7", nil))
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/items/7", strings.NewReader("{}")))
 	printSeries(reg, "http_server_request_duration_seconds_count")
 	// Output:
+	// http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="200",http_route="/items/{id}",network_protocol_name="http",network_protocol_version="1.1",url_scheme="http"} 1
 	// http_server_request_duration_seconds_count{http_request_method="POST",http_response_status_code="200",http_route="/items/{id}",network_protocol_name="http",network_protocol_version="1.1",url_scheme="http"} 1
+}
+
+type requestIDKey struct{}
+
+// An application's middleware that hands on a copy of the request (here,
+// with a request id in its context, as tracing and logging middleware do)
+// hides the ServeMux's pattern from the Handler; Route, around the
+// ServeMux, reports it.
+func ExampleMetrics_Route() {
+	m, err := metrics.New(metrics.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(m)
+	requestID := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, "42")))
+		})
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /items/{id}", func(w http.ResponseWriter, r *http.Request) {})
+	h := m.Handler(requestID(m.Route(mux)))
+
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/items/7", nil))
+	printSeries(reg, "http_server_request_duration_seconds_count")
+	// Output:
+	// http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="200",http_route="/items/{id}",network_protocol_name="http",network_protocol_version="1.1",url_scheme="http"} 1
+}
+
+type traceIDKey struct{}
+
+// An exemplar on the duration: the trace id of the request's context,
+// which an OpenTelemetry hook would take from trace.SpanContextFromContext.
+func ExampleConfig_exemplar() {
+	m, err := metrics.New(metrics.Config{
+		Exemplar: func(ctx context.Context) prometheus.Labels {
+			if id, ok := ctx.Value(traceIDKey{}).(string); ok {
+				return prometheus.Labels{"trace_id": id}
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(m)
+	traced := func(next http.Handler) http.Handler { // in front of the Handler
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), traceIDKey{}, "4bf92f3577b34da6a3ce929d0e0e4736")))
+		})
+	}
+	h := traced(m.Handler(http.NotFoundHandler()))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+
+	mfs, err := reg.Gather()
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, s := range mf.GetMetric() {
+			for _, b := range s.GetHistogram().GetBucket() {
+				if e := b.GetExemplar(); e != nil {
+					fmt.Println(mf.GetName(), e.GetLabel()[0].GetName(), e.GetLabel()[0].GetValue())
+				}
+			}
+		}
+	}
+	// Output:
+	// http_server_request_duration_seconds trace_id 4bf92f3577b34da6a3ce929d0e0e4736
 }
 
 // A hardened server measured throughout: requests, connections, TLS

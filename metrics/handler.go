@@ -20,15 +20,19 @@ import (
 // 101 are not final), 200 if it wrote nothing, none if it hijacked the
 // connection without writing one; a next that panics is recorded with the
 // status it wrote, or 500. The route is the pattern of the http.ServeMux that
-// served the request, without its method (see [Metrics.Route] for when the
-// request passes through middleware that copies it on the way).
+// served the request, without its method, found on the request the Handler
+// was given: windhover's handlers that copy the request set the Pattern back
+// on it (see [Metrics.Route] for middleware that copies the request and does
+// not, and [Metrics.RouteFunc] for routers that set no Pattern).
 //
 // next gets a ResponseWriter with exactly the optional interfaces of the
 // original (http.Flusher, http.Hijacker, io.ReaderFrom, http.Pusher) and an
 // Unwrap method, so http.ResponseController works through it. The request is
 // handed on as is, unless RequestSizes is on and it has a body: then next
-// gets a shallow copy whose Body counts the bytes read. A request costs one
-// allocation.
+// gets a shallow copy whose Body counts the bytes read, and whose Pattern is
+// set back on the original when next returns. A request costs one
+// allocation. With [Config.Exemplar] set, the duration is observed with the
+// exemplar it returns.
 //
 // On a server under [Metrics.Apply], the Handler also tells m each
 // connection's protocol version, and follows the connections its handlers
@@ -59,7 +63,8 @@ type request struct {
 	m      *Metrics
 	conn   *conn
 	route  string
-	routed bool // Route set route
+	routed bool // Route or RouteFunc set route
+	raw    bool // route is a route already (RouteFunc), not a ServeMux pattern
 	done   bool // next returned
 }
 
@@ -94,6 +99,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		q.conn.request(r, proto)
 	}
 	q.w.Reset(w, q)
+	if inner != r {
+		defer handBackPattern(r, inner)
+	}
 	defer q.finish(inner, body, start, key{method: method, scheme: scheme, proto: proto}, active)
 	h.guard.Check(r, "metrics")
 	if h.last && star.Is(r) {
@@ -122,10 +130,14 @@ func (q *request) finish(r *http.Request, body *countingBody, start time.Time, k
 	}
 	k.pattern = r.Pattern
 	if q.routed {
-		k.pattern = q.route
+		k.pattern, k.raw = q.route, q.raw
 	}
 	s := q.m.series(k)
-	s.duration.Observe(d.Seconds())
+	if f := q.m.s.exemplar; f != nil {
+		observeWithExemplar(s.duration, d.Seconds(), f(r.Context()))
+	} else {
+		s.duration.Observe(d.Seconds())
+	}
 	if s.requestSize != nil {
 		var n int64
 		if body != nil {
@@ -135,6 +147,11 @@ func (q *request) finish(r *http.Request, body *countingBody, start time.Time, k
 		s.responseSize.Observe(float64(q.w.Written()))
 	}
 }
+
+// handBackPattern sets the Pattern of r, the request the Handler was given,
+// to that of inner, the copy it handed on, as a ServeMux sets it on the
+// request it is handed: for middleware in front of the Handler.
+func handBackPattern(r, inner *http.Request) { r.Pattern = inner.Pattern }
 
 // Hijacked follows a connection hijacked through the Handler.
 func (q *request) Hijacked(c net.Conn) net.Conn {
@@ -158,14 +175,20 @@ func (b *countingBody) Read(p []byte) (int, error) {
 func (b *countingBody) Close() error { return b.rc.Close() }
 
 // Route returns next reporting, to the [Metrics.Handler] of m that the
-// request went through, the http.ServeMux pattern that served it. The Handler
-// reads the pattern from its own request after next returns, which works
-// when the request reaches the ServeMux unchanged; a middleware between them
-// that hands on a copy of the request (limits and timeouts do, for requests
-// with a body) hides it. Wrap the ServeMux itself with Route to report the
-// pattern from there:
+// request went through, the pattern of the router that served it, read from
+// the request's Pattern after next returns.
 //
-//	h := m.Handler(lim.Handler(pol.Handler(m.Route(mux))))
+// It is needed only where the Handler cannot see that pattern: the Handler
+// reads the Pattern of its own request, which a ServeMux sets on the request
+// it is handed and windhover's own handlers (limits, timeouts, certauth, which
+// hand on a copy of a request) set back on theirs; but a middleware of the
+// application's that hands on a copy of the request (r.WithContext, as
+// tracing and logging middleware do, or http.StripPrefix) hides it, and so
+// does a router that copies the request before it routes (chi). Wrap the
+// ServeMux itself with Route, or, in chi, add it as the router's middleware:
+//
+//	h := m.Handler(tracing(m.Route(mux)))
+//	cr.Use(m.Route)                        // chi sets the Pattern of its own copy
 //
 // Route finds the Handler's state through the ResponseWriter, without
 // allocating; outside a Handler of m it does nothing.
@@ -173,7 +196,36 @@ func (m *Metrics) Route(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		next.ServeHTTP(w, r)
 		if q, ok := rw.Find[*request](w); ok && q.m == m {
-			q.route, q.routed = r.Pattern, true
+			q.route, q.routed, q.raw = r.Pattern, true, false
 		}
 	})
+}
+
+// RouteFunc returns next reporting, to the [Metrics.Handler] of m that the
+// request went through, the route route(r) returns once next has returned,
+// for routers that do not set the request's Pattern. The route must be a
+// template, one of a bounded set, never the path: each value is a series.
+// An empty route leaves the label out. With gorilla/mux, as the router's
+// middleware, where the matched route is known:
+//
+//	gr.Use(m.RouteFunc(func(r *http.Request) string {
+//		t, _ := mux.CurrentRoute(r).GetPathTemplate()
+//		return t
+//	}))
+//
+// The route is reported as it is: unlike a ServeMux pattern, no method is
+// cut from it. Like [Metrics.Route], it does nothing outside a Handler of m.
+// It panics if route is nil.
+func (m *Metrics) RouteFunc(route func(r *http.Request) string) func(http.Handler) http.Handler {
+	if route == nil {
+		panic("metrics: RouteFunc with a nil route")
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r)
+			if q, ok := rw.Find[*request](w); ok && q.m == m {
+				q.route, q.routed, q.raw = route(r), true, true
+			}
+		})
+	}
 }

@@ -71,19 +71,22 @@ func schemeIndex(r *http.Request) uint8 {
 
 // Protocol versions, as OpenTelemetry's network.protocol.version spells
 // them. Index 0 is unknown, which Prometheus shows as an absent label.
-var protocols = [...]string{"", "1.0", "1.1", "2"}
+var protocols = [...]string{"", "1.0", "1.1", "2", "3"}
 
 const (
 	protoUnknown uint8 = iota
 	proto10
 	proto11
 	proto2
+	proto3
 )
 
 func protocolIndex(major, minor int) uint8 {
 	switch {
 	case major == 2:
 		return proto2
+	case major == 3:
+		return proto3
 	case major == 1 && minor == 1:
 		return proto11
 	case major == 1 && minor == 0:

@@ -60,8 +60,9 @@ type Metrics struct {
 // key is a label tuple of the request histograms, in the form a request
 // gives it.
 type key struct {
-	pattern string // the ServeMux pattern, before routeLabel
+	pattern string // the ServeMux pattern, before routeLabel, or the route if raw
 	status  int
+	raw     bool // pattern is a route from RouteFunc
 	method  uint8
 	scheme  uint8
 	proto   uint8
@@ -175,7 +176,11 @@ func (m *Metrics) series(k key) *series {
 	if s, ok := old[k]; ok {
 		return s
 	}
-	labels := []string{methods[k.method], statusLabel(k.status), routeLabel(k.pattern), schemes[k.scheme], "http", protocols[k.proto], errorType(k.status)}
+	route := k.pattern
+	if !k.raw {
+		route = routeLabel(route)
+	}
+	labels := []string{methods[k.method], statusLabel(k.status), route, schemes[k.scheme], "http", protocols[k.proto], errorType(k.status)}
 	s := &series{duration: m.requestDuration.WithLabelValues(labels...)}
 	if m.requestSize != nil {
 		s.requestSize = m.requestSize.WithLabelValues(labels...)

@@ -121,6 +121,10 @@ func (c *statsCollector[S]) add(name, help string, kind prometheus.ValueType, va
 	c.values = append(c.values, statValue[S]{desc: d, kind: kind, value: value, labels: values})
 }
 
+// nameError returns the error of a policy given a name another one has, or
+// a second name: its registration fails with it.
+func (c *statsCollector[S]) nameError() error { return c.err }
+
 // Describe sends the descriptions of the collector's metrics.
 func (c *statsCollector[S]) Describe(ch chan<- *prometheus.Desc) {
 	if c.err != nil {

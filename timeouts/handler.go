@@ -12,7 +12,8 @@ import (
 // Each request gets a wrapped ResponseWriter, with exactly the optional
 // interfaces of the original and an Unwrap method for
 // http.ResponseController; a request with a body gets a shallow copy whose
-// Body is timed. Writes larger than 64 KiB, and copies into the response
+// Body is timed, and whose Pattern, set by a ServeMux further in, is set on
+// the original when next returns, as if the ServeMux had been handed it. Writes larger than 64 KiB, and copies into the response
 // (io.Copy, which keeps sendfile), are timed in 64 KiB chunks. A hijacked
 // connection is no longer policed. Rates can be changed per request with
 // [SetMinRequestBodyDataRate] and [SetMinResponseDataRate].
@@ -59,6 +60,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		br.body = body{rc: r.Body, q: q}
 		br.req.Body = &br.body
 		q.r, q.b = &br.req, &br.body
+		defer handBackPattern(r, q.r)
 	}
 	q.p, q.in, q.out, q.h2 = p, p.in, p.out, r.ProtoMajor == 2
 	var deadlines bool
@@ -79,3 +81,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.next.ServeHTTP(q.w.ResponseWriter(), q.r)
 }
+
+// handBackPattern sets the Pattern of r, the request the handler was given,
+// to that of inner, the copy it handed on, once next has returned or
+// panicked: as a ServeMux sets it on the request it is handed, so that
+// middleware in front of the handler (metrics' route label, a logger) sees
+// the pattern that served the request as it would without the copy.
+func handBackPattern(r, inner *http.Request) { r.Pattern = inner.Pattern }

@@ -260,11 +260,14 @@ func (c *Conn) headDeadline() error {
 	if c.dl == want {
 		return nil
 	}
-	base := time.Now()
-	if !c.started && want == dlKeepAlive {
-		base = c.start
+	// The wait begins now, or at the accept for a connection's first
+	// byte. Now is read from the monotonic clock alone, as time since the
+	// accept: one reading of the clock rather than time.Now's two.
+	var since time.Duration
+	if c.started || want != dlKeepAlive {
+		since = time.Since(c.start)
 	}
-	c.dl, c.ourDL = want, base.Add(d)
+	c.dl, c.ourDL = want, c.start.Add(since+d)
 	c.timing.Store(true)
 	return c.Conn.SetReadDeadline(c.ourDL)
 }

@@ -169,10 +169,26 @@
 // # Cost
 //
 // The Conn allocates nothing per request (a connection allocates its stash
-// for bytes read ahead once). It reads each head once with bytes.IndexByte,
-// line by line, and skips bodies by their count. On a pipelined connection,
+// for bytes read ahead once). It looks at a head once: its LFs are found 64
+// bytes at a time, as a bit mask (SSE2 on amd64, eight-byte words
+// elsewhere), and a line is judged by its first byte, read further only if
+// it may be Host, Content-Length, Transfer-Encoding or Trailer, starts with
+// a space or a tab, or is the blank line; the other lines' bytes are
+// net/http's to check. A line split between two reads is copied and looked
+// at whole; bodies are skipped by their count. On a pipelined connection,
 // net/http starts its background-read goroutine for every request, where
 // without the Conn it holds the next request's first byte and skips it: one
 // allocation per request on such a connection, as on any connection whose
 // client waits for each response.
+//
+// BenchmarkConn measures the Conn's own cost on a pipelined stream of a
+// browser's GET and a small JSON POST (216 bytes a request on average), read as net/http
+// reads it: on the 2-core development machine (Go 1.26.8, shared, timings
+// moving by tens of percent; the fastest of eight alternating runs) about
+// 110 ns a request against 15 ns over the bare connection, 95 ns added;
+// BenchmarkConnSequential, whose client waits for each response (one
+// reading of the monotonic clock a request), about 155 ns against 29 ns.
+// Issue 12's budget, 50 ns added, is not met: what remains is spread over
+// the masks and their lines, the request line, the named fields, the
+// head's end, and the Conn's reads and copies, none of them a third of it.
 package h1wire

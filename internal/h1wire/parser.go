@@ -3,6 +3,7 @@ package h1wire
 import (
 	"bytes"
 	"math"
+	"math/bits"
 )
 
 // event is what the parser found where it stopped.
@@ -140,6 +141,25 @@ func (p *parser) feed(b []byte) (int, event) {
 			}
 			p.st = stLine
 		case stLine:
+			if len(p.part) == 0 {
+				// Most request lines end within 64 bytes, and the mask of
+				// LFs that finds the end goes on to the field lines.
+				if m := lfMask(b, i); m != 0 {
+					n := bits.TrailingZeros64(m) + 1
+					if p.s.line >= 0 && n > p.s.line {
+						return i, p.reject(ReasonRequestLineTooLong, int64(p.s.line), int64(n))
+					}
+					if ev := p.requestLine(b[i : i+n]); ev != evMore {
+						return i + n, ev
+					}
+					p.st = stField
+					var ev event
+					if i, ev = p.lines(b, i+n, i, m&(m-1)); ev != evMore || i == len(b) {
+						return i, ev
+					}
+					continue
+				}
+			}
 			j := bytes.IndexByte(b[i:], '\n')
 			if j < 0 {
 				p.line += len(b) - i
@@ -163,50 +183,9 @@ func (p *parser) feed(b []byte) (int, event) {
 			}
 			p.part, p.line, p.st = p.part[:0], 0, stField
 		case stField:
-			// The head's field lines, in one loop: most heads arrive in one
-			// read, and most lines need only a glance.
-			for {
-				j := bytes.IndexByte(b[i:], '\n')
-				if j < 0 {
-					if ev := p.grow(len(b) - i); ev != evMore {
-						return i, ev
-					}
-					p.keep(b[i:])
-					return len(b), evMore
-				}
-				n := j + 1
-				p.block += n
-				if p.s.block >= 0 && p.block > p.s.block {
-					return i, p.reject(ReasonHeadersTooLarge, int64(p.s.block-2), int64(p.block-2))
-				}
-				l := b[i : i+n]
-				i += n
-				if len(p.part) == 0 {
-					// Most lines need only counting: a name that cannot be
-					// one the checks or the framing depend on.
-					if k := l[0] | 0x20; 'a' <= k && k <= 'z' && k != 'h' && k != 'c' && k != 't' {
-						p.fields++
-						if p.s.fields >= 0 && p.fields > p.s.fields {
-							return i, p.reject(ReasonTooManyHeaders, int64(p.s.fields), int64(p.fields))
-						}
-						if i == len(b) {
-							return i, evMore
-						}
-						continue
-					}
-				} else {
-					l = p.whole(l)
-				}
-				ev := p.headerLine(l)
-				if len(p.part) > 0 {
-					p.part = p.part[:0]
-				}
-				if ev != evMore || p.st != stField {
-					return i, ev
-				}
-				if i == len(b) {
-					return i, evMore
-				}
+			var ev event
+			if i, ev = p.fieldLines(b, i); ev != evMore || i == len(b) {
+				return i, ev
 			}
 		case stTrailField:
 			j := bytes.IndexByte(b[i:], '\n')
@@ -322,6 +301,150 @@ func (p *parser) feed(b []byte) (int, event) {
 	return i, evMore
 }
 
+// fieldLines follows the head's field lines in b from i, in one loop: most
+// heads arrive in one read, and most lines need only their first byte
+// looked at. It returns where it stopped, with evMore at the end of b or
+// where the head ended with the request (p.st is then no longer stField).
+func (p *parser) fieldLines(b []byte, i int) (int, event) {
+	if len(p.part) > 0 {
+		// The rest of a line begun in an earlier read.
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			if ev := p.grow(len(b) - i); ev != evMore {
+				return i, ev
+			}
+			p.keep(b[i:])
+			return len(b), evMore
+		}
+		n := j + 1
+		if ev := p.grow(n); ev != evMore {
+			return i, ev
+		}
+		l := p.whole(b[i : i+n])
+		i += n
+		ev := p.headerLine(l)
+		p.part = p.part[:0]
+		if ev != evMore || p.st != stField || i == len(b) {
+			return i, ev
+		}
+	}
+	return p.lines(b, i, i, lfMask(b, i))
+}
+
+// lines follows field lines from i, their LFs found 64 bytes at a time
+// from base: m holds those of b[base:base+64] from i on.
+func (p *parser) lines(b []byte, i, base int, m uint64) (int, event) {
+	// The counts live in registers while the lines go by.
+	block, fields := p.block, p.fields
+	maxBlock, maxFields := p.s.block, p.s.fields
+	if maxBlock < 0 {
+		maxBlock = math.MaxInt
+	}
+	if maxFields < 0 {
+		maxFields = math.MaxInt
+	}
+	start := i // the current line's first byte
+	for {
+		for ; m != 0; m &= m - 1 {
+			end := base + bits.TrailingZeros64(m) + 1
+			block += end - start
+			if block > maxBlock {
+				p.block, p.fields = block, fields
+				return start, p.reject(ReasonHeadersTooLarge, int64(p.s.block-2), int64(block-2))
+			}
+			// Most lines need only counting: a name that cannot be one
+			// the checks or the framing depend on.
+			switch kind := lineKinds[b[start]]; kind {
+			case lineCount, lineName:
+				fields++
+				if fields > maxFields {
+					p.block, p.fields = block, fields
+					return end, p.reject(ReasonTooManyHeaders, int64(p.s.fields), int64(fields))
+				}
+				// A name the checks or the framing depend on ends with its
+				// colon at a place its first letter tells; most lines
+				// that start with the same letter (Connection, Content-Type)
+				// have none there.
+				if kind == lineName {
+					if at := start + colonAt[b[start]]; at < end && b[at] == ':' || b[start]|0x20 == 't' {
+						p.field(b[start:end])
+					}
+				}
+			default:
+				p.block, p.fields = block, fields
+				if ev := p.headerLine(b[start:end]); ev != evMore || p.st != stField {
+					return end, ev
+				}
+				fields = p.fields
+			}
+			start = end
+		}
+		if base += 64; base >= len(b) {
+			break
+		}
+		m = lfMask(b, base)
+	}
+	p.block, p.fields = block, fields
+	if start == len(b) {
+		return start, evMore
+	}
+	// The last line goes on in the next read.
+	if ev := p.grow(len(b) - start); ev != evMore {
+		return start, ev
+	}
+	p.keep(b[start:])
+	return len(b), evMore
+}
+
+// lfMask returns the positions of the LFs in b[base:base+64] (bit k for
+// b[base+k]), those past len(b) left out. The bytes past len(b) in b's array
+// are looked at, but not used; where the array ends first, a copy is.
+func lfMask(b []byte, base int) uint64 {
+	var m uint64
+	if base+64 <= cap(b) {
+		m = newlines((*[64]byte)(b[base : base+64]))
+	} else {
+		var tail [64]byte
+		copy(tail[:], b[base:])
+		m = newlines(&tail)
+	}
+	if r := len(b) - base; r < 64 {
+		m &= 1<<r - 1
+	}
+	return m
+}
+
+// The kinds of field line, by their first byte.
+const (
+	// lineCount: a name that neither the checks nor the framing depend on;
+	// the line is only counted.
+	lineCount uint8 = iota
+	// lineName: a name that may be Host, Content-Length, Transfer-Encoding
+	// or Trailer.
+	lineName
+	// lineOther: CR or LF (perhaps the blank line), SP or HT (a fold).
+	lineOther
+)
+
+// colonAt is where the colon of Host and Content-Length is, by the
+// name's first letter; Transfer-Encoding and Trailer, rarer, are looked at
+// whole.
+var colonAt = func() (t [256]int) {
+	t['h'], t['H'] = len("host"), len("host")
+	t['c'], t['C'] = len("content-length"), len("content-length")
+	return t
+}()
+
+var lineKinds = func() (t [256]uint8) {
+	for _, c := range []byte("hHcCtT") {
+		t[c] = lineName
+	}
+	for _, c := range []byte("\r\n \t") {
+		t[c] = lineOther
+	}
+	return t
+}()
+
 // grow counts n more bytes of a field line and checks the header budget.
 func (p *parser) grow(n int) event {
 	p.block += n
@@ -403,14 +526,19 @@ func content(l []byte) []byte {
 // answers it and closes the connection.
 func (p *parser) requestLine(l []byte) event {
 	s := content(l)
-	sp := bytes.IndexByte(s, ' ')
-	if sp < 0 {
+	// The method, up to the first space, must be a token: a byte that is
+	// neither ends the line's check.
+	sp := 0
+	for sp < len(s) && isTokenByte(s[sp]) {
+		sp++
+	}
+	if sp == 0 || sp == len(s) || s[sp] != ' ' {
 		p.flags |= fLineBad
 		return evMore
 	}
 	method, rest := s[:sp], s[sp+1:]
 	sp = bytes.IndexByte(rest, ' ')
-	if sp < 0 || !isToken(method) || sp == 0 {
+	if sp <= 0 {
 		p.flags |= fLineBad
 		return evMore
 	}
@@ -502,48 +630,51 @@ func (p *parser) headerLine(l []byte) event {
 }
 
 // field notes a field line that may be one of those the head's checks and
-// its framing depend on.
+// its framing depend on. Each name ends with its colon: one followed by
+// whitespace is a name net/http refuses.
 func (p *parser) field(l []byte) {
-	var name string
-	switch {
-	case len(l) > len("host") && l[len("host")] == ':':
-		name = "host"
-	case len(l) > len("content-length") && l[len("content-length")] == ':':
-		name = "content-length"
-	case len(l) > len("transfer-encoding") && l[len("transfer-encoding")] == ':':
-		name = "transfer-encoding"
-	case len(l) > len("trailer") && l[len("trailer")] == ':':
-		name = "trailer"
-	default:
-		return
-	}
-	if !equalFold(l[:len(name)], name) {
-		return
-	}
-	v := trim(content(l)[len(name)+1:])
-	switch name {
-	case "host":
-		p.hosts++
-		if p.hosts == 1 && !(p.hostOK && bytes.Equal(v, p.host)) {
-			// A connection's requests mostly name the same host: check
-			// it once.
-			p.host, p.hostOK = append(p.host[:0], v...), false
+	switch l[0] | 0x20 {
+	case 'h':
+		if len(l) > len("host") && l[len("host")] == ':' && equalFold(l[:len("host")], "host") {
+			v := value(l[len("host:"):])
+			p.hosts++
+			if p.hosts == 1 && !(p.hostOK && bytes.Equal(v, p.host)) {
+				// A connection's requests mostly name the same host: check
+				// it once.
+				p.host, p.hostOK = append(p.host[:0], v...), false
+			}
 		}
-	case "content-length":
-		p.cls++
-		if p.cls == 1 {
-			p.cl = append(p.cl[:0], v...)
-		} else if !bytes.Equal(v, p.cl) {
-			p.clDiff = true
+	case 'c':
+		if len(l) > len("content-length") && l[len("content-length")] == ':' && equalFold(l[:len("content-length")], "content-length") {
+			v := value(l[len("content-length:"):])
+			p.cls++
+			if p.cls == 1 {
+				p.cl = append(p.cl[:0], v...)
+			} else if !bytes.Equal(v, p.cl) {
+				p.clDiff = true
+			}
 		}
-	case "transfer-encoding":
-		p.tes++
-		if p.tes == 1 {
-			p.teOK = equalFold(v, "chunked")
+	case 't':
+		switch {
+		case len(l) > len("trailer") && l[len("trailer")] == ':':
+			if equalFold(l[:len("trailer")], "trailer") {
+				p.badTr = p.badTr || badTrailerDecl(value(l[len("trailer:"):]))
+			}
+		case len(l) > len("transfer-encoding") && l[len("transfer-encoding")] == ':':
+			if equalFold(l[:len("transfer-encoding")], "transfer-encoding") {
+				p.tes++
+				if p.tes == 1 {
+					p.teOK = equalFold(value(l[len("transfer-encoding:"):]), "chunked")
+				}
+			}
 		}
-	case "trailer":
-		p.badTr = p.badTr || badTrailerDecl(v)
 	}
+}
+
+// value returns a field's value from the rest of its line after the colon:
+// without the line's end and the whitespace around it.
+func value(rest []byte) []byte {
+	return trim(content(rest))
 }
 
 // headEnd decides on a complete head: Kestrel's Host rules first (Kestrel

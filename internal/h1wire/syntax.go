@@ -33,17 +33,6 @@ var classes = func() (t [256]byteClass) {
 
 func isTokenByte(c byte) bool { return classes[c]&classToken != 0 }
 
-// isToken reports whether s is a non-empty token, as net/http requires of a
-// method.
-func isToken(s []byte) bool {
-	for _, c := range s {
-		if !isTokenByte(c) {
-			return false
-		}
-	}
-	return len(s) > 0
-}
-
 // isAuthority reports whether s holds only the bytes Kestrel allows in an
 // authority-form target (HttpCharacters.ContainsInvalidAuthorityChar).
 func isAuthority(s []byte) bool {
@@ -166,8 +155,8 @@ func lower(c byte) byte {
 }
 
 // equalFold reports whether b equals lowerName, a lower-case string of
-// letters and dashes, ignoring the case of letters. It compares eight bytes
-// at a time, each with its 0x20 bit set, which folds a letter to lower case
+// letters and dashes, ignoring the case of letters. It compares eight or
+// four bytes at a time, each with its 0x20 bit set, which folds a letter to lower case
 // and leaves a dash alone (and takes a CR for a dash, in a field name net/http
 // refuses anyway).
 func equalFold(b []byte, lowerName string) bool {
@@ -180,6 +169,12 @@ func equalFold(b []byte, lowerName string) bool {
 			return false
 		}
 		b, lowerName = b[8:], lowerName[8:]
+	}
+	if len(b) >= 4 {
+		if binary.LittleEndian.Uint32(b)|fold&0xffffffff != binary.LittleEndian.Uint32([]byte(lowerName[:4])) {
+			return false
+		}
+		b, lowerName = b[4:], lowerName[4:]
 	}
 	for i, c := range b {
 		if c|0x20 != lowerName[i] {

@@ -114,13 +114,61 @@ func IsUnix(r *http.Request) bool {
 // unmapped address without a zone. It reports false if RemoteAddr holds no
 // IP address, as over a Unix socket.
 func RemoteAddr(r *http.Request) (netip.Addr, bool) {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if a, ok := ipv4Port(r.RemoteAddr); ok {
+		return a, true
+	}
+	return remoteAddr(r.RemoteAddr)
+}
+
+// remoteAddr is RemoteAddr for any address.
+func remoteAddr(s string) (netip.Addr, bool) {
+	ap, err := netip.ParseAddrPort(s)
 	if err != nil {
-		a, err := netip.ParseAddr(r.RemoteAddr) // set by hand, without a port
+		a, err := netip.ParseAddr(s) // set by hand, without a port
 		if err != nil {
 			return netip.Addr{}, false
 		}
 		return a.Unmap().WithZone(""), true
 	}
 	return ap.Addr().Unmap().WithZone(""), true
+}
+
+// ipv4Port reads the "a.b.c.d:port" net/http makes of an IPv4 peer, which
+// every request over IPv4 has, in a fifth of netip.ParseAddrPort's time (it
+// was a fifth of the rate limiter's). It accepts only what ParseAddrPort
+// accepts, with the same address (FuzzRemoteAddr holds it to that), and
+// reports false for anything else, which RemoteAddr then parses in full.
+func ipv4Port(s string) (netip.Addr, bool) {
+	var ip [4]byte
+	i := 0
+	for f := range 4 {
+		if f > 0 {
+			if i >= len(s) || s[i] != '.' {
+				return netip.Addr{}, false
+			}
+			i++
+		}
+		start, n := i, 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' && i-start < 3 {
+			n = n*10 + int(s[i]-'0')
+			i++
+		}
+		if i == start || n > 255 || (s[start] == '0' && i-start > 1) {
+			return netip.Addr{}, false
+		}
+		ip[f] = byte(n)
+	}
+	if i >= len(s) || s[i] != ':' {
+		return netip.Addr{}, false
+	}
+	i++
+	start, port := i, 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' && i-start < 5 {
+		port = port*10 + int(s[i]-'0')
+		i++
+	}
+	if i == start || i != len(s) || port > 65535 {
+		return netip.Addr{}, false
+	}
+	return netip.AddrFrom4(ip), true
 }

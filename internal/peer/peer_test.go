@@ -121,3 +121,37 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRemoteAddr: the IPv4 fast path accepts only what netip.ParseAddrPort
+// accepts, and reads the same address from it.
+func FuzzRemoteAddr(f *testing.F) {
+	for _, s := range []string{"192.0.2.1:80", "127.0.0.1:65535", "127.0.0.1:65536", "01.2.3.4:5", "1.2.3.4:", "1.2.3.4:080",
+		"256.1.1.1:1", "1.2.3:4", "1.2.3.4.5:6", "[::1]:80", "1.2.3.4", "0.0.0.0:0", "1.2.3.4:123456", "1.2.3.4:+1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		a, ok := ipv4Port(s)
+		ap, err := netip.ParseAddrPort(s)
+		if ok {
+			require.NoError(t, err, "the fast path took %q, which netip refuses", s)
+			assert.Equal(t, ap.Addr().Unmap().WithZone(""), a, s)
+		}
+		if err == nil && ap.Addr().Is4() && !ok {
+			// Only what net/http does not write may fall through.
+			assert.NotEqual(t, ap.String(), s, "the fast path missed %q", s)
+		}
+	})
+}
+
+func BenchmarkRemoteAddr(b *testing.B) {
+	r := httptest.NewRequest("GET", "/", nil)
+	for _, addr := range []string{"192.0.2.1:54321", "[2001:db8::1]:54321"} {
+		r.RemoteAddr = addr
+		b.Run(addr, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				RemoteAddr(r)
+			}
+		})
+	}
+}

@@ -1,0 +1,30 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// func newlines(b *[64]byte) uint64
+TEXT ·newlines(SB), NOSPLIT, $0-16
+	MOVQ	b+0(FP), SI
+	MOVQ	$0x0a0a0a0a0a0a0a0a, AX
+	MOVQ	AX, X0
+	PUNPCKLQDQ	X0, X0
+	MOVOU	0(SI), X1
+	PCMPEQB	X0, X1
+	PMOVMSKB	X1, AX
+	MOVOU	16(SI), X2
+	PCMPEQB	X0, X2
+	PMOVMSKB	X2, BX
+	SHLQ	$16, BX
+	ORQ	BX, AX
+	MOVOU	32(SI), X3
+	PCMPEQB	X0, X3
+	PMOVMSKB	X3, BX
+	SHLQ	$32, BX
+	ORQ	BX, AX
+	MOVOU	48(SI), X4
+	PCMPEQB	X0, X4
+	PMOVMSKB	X4, BX
+	SHLQ	$48, BX
+	ORQ	BX, AX
+	MOVQ	AX, ret+8(FP)
+	RET
