@@ -19,12 +19,12 @@ func newClient(tb testing.TB, addr string) rueidis.Client {
 	return c
 }
 
-// newStore returns a Store on a fresh redis-server, and the server. A zero
-// cfg is FailClosed with a timeout of 5 s, so that a test expecting Redis's
+// newStore returns a Store on a fresh redis-server, and the server. A cfg
+// with no mode, timeout or callback is made FailClosed with a timeout of 5 s, so that a test expecting Redis's
 // decisions fails rather than get a fallback's on a busy machine.
 func newStore(tb testing.TB, cfg Config) (*Store, *redistest.Server) {
 	tb.Helper()
-	if cfg == (Config{}) {
+	if cfg.Mode == Fallback && cfg.Timeout == 0 && cfg.OnFailure == nil {
 		cfg = Config{Mode: FailClosed, Timeout: 5 * time.Second}
 	}
 	srv := redistest.Start(tb)

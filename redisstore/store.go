@@ -38,7 +38,8 @@ const (
 	// instance's share of the quota: Rate/Instances, and Burst/Instances
 	// rounded up. The limit holds, approximately, while Redis is away.
 	Fallback Mode = iota
-	// FailOpen allows every request.
+	// FailOpen allows every request, with a Decision a full bucket would
+	// give (Remaining Burst-1, Reset 0).
 	FailOpen
 	// FailClosed returns an error, which the RateLimiter answers with 503
 	// (limits.ReasonRateStoreFailed).
@@ -99,6 +100,13 @@ type Config struct {
 	// negative is an error. It spares a Redis that is down (or an instance
 	// that cannot reach it) a timeout per request.
 	ProbeInterval time.Duration
+
+	// OnFailure, if set, is called with each call to Redis that gave no
+	// decision: its reason and Redis's (or the context's) error. Between
+	// probes Redis is not called, so a Redis that is down costs a call a
+	// probe interval, not one a request. It must be quick and safe for
+	// concurrent use.
+	OnFailure func(reason FailureReason, err error)
 }
 
 // ErrUnavailable is the cause of the errors a [FailClosed] Store returns
@@ -124,6 +132,7 @@ type Store struct {
 	mode      Mode
 	instances int
 	probe     int64 // ProbeInterval, in nanoseconds
+	onFailure func(FailureReason, error)
 	fallback  *limits.MemoryStore
 	start     time.Time // the origin of retryAt's monotonic clock
 	// retryAt is, while Redis is thought down, when a request may next ask
@@ -161,6 +170,7 @@ func New(c Client, cfg Config) (*Store, error) {
 		mode:      cfg.Mode,
 		instances: max(1, cfg.Instances),
 		probe:     int64(cmp.Or(cfg.ProbeInterval, DefaultProbeInterval)),
+		onFailure: cfg.OnFailure,
 		start:     time.Now(),
 	}
 	if s.mode == Fallback {
@@ -208,18 +218,26 @@ func (s *Store) Allow(ctx context.Context, key string, q limits.Quota, now time.
 	if ctx.Err() != nil {
 		// The request ended (its client left, or its own deadline passed):
 		// no news about Redis.
-		s.failures[FailureCanceled].Add(1)
+		s.fail(FailureCanceled, err)
 		return limits.Decision{}, context.Cause(ctx)
 	}
 	reason := FailureError
 	if errors.Is(err, context.DeadlineExceeded) {
 		reason = FailureTimeout
 	}
-	s.failures[reason].Add(1)
+	s.fail(reason, err)
 	if s.retryAt.Load() == 0 {
 		s.retryAt.Store(max(1, s.clock()+s.probe))
 	}
 	return s.degrade(ctx, key, q, now, err)
+}
+
+// fail counts a call that gave no decision, and reports it.
+func (s *Store) fail(reason FailureReason, err error) {
+	s.failures[reason].Add(1)
+	if s.onFailure != nil {
+		s.onFailure(reason, err)
+	}
 }
 
 // eval runs the script for key, loading it if the server has forgotten it.

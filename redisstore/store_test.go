@@ -326,12 +326,22 @@ func TestCanceled(t *testing.T) {
 }
 
 func TestCollector(t *testing.T) {
-	s, err := New(&blackhole{}, Config{Mode: FailClosed, Timeout: time.Millisecond})
+	var reported []FailureReason
+	s, err := New(&blackhole{}, Config{Mode: FailClosed, Timeout: time.Millisecond,
+		OnFailure: func(r FailureReason, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("OnFailure(%v, %v): want the deadline's error", r, err)
+			}
+			reported = append(reported, r)
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, _ = s.Allow(context.Background(), "k", limits.Quota{Rate: 1, Burst: 1}, time.Now())
 	_, _ = s.Allow(context.Background(), "k", limits.Quota{Rate: 1, Burst: 1}, time.Now())
+	if len(reported) != 1 || reported[0] != FailureTimeout {
+		t.Errorf("OnFailure reported %v, want one timeout (the second request skipped Redis)", reported)
+	}
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(s.Collector("api")); err != nil {
 		t.Fatal(err)

@@ -17,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -96,29 +95,10 @@ func (s *Server) Stop() {
 	if s.cmd == nil {
 		return
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGCONT) // a paused one too
+	resume(s.cmd.Process) // a paused one too
 	_ = s.cmd.Process.Kill()
 	_ = s.cmd.Wait()
 	s.cmd = nil
-}
-
-// Pause stops the server's process (SIGSTOP) with its connections open: a
-// server that has stopped answering, as a hung or overloaded one has.
-func (s *Server) Pause() { s.signal(syscall.SIGSTOP) }
-
-// Resume lets a paused server go on (SIGCONT).
-func (s *Server) Resume() { s.signal(syscall.SIGCONT) }
-
-func (s *Server) signal(sig os.Signal) {
-	s.tb.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		s.tb.Fatal("redistest: the server is stopped")
-	}
-	if err := s.cmd.Process.Signal(sig); err != nil {
-		s.tb.Fatal(err)
-	}
 }
 
 // Restart starts the server again on the same address, empty, as Redis

@@ -29,6 +29,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -69,6 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	if *redisAddr == "" {
 		return errors.New("-redis is required")
 	}
@@ -85,6 +87,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer client.Close()
 	store, err := redisstore.New(redisstore.Rueidis(client), redisstore.Config{
 		Prefix: *prefix, Timeout: *timeout, Mode: m, Instances: *instances, ProbeInterval: *probe,
+		// At most one a probe interval while Redis is down.
+		OnFailure: func(reason redisstore.FailureReason, err error) {
+			logger.Warn("redis failed; deciding by -mode", "reason", reason, "mode", *mode, "err", err)
+		},
 	})
 	if err != nil {
 		return err
