@@ -14,8 +14,9 @@
 // and written atomically by the server, by the server's clock (TIME), so
 // that the instances' clocks, skewed or not, play no part. A server that has
 // forgotten the script (restarted, failed over, SCRIPT FLUSH) answers
-// NOSCRIPT, and the same call sends it with EVAL. Each key expires when its
-// bucket would be full again, so Redis holds only the buckets in use. Its
+// NOSCRIPT, and the same call sends it with EVAL. Each key expires a fill
+// time (the emission interval times the burst) after its last write, when
+// its bucket is surely full, so Redis holds only the buckets in use. Its
 // Decisions are those of a [limits.MemoryStore] for the same bucket, so the
 // RateLimiter sends the same RateLimit, RateLimit-Policy and Retry-After
 // fields.
@@ -47,7 +48,8 @@
 //
 // [Client] is the two commands the Store needs; [Rueidis] adapts a rueidis
 // client the application already has (single node, Cluster or Sentinel), and
-// a few lines adapt any other (the README has one for go-redis). rueidis was
+// a few lines adapt any other (windhover's benchmarks module has one for
+// go-redis). rueidis was
 // chosen by benchmark against go-redis: with 64 requests in flight it
 // decided about twice as fast, its automatic pipelining sharing one
 // connection, with a third of the allocations (see the README).
