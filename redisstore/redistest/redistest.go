@@ -70,6 +70,7 @@ func (s *Server) start() {
 	log := filepath.Join(dir, "redis.log")
 	cmd := exec.Command(s.path, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--daemonize", "no", "--loglevel", "warning", "--dir", dir, "--logfile", log)
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		s.tb.Fatalf("redis-server: %v", err)
 	}
