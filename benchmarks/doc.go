@@ -21,6 +21,12 @@
 //   - rate_test.go: limits.RateLimiter against github.com/sethvargo/go-limiter
 //     and github.com/didip/tollbooth, the store alone and the whole
 //     middleware, with one key and with 100,000.
+//   - redis_store_test.go: redisstore's Store on rueidis and on go-redis
+//     (goredis_client_test.go), the figures its client was chosen by, and
+//     against github.com/go-redis/redis_rate, with one key and with
+//     100,000, serially and 64 in parallel, against a redis-server the
+//     benchmark starts (skipped without one, unless WINDHOVER_REQUIRE_REDIS=1);
+//     each reports the round trips a request costs, counted by the server.
 //
 // Run them with
 //
