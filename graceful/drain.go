@@ -109,3 +109,21 @@ func (f *freshSet) remove(c net.Conn) {
 
 // len returns how many connections have not had their first request read.
 func (f *freshSet) len() int { return int(f.n.Load()) }
+
+// closeAll closes every connection whose first request has not been read,
+// and returns how many it closed. The drain calls it after it waited for
+// their requests with the listeners closed: a connection still silent then
+// has no request on its way, and net/http's Shutdown would otherwise wait
+// up to 5 s for it (it treats a new connection as active until then).
+func (f *freshSet) closeAll() int64 {
+	f.mu.Lock()
+	conns := make([]net.Conn, 0, len(f.conns))
+	for c := range f.conns {
+		conns = append(conns, c)
+	}
+	f.mu.Unlock()
+	for _, c := range conns {
+		_ = c.Close()
+	}
+	return int64(len(conns))
+}

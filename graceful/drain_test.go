@@ -2,6 +2,7 @@ package graceful
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -384,4 +385,35 @@ func TestListenersCloseOnceConnectionsStopArriving(t *testing.T) {
 	waitState(t, f.g, StateDraining)
 	eventually(t, f.ep.refused, "the listener stayed open once the connections stopped arriving")
 	f.r.expect(t, nil)
+}
+
+// TestDrainClosesSilentConnections: a connection that never sends a request
+// (a speculative preconnect) does not hold the drain: once the drain has
+// waited for its first request in vain, it is closed and counted, and the
+// group stops well before net/http's 5 s for new connections, within a
+// 4 s shutdown timeout. A connection that sends its request during that
+// wait is served.
+func TestDrainClosesSilentConnections(t *testing.T) {
+	for _, tr := range []transport{overH1, overH1TLS, overH2, overH2C} {
+		t.Run(string(tr), func(t *testing.T) {
+			g := mustNew(t, Config{ShutdownTimeout: 4 * time.Second, Signals: []os.Signal{}})
+			ep := addServer(t, g, tr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
+			r := start(t, g)
+			silent := ep.dialRaw(t)
+			eventually(t, func() bool { return g.Stats().Conns == 1 }, "the silent connection accepted")
+			began := time.Now()
+			r.cancel()
+			r.expect(t, nil)
+			if took := time.Since(began); took > 3*time.Second {
+				t.Errorf("the drain took %v", took)
+			}
+			rep := g.Report()
+			if rep.SilentClosed != 1 || rep.ForcedClosed != 0 {
+				t.Errorf("SilentClosed %d, ForcedClosed %d; want 1, 0", rep.SilentClosed, rep.ForcedClosed)
+			}
+			if _, err := silent.R.ReadByte(); err == nil {
+				t.Error("the silent connection is still open")
+			}
+		})
+	}
 }

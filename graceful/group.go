@@ -445,6 +445,11 @@ func (g *Group) stop(servers []*server, served <-chan struct{}) error {
 	case <-g.forceCh:
 	}
 	g.awaitQuiet(&g.lastRequest, &g.fresh, deadline.Done())
+	if deadline.Err() == nil {
+		// The connections still silent after that wait, with the
+		// listeners closed, have no request on the way.
+		rep.SilentClosed = g.fresh.closeAll()
+	}
 	shutCtx, stopShutdowns := context.WithCancel(deadline)
 	srvs := distinct(servers)
 	var shutting sync.WaitGroup
