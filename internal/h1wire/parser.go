@@ -188,22 +188,12 @@ func (p *parser) feed(b []byte) (int, event) {
 				return i, ev
 			}
 		case stTrailField:
-			j := bytes.IndexByte(b[i:], '\n')
-			if j < 0 {
-				n := len(b) - i
-				if ev := p.grow(n); ev != evMore {
-					return i, ev
-				}
-				p.keep(b[i:])
-				return len(b), evMore
+			l, next, ev := p.blockLine(b, i)
+			if l == nil {
+				return next, ev
 			}
-			n := j + 1
-			if ev := p.grow(n); ev != evMore {
-				return i, ev
-			}
-			l := p.whole(b[i : i+n])
-			i += n
-			ev := p.trailerLine(l)
+			i = next
+			ev = p.trailerLine(l)
 			p.part = p.part[:0]
 			if ev != evMore {
 				return i, ev
@@ -308,21 +298,12 @@ func (p *parser) feed(b []byte) (int, event) {
 func (p *parser) fieldLines(b []byte, i int) (int, event) {
 	if len(p.part) > 0 {
 		// The rest of a line begun in an earlier read.
-		j := bytes.IndexByte(b[i:], '\n')
-		if j < 0 {
-			if ev := p.grow(len(b) - i); ev != evMore {
-				return i, ev
-			}
-			p.keep(b[i:])
-			return len(b), evMore
+		l, next, ev := p.blockLine(b, i)
+		if l == nil {
+			return next, ev
 		}
-		n := j + 1
-		if ev := p.grow(n); ev != evMore {
-			return i, ev
-		}
-		l := p.whole(b[i : i+n])
-		i += n
-		ev := p.headerLine(l)
+		i = next
+		ev = p.headerLine(l)
 		p.part = p.part[:0]
 		if ev != evMore || p.st != stField || i == len(b) {
 			return i, ev
@@ -463,6 +444,27 @@ func (p *parser) grow(n int) event {
 // keep holds b, the start of a line that goes on in the next read. A line
 // is as long as the limits allow, or, with a limit off, as net/http reads
 // (its MaxHeaderBytes and 4 KiB; a chunk-size line or trailers, 4 KiB).
+// blockLine takes the line of a field block (the head's or the trailers')
+// that starts at b[i], counting it against the block's limit: it returns
+// the whole line, joined to its part from earlier reads, and where b goes
+// on; or, with no line, where to stop and why (evMore: b ends within the
+// line, whose part is kept).
+func (p *parser) blockLine(b []byte, i int) (line []byte, next int, ev event) {
+	j := bytes.IndexByte(b[i:], '\n')
+	if j < 0 {
+		if ev := p.grow(len(b) - i); ev != evMore {
+			return nil, i, ev
+		}
+		p.keep(b[i:])
+		return nil, len(b), evMore
+	}
+	n := j + 1
+	if ev := p.grow(n); ev != evMore {
+		return nil, i, ev
+	}
+	return p.whole(b[i : i+n]), i + n, evMore
+}
+
 func (p *parser) keep(b []byte) {
 	p.part = append(p.part, b...)
 }
