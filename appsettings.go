@@ -650,10 +650,6 @@ func (p *parser) endpoints(eps map[string]sub[endpointSection], defaults endpoin
 	}
 	var protos []asked
 	var mode, star *agreed[certauth.Mode]
-	var cert *agreed[CertificateFiles]
-	if cfg.Certificate != (CertificateFiles{}) {
-		cert = &agreed[CertificateFiles]{cfg.Certificate, "Kestrel.Certificates.Default"}
-	}
 	// Sni is per endpoint in Kestrel, per server here: a name that two
 	// endpoints list must agree.
 	sniCerts := map[string]agreed[CertificateFiles]{}
@@ -744,7 +740,7 @@ func (p *parser) endpoints(eps map[string]sub[endpointSection], defaults endpoin
 				}
 			}
 		}
-		if cert == nil && cfg.Endpoints[len(cfg.Endpoints)-1].Certificate == (CertificateFiles{}) && len(e.Sni) == 0 {
+		if cfg.Certificate == (CertificateFiles{}) && cfg.Endpoints[len(cfg.Endpoints)-1].Certificate == (CertificateFiles{}) && len(e.Sni) == 0 {
 			p.bad(at+".Certificate", "(missing)", "an https endpoint needs a certificate: give it Certificate, or give Kestrel.Certificates.Default")
 		}
 	}
@@ -774,9 +770,6 @@ func (p *parser) endpoints(eps map[string]sub[endpointSection], defaults endpoin
 	}
 	if mode != nil {
 		cfg.ClientCertificates.Mode = mode.v
-	}
-	if cert != nil {
-		cfg.Certificate = cert.v
 	}
 }
 
