@@ -518,10 +518,15 @@ func (s *Server) Listener(ln net.Listener) net.Listener {
 func (s *Server) Metrics() *metrics.Metrics { return s.met }
 
 // Collectors returns the Prometheus collectors of every policy, and of the
-// HTTP metrics, the HTTP metrics first.
+// HTTP metrics.
 func (s *Server) Collectors() []prometheus.Collector {
+	return append([]prometheus.Collector{s.met}, s.policyCollectors()...)
+}
+
+// policyCollectors are the collectors of every policy.
+func (s *Server) policyCollectors() []prometheus.Collector {
 	cs := []prometheus.Collector{
-		s.met, s.met.Limits(s.lim, ""), s.met.Timeouts(s.pol, ""), s.met.HostFilter(s.hosts, ""),
+		s.met.Limits(s.lim, ""), s.met.Timeouts(s.pol, ""), s.met.HostFilter(s.hosts, ""),
 		s.met.CertAuth(s.certs, ""), s.met.Graceful(s.group, ""),
 	}
 	if s.rate != nil {
@@ -537,7 +542,7 @@ func (s *Server) Collectors() []prometheus.Collector {
 // makes Config.MetricsPath serve reg if it is also a prometheus.Gatherer (a
 // *prometheus.Registry is). Call it once.
 func (s *Server) Register(reg prometheus.Registerer) error {
-	if err := s.met.Register(reg, s.Collectors()[1:]...); err != nil {
+	if err := s.met.Register(reg, s.policyCollectors()...); err != nil {
 		return err
 	}
 	s.reg = reg
