@@ -3,6 +3,7 @@ package certauth
 import (
 	"net/http"
 
+	"github.com/windhover/windhover/internal/pattern"
 	"github.com/windhover/windhover/internal/refuse"
 	"github.com/windhover/windhover/internal/star"
 )
@@ -81,7 +82,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if id != nil {
 			inner := withIdentity(r, id)
-			defer handBackPattern(r, inner)
+			defer pattern.HandBack(r, inner)
 			r = inner
 		}
 	}
@@ -91,13 +92,6 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.next.ServeHTTP(w, r)
 }
-
-// handBackPattern sets the Pattern of r, the request the handler was given,
-// to that of inner, the copy it handed on, once next has returned or
-// panicked: as a ServeMux sets it on the request it is handed, so that
-// middleware in front of the handler (metrics' route label, a logger) sees
-// the pattern that served the request as it would without the copy.
-func handBackPattern(r, inner *http.Request) { r.Pattern = inner.Pattern }
 
 // Check applies the checks of [Policy.Handler] to r and returns the identity
 // of its validated certificate, nil if it carries none, or an [*Error] whose

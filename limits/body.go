@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/windhover/windhover/internal/h1wire"
+	"github.com/windhover/windhover/internal/pattern"
 	"github.com/windhover/windhover/internal/refuse"
 	"github.com/windhover/windhover/internal/rw"
 )
@@ -92,17 +93,10 @@ func (h *handler) limitBody(w http.ResponseWriter, r *http.Request) {
 	}
 	br.req.Body = &br.body
 	br.w.Reset(w, nil)
-	defer handBackPattern(r, &br.req)
+	defer pattern.HandBack(r, &br.req)
 	h.serveNext(br.w.ResponseWriter(), &br.req)
 	br.finish(r)
 }
-
-// handBackPattern sets the Pattern of r, the request the handler was given,
-// to that of inner, the copy it handed on, once next has returned or
-// panicked: as a ServeMux sets it on the request it is handed, so that
-// middleware in front of the handler (metrics' route label, a logger) sees
-// the pattern that served the request as it would without the copy.
-func handBackPattern(r, inner *http.Request) { r.Pattern = inner.Pattern }
 
 // finish refuses, once the handler has returned, a declared length over the
 // final limit that nobody read (so that net/http does not read it after),

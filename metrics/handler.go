@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/windhover/windhover/internal/pattern"
 	"github.com/windhover/windhover/internal/rw"
 	"github.com/windhover/windhover/internal/star"
 )
@@ -100,7 +101,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	q.w.Reset(w, q)
 	if inner != r {
-		defer handBackPattern(r, inner)
+		defer pattern.HandBack(r, inner)
 	}
 	defer q.finish(inner, body, start, key{method: method, scheme: scheme, proto: proto}, active)
 	h.guard.Check(r, "metrics")
@@ -147,11 +148,6 @@ func (q *request) finish(r *http.Request, body *countingBody, start time.Time, k
 		s.responseSize.Observe(float64(q.w.Written()))
 	}
 }
-
-// handBackPattern sets the Pattern of r, the request the Handler was given,
-// to that of inner, the copy it handed on, as a ServeMux sets it on the
-// request it is handed: for middleware in front of the Handler.
-func handBackPattern(r, inner *http.Request) { r.Pattern = inner.Pattern }
 
 // Hijacked follows a connection hijacked through the Handler.
 func (q *request) Hijacked(c net.Conn) net.Conn {

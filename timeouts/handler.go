@@ -3,6 +3,7 @@ package timeouts
 import (
 	"net/http"
 
+	"github.com/windhover/windhover/internal/pattern"
 	"github.com/windhover/windhover/internal/star"
 )
 
@@ -60,7 +61,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		br.body = body{rc: r.Body, q: q}
 		br.req.Body = &br.body
 		q.r, q.b = &br.req, &br.body
-		defer handBackPattern(r, q.r)
+		defer pattern.HandBack(r, q.r)
 	}
 	q.p, q.in, q.out, q.h2 = p, p.in, p.out, r.ProtoMajor >= 2 // HTTP/3's streams too
 	var deadlines bool
@@ -81,10 +82,3 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.next.ServeHTTP(q.w.ResponseWriter(), q.r)
 }
-
-// handBackPattern sets the Pattern of r, the request the handler was given,
-// to that of inner, the copy it handed on, once next has returned or
-// panicked: as a ServeMux sets it on the request it is handed, so that
-// middleware in front of the handler (metrics' route label, a logger) sees
-// the pattern that served the request as it would without the copy.
-func handBackPattern(r, inner *http.Request) { r.Pattern = inner.Pattern }
