@@ -38,10 +38,12 @@
 //  4. Drain. The listeners of every server close, and responses ask for
 //     their connections to be closed again. Once no request has begun for
 //     100 ms and every connection accepted has had its first request read
-//     (1 s at most), the connections that have still sent nothing (a
-//     browser's speculative preconnect, say) are closed, counted in
+//     (1 s at most), the TCP connections whose clients have still sent not
+//     a byte, as the kernel counts them (a browser's speculative
+//     preconnect, say; Linux only), are closed, counted in
 //     Report.SilentClosed, rather than left for net/http's Shutdown to wait
-//     5 s for; then every server's Shutdown is called at once: it closes
+//     5 s for; a connection with bytes the server has not read yet is
+//     left open, since its request may be there; then every server's Shutdown is called at once: it closes
 //     the idle keep-alive connections, none of which has a request on its
 //     way then, and HTTP/2 connections get GOAWAY and close once their open
 //     streams complete. The group waits for that and for the hijacked

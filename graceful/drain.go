@@ -110,20 +110,30 @@ func (f *freshSet) remove(c net.Conn) {
 // len returns how many connections have not had their first request read.
 func (f *freshSet) len() int { return int(f.n.Load()) }
 
-// closeAll closes every connection whose first request has not been read,
-// and returns how many it closed. The drain calls it after it waited for
-// their requests with the listeners closed: a connection still silent then
-// has no request on its way, and net/http's Shutdown would otherwise wait
-// up to 5 s for it (it treats a new connection as active until then).
-func (f *freshSet) closeAll() int64 {
+// closeSilent closes every connection whose first request has not been
+// read and whose client has sent no byte at all, as the kernel counts them
+// (netconn.Silent), and returns how many it closed. The drain calls it after
+// it waited for first requests with the listeners closed: such a connection
+// has no request on its way (a browser's preconnect, a client's spare), and
+// net/http's Shutdown would otherwise wait up to 5 s for it (it treats a new
+// connection as active until then). A connection whose client sent
+// anything, read or not, is left to Shutdown: on a machine short of CPU the
+// server may not yet have read a request that is there, and closing the
+// connection would drop it, on a fresh connection, which clients do not
+// retry.
+func (f *freshSet) closeSilent() int64 {
 	f.mu.Lock()
 	conns := make([]net.Conn, 0, len(f.conns))
 	for c := range f.conns {
 		conns = append(conns, c)
 	}
 	f.mu.Unlock()
+	var n int64
 	for _, c := range conns {
-		_ = c.Close()
+		if netconn.Silent(c) {
+			_ = c.Close()
+			n++
+		}
 	}
-	return int64(len(conns))
+	return n
 }

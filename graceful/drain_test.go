@@ -417,3 +417,37 @@ func TestDrainClosesSilentConnections(t *testing.T) {
 		})
 	}
 }
+
+// TestDrainKeepsConnectionsWithUnreadBytes starts a request the server
+// cannot read whole (half a request head, half the h2c preface) on a fresh
+// connection, then drains: the connection is not taken for a silent one,
+// since its client has sent bytes, and it is left to Shutdown and closed at
+// the deadline. A drain that closed it would drop, on a machine short of
+// CPU, a request the server had not read yet.
+func TestDrainKeepsConnectionsWithUnreadBytes(t *testing.T) {
+	for _, tt := range []struct {
+		tr   transport
+		sent string
+	}{
+		{overH1, "GET / HTTP/1.1\r\n"},
+		{overH2C, "PRI * HTTP/2.0\r\n"},
+	} {
+		t.Run(string(tt.tr), func(t *testing.T) {
+			g := mustNew(t, Config{ShutdownTimeout: 2500 * time.Millisecond, Signals: []os.Signal{}})
+			ep := addServer(t, g, tt.tr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
+			r := start(t, g)
+			c := ep.dialRaw(t)
+			_, err := c.Write([]byte(tt.sent))
+			if err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, func() bool { return g.Stats().Conns == 1 }, "the connection accepted")
+			r.cancel()
+			r.expect(t, ErrShutdownTimeout)
+			rep := g.Report()
+			if rep.SilentClosed != 0 || rep.ForcedClosed != 1 {
+				t.Errorf("SilentClosed %d, ForcedClosed %d; want 0, 1", rep.SilentClosed, rep.ForcedClosed)
+			}
+		})
+	}
+}

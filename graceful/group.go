@@ -446,9 +446,9 @@ func (g *Group) stop(servers []*server, served <-chan struct{}) error {
 	}
 	g.awaitQuiet(&g.lastRequest, &g.fresh, deadline.Done())
 	if deadline.Err() == nil {
-		// The connections still silent after that wait, with the
-		// listeners closed, have no request on the way.
-		rep.SilentClosed = g.fresh.closeAll()
+		// The connections whose clients have still sent nothing after
+		// that wait, with the listeners closed, have no request on the way.
+		rep.SilentClosed = g.fresh.closeSilent()
 	}
 	shutCtx, stopShutdowns := context.WithCancel(deadline)
 	srvs := distinct(servers)

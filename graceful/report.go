@@ -48,11 +48,14 @@ type Report struct {
 	// ForcedClosed is the number of connections, not hijacked, closed at
 	// the deadline or by force.
 	ForcedClosed int64
-	// SilentClosed is the number of connections closed during the drain
-	// that had sent no request since they were accepted, and sent none
-	// while the drain waited for their first one (a browser's speculative
-	// preconnect, say): net/http's Shutdown would have left each open for
-	// up to 5 s, counting it as a request on its way.
+	// SilentClosed is the number of TCP connections closed during the
+	// drain whose clients had sent not a byte since they were accepted, as
+	// the kernel counts them, nor while the drain waited for their first
+	// request (a browser's speculative preconnect, say): net/http's
+	// Shutdown would have left each open for up to 5 s, counting it as a
+	// request on its way. Linux only: elsewhere the drain cannot tell a
+	// silent connection from one whose request it has not read yet, and
+	// leaves them all to Shutdown.
 	SilentClosed int64
 	// ForcedClosedHijacked is the number of hijacked connections the group
 	// closed: at the deadline or by force, or, hijacked after the drain
