@@ -88,7 +88,14 @@ func TestHandlerAllocations(t *testing.T) {
 			})
 		}
 		bare, measured := allocs(app()), allocs(m.Handler(app()))
-		assert.LessOrEqual(t, measured-bare, 1.0, "%s: %v allocations bare, %v measured", tc.name, bare, measured)
+		// The state of a request whose body is not counted comes from a
+		// pool; one whose body is counted is allocated with the copy of
+		// the request it hands on.
+		budget := 1.0
+		if !tc.cfg.RequestSizes {
+			budget = 0
+		}
+		assert.LessOrEqual(t, measured-bare, budget, "%s: %v allocations bare, %v measured", tc.name, bare, measured)
 	}
 }
 

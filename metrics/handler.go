@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -69,6 +70,27 @@ type request struct {
 	done   bool // next returned
 }
 
+// requests pools the state of the requests whose body is not counted: most
+// requests, which need no copy of the request to hand on. A sizedRequest is
+// not pooled, since the copy handed on may be kept past the handler's return
+// (a goroutine that waits for its context to end, say).
+var requests sync.Pool
+
+// getRequest returns a cleared request from the pool, or a new one.
+func getRequest() *request {
+	if q, ok := requests.Get().(*request); ok {
+		return q
+	}
+	return new(request)
+}
+
+// recycle clears q, whose handler has returned and whose finish has run,
+// and gives it back to the pool.
+func (q *request) recycle() {
+	*q = request{}
+	requests.Put(q)
+}
+
 // sizedRequest is the state of a request whose body bytes are counted.
 type sizedRequest struct {
 	request
@@ -92,7 +114,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.req.Body = &s.body
 		q, body, inner = &s.request, &s.body, &s.req
 	} else {
-		q = &request{}
+		q = getRequest()
+		defer q.recycle() // after finish, deferred below
 	}
 	q.m = m
 	proto := protocolIndex(r.ProtoMajor, r.ProtoMinor)

@@ -86,7 +86,14 @@ func TestHandlerAllocations(t *testing.T) {
 		}
 		bare, policed := allocs(tt.h), allocs(pol.Handler(tt.h))
 		t.Logf("%s: %v allocations bare, %v policed", tt.name, bare, policed)
-		assert.LessOrEqual(t, policed-bare, 1.0, "%s: %v allocations bare, %v policed", tt.name, bare, policed)
+		// A request without a body takes its state from a pool; one with
+		// a body allocates its state with the copy of the request it
+		// hands on.
+		budget := 1.0
+		if tt.body == 0 {
+			budget = 0
+		}
+		assert.LessOrEqual(t, policed-bare, budget, "%s: %v allocations bare, %v policed", tt.name, bare, policed)
 	}
 }
 

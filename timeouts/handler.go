@@ -54,7 +54,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var q *request
 	hasBody := r.Body != nil && r.Body != http.NoBody
 	if !hasBody {
-		q = &request{r: r}
+		q = getRequest()
+		q.r = r
+		defer q.recycle() // after finish, deferred below
 	} else {
 		br := &bodyRequest{req: *r}
 		q = &br.request

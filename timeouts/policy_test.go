@@ -93,7 +93,7 @@ func TestApplyKeepsServerTimeouts(t *testing.T) {
 
 func TestHijackedStopsPolicing(t *testing.T) {
 	pol := MinDataRates(Rate{BytesPerSecond: 1, GracePeriod: time.Millisecond}, Rate{BytesPerSecond: 1, GracePeriod: time.Millisecond})
-	q := &request{p: pol, in: pol.in, out: pol.out}
+	q := &request{state: state{p: pol, in: pol.in, out: pol.out}}
 	q.Hijacked(nil)
 	policed, err := q.beginRead()
 	assert.False(t, policed)

@@ -25,12 +25,18 @@ const chunkSize = 64 << 10
 // request is the state of one policed request. Reads and writes of the
 // handler's goroutines and the alarm's goroutine meet under mu.
 type request struct {
+	mu sync.Mutex
+	state
+}
+
+// state is a request's state but its lock, so that a pooled request can be
+// cleared under the lock (request.recycle).
+type state struct {
 	w rw.Writer
 	p *Policy
 	r *http.Request // the request as handed on
 	b *body         // its body; nil for a request without one
 
-	mu    sync.Mutex
 	alarm *alarm
 	armed time.Time // when the alarm will fire; zero if it will not
 
@@ -75,6 +81,32 @@ type request struct {
 	settled bool // the question of the unread body was settled
 	closing bool // the connection closes after the response
 	star    bool // an "OPTIONS *" the handler answers itself
+}
+
+// requests pools the state of the requests without a body: most requests,
+// which need no copy of the request to hand on. A request with a body is not
+// pooled, since the copy handed on may be kept past the handler's return (a
+// goroutine that waits for its context to end, say).
+var requests sync.Pool
+
+// getRequest returns a cleared request from the pool, or a new one.
+func getRequest() *request {
+	if q, ok := requests.Get().(*request); ok {
+		return q
+	}
+	return new(request)
+}
+
+// recycle clears q, whose handler has returned and which finish has ended,
+// and gives it back to the pool. The lock guards the clearing from an alarm
+// that fired as finish released it: its check then finds a cleared request
+// with nothing to enforce, or, once q is reused, checks the next request's
+// deadlines, which is harmless (see alarm.fire).
+func (q *request) recycle() {
+	q.mu.Lock()
+	q.state = state{}
+	q.mu.Unlock()
+	requests.Put(q)
 }
 
 // bodyRequest is a request with a body, in one allocation: its state, the
