@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/windhover/windhover/internal/clock"
 	"github.com/windhover/windhover/internal/peer"
 	"github.com/windhover/windhover/internal/star"
 	"golang.org/x/time/rate"
@@ -260,7 +261,7 @@ func (l *RateLimiter) ClientKey(r *http.Request) string { return l.client.key(r)
 // decide takes a token for r. Unless detail is set, an allowed request gets a
 // Decision that says only so.
 func (l *RateLimiter) decide(r *http.Request, detail bool) (Decision, *Error) {
-	now := time.Now()
+	now := clock.Now()
 	var d Decision
 	var key string
 	switch {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/windhover/windhover/internal/clock"
 	"github.com/windhover/windhover/internal/pattern"
 	"github.com/windhover/windhover/internal/rw"
 	"github.com/windhover/windhover/internal/star"
@@ -99,7 +100,7 @@ type sizedRequest struct {
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
+	start := clock.Now()
 	m := h.m
 	method, scheme := methodIndex(r.Method), schemeIndex(r)
 	active := m.activeRequests(method, scheme)

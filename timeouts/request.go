@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/windhover/windhover/internal/clock"
 	"github.com/windhover/windhover/internal/rw"
 	"github.com/windhover/windhover/internal/tracer"
 )
@@ -130,7 +131,7 @@ func (q *request) beginRead() (bool, error) {
 	if q.in.IsOff() || q.hijacked || q.done {
 		return false, nil
 	}
-	now := time.Now()
+	now := clock.Now()
 	q.readStart = now
 	q.readBy = q.in.readDeadline(now, q.inCredit, q.inTime)
 	q.arm(now, q.readBy)
@@ -211,7 +212,7 @@ func (q *request) BeginWrite(n int64) {
 	q.announced = n
 	n += q.pending + q.headerBytes
 	q.pending, q.headerBytes = 0, 0
-	now := time.Now()
+	now := clock.Now()
 	q.writeBy = q.out.writeDeadline(now, q.writeBy, n)
 	if q.outStart.IsZero() {
 		q.outStart = now
@@ -268,7 +269,7 @@ func (q *request) check() {
 		q.mu.Unlock()
 		return
 	}
-	now := time.Now()
+	now := clock.Now()
 	var bodyErr, respErr *RateError
 	if !q.readStart.IsZero() && q.inViolation == nil && !q.in.IsOff() {
 		if now.Before(q.readBy) {
@@ -344,7 +345,7 @@ func (q *request) finish() {
 	if policeOut && (!q.h2 || q.unflushed) {
 		// What is still buffered (and charged to no write yet) leaves
 		// now, as one last write.
-		deadline = q.out.writeDeadline(time.Now(), q.writeBy, q.pending+q.headerBytes)
+		deadline = q.out.writeDeadline(clock.Now(), q.writeBy, q.pending+q.headerBytes)
 		if q.writeLimit != 0 && deadline.UnixNano() > q.writeLimit {
 			deadline = time.Unix(0, q.writeLimit) // the server's WriteTimeout is sooner
 		}
