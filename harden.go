@@ -512,6 +512,12 @@ func (s *Server) Listener(ln net.Listener) net.Listener {
 	return s.pol.Listener(s.lim.Listener(ln))
 }
 
+// Limiter returns the limits policy, for connections that no listener of
+// the Server accepts: [limits.Limiter.AcquireConnection] counts them under
+// the same MaxConcurrentConnections and MaxConnectionsPerClient (HTTP/3's
+// QUIC connections, say).
+func (s *Server) Limiter() *limits.Limiter { return s.lim }
+
 // Metrics returns the HTTP metrics, for what a router other than the
 // ServeMux needs to report its routes: chi's cr.Use(s.Metrics().Route),
 // gorilla/mux's RouteFunc (see [metrics.Metrics.Route]).

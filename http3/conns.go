@@ -17,9 +17,10 @@ import (
 // what the metrics report. Its hooks run on quic-go's packet-handling
 // goroutine and cost a few atomic operations.
 type conns struct {
-	max        int64 // 0: no limit
+	// acquire takes the slots of the hardened server's connection limits,
+	// shared with its TCP listeners (limits.Limiter.AcquireConnection).
+	acquire    func(net.Addr) (release func(), err error)
 	retryAbove int64 // -1: always
-	onReject   func(error)
 	met        *quicMetrics
 
 	open       atomic.Int64 // connections counted, handshaking or not
@@ -39,17 +40,20 @@ type conns struct {
 type refusal struct {
 	addr string
 	at   time.Time
+	err  error
 }
 
 // sameAttempt is how soon after a refusal another Initial packet from the
-// same address is taken for the same attempt: a ClientHello that does not
-// fit in one packet (one with a post-quantum key share) comes in two, and
-// quic-go, having made no connection of the first, asks again.
+// same address is taken for the same attempt, refused again without being
+// counted again: a ClientHello that does not fit in one packet (one with a
+// post-quantum key share) comes in two, and quic-go, having made no
+// connection of the first, asks again.
 const sameAttempt = 100 * time.Millisecond
 
 // conn is one QUIC connection's record, carried in its context.
 type conn struct {
 	cs         *conns
+	release    func() // the connection limits' slots
 	start      time.Time
 	ipv6       bool
 	once       sync.Once // the handshake's end
@@ -73,25 +77,24 @@ func (cs *conns) verifySourceAddress(net.Addr) bool {
 	return true
 }
 
-// connContext is quic.Transport.ConnContext: the connection takes a slot,
-// given back when its context ends, or is refused.
+// connContext is quic.Transport.ConnContext: the connection takes a slot of
+// the server's connection limits, given back when its context ends, or is
+// refused (the Limiter counts and reports the refusal).
 func (cs *conns) connContext(ctx context.Context, info *quic.ClientInfo) (context.Context, error) {
-	if n := cs.open.Add(1); cs.max > 0 && n > cs.max {
-		cs.open.Add(-1)
-		err := &Error{Limit: int(cs.max), Addr: info.RemoteAddr}
-		now, addr := time.Now(), info.RemoteAddr.String()
-		if last := cs.lastRefused.Swap(&refusal{addr, now}); last != nil && last.addr == addr && now.Sub(last.at) < sameAttempt {
-			return nil, err
-		}
+	now, addr := time.Now(), info.RemoteAddr.String()
+	if last := cs.lastRefused.Load(); last != nil && last.addr == addr && now.Sub(last.at) < sameAttempt {
+		return nil, last.err
+	}
+	release, err := cs.acquire(info.RemoteAddr)
+	if err != nil {
+		cs.lastRefused.Store(&refusal{addr, now, err})
 		cs.refused.Add(1)
-		if cs.onReject != nil {
-			cs.onReject(err)
-		}
 		return nil, err
 	}
+	cs.open.Add(1)
 	cs.accepted.Add(1)
 	cs.handshakes.Add(1)
-	c := &conn{cs: cs, start: time.Now()}
+	c := &conn{cs: cs, start: now, release: release}
 	if a, ok := info.RemoteAddr.(*net.UDPAddr); ok {
 		c.ipv6 = a.IP.To4() == nil
 	}
@@ -131,6 +134,7 @@ func (c *conn) closed() {
 	delete(c.cs.live, c)
 	c.cs.mu.Unlock()
 	c.cs.open.Add(-1)
+	c.release()
 	c.cs.met.connClosed(c, time.Since(c.start))
 }
 

@@ -59,7 +59,7 @@ func TestConnectionLimit(t *testing.T) {
 		t.Errorf("Stats after the refusal: %+v, want Refused 1, Open 2", s)
 	}
 	mu.Lock()
-	if len(refusals) != 1 || refusals[0].Policy != "limits" || refusals[0].Reason != "connection_limit" || !errors.Is(refusals[0].Err, http3.ErrConnectionLimit) {
+	if len(refusals) != 1 || refusals[0].Policy != "limits" || refusals[0].Reason != "connection_limit" || !errors.Is(refusals[0].Err, limits.ErrConnectionLimit) {
 		t.Errorf("OnReject saw %+v, want one limits/connection_limit refusal", refusals)
 	}
 	mu.Unlock()
@@ -68,6 +68,55 @@ func TestConnectionLimit(t *testing.T) {
 	waitFor(t, "a slot to be freed", func() bool { return st.h3.Stats().Open == 1 })
 	if code, _ := get(t, st.client(t), st.url("", "/")); code != http.StatusOK {
 		t.Fatalf("after a close: %d", code)
+	}
+}
+
+// MaxConcurrentConnections bounds TCP and QUIC connections together, as
+// Kestrel's bounds those of every endpoint: with a limit of 2, a TCP
+// connection and a QUIC one leave no slot for a second QUIC connection nor a
+// second TCP one, and a slot either frees serves the other transport. So
+// does MaxConnectionsPerClient.
+func TestConnectionLimitSharedWithTCP(t *testing.T) {
+	for name, cfg := range map[string]limits.Config{
+		"MaxConcurrentConnections": {MaxConcurrentConnections: 2},
+		"MaxConnectionsPerClient":  {MaxConnectionsPerClient: 2},
+	} {
+		t.Run(name, func(t *testing.T) {
+			st := serve(t, windhover.Config{Limits: cfg}, http3.Config{}, nil)
+			tcp := func() *http.Client {
+				tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: st.ca.Pool()}, ForceAttemptHTTP2: true}
+				t.Cleanup(tr.CloseIdleConnections)
+				return &http.Client{Transport: tr, Timeout: 10 * time.Second}
+			}
+			tcpURL := "https://" + st.tcp + "/"
+			first := tcp()
+			res, err := first.Get(tcpURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK || res.ProtoMajor != 2 {
+				t.Fatalf("TCP: %s %s", res.Proto, res.Status)
+			}
+			if code, _ := get(t, st.client(t), st.url("", "/")); code != http.StatusOK {
+				t.Fatalf("QUIC: %d", code)
+			}
+			if _, err := st.client(t).Get(st.url("", "/")); err == nil {
+				t.Error("a second QUIC connection was served, over a limit of 2 that a TCP connection shares")
+			}
+			if res, err := tcp().Get(tcpURL); err == nil {
+				res.Body.Close()
+				t.Error("a second TCP connection was served, over a limit of 2 that a QUIC connection shares")
+			}
+			if s := st.ws.Limiter().Stats(); s.ActiveConnections != 2 || s.Rejected[limits.ReasonConnectionLimit]+s.Rejected[limits.ReasonClientConnectionLimit] != 2 {
+				t.Errorf("limits' Stats: %d connections, %v refusals; want 2 and 2", s.ActiveConnections, s.Rejected)
+			}
+			first.Transport.(*http.Transport).CloseIdleConnections()
+			waitFor(t, "the TCP connection's slot to be freed", func() bool { return st.ws.Limiter().Stats().ActiveConnections == 1 })
+			if code, _ := get(t, st.client(t), st.url("", "/")); code != http.StatusOK {
+				t.Errorf("QUIC, in the slot a TCP connection freed: %d", code)
+			}
+		})
 	}
 }
 

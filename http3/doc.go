@@ -38,10 +38,13 @@
 //
 // # Kestrel's limits, mapped onto QUIC
 //
-//	MaxConcurrentConnections   counted from a connection's first Initial packet to its close
-//	                           (quic.Transport.ConnContext); one over it is refused in its handshake
-//	                           (CONNECTION_REFUSED), counted in Stats.Refused and reported to
-//	                           OnReject as an *Error (policy "limits", reason "connection_limit")
+//	MaxConcurrentConnections   one limit for TCP and QUIC connections together, as Kestrel's for every
+//	MaxConnectionsPerClient    endpoint (limits.Limiter.AcquireConnection): a QUIC connection holds its
+//	                           slots from its first Initial packet to its close
+//	                           (quic.Transport.ConnContext); one over either limit is refused in its
+//	                           handshake (CONNECTION_REFUSED), counted in Stats.Refused and in the
+//	                           Limiter's Stats, and reported to OnReject as a *limits.Error (policy
+//	                           "limits", reason "connection_limit" or "client_connection_limit")
 //	MaxStreamsPerConnection    Config.MaxIncomingStreams, Kestrel's QUIC default of 100 requests at
 //	                           once; further requests wait for QUIC's stream credit
 //	KeepAliveTimeout           QUIC's idle timeout and HTTP/3's (a connection without requests)
@@ -92,11 +95,10 @@
 //
 // # What differs, and why
 //
-//   - The connection limit is MaxConcurrentConnections for QUIC connections
-//     alone: the limits package holds its slots for net.Conns, and a QUIC
-//     connection is none, so TCP and QUIC each get that many. There is no
-//     503 and no queue: a QUIC connection over the limit is refused before
-//     any request, and quic-go cannot hold an Initial packet in a queue.
+//   - A QUIC connection over the connection limits is refused at once:
+//     there is no 503 and no queue, since quic-go cannot hold an Initial
+//     packet in a queue. It counts in the limits with the TCP connections,
+//     and a slot it frees serves a TCP connection waiting in a queue.
 //   - The request line and header fields are counted by the limits handler
 //     as it counts an HTTP/1 request after net/http's parse (the method,
 //     target and "HTTP/3.0" for the line; each field's name, ": ", value

@@ -120,9 +120,9 @@ func tlsVersion(v uint16) string {
 
 // collector is what [Server.Collector] returns.
 type collector struct {
-	m                                 *quicMetrics
-	h                                 *Server
-	refused, accepted, retries, fails *prometheus.Desc
+	m                        *quicMetrics
+	h                        *Server
+	accepted, retries, fails *prometheus.Desc
 }
 
 // Collector returns a prometheus.Collector for the HTTP/3 endpoint, read at
@@ -136,9 +136,10 @@ type collector struct {
 //     connection whose handshake failed), windhover_active_tls_handshakes
 //     and windhover_tls_handshake_duration_seconds (error_type
 //     "handshake_failed");
-//   - windhover_rejected_connections_total{policy="http3"}: QUIC
-//     connections refused over MaxConcurrentConnections;
-//   - windhover_http3_accepted_connections_total,
+//   - windhover_http3_accepted_connections_total (QUIC connections given
+//     the slots of the connection limits; those refused are the limits
+//     policy's, in its windhover_rejected_connections_total with the TCP
+//     connections refused),
 //     windhover_http3_retries_total (clients made to prove their address)
 //     and windhover_http3_failed_handshakes_total.
 //
@@ -159,7 +160,6 @@ func (h *Server) Collector(name string) prometheus.Collector {
 	desc := func(n, help string) *prometheus.Desc { return prometheus.NewDesc(m.name(n), help, nil, c) }
 	return &collector{
 		m: m, h: h,
-		refused:  desc("windhover_rejected_connections_total", "Connections refused by a connection limit or its queue."),
 		accepted: desc("windhover_http3_accepted_connections_total", "QUIC connection attempts given a slot of the connection limit."),
 		retries:  desc("windhover_http3_retries_total", "QUIC clients sent a Retry to prove their address, as too many handshakes were in progress."),
 		fails:    desc("windhover_http3_failed_handshakes_total", "QUIC connections closed before their handshake completed."),
@@ -180,7 +180,6 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	m.handshakeFail.Collect(ch)
 	m.connOK.Collect(ch)
 	m.connFail.Collect(ch)
-	ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(st.Refused))
 	ch <- prometheus.MustNewConstMetric(c.accepted, prometheus.CounterValue, float64(st.Accepted))
 	ch <- prometheus.MustNewConstMetric(c.retries, prometheus.CounterValue, float64(st.Retries))
 	ch <- prometheus.MustNewConstMetric(c.fails, prometheus.CounterValue, float64(st.HandshakesFailed))

@@ -57,17 +57,7 @@ func New(s *windhover.Server, pc net.PacketConn, cfg Config) (*Server, error) {
 	wcfg := s.Config()
 	h := &Server{serveErr: make(chan error, 1), served: make(chan struct{})}
 	h.met = newQUICMetrics(wcfg.Metrics)
-	h.cs = &conns{max: int64(wcfg.Limits.MaxConcurrentConnections), retryAbove: st.retryAbove, met: h.met}
-	if f, g := wcfg.Limits.OnReject, wcfg.OnReject; f != nil || g != nil {
-		h.cs.onReject = func(err error) {
-			if f != nil {
-				f(nil, err)
-			}
-			if g != nil {
-				g(nil, err)
-			}
-		}
-	}
+	h.cs = &conns{acquire: s.Limiter().AcquireConnection, retryAbove: st.retryAbove, met: h.met}
 	h.tr = &quic.Transport{
 		Conn:                pc,
 		VerifySourceAddress: h.cs.verifySourceAddress,

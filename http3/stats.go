@@ -8,8 +8,9 @@ type Stats struct {
 	Handshaking int64
 	// Accepted counts connection attempts given a slot.
 	Accepted uint64
-	// Refused counts connection attempts refused over
-	// MaxConcurrentConnections.
+	// Refused counts connection attempts refused over the connection
+	// limits (MaxConcurrentConnections, MaxConnectionsPerClient), which
+	// the Limiter's Stats count too, with the TCP connections refused.
 	Refused uint64
 	// Retries counts the Retry packets asked for: clients made to prove
 	// their address because too many handshakes were in progress. quic-go

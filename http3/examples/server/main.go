@@ -71,7 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	clientCA := fs.String("client-ca", "", "PEM roots of client certificates: asked for, not required (/whoami)")
 	hosts := fs.String("allowed-hosts", "", "AllowedHosts, ';'-separated (default: any)")
 	maxBody := fs.Int64("max-body", 0, "MaxRequestBodySize in bytes (default: Kestrel's 30,000,000)")
-	maxConns := fs.Int("max-conns", 0, "MaxConcurrentConnections, for TCP and QUIC each (default: none)")
+	maxConns := fs.Int("max-conns", 0, "MaxConcurrentConnections, for TCP and QUIC together (default: none)")
 	streams := fs.Int64("max-streams", 0, "requests a QUIC connection may have open at once (default: 100)")
 	shutdown := fs.Duration("shutdown-timeout", 0, "how long the drain may take (default: 30s)")
 	if err := fs.Parse(args); err != nil {
