@@ -12,6 +12,7 @@ import (
 	"github.com/windhover/windhover/internal/h1wire"
 	"github.com/windhover/windhover/internal/pattern"
 	"github.com/windhover/windhover/internal/refuse"
+	"github.com/windhover/windhover/internal/reqbody"
 	"github.com/windhover/windhover/internal/rw"
 )
 
@@ -300,7 +301,7 @@ func literalBodyLimit(n int64) int64 {
 // body is not under a Limiter (no limits handler in front, or a middleware
 // gave the request a context not derived from the one it was handed).
 func SetMaxRequestBodySize(r *http.Request, n int64) error {
-	if r.Body == nil || r.Body == http.NoBody {
+	if reqbody.None(r) {
 		return nil
 	}
 	br := bodyRequestOf(r)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/windhover/windhover/internal/refuse"
+	"github.com/windhover/windhover/internal/reqbody"
 	"github.com/windhover/windhover/internal/star"
 )
 
@@ -120,7 +121,7 @@ type bodyStage handler
 // exempting it would let any client past the limit with an Upgrade field.
 // Only an HTTP/2 extended CONNECT is exempt, whose "body" is the tunnel.
 func (h *bodyStage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h.l.policies&bodyPolicy == 0 || r.Body == nil || r.Body == http.NoBody || isTunnel(r) {
+	if h.l.policies&bodyPolicy == 0 || reqbody.None(r) || isTunnel(r) {
 		(*handler)(h).serveNext(w, r)
 		return
 	}
@@ -149,7 +150,7 @@ func (l *Limiter) Check(r *http.Request) error {
 			return err
 		}
 	}
-	if l.policies&bodyPolicy != 0 && r.Body != nil && r.Body != http.NoBody && !isTunnel(r) {
+	if l.policies&bodyPolicy != 0 && !reqbody.None(r) && !isTunnel(r) {
 		if limit := l.bodyLimit(r); limit >= 0 && r.ContentLength > limit {
 			err := &Error{Reason: ReasonBodyTooLarge, Limit: limit, Size: r.ContentLength}
 			l.reject(r, err)

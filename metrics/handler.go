@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/windhover/windhover/internal/clock"
 	"github.com/windhover/windhover/internal/pattern"
+	"github.com/windhover/windhover/internal/reqbody"
 	"github.com/windhover/windhover/internal/rw"
 	"github.com/windhover/windhover/internal/star"
 )
@@ -109,7 +110,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var q *request
 	var body *countingBody
 	inner := r
-	if m.s.requestSizes && r.Body != nil && r.Body != http.NoBody {
+	if m.s.requestSizes && !reqbody.None(r) {
 		s := &sizedRequest{req: *r}
 		s.body.rc = r.Body
 		s.req.Body = &s.body

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/windhover/windhover/internal/pattern"
+	"github.com/windhover/windhover/internal/reqbody"
 	"github.com/windhover/windhover/internal/star"
 )
 
@@ -52,7 +53,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	var q *request
-	hasBody := r.Body != nil && r.Body != http.NoBody
+	hasBody := !reqbody.None(r)
 	if !hasBody {
 		q = getRequest()
 		q.r = r
