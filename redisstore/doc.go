@@ -25,7 +25,8 @@
 // printable ASCII, and '%', '{' and '}', escaped as %XX: one to one, and
 // with no hash tag a client could choose, so that in a Redis Cluster the
 // keys spread over the slots. The script touches one key, as Cluster
-// requires.
+// requires; TestCluster runs the Store on a cluster of three primaries,
+// which redistest.StartCluster starts.
 //
 // # When Redis fails
 //

@@ -30,14 +30,20 @@ type Server struct {
 	// Addr is the server's "127.0.0.1:port", the same across restarts.
 	Addr string
 
-	tb   testing.TB
-	path string
-	mu   sync.Mutex
-	cmd  *exec.Cmd
+	tb    testing.TB
+	path  string
+	extra []string // arguments beyond the defaults (cluster mode)
+	mu    sync.Mutex
+	cmd   *exec.Cmd
 }
 
 // Start starts a redis-server for tb and stops it in tb.Cleanup.
 func Start(tb testing.TB) *Server {
+	tb.Helper()
+	return startWith(tb, nil)
+}
+
+func startWith(tb testing.TB, extra []string) *Server {
 	tb.Helper()
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -52,7 +58,7 @@ func Start(tb testing.TB) *Server {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	s := &Server{Addr: addr, tb: tb, path: path}
+	s := &Server{Addr: addr, tb: tb, path: path, extra: extra}
 	s.start()
 	tb.Cleanup(s.Stop)
 	return s
@@ -68,8 +74,9 @@ func (s *Server) start() {
 	}
 	dir := s.tb.TempDir()
 	log := filepath.Join(dir, "redis.log")
-	cmd := exec.Command(s.path, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--daemonize", "no", "--loglevel", "warning", "--dir", dir, "--logfile", log)
+	args := []string{"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--daemonize", "no", "--loglevel", "warning", "--dir", dir, "--logfile", log}
+	cmd := exec.Command(s.path, append(args, s.extra...)...)
 	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		s.tb.Fatalf("redis-server: %v", err)
@@ -174,4 +181,64 @@ func (s *Server) CommandCalls() (map[string]int64, error) {
 		}
 	}
 	return calls, nil
+}
+
+// Cluster is a Redis Cluster of redis-server processes started by
+// [StartCluster].
+type Cluster struct {
+	// Nodes are the cluster's primaries, each holding a share of the hash
+	// slots; there are no replicas.
+	Nodes []*Server
+}
+
+// Addrs returns the nodes' addresses.
+func (c *Cluster) Addrs() []string {
+	addrs := make([]string, len(c.Nodes))
+	for i, n := range c.Nodes {
+		addrs[i] = n.Addr
+	}
+	return addrs
+}
+
+// StartCluster starts a Redis Cluster of n primaries (3 at least, as Redis
+// asks) for tb, each with an equal share of the 16,384 hash slots, waits
+// until every node reports cluster_state:ok, and stops the nodes in
+// tb.Cleanup. It needs Redis 7 (CLUSTER ADDSLOTSRANGE), and no redis-cli.
+func StartCluster(tb testing.TB, n int) *Cluster {
+	tb.Helper()
+	if n < 3 {
+		tb.Fatalf("redistest: a cluster of %d nodes; Redis Cluster needs 3 primaries at least", n)
+	}
+	c := &Cluster{}
+	for range n {
+		c.Nodes = append(c.Nodes, startWith(tb, []string{"--cluster-enabled", "yes",
+			"--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000"}))
+	}
+	const slots = 16384
+	for i, node := range c.Nodes {
+		first, last := i*slots/n, (i+1)*slots/n-1
+		if _, err := node.Do("CLUSTER", "ADDSLOTSRANGE", strconv.Itoa(first), strconv.Itoa(last)); err != nil {
+			tb.Fatalf("redistest: CLUSTER ADDSLOTSRANGE on %s: %v", node.Addr, err)
+		}
+	}
+	for _, node := range c.Nodes[1:] {
+		host, port, _ := net.SplitHostPort(node.Addr)
+		if _, err := c.Nodes[0].Do("CLUSTER", "MEET", host, port); err != nil {
+			tb.Fatalf("redistest: CLUSTER MEET %s: %v", node.Addr, err)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for _, node := range c.Nodes {
+		for {
+			info, err := node.Do("CLUSTER", "INFO")
+			if err == nil && strings.Contains(info, "cluster_state:ok") && strings.Contains(info, "cluster_known_nodes:"+strconv.Itoa(n)) {
+				break
+			}
+			if time.Now().After(deadline) {
+				tb.Fatalf("redistest: the cluster did not form within 30 s; %s says: %v %s", node.Addr, err, info)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return c
 }
