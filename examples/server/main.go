@@ -121,9 +121,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	); err != nil {
 		return err
 	}
+	// The values in force: a ShutdownTimeout of 0 is graceful's default,
+	// a negative one none at all.
 	sh := cfg.Shutdown
+	timeout := sh.ShutdownTimeout.String()
+	switch {
+	case sh.ShutdownTimeout == 0:
+		timeout = graceful.DefaultShutdownTimeout.String()
+	case sh.ShutdownTimeout < 0:
+		timeout = "none"
+	}
 	h.Group().OnStopping(func() {
-		logger.Info("stopping", "drain_delay", sh.DrainDelay, "shutdown_timeout", sh.ShutdownTimeout)
+		logger.Info("stopping", "drain_delay", sh.DrainDelay, "shutdown_timeout", timeout)
 	})
 	if st.trustedProxies != "" {
 		switch {
