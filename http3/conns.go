@@ -81,13 +81,13 @@ func (cs *conns) verifySourceAddress(net.Addr) bool {
 // the server's connection limits, given back when its context ends, or is
 // refused (the Limiter counts and reports the refusal).
 func (cs *conns) connContext(ctx context.Context, info *quic.ClientInfo) (context.Context, error) {
-	now, addr := time.Now(), info.RemoteAddr.String()
-	if last := cs.lastRefused.Load(); last != nil && last.addr == addr && now.Sub(last.at) < sameAttempt {
+	now := time.Now()
+	if last := cs.lastRefused.Load(); last != nil && now.Sub(last.at) < sameAttempt && last.addr == info.RemoteAddr.String() {
 		return nil, last.err
 	}
 	release, err := cs.acquire(info.RemoteAddr)
 	if err != nil {
-		cs.lastRefused.Store(&refusal{addr, now, err})
+		cs.lastRefused.Store(&refusal{info.RemoteAddr.String(), now, err})
 		cs.refused.Add(1)
 		return nil, err
 	}

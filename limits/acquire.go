@@ -25,25 +25,14 @@ import (
 func (l *Limiter) AcquireConnection(addr net.Addr) (release func(), err error) {
 	var client clientSlot
 	if l.clients != nil {
-		k := clientKey{uid: -1}
-		switch a := addr.(type) {
-		case *net.UDPAddr:
-			k = l.clients.ipKey(a.IP)
-		case *net.TCPAddr:
-			k = l.clients.ipKey(a.IP)
-		}
 		var ok bool
-		if client, ok = l.clients.hold(k); !ok {
-			e := &Error{Reason: ReasonClientConnectionLimit, Limit: int64(l.s.perClient), Size: -1, Addr: addr}
-			l.reject(nil, e)
-			return nil, e
+		if client, ok = l.clients.hold(l.clients.addrKey(addr)); !ok {
+			return nil, l.refuseConn(ReasonClientConnectionLimit, addr)
 		}
 	}
 	if !l.conns.acquire() {
 		client.release()
-		e := &Error{Reason: ReasonConnectionLimit, Limit: l.s.maxConns, Size: -1, Addr: addr}
-		l.reject(nil, e)
-		return nil, e
+		return nil, l.refuseConn(ReasonConnectionLimit, addr)
 	}
 	l.accepted.Add(1)
 	var once sync.Once

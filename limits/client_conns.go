@@ -65,16 +65,24 @@ func newClientConns(max, v4, v6 int) *clientConns {
 // as IPv4, grouped by prefix. A remote address that is neither (a test's
 // pipe) is one client.
 func (t *clientConns) key(c net.Conn) clientKey {
-	switch a := c.RemoteAddr().(type) {
-	case *net.TCPAddr:
-		return t.ipKey(a.IP)
-	case *net.UDPAddr:
-		return t.ipKey(a.IP)
-	case *net.UnixAddr:
+	if _, ok := c.RemoteAddr().(*net.UnixAddr); ok {
 		return clientKey{uid: peerUID(c)}
 	}
 	if la := c.LocalAddr(); la != nil && la.Network() == "unix" {
 		return clientKey{uid: peerUID(c)}
+	}
+	return t.addrKey(c.RemoteAddr())
+}
+
+// addrKey returns the client at a: its IP address (of a *net.TCPAddr or
+// *net.UDPAddr) grouped by prefix, or, for any other address, one client
+// for them all.
+func (t *clientConns) addrKey(a net.Addr) clientKey {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		return t.ipKey(a.IP)
+	case *net.UDPAddr:
+		return t.ipKey(a.IP)
 	}
 	return clientKey{uid: -1}
 }

@@ -126,16 +126,24 @@ func (ln *listener) Close() error {
 }
 
 func (ln *listener) refuse(c net.Conn, reason Reason) {
-	limit := ln.l.s.maxConns
-	if reason == ReasonClientConnectionLimit {
-		limit = int64(ln.l.s.perClient)
-	}
-	ln.l.reject(nil, &Error{Reason: reason, Limit: limit, Size: -1, Addr: c.RemoteAddr()})
+	ln.l.refuseConn(reason, c.RemoteAddr())
 	if ln.l.s.overflow == OverflowRespond503 {
 		ln.responder.respond(c)
 		return
 	}
 	_ = c.Close()
+}
+
+// refuseConn counts and reports the refusal of the connection from addr
+// over the connection limit or the per-client one (reason), and returns it.
+func (l *Limiter) refuseConn(reason Reason, addr net.Addr) *Error {
+	limit := l.s.maxConns
+	if reason == ReasonClientConnectionLimit {
+		limit = int64(l.s.perClient)
+	}
+	e := &Error{Reason: reason, Limit: limit, Size: -1, Addr: addr}
+	l.reject(nil, e)
+	return e
 }
 
 func (ln *listener) acceptQueued() (net.Conn, error) {
