@@ -42,11 +42,11 @@
 //     a byte, as the kernel counts them (a browser's speculative
 //     preconnect, say; Linux only), are closed, counted in
 //     Report.SilentClosed, rather than left for net/http's Shutdown to wait
-//     5 s for; a connection with bytes the server has not read yet is
-//     left open, since its request may be there; then every server's Shutdown is called at once: it closes
-//     the idle keep-alive connections, none of which has a request on its
-//     way then, and HTTP/2 connections get GOAWAY and close once their open
-//     streams complete. The group waits for that and for the hijacked
+//     5 s for; a connection with bytes the server has not read yet is left
+//     open, since its request may be there. Then every server's Shutdown
+//     is called at once: it closes the idle keep-alive connections, none
+//     of which has a request on its way then, and HTTP/2 connections get
+//     GOAWAY and close once their open streams complete. The group waits for that and for the hijacked
 //     connections, for up to Config.ShutdownTimeout (Kestrel's 30 seconds
 //     by default), counted from the moment the listeners close.
 //  5. Deadline. Whatever is still open is closed: every server's Close,
