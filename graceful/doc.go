@@ -35,7 +35,10 @@
 //     accepted for 100 ms (1 s at most): a client still reconnecting here is
 //     then on an open connection, not half-way through connecting, when the
 //     listeners close, which would reset it.
-//  4. Drain. The listeners of every server close, and responses ask for
+//  4. Drain. The listeners of every server close, each once the
+//     connections the kernel has completed for it are accepted (its accept
+//     queue is empty, as TCP_INFO tells on Linux; 1 s at most), since the
+//     close would reset them, requests and all; then responses ask for
 //     their connections to be closed again. Once no request has begun for
 //     100 ms and every connection accepted has had its first request read
 //     (1 s at most), the TCP connections whose clients have still sent not
@@ -80,7 +83,9 @@
 // three: clients are told to go before the listeners close (by
 // [Group.Handler]; a server without it tells no one), none is half-way
 // through connecting when they close unless new ones keep coming for a
-// second, and Shutdown comes once no request is on its way. With wrk
+// second, a TCP listener closes with its accept queue empty (Linux; a
+// client that connects in the instant between the last look and the close
+// is still reset, as is one on a Unix socket), and Shutdown comes once no request is on its way. With wrk
 // (HTTP/1.1 keep-alive) loading a server across the whole drain, net/http
 // alone fails one request per connection; a group, none.
 //

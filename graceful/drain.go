@@ -66,6 +66,42 @@ func (g *Group) awaitQuiet(last *atomic.Int64, fresh *freshSet, done <-chan stru
 	}
 }
 
+// closeAccepted closes the servers' listeners, each once its accept queue
+// is empty: closing a listening socket resets every connection the kernel
+// has completed and Serve has not accepted yet, and a client that sent its
+// request on one has it dropped, on a fresh connection, which clients do not
+// retry. A client that sees its connection reset has sent its request in
+// the moment before the close, as on a listener under load before the
+// queue looked empty. It waits for settleMax at most in all, and no longer
+// than done is open and the close is not forced; it looks at the queues
+// every millisecond, on Linux (netconn.Backlog), and elsewhere closes at
+// once, as it does a Unix socket's listener.
+func (g *Group) closeAccepted(servers []*server, done <-chan struct{}) {
+	limit := time.NewTimer(g.settleMax)
+	defer limit.Stop()
+	waiting := true
+	for _, s := range servers {
+		if s.ln == nil {
+			continue
+		}
+		for waiting {
+			if n, ok := netconn.Backlog(s.ln); !ok || n == 0 {
+				break
+			}
+			select {
+			case <-time.After(time.Millisecond):
+			case <-limit.C:
+				waiting = false
+			case <-done:
+				waiting = false
+			case <-g.forceCh:
+				waiting = false
+			}
+		}
+		_ = s.ln.Close()
+	}
+}
+
 // freshSet holds the connections accepted whose first request has not been
 // read yet (http.StateNew).
 //

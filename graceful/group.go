@@ -424,7 +424,8 @@ func (g *Group) stop(servers []*server, served <-chan struct{}) error {
 	rep.DrainDelay = time.Since(began)
 
 	// 3. The drain, all servers at once, until the deadline, in Kestrel's
-	// order: the listeners close (Serve returns once Accept has failed,
+	// order: the listeners close, each once the connections the kernel
+	// completed for it are accepted (Serve returns once Accept has failed,
 	// having registered every connection accepted before), and responses
 	// ask for their connections to be closed again. Shutdown comes once no
 	// request has begun for a moment and every connection accepted has had
@@ -433,12 +434,12 @@ func (g *Group) stop(servers []*server, served <-chan struct{}) error {
 	// sends GOAWAY on every HTTP/2 connection, runs the servers'
 	// RegisterOnShutdown functions, and waits.
 	g.state.Store(uint32(StateDraining))
-	g.tellClose.Store(true)
 	deadline, cancelDeadline := context.Background(), context.CancelFunc(func() {})
 	if g.s.timeout > 0 {
 		deadline, cancelDeadline = context.WithTimeout(deadline, g.s.timeout)
 	}
-	closeListeners(servers)
+	g.closeAccepted(servers, deadline.Done())
+	g.tellClose.Store(true)
 	select {
 	case <-served:
 	case <-deadline.Done():

@@ -161,7 +161,7 @@ func logStopped(logger *slog.Logger, h *windhover.Server) {
 		st.Rate.RejectedTotal() + st.Concurrency.RejectedTotal()
 	attrs := []any{
 		"drain", r.Duration.Round(time.Millisecond), "in_flight", r.InFlight, "completed", r.Completed,
-		"unfinished", r.Unfinished, "forced_closed", r.ForcedClosed + r.ForcedClosedHijacked,
+		"unfinished", r.Unfinished, "silent_closed", r.SilentClosed, "forced_closed", r.ForcedClosed + r.ForcedClosedHijacked,
 		"timed_out", r.TimedOut, "forced", r.Forced,
 		"accepted", st.Limits.AcceptedConnections,
 		"refused", refused,

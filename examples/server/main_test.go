@@ -264,7 +264,7 @@ func TestServerDrains(t *testing.T) {
 	assert.Equal(t, "200 OK waited 1s\n", <-slow)
 	require.NoError(t, <-stopped)
 	assert.Contains(t, logs.String(), "stopping")
-	assert.Regexp(t, `msg=stopped .*in_flight=1 completed=\d+ unfinished=0 forced_closed=0 timed_out=false`, logs.String())
+	assert.Regexp(t, `msg=stopped .*in_flight=1 completed=\d+ unfinished=0 silent_closed=\d+ forced_closed=0 timed_out=false`, logs.String())
 }
 
 // TestServerRateAndConcurrency turns on the per-client rate and the

@@ -1,6 +1,8 @@
 // Package netconn walks down the wrappers of a net.Conn (a *tls.Conn, a
 // connection limit's slot, a user's own) to the connections beneath: the one
-// walk every package that needs the socket, or a wrapper of its own, makes.
+// walk every package that needs the socket, or a wrapper of its own, makes;
+// and reads what the kernel knows of a connection or a listening socket
+// (Silent, Backlog) where the operating system tells.
 package netconn
 
 import (
