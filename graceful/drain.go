@@ -70,12 +70,12 @@ func (g *Group) awaitQuiet(last *atomic.Int64, fresh *freshSet, done <-chan stru
 // is empty: closing a listening socket resets every connection the kernel
 // has completed and Serve has not accepted yet, and a client that sent its
 // request on one has it dropped, on a fresh connection, which clients do not
-// retry. A client that sees its connection reset has sent its request in
-// the moment before the close, as on a listener under load before the
-// queue looked empty. It waits for settleMax at most in all, and no longer
-// than done is open and the close is not forced; it looks at the queues
-// every millisecond, on Linux (netconn.Backlog), and elsewhere closes at
-// once, as it does a Unix socket's listener.
+// retry. Only a client whose connection completes between the last look
+// at the queue and the close is still reset. It waits for settleMax at most
+// in all, and no longer than done is open and the close is not forced; it
+// looks at the queues every millisecond on Linux (netconn.Backlog), and
+// closes at once a listener whose queue it cannot see: outside Linux, or
+// on a Unix socket.
 func (g *Group) closeAccepted(servers []*server, done <-chan struct{}) {
 	limit := time.NewTimer(g.settleMax)
 	defer limit.Stop()
