@@ -30,9 +30,12 @@ func (l *gatedListener) Accept() (net.Conn, error) {
 	return l.Listener.Accept()
 }
 
+// Close closes the socket before it wakes a gated Accept, so that Accept
+// fails rather than taking a queued connection in between.
 func (l *gatedListener) Close() error {
+	err := l.Listener.Close()
 	close(l.closed)
-	return l.Listener.Close()
+	return err
 }
 
 func (l *gatedListener) Unwrap() net.Listener { return l.Listener }
