@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/windhover/windhover/internal/stripe"
 )
 
 // Group runs one or more http.Servers under one lifecycle: it serves them
@@ -44,14 +46,14 @@ type Group struct {
 	conns          atomic.Int64 // open connections, hijacked ones excluded
 	fresh          freshSet     // connections whose first request is not read yet
 	hijacked       hijackSet
-	tellClose      atomic.Bool  // Handler asks clients to close their connections
-	epoch          time.Time    // the origin of lastAccept and lastRequest
-	lastAccept     atomic.Int64 // since epoch, when a connection was last accepted while stopping
-	lastRequest    atomic.Int64 // since epoch, when a request last began on a connection while stopping
-	requests       atomic.Int64 // requests in flight through Handler
-	served         atomic.Int64 // requests completed through Handler
-	completedAfter atomic.Int64 // of which after the stop began, before the cut
-	cut            atomic.Bool  // the connections left were closed
+	tellClose      atomic.Bool    // Handler asks clients to close their connections
+	epoch          time.Time      // the origin of lastAccept and lastRequest
+	lastAccept     atomic.Int64   // since epoch, when a connection was last accepted while stopping
+	lastRequest    atomic.Int64   // since epoch, when a request last began on a connection while stopping
+	requests       stripe.Counter // requests in flight through Handler
+	served         stripe.Counter // requests completed through Handler
+	completedAfter atomic.Int64   // of which after the stop began, before the cut
+	cut            atomic.Bool    // the connections left were closed
 	forcedConns    atomic.Int64
 	forcedHijacked atomic.Int64
 

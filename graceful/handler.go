@@ -46,8 +46,8 @@ func (h *handler) HandlesOptionsStar() {}
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g := h.g
-	g.requests.Add(1)
-	defer g.requestDone()
+	g.requests.Add(r, 1)
+	defer g.requestDone(r)
 	if g.tellClose.Load() && r.ProtoMajor < 3 {
 		// net/http closes an HTTP/1 connection after such a response and
 		// turns it into a graceful GOAWAY on HTTP/2; HTTP/3 forbids the
@@ -62,9 +62,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.next.ServeHTTP(w, r)
 }
 
-func (g *Group) requestDone() {
-	g.requests.Add(-1)
-	g.served.Add(1)
+func (g *Group) requestDone(r *http.Request) {
+	g.requests.Add(r, -1)
+	g.served.Add(r, 1)
 	if State(g.state.Load()) >= StateStopping && !g.cut.Load() {
 		g.completedAfter.Add(1)
 	}

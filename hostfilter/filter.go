@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strconv"
 	"sync/atomic"
+
+	"github.com/windhover/windhover/internal/stripe"
 )
 
 // Filter admits requests whose host is allowed, through [Filter.Handler] or
@@ -15,7 +17,7 @@ type Filter struct {
 	rejectEmpty bool
 	omitMessage bool
 	onReject    func(*http.Request, error)
-	allowed     atomic.Uint64
+	allowed     stripe.Counter
 	rejected    [numReasons]atomic.Uint64
 }
 
@@ -66,7 +68,7 @@ func Allow(patterns ...string) *Filter {
 func (f *Filter) Check(r *http.Request) error {
 	reason, host := f.judge(r)
 	if reason == accepted {
-		f.allowed.Add(1)
+		f.allowed.Add(r, 1)
 		return nil
 	}
 	err := &Error{Reason: reason, Host: host}
@@ -163,7 +165,7 @@ func (s Stats) RejectedTotal() uint64 {
 // Stats returns a snapshot of f's counters. Each counter is read atomically;
 // the snapshot as a whole is not a single instant.
 func (f *Filter) Stats() Stats {
-	s := Stats{Allowed: f.allowed.Load()}
+	s := Stats{Allowed: uint64(f.allowed.Load())}
 	for i := range f.rejected {
 		s.Rejected[i] = f.rejected[i].Load()
 	}

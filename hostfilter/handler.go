@@ -53,7 +53,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f := h.f
 	reason, host := f.judge(r)
 	if reason == accepted {
-		f.allowed.Add(1)
+		f.allowed.Add(r, 1)
 		if h.last && star.Is(r) {
 			star.Answer(w, r)
 			return

@@ -154,7 +154,13 @@
 // too, in the same allocation) and less than a third of the time of promhttp's
 // InstrumentHandlerDuration and InstrumentHandlerCounter together: each
 // label tuple's observers are looked up once and then found, without a lock,
-// in a map keyed by the request's own values. Connections cost a map entry
+// in a map keyed by the request's own values. The active-requests gauge and,
+// unless Exemplar is set, the duration histogram spread their counts over
+// eight cells on cache lines of their own, picked by the request, and add
+// them up at a scrape: requests on different cores do not contend for one
+// line (measured on two cores at once: 273 ns a request against 508 ns with
+// prometheus.Histogram), for 1 KiB a duration series of up to 14 buckets
+// where prometheus.Histogram takes about 300 bytes. Connections cost a map entry
 // and a mutex each; the ConnState hook takes a record's mutex on each
 // transition.
 //

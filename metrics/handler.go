@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/windhover/windhover/internal/clock"
 	"github.com/windhover/windhover/internal/pattern"
 	"github.com/windhover/windhover/internal/reqbody"
@@ -105,7 +104,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m := h.m
 	method, scheme := methodIndex(r.Method), schemeIndex(r)
 	active := m.activeRequests(method, scheme)
-	active.Inc()
+	active.n.Add(r, 1)
 
 	var q *request
 	var body *countingBody
@@ -139,11 +138,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // finish records the request; it runs even if next panics.
-func (q *request) finish(r *http.Request, body *countingBody, start time.Time, k key, active prometheus.Gauge) {
+func (q *request) finish(r *http.Request, body *countingBody, start time.Time, k key, active *activeSeries) {
 	d := time.Since(start)
 	// The gauge goes down last, so that a scrape that sees the request gone
 	// sees its duration.
-	defer active.Dec()
+	defer active.n.Add(r, -1)
 	if q.conn != nil {
 		q.conn.requestDone(k.proto, q.w.Hijacked())
 	}
@@ -162,7 +161,7 @@ func (q *request) finish(r *http.Request, body *countingBody, start time.Time, k
 	if f := q.m.s.exemplar; f != nil {
 		observeWithExemplar(s.duration, d.Seconds(), f(r.Context()))
 	} else {
-		s.duration.Observe(d.Seconds())
+		s.striped.observe(r, d.Seconds())
 	}
 	if s.requestSize != nil {
 		var n int64

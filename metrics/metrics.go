@@ -2,10 +2,13 @@ package metrics
 
 import (
 	"maps"
+	"math"
 	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/windhover/windhover/internal/stripe"
 )
 
 // Metrics measures a net/http server's requests ([Metrics.Handler]),
@@ -21,7 +24,8 @@ import (
 type Metrics struct {
 	s settings
 
-	requestDuration *prometheus.HistogramVec
+	requestDuration *prometheus.HistogramVec // with Config.Exemplar; else durations
+	durations       *stripedVec
 	requestSize     *prometheus.HistogramVec // nil without RequestSizes
 	responseSize    *prometheus.HistogramVec // nil without RequestSizes
 	activeReqs      *prometheus.GaugeVec
@@ -41,9 +45,9 @@ type Metrics struct {
 	policies   map[string]any // kind and name -> policy
 	names      map[any]string // policy -> name
 
-	// active holds the gauges of http_server_active_requests by method and
+	// active holds the series of http_server_active_requests by method and
 	// scheme, created on first use.
-	active [numMethods][len(schemes)]atomic.Pointer[prometheus.Gauge]
+	active [numMethods][len(schemes)]atomic.Pointer[activeSeries]
 
 	// cache maps a label tuple to its series. Lookups read the current map
 	// without a lock; a new tuple copies it under mu. The number of tuples is
@@ -70,7 +74,8 @@ type key struct {
 
 // series holds the observers of one label tuple.
 type series struct {
-	duration     prometheus.Observer
+	striped      *stripedHistogram   // the duration, without Config.Exemplar
+	duration     prometheus.Observer // the duration, with Config.Exemplar
 	requestSize  prometheus.Observer // nil without RequestSizes
 	responseSize prometheus.Observer
 }
@@ -98,7 +103,11 @@ func New(cfg Config) (*Metrics, error) {
 	requestLabels := []string{labelMethod, labelStatus, labelRoute, labelScheme, labelProtocolName, labelProtocol, labelErrorType}
 	// OpenTelemetry's descriptions, which its Prometheus exporter uses as
 	// the help: a family of the same name from both stays consistent.
-	m.requestDuration = m.histogram(nameRequestDuration, "Duration of HTTP server requests.", s.duration, requestLabels...)
+	if s.exemplar != nil {
+		m.requestDuration = m.histogram(nameRequestDuration, "Duration of HTTP server requests.", s.duration, requestLabels...)
+	} else {
+		m.durations = m.stripedHistogram(nameRequestDuration, "Duration of HTTP server requests.", s.duration, requestLabels...)
+	}
 	m.activeReqs = m.gauge(nameActiveRequests, "Number of active HTTP server requests.", labelMethod, labelScheme)
 	if s.requestSizes {
 		m.requestSize = m.histogram(nameRequestSize, "Size of HTTP server request bodies.", s.size, requestLabels...)
@@ -127,6 +136,18 @@ func (m *Metrics) histogram(name, help string, buckets []float64, labels ...stri
 	return h
 }
 
+// stripedHistogram is histogram's, for a family whose series every request
+// observes (see stripedVec).
+func (m *Metrics) stripedHistogram(name, help string, buckets []float64, labels ...string) *stripedVec {
+	fqName := prometheus.BuildFQName(m.s.namespace, "", name)
+	if n := len(buckets); n > 0 && math.IsInf(buckets[n-1], +1) {
+		buckets = buckets[:n-1] // as prometheus.NewHistogram does
+	}
+	v := newStripedVec(prometheus.NewDesc(fqName, help, labels, m.s.constLabels), buckets)
+	m.collectors = append(m.collectors, newSparse(v, fqName, help, labels, m.s.constLabels))
+	return v
+}
+
 func (m *Metrics) gauge(name, help string, labels ...string) *prometheus.GaugeVec {
 	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace:   m.s.namespace,
@@ -147,22 +168,41 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect sends m's series, for prometheus.Registerer.
 func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	for i := range m.active {
+		for j := range m.active[i] {
+			if a := m.active[i][j].Load(); a != nil {
+				a.g.Set(float64(a.n.Load()))
+			}
+		}
+	}
 	for _, c := range m.collectors {
 		c.Collect(ch)
 	}
 }
 
-// activeRequests returns the gauge of http_server_active_requests for a
+// activeSeries is a series of http_server_active_requests. Requests count
+// themselves in n, whose cells (see internal/stripe) keep requests on
+// different cores from contending for one cache line as a gauge's single
+// value would; each scrape sets the gauge to n's sum.
+type activeSeries struct {
+	n stripe.Counter
+	g prometheus.Gauge
+}
+
+// activeRequests returns the series of http_server_active_requests for a
 // method and scheme.
-func (m *Metrics) activeRequests(method, scheme uint8) prometheus.Gauge {
+func (m *Metrics) activeRequests(method, scheme uint8) *activeSeries {
 	p := &m.active[method][scheme]
-	if g := p.Load(); g != nil {
-		return *g
+	if a := p.Load(); a != nil {
+		return a
 	}
-	// Racing callers get the same child from the vector.
-	g := m.activeReqs.WithLabelValues(methods[method], schemes[scheme])
-	p.Store(&g)
-	return g
+	// Racing callers get the same child from the vector, and the first
+	// series stored.
+	a := &activeSeries{g: m.activeReqs.WithLabelValues(methods[method], schemes[scheme])}
+	if !p.CompareAndSwap(nil, a) {
+		a = p.Load()
+	}
+	return a
 }
 
 // series returns the observers for k, creating them the first time.
@@ -181,7 +221,12 @@ func (m *Metrics) series(k key) *series {
 		route = routeLabel(route)
 	}
 	labels := []string{methods[k.method], statusLabel(k.status), route, schemes[k.scheme], "http", protocols[k.proto], errorType(k.status)}
-	s := &series{duration: m.requestDuration.WithLabelValues(labels...)}
+	s := &series{}
+	if m.durations != nil {
+		s.striped = m.durations.with(labels)
+	} else {
+		s.duration = m.requestDuration.WithLabelValues(labels...)
+	}
 	if m.requestSize != nil {
 		s.requestSize = m.requestSize.WithLabelValues(labels...)
 		s.responseSize = m.responseSize.WithLabelValues(labels...)

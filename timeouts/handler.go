@@ -45,9 +45,9 @@ func (*handler) HandlesOptionsStar() {}
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := h.p
 	h.guard.Check(r, "timeouts")
-	p.policed.Add(1)
-	p.active.Add(1)
-	defer p.active.Add(-1)
+	p.policed.Add(r, 1)
+	p.active.Add(r, 1)
+	defer p.active.Add(r, -1)
 	if p.wire != nil && r.ProtoMajor == 1 && r.Context().Value(untimedKey) != nil {
 		p.untimedRequest(r)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/windhover/windhover/internal/h1wire"
+	"github.com/windhover/windhover/internal/stripe"
 	"github.com/windhover/windhover/internal/tracer"
 )
 
@@ -123,8 +124,8 @@ type Policy struct {
 	keepServer     bool
 	debuggerPauses bool // stand down while a debugger is attached
 	onReject       func(*http.Request, error)
-	policed        atomic.Uint64
-	active         atomic.Int64
+	policed        stripe.Counter
+	active         stripe.Counter
 	bodyViolations atomic.Uint64
 	respViolations atomic.Uint64
 	unreadBodies   atomic.Uint64
@@ -326,7 +327,7 @@ type Stats struct {
 // Stats returns a snapshot of p's counters, each read atomically.
 func (p *Policy) Stats() Stats {
 	s := Stats{
-		RequestsPoliced:        p.policed.Load(),
+		RequestsPoliced:        uint64(p.policed.Load()),
 		ActiveRequests:         p.active.Load(),
 		BodyRateViolations:     p.bodyViolations.Load(),
 		ResponseRateViolations: p.respViolations.Load(),
