@@ -105,6 +105,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	method, scheme := methodIndex(r.Method), schemeIndex(r)
 	active := m.activeRequests(method, scheme)
 	active.n.Add(r, 1)
+	// Down last, after finish, so that a scrape that sees the request gone
+	// sees its duration; with r's cell, where it went up.
+	defer active.n.Add(r, -1)
 
 	var q *request
 	var body *countingBody
@@ -127,7 +130,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if inner != r {
 		defer pattern.HandBack(r, inner)
 	}
-	defer q.finish(inner, body, start, key{method: method, scheme: scheme, proto: proto}, active)
+	defer q.finish(inner, body, start, key{method: method, scheme: scheme, proto: proto})
 	h.guard.Check(r, "metrics")
 	if h.last && star.Is(r) {
 		star.Answer(q.w.ResponseWriter(), inner)
@@ -138,11 +141,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // finish records the request; it runs even if next panics.
-func (q *request) finish(r *http.Request, body *countingBody, start time.Time, k key, active *activeSeries) {
+func (q *request) finish(r *http.Request, body *countingBody, start time.Time, k key) {
 	d := time.Since(start)
-	// The gauge goes down last, so that a scrape that sees the request gone
-	// sees its duration.
-	defer active.n.Add(r, -1)
 	if q.conn != nil {
 		q.conn.requestDone(k.proto, q.w.Hijacked())
 	}

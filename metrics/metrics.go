@@ -24,8 +24,8 @@ import (
 type Metrics struct {
 	s settings
 
-	requestDuration *prometheus.HistogramVec // with Config.Exemplar; else durations
-	durations       *stripedVec
+	requestDuration *prometheus.HistogramVec // with Config.Exemplar, whose exemplars it keeps
+	durations       *stripedVec              // without: one or the other is nil
 	requestSize     *prometheus.HistogramVec // nil without RequestSizes
 	responseSize    *prometheus.HistogramVec // nil without RequestSizes
 	activeReqs      *prometheus.GaugeVec

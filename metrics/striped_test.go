@@ -1,7 +1,10 @@
 package metrics
 
 import (
+	"io"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 
@@ -9,6 +12,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/windhover/windhover/internal/stripe"
 )
 
 // TestStripedHistogramMatchesPrometheus: observations from many requests on
@@ -28,7 +33,7 @@ func TestStripedHistogramMatchesPrometheus(t *testing.T) {
 		wg.Go(func() {
 			for range rounds {
 				for _, v := range values {
-					h.observe(httptest.NewRequest("GET", "/", nil), v) // a new request, a new cell
+					h.observe(httptest.NewRequest("GET", "/", nil), v) // a new request, most often another cell
 				}
 			}
 		})
@@ -61,4 +66,21 @@ func TestStripedHistogramAllocs(t *testing.T) {
 	h := newStripedVec(prometheus.NewDesc("d", "h", nil, nil), []float64{1}).with(nil)
 	r := httptest.NewRequest("GET", "/", nil)
 	assert.Zero(t, testing.AllocsPerRun(100, func() { h.observe(r, 0.5) }))
+}
+
+// TestActiveRequestsOneCell: a request goes up and down in one cell of its
+// series, even when the Handler hands next a copy of it (RequestSizes with a
+// body), so that a scrape reading the cells one by one never sees the -1
+// without the +1.
+func TestActiveRequestsOneCell(t *testing.T) {
+	m, err := New(Config{RequestSizes: true})
+	require.NoError(t, err)
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.Copy(io.Discard, r.Body) }))
+	for range 50 {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/", strings.NewReader("body")))
+	}
+	a := m.activeRequests(methodIndex("POST"), schemeIndex(httptest.NewRequest("POST", "/", nil)))
+	for i := range stripe.Cells {
+		assert.Zero(t, a.n.Cell(i), "cell %d holds the +1 or the -1 of a request without the other", i)
+	}
 }

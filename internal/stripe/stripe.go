@@ -18,12 +18,11 @@ import (
 )
 
 // Cells is how many cells a Counter has, and how many ways [Index] picks
-// from: a power of two. With two cores, two requests share a cell one time
-// in eight.
-const Cells = 8
+// from. With two cores, two requests share a cell one time in eight.
+const Cells = 1 << log2Cells
 
-// shift takes an index's bits from the top of a 64-bit hash: log2(cells).
-const shift = 64 - 3
+// log2Cells is the bits of an index, taken from the top of a 64-bit hash.
+const log2Cells = 3
 
 // CellSize keeps each cell on lines of its own: 128 bytes, since x86's
 // adjacent-line prefetcher fetches lines in pairs.
@@ -40,8 +39,9 @@ type cell struct {
 	_ [CellSize - 8]byte
 }
 
-// Add adds d to the cell of r. The cell makes no difference to the sum: a
-// request's +1 and its -1 may go to different cells.
+// Add adds d to the cell of r. A gauge's +1 and -1 for one request must name
+// the same request: Load reads the cells one after another, and could see a
+// -1 in one cell without the +1 made earlier in another.
 func (c *Counter) Add(r *http.Request, d int64) {
 	c.c[Index(r)].n.Add(d)
 }
@@ -56,10 +56,13 @@ func (c *Counter) Load() int64 {
 	return n
 }
 
+// Cell returns cell i's part of the sum, for a test to see where adds went.
+func (c *Counter) Cell(i int) int64 { return c.c[i].n.Load() }
+
 // Index picks one of Cells cells for r: a multiplicative hash of its
 // address, whose top bits mix all of the address's, so that requests in
 // flight at once, each its own object, mostly get different cells.
 func Index(r *http.Request) int {
 	const golden = 0x9e3779b97f4a7c15
-	return int(uint64(uintptr(unsafe.Pointer(r))) * golden >> shift)
+	return int(uint64(uintptr(unsafe.Pointer(r))) * golden >> (64 - log2Cells))
 }
