@@ -277,8 +277,8 @@ func BenchmarkConn(b *testing.B) {
 
 // seqConn is a connection whose client sends the requests of typical one
 // at a time: each read returns the next whole request, and a one-byte read
-// (net/http's background read) finds nothing until its deadline, as when the
-// client waits for the response. Its deadlines cost nothing.
+// (net/http's background read) finds nothing and ends at its deadline, as
+// when the client waits for the response. Its deadlines cost nothing.
 type seqConn struct {
 	loopConn
 	off int
@@ -309,8 +309,10 @@ func sequential(c net.Conn, buf []byte, t time.Time) {
 	_ = c.SetReadDeadline(t)           // ReadHeaderTimeout, after Peek
 	_ = c.SetReadDeadline(time.Time{}) // wholeReqDeadline
 	_ = c.SetReadDeadline(time.Time{}) // startBackgroundRead
+	// abortPendingRead, which net/http makes while the background read
+	// waits: here before it, so that its deadline ends the read.
+	_ = c.SetReadDeadline(aLongTimeAgo)
 	_, _ = c.Read(buf[:1])
-	_ = c.SetReadDeadline(aLongTimeAgo) // abortPendingRead
 	_ = c.SetReadDeadline(time.Time{})
 	_ = c.SetWriteDeadline(time.Time{})
 }
@@ -371,5 +373,96 @@ func BenchmarkParser(b *testing.B) {
 			}
 			rest = rest[n:]
 		}
+	}
+}
+
+// BenchmarkServerTCP measures a request through net/http over loopback TCP,
+// bare and through a Conn, where deadlines cost what they cost: the server
+// has Kestrel's timers (ReadHeaderTimeout and IdleTimeout, as timeouts.Apply
+// sets them), and its handler bounds the end of its response with a write
+// deadline, as windhover's timeouts policy does. 32 keep-alive clients
+// each send a request after the previous response.
+func BenchmarkServerTCP(b *testing.B) {
+	for _, arm := range []string{"bare", "wire"} {
+		b.Run(arm, func(b *testing.B) {
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.WriteString(w, "ok")
+				_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(5 * time.Second))
+			})
+			srv := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 130 * time.Second}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			var sl net.Listener = ln
+			if arm == "wire" {
+				sl = testListener{ln, New(Config{})}
+			}
+			go func() { _ = srv.Serve(sl) }()
+			defer srv.Close()
+			req := []byte(typical[:strings.Index(typical, "POST")])
+			b.ReportAllocs()
+			b.SetParallelism(16)
+			b.RunParallel(func(pb *testing.PB) {
+				c, err := net.Dial("tcp", ln.Addr().String())
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for pb.Next() {
+					if _, err := c.Write(req); err != nil {
+						b.Error(err)
+						return
+					}
+					res, err := http.ReadResponse(br, nil)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					_, _ = io.Copy(io.Discard, res.Body)
+					_ = res.Body.Close()
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkConnSequentialTCP is BenchmarkConnSequential over loopback TCP,
+// where each deadline put on the connection modifies a runtime timer: the
+// client sends a request, then the server makes net/http's calls for it.
+func BenchmarkConnSequentialTCP(b *testing.B) {
+	for _, arm := range []string{"bare", "wire"} {
+		b.Run(arm, func(b *testing.B) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer ln.Close()
+			client, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer client.Close()
+			c, err := ln.Accept()
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			if arm == "wire" {
+				c = New(Config{}).Conn(c)
+			}
+			req := []byte(typical[:strings.Index(typical, "POST")])
+			buf := make([]byte, 4096)
+			t := time.Now().Add(time.Hour)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := client.Write(req); err != nil {
+					b.Fatal(err)
+				}
+				sequential(c, buf, t)
+			}
+		})
 	}
 }

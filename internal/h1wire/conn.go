@@ -64,6 +64,7 @@ type Conn struct {
 	bodyN   atomic.Int64
 	failed  atomic.Pointer[Error]
 	claimed atomic.Bool // ClaimBodyError handed the body's decision out
+	dls     [2]deadline // read and write deadlines, put on the Conn only when they must be
 }
 
 // answerTimeout bounds the writing of an answer and the reading that follows
@@ -130,9 +131,9 @@ func (c *Conn) Read(b []byte) (int, error) {
 			return 0, err
 		}
 	}
-	n, err := c.Conn.Read(b)
+	n, err := c.read(b)
 	for n == 0 && c.suspended(err) {
-		n, err = c.Conn.Read(b)
+		n, err = c.read(b)
 	}
 	if n == 0 {
 		return 0, c.readErr(b, err)
@@ -161,7 +162,7 @@ func (c *Conn) background(b []byte) (int, error) {
 			c.later = nil
 			return 0, err
 		}
-		n, err := c.Conn.Read(b)
+		n, err := c.read(b)
 		if n == 0 {
 			return 0, err
 		}
@@ -258,7 +259,7 @@ func (c *Conn) headDeadline() error {
 		}
 		c.dl = dlNone
 		c.timing.Store(false)
-		return c.Conn.SetReadDeadline(c.user())
+		return c.setDeadline(rd, c.user())
 	}
 	if c.dl == want {
 		return nil
@@ -272,7 +273,7 @@ func (c *Conn) headDeadline() error {
 	}
 	c.dl, c.ourDL = want, c.start.Add(since+d)
 	c.timing.Store(true)
-	return c.Conn.SetReadDeadline(c.ourDL)
+	return c.setDeadline(rd, c.ourDL)
 }
 
 // endHead hands the read deadline back to the server at the end of a head.
@@ -294,7 +295,7 @@ func (c *Conn) toPass() {
 	if c.dl != dlNone {
 		c.dl = dlNone
 		c.timing.Store(false)
-		_ = c.Conn.SetReadDeadline(c.user())
+		_ = c.setDeadline(rd, c.user())
 	}
 }
 
@@ -310,7 +311,7 @@ func (c *Conn) readPass(b []byte) (int, error) {
 		c.later = nil
 		return 0, err
 	}
-	return c.Conn.Read(b)
+	return c.read(b)
 }
 
 // readErr looks at a failed read of the wrapped connection: a deadline of
@@ -361,20 +362,20 @@ func (c *Conn) answer(b []byte) error {
 	c.pass.Store(true)
 	c.timing.Store(false)
 	deadline := time.Now().Add(answerTimeout)
-	_ = c.Conn.SetWriteDeadline(deadline)
-	if _, err := c.Conn.Write(responses[c.p.why]); err != nil {
+	_ = c.setDeadline(wr, deadline)
+	if _, err := c.Write(responses[c.p.why]); err != nil {
 		return c.err
 	}
 	cw, ok := c.Conn.(interface{ CloseWrite() error })
 	if !ok || cw.CloseWrite() != nil {
 		return c.err
 	}
-	_ = c.Conn.SetReadDeadline(deadline)
+	_ = c.setDeadline(rd, deadline)
 	if len(b) < 512 {
 		b = make([]byte, 512)
 	}
 	for total := 0; total < drainLimit; {
-		n, err := c.Conn.Read(b)
+		n, err := c.read(b)
 		total += n
 		if err != nil {
 			break
@@ -385,17 +386,7 @@ func (c *Conn) answer(b []byte) error {
 
 // user returns the read deadline the server or a handler last asked for.
 func (c *Conn) user() time.Time {
-	if ns := c.userDL.Load(); ns != 0 {
-		return time.Unix(0, ns)
-	}
-	return time.Time{}
-}
-
-func unixNano(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
+	return fromNanos(c.userDL.Load())
 }
 
 // SetReadDeadline sets the read deadline as net/http or a handler asks,
@@ -404,13 +395,13 @@ func unixNano(t time.Time) int64 {
 // another.
 func (c *Conn) SetReadDeadline(t time.Time) error {
 	if c.timing.Load() {
-		c.userDL.Store(unixNano(t))
+		c.userDL.Store(nanos(t))
 		return nil
 	}
 	if c.watch.Load() {
-		c.userDL.Store(unixNano(t))
+		c.userDL.Store(nanos(t))
 	}
-	return c.Conn.SetReadDeadline(t)
+	return c.setDeadline(rd, t)
 }
 
 // SetWriteDeadline sets the write deadline. One set before the connection's
@@ -421,7 +412,7 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 	if !t.IsZero() && c.fresh.Load() {
 		c.tls.Store(true)
 	}
-	return c.Conn.SetWriteDeadline(t)
+	return c.setDeadline(wr, t)
 }
 
 // SetDeadline sets both deadlines. net/http calls it only when a handler
@@ -429,8 +420,12 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 // [Conn.Hijacked] does.
 func (c *Conn) SetDeadline(t time.Time) error {
 	c.Hijacked()
-	c.userDL.Store(unixNano(t))
-	return c.Conn.SetDeadline(t)
+	c.userDL.Store(nanos(t))
+	rerr := c.setDeadline(rd, t)
+	if err := c.setDeadline(wr, t); err != nil {
+		return err
+	}
+	return rerr
 }
 
 // Hijacked tells the Conn that a handler took the connection over (an
@@ -492,17 +487,9 @@ func (c *Conn) HeadWire() *Wire {
 }
 
 // NetConn returns the wrapped connection, as tls.Conn's method of that name
-// does.
+// does. Its deadlines are the Conn's to set: one set on it directly may
+// outlast what the Conn believes is there.
 func (c *Conn) NetConn() net.Conn { return c.Conn }
-
-// ReadFrom keeps the wrapped connection's ReadFrom within reach of net/http,
-// which uses it to send files with sendfile(2).
-func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
-	if rf, ok := c.Conn.(io.ReaderFrom); ok {
-		return rf.ReadFrom(r)
-	}
-	return io.Copy(writerOnly{c.Conn}, r)
-}
 
 // writerOnly hides a writer's ReadFrom so that io.Copy does not call back.
 type writerOnly struct{ io.Writer }

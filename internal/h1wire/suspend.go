@@ -21,5 +21,5 @@ func (c *Conn) suspended(err error) bool {
 		!errors.Is(err, os.ErrDeadlineExceeded) || !c.timers.suspend() {
 		return false
 	}
-	return c.Conn.SetReadDeadline(time.Now().Add(SuspendedRecheck)) == nil
+	return c.setDeadline(rd, time.Now().Add(SuspendedRecheck)) == nil
 }
