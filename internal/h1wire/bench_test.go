@@ -376,59 +376,6 @@ func BenchmarkParser(b *testing.B) {
 	}
 }
 
-// BenchmarkServerTCP measures a request through net/http over loopback TCP,
-// bare and through a Conn, where deadlines cost what they cost: the server
-// has Kestrel's timers (ReadHeaderTimeout and IdleTimeout, as timeouts.Apply
-// sets them), and its handler bounds the end of its response with a write
-// deadline, as windhover's timeouts policy does. 32 keep-alive clients
-// each send a request after the previous response.
-func BenchmarkServerTCP(b *testing.B) {
-	for _, arm := range []string{"bare", "wire"} {
-		b.Run(arm, func(b *testing.B) {
-			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				_, _ = io.WriteString(w, "ok")
-				_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(5 * time.Second))
-			})
-			srv := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 130 * time.Second}
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				b.Fatal(err)
-			}
-			var sl net.Listener = ln
-			if arm == "wire" {
-				sl = testListener{ln, New(Config{})}
-			}
-			go func() { _ = srv.Serve(sl) }()
-			defer srv.Close()
-			req := []byte(typical[:strings.Index(typical, "POST")])
-			b.ReportAllocs()
-			b.SetParallelism(16)
-			b.RunParallel(func(pb *testing.PB) {
-				c, err := net.Dial("tcp", ln.Addr().String())
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for pb.Next() {
-					if _, err := c.Write(req); err != nil {
-						b.Error(err)
-						return
-					}
-					res, err := http.ReadResponse(br, nil)
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					_, _ = io.Copy(io.Discard, res.Body)
-					_ = res.Body.Close()
-				}
-			})
-		})
-	}
-}
-
 // BenchmarkConnSequentialTCP is BenchmarkConnSequential over loopback TCP,
 // where each deadline put on the connection modifies a runtime timer: the
 // client sends a request, then the server makes net/http's calls for it.
