@@ -105,15 +105,17 @@ func TestDeadlineWhileReading(t *testing.T) {
 // until the one asked for: the data that comes in between is read.
 func TestDeadlineEarlyPutResumes(t *testing.T) {
 	c, p, client := tcpPair(t)
+	if _, err := client.Write([]byte("a")); err != nil {
+		t.Fatal(err)
+	}
 	began := time.Now()
-	_ = c.SetReadDeadline(began.Add(100 * time.Millisecond))
-	go func() { _, _ = client.Write([]byte("a")) }()
+	_ = c.SetReadDeadline(began.Add(300 * time.Millisecond))
 	if _, err := c.Read(make([]byte, 8)); err != nil {
 		t.Fatal(err)
 	}
-	_ = c.SetReadDeadline(began.Add(800 * time.Millisecond))
+	_ = c.SetReadDeadline(began.Add(1200 * time.Millisecond)) // the one put is less than a second sooner
 	go func() {
-		time.Sleep(400 * time.Millisecond)
+		time.Sleep(700 * time.Millisecond)
 		_, _ = client.Write([]byte("b"))
 	}()
 	b := make([]byte, 8)
@@ -124,7 +126,7 @@ func TestDeadlineEarlyPutResumes(t *testing.T) {
 	if got := p.read.Load(); got != 2 {
 		t.Fatalf("%d read deadlines put, want 2: the first, then the one asked for once the first ended a read", got)
 	}
-	readTimesOut(t, c, began, 750*time.Millisecond, 3*time.Second)
+	readTimesOut(t, c, began, 1150*time.Millisecond, 4*time.Second)
 }
 
 // TestDeadlineClearedLazily: a write deadline cleared between writes is not
@@ -133,7 +135,7 @@ func TestDeadlineEarlyPutResumes(t *testing.T) {
 func TestDeadlineClearedLazily(t *testing.T) {
 	c, p, client := tcpPair(t)
 	go func() { _, _ = io.Copy(io.Discard, client) }()
-	_ = c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	_ = c.SetWriteDeadline(time.Now().Add(300 * time.Millisecond))
 	if _, err := c.Write([]byte("a")); err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +143,7 @@ func TestDeadlineClearedLazily(t *testing.T) {
 	if got := p.write.Load(); got != 1 {
 		t.Fatalf("%d write deadlines put, want 1", got)
 	}
-	time.Sleep(200 * time.Millisecond) // the deadline on the connection passes
+	time.Sleep(400 * time.Millisecond) // the deadline on the connection passes
 	if _, err := c.Write([]byte("b")); err != nil {
 		t.Fatalf("write after the deadline was cleared: %v", err)
 	}
