@@ -60,7 +60,7 @@ type Conn struct {
 	pass    atomic.Bool  // no more following: everything passes through
 	fresh   atomic.Bool  // no byte of the connection yet
 	tls     atomic.Bool  // a write deadline came before the first byte
-	userDL  atomic.Int64 // the read deadline last asked for, unix ns; 0 none
+	userDL  atomic.Int64 // the read deadline last asked for (nanos); 0 none
 	bodyN   atomic.Int64
 	failed  atomic.Pointer[Error]
 	claimed atomic.Bool // ClaimBodyError handed the body's decision out

@@ -38,25 +38,34 @@ const early = time.Second
 //     asked for has not passed, puts that one on and goes on.
 //   - A deadline asked for while an operation is under way is put on the
 //     connection at once, as net/http's abortPendingRead needs.
+//   - A ReadFrom (sendfile, splice, or net.TCPConn's own io.Copy) runs under
+//     exactly the deadline asked for and is not resumed: one that a deadline
+//     ends may have read from its source what it did not write.
 //
 // So the deadline of every operation is the one asked for, never later; a
 // request that follows its response within a second puts no write deadline
 // on its connection and one read deadline (net/http's abortPendingRead
 // ends each request's background read with a deadline in the past).
 type deadline struct {
-	mu   sync.Mutex   // serialises putting: the last put is of the last asked
-	want atomic.Int64 // the deadline asked for, unix ns; 0 none
-	put  atomic.Int64 // the deadline on the wrapped connection, unix ns; 0 none
-	busy atomic.Int32 // operations under way (several writers after a hijack)
+	mu   sync.Mutex    // serialises putting; whoever puts looks at want again after
+	want atomic.Int64  // the deadline asked for (nanos); 0 none
+	put  atomic.Int64  // the deadline on the wrapped connection (nanos); 0 none
+	busy atomic.Int32  // operations under way (several writers after a hijack)
+	gen  atomic.Uint64 // deadlines put, to tell whether one was put since an operation began
 }
 
-// nanos returns t as the deadline's unix ns: 0 for none, and never 0 for a
-// time that is one.
+// base is the time deadlines are kept from: a deadline is kept as its
+// distance from base, in ns, so that it is measured on the monotonic clock
+// as the time it was asked as is (time.Time.Sub), and a distance too great
+// for an int64 saturates rather than wraps.
+var base = time.Now()
+
+// nanos returns t as a deadline kept: 0 for none, never 0 for a time.
 func nanos(t time.Time) int64 {
 	if t.IsZero() {
 		return 0
 	}
-	if ns := t.UnixNano(); ns != 0 {
+	if ns := int64(t.Sub(base)); ns != 0 {
 		return ns
 	}
 	return 1
@@ -67,8 +76,11 @@ func fromNanos(ns int64) time.Time {
 	if ns == 0 {
 		return time.Time{}
 	}
-	return time.Unix(0, ns)
+	return base.Add(time.Duration(ns))
 }
+
+// now is the present as a deadline kept.
+func now() int64 { return int64(time.Since(base)) }
 
 // fits reports whether the deadline put on the connection serves for the one
 // asked for: see [deadline].
@@ -104,32 +116,49 @@ func (c *Conn) putDeadline(dir int, exact bool) (bool, error) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	want, put := d.want.Load(), d.put.Load()
-	if put == want || !exact && fits(want, put) {
-		return false, nil
+	put := false
+	for {
+		// A deadline asked for after want was loaded may have been
+		// compared, unlocked, with the put this replaces: look again.
+		want, on := d.want.Load(), d.put.Load()
+		if on == want || (!exact || put) && fits(want, on) {
+			return put, nil
+		}
+		d.put.Store(want)
+		d.gen.Add(1)
+		put = true
+		var err error
+		if dir == rd {
+			err = c.Conn.SetReadDeadline(fromNanos(want))
+		} else {
+			err = c.Conn.SetWriteDeadline(fromNanos(want))
+		}
+		if err != nil {
+			return true, err
+		}
 	}
-	d.put.Store(want)
-	t := fromNanos(want)
-	if dir == rd {
-		return true, c.Conn.SetReadDeadline(t)
-	}
-	return true, c.Conn.SetWriteDeadline(t)
 }
 
 // resume reports whether an operation in direction dir that failed with err
-// is to go on: the deadline on the connection ended it, and the one asked
-// for, now put on the connection, has not passed.
-func (c *Conn) resume(dir int, err error) bool {
+// is to go on: a deadline on the connection ended it though the one asked
+// for, now on the connection, has not passed, and one was put since the
+// operation began (*gen).
+func (c *Conn) resume(dir int, err error, gen *uint64) bool {
 	d := &c.dls[dir]
-	want := d.want.Load()
-	if want == d.put.Load() || !errors.Is(err, os.ErrDeadlineExceeded) {
-		return false // the deadline asked for ended it, or no deadline did
-	}
-	if want != 0 && time.Now().UnixNano() >= want {
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
 		return false
 	}
-	put, perr := c.putDeadline(dir, true)
-	return put && perr == nil
+	if want := d.want.Load(); want != 0 && now() >= want {
+		return false
+	}
+	if _, perr := c.putDeadline(dir, true); perr != nil {
+		return false
+	}
+	if g := d.gen.Load(); g != *gen {
+		*gen = g
+		return true
+	}
+	return false
 }
 
 // read reads the wrapped connection under the read deadline asked for.
@@ -142,8 +171,9 @@ func (c *Conn) read(b []byte) (int, error) {
 			return 0, err
 		}
 	}
+	gen := d.gen.Load()
 	n, err := c.Conn.Read(b)
-	for n == 0 && err != nil && c.resume(rd, err) {
+	for n == 0 && err != nil && c.resume(rd, err, &gen) {
 		n, err = c.Conn.Read(b)
 	}
 	d.busy.Add(-1)
@@ -161,8 +191,9 @@ func (c *Conn) Write(b []byte) (int, error) {
 			return 0, err
 		}
 	}
+	gen := d.gen.Load()
 	n, err := c.Conn.Write(b)
-	for err != nil && n < len(b) && c.resume(wr, err) {
+	for err != nil && n < len(b) && c.resume(wr, err, &gen) {
 		var k int
 		k, err = c.Conn.Write(b[n:])
 		n += k
@@ -172,8 +203,8 @@ func (c *Conn) Write(b []byte) (int, error) {
 }
 
 // ReadFrom keeps the wrapped connection's ReadFrom within reach of net/http,
-// which uses it to send files with sendfile(2), under the write deadline
-// asked for.
+// which uses it to send files with sendfile(2), under exactly the write
+// deadline asked for.
 func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
 	rf, ok := c.Conn.(io.ReaderFrom)
 	if !ok {
@@ -182,14 +213,11 @@ func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
 	d := &c.dls[wr]
 	d.busy.Add(1)
 	defer d.busy.Add(-1)
-	if _, err := c.putDeadline(wr, false); err != nil {
+	// Exactly the deadline asked for, and no resuming: a ReaderFrom that
+	// a deadline ends may have read from r what it did not write
+	// (net.TCPConn's io.Copy, splice's pipe).
+	if _, err := c.putDeadline(wr, true); err != nil {
 		return 0, err
 	}
-	n, err := rf.ReadFrom(r)
-	for err != nil && c.resume(wr, err) {
-		var k int64
-		k, err = rf.ReadFrom(r)
-		n += k
-	}
-	return n, err
+	return rf.ReadFrom(r)
 }
