@@ -147,11 +147,13 @@
 // sooner, or none is asked for; a read or write that a deadline put earlier
 // ends while the one asked for has not passed goes on under the one asked
 // for; and a deadline asked for while a read or write waits is put at once
-// (net/http ends its background read with a deadline in the past). So every
-// read and write ends at the deadline asked for, never later, and a
-// request that follows its response puts two read deadlines on its
-// connection and, within a second of the previous one, no write deadline
-// (TestDeadlinesPerRequest). What reaches the connection under the Conn
+// (net/http ends its background read with a deadline in the past); a
+// ReadFrom (sendfile) gets exactly the deadline asked for and is never
+// resumed. So every read and write ends at the deadline asked for, never
+// later, and a request that follows its response puts at most two read
+// deadlines on its connection and, within a second of the previous one, no
+// write deadline (TestDeadlinesPerRequest). Deadlines are kept on the
+// monotonic clock. What reaches the connection under the Conn
 // ([Conn.NetConn]) must not set its deadlines.
 //
 // # What passes through
