@@ -145,10 +145,14 @@ func (c *Conn) putDeadline(dir int, exact bool) (bool, error) {
 // operation began (*gen).
 func (c *Conn) resume(dir int, err error, gen *uint64) bool {
 	d := &c.dls[dir]
+	want := d.want.Load()
+	if want == d.put.Load() && d.gen.Load() == *gen {
+		return false // the deadline asked for, on since it began, ended it (or none did)
+	}
 	if !errors.Is(err, os.ErrDeadlineExceeded) {
 		return false
 	}
-	if want := d.want.Load(); want != 0 && now() >= want {
+	if want != 0 && now() >= want {
 		return false
 	}
 	if _, perr := c.putDeadline(dir, true); perr != nil {

@@ -203,16 +203,18 @@
 // browser's GET and a small JSON POST (216 bytes a request on average), read
 // as net/http reads it, over a connection whose deadlines cost nothing: on
 // the 2-core development machine (Go 1.26.8, shared, timings moving by tens
-// of percent; benchstat over eight alternating runs) about 114 ns a request
-// against 16 ns over the bare connection, 98 ns added;
+// of percent; benchstat over eight alternating runs) about 125 ns a request
+// against 16 ns over the bare connection, 109 ns added;
 // BenchmarkConnSequential, whose client waits for each response (one
 // reading of the monotonic clock a request, and two deadlines put), about
-// 250 ns against 28 ns. Deadlines cost something on a real connection: over
-// loopback TCP (BenchmarkConnSequentialTCP) the Conn adds about 190 ns to a
-// request's 14.8 us, where it added 430 ns when it put every deadline it was
-// asked for, and under wrk the server's CPU spent setting deadlines fell
-// from about 5% to under 2%, as bare net/http's. Issue 12's budget, 50 ns
-// added, is not met: what remains is spread over the masks and their lines,
-// the request line, the named fields, the head's end, the deadlines'
-// bookkeeping, and the Conn's reads and copies, none of them a third of it.
+// 296 ns against 29 ns. The deadlines' bookkeeping is 17 ns and 150 ns of
+// those, and pays for itself on a real connection, where each deadline put
+// modifies a runtime timer: over loopback TCP (BenchmarkConnSequentialTCP)
+// the Conn adds about 250 ns to a request's 15.2 us, where it added 430 ns
+// when it put every deadline it was asked for (-3.4% in all, p=0.05), and
+// under wrk the server's CPU spent setting deadlines fell from about 5% to
+// under 2%, as bare net/http's. Issue 12's budget, 50 ns added, is not met:
+// what remains is spread over the masks and their lines, the request line,
+// the named fields, the head's end, the deadlines, and the Conn's reads and
+// copies, none of them a third of it.
 package h1wire
