@@ -62,7 +62,15 @@ func runH2spec(t *testing.T, s *server, tlsOn bool, sections ...string) h2specRe
 			}
 		}
 	}
-	require.NotEmpty(t, r.passed, "h2spec passed nothing:\n%s", out)
+	// The whole suite passing nothing means h2spec never reached the
+	// server. A rerun of one section may fail all its tests: the
+	// section of 8.1.2.6 has two, and both race the server (see
+	// TestH2spec).
+	if len(sections) == 0 {
+		require.NotEmpty(t, r.passed, "h2spec passed nothing:\n%s", out)
+	} else {
+		require.NotEmpty(t, len(r.passed)+len(r.failed)+len(r.skipped), "h2spec ran nothing of %v:\n%s", sections, out)
+	}
 	return r
 }
 
