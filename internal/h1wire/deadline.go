@@ -44,8 +44,9 @@ const early = time.Second
 //
 // So the deadline of every operation is the one asked for, never later; a
 // request that follows its response within a second puts no write deadline
-// on its connection and one read deadline (net/http's abortPendingRead
-// ends each request's background read with a deadline in the past).
+// on its connection and at most two read deadlines: the past one with which
+// net/http's abortPendingRead ends the background read, and the Conn's
+// keep-alive timer after it.
 type deadline struct {
 	mu   sync.Mutex    // serialises putting; whoever puts looks at want again after
 	want atomic.Int64  // the deadline asked for (nanos); 0 none
@@ -165,44 +166,52 @@ func (c *Conn) resume(dir int, err error, gen *uint64) bool {
 	return false
 }
 
-// read reads the wrapped connection under the read deadline asked for.
-func (c *Conn) read(b []byte) (int, error) {
-	d := &c.dls[rd]
+// startOp starts an operation in direction dir: the deadline asked for is on
+// the wrapped connection, or one that fits it. It returns the count of
+// deadlines put, for resume; endOp must follow unless it fails.
+func (c *Conn) startOp(dir int) (uint64, error) {
+	d := &c.dls[dir]
 	d.busy.Add(1)
 	if !fits(d.want.Load(), d.put.Load()) {
-		if _, err := c.putDeadline(rd, false); err != nil {
+		if _, err := c.putDeadline(dir, false); err != nil {
 			d.busy.Add(-1)
 			return 0, err
 		}
 	}
-	gen := d.gen.Load()
+	return d.gen.Load(), nil
+}
+
+// endOp ends an operation in direction dir.
+func (c *Conn) endOp(dir int) { c.dls[dir].busy.Add(-1) }
+
+// read reads the wrapped connection under the read deadline asked for.
+func (c *Conn) read(b []byte) (int, error) {
+	gen, err := c.startOp(rd)
+	if err != nil {
+		return 0, err
+	}
 	n, err := c.Conn.Read(b)
 	for n == 0 && err != nil && c.resume(rd, err, &gen) {
 		n, err = c.Conn.Read(b)
 	}
-	d.busy.Add(-1)
+	c.endOp(rd)
 	return n, err
 }
 
 // Write writes to the wrapped connection under the write deadline asked
 // for.
 func (c *Conn) Write(b []byte) (int, error) {
-	d := &c.dls[wr]
-	d.busy.Add(1)
-	if !fits(d.want.Load(), d.put.Load()) {
-		if _, err := c.putDeadline(wr, false); err != nil {
-			d.busy.Add(-1)
-			return 0, err
-		}
+	gen, err := c.startOp(wr)
+	if err != nil {
+		return 0, err
 	}
-	gen := d.gen.Load()
 	n, err := c.Conn.Write(b)
 	for err != nil && n < len(b) && c.resume(wr, err, &gen) {
 		var k int
 		k, err = c.Conn.Write(b[n:])
 		n += k
 	}
-	d.busy.Add(-1)
+	c.endOp(wr)
 	return n, err
 }
 
@@ -214,9 +223,8 @@ func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
 	if !ok {
 		return io.Copy(writerOnly{c}, r)
 	}
-	d := &c.dls[wr]
-	d.busy.Add(1)
-	defer d.busy.Add(-1)
+	c.dls[wr].busy.Add(1)
+	defer c.endOp(wr)
 	// Exactly the deadline asked for, and no resuming: a ReaderFrom that
 	// a deadline ends may have read from r what it did not write
 	// (net.TCPConn's io.Copy, splice's pipe).

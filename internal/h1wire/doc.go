@@ -116,9 +116,9 @@
 // and a deadline in the past to end that read (abortPendingRead); handlers
 // set theirs through http.ResponseController, and windhover's timeouts
 // package cuts a body read with a deadline of now. All of them keep working:
-// the Conn passes every SetReadDeadline through, except while it times a
-// head, when it keeps the server's deadline aside and puts its own on the
-// wrapped connection:
+// the Conn passes every SetReadDeadline on (when a read needs it, see
+// below), except while it times a head, when it keeps the server's deadline
+// aside and asks for its own:
 //
 //   - On a new connection, KeepAliveTimeout from the accept until the first
 //     byte (net/http would time it with ReadHeaderTimeout from the accept).
