@@ -382,21 +382,7 @@ func BenchmarkParser(b *testing.B) {
 func BenchmarkConnSequentialTCP(b *testing.B) {
 	for _, arm := range []string{"bare", "wire"} {
 		b.Run(arm, func(b *testing.B) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer ln.Close()
-			client, err := net.Dial("tcp", ln.Addr().String())
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer client.Close()
-			c, err := ln.Accept()
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer c.Close()
+			c, client := loopback(b)
 			if arm == "wire" {
 				c = New(Config{}).Conn(c)
 			}

@@ -33,23 +33,10 @@ func (p *puts) SetWriteDeadline(t time.Time) error {
 // under a Conn that has passed (no head is followed), and the client's.
 func tcpPair(t *testing.T) (*Conn, *puts, net.Conn) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw, client := loopback(t)
 	p := &puts{Conn: raw}
 	c := New(Config{}).Conn(p)
 	c.Hijacked() // pass through: these tests are about deadlines alone
-	t.Cleanup(func() { _ = c.Close(); _ = client.Close() })
 	return c, p, client
 }
 
