@@ -19,7 +19,20 @@ type Filter struct {
 	onReject    func(*http.Request, error)
 	allowed     stripe.Counter
 	rejected    [numReasons]atomic.Uint64
+
+	// seen holds hosts accepted lately, as sent, and next picks the
+	// one a newly accepted host replaces: the few hosts a server meets on
+	// nearly every request are each judged by one comparison.
+	seen [seenHosts]atomic.Pointer[string]
+	next atomic.Uint32
 }
+
+// seenHosts is how many accepted hosts a Filter remembers; maxSeen the
+// longest it remembers (a name, a colon and a port).
+const (
+	seenHosts = 4
+	maxSeen   = maxName + 6
+)
 
 // New returns a Filter for cfg, or an error naming the first invalid field
 // or entry.
@@ -138,9 +151,20 @@ func (f *Filter) also(named *string, h string) Reason {
 }
 
 func (f *Filter) verdict(host string) Reason {
+	if host != "" {
+		for i := range f.seen {
+			if p := f.seen[i].Load(); p != nil && *p == host {
+				return accepted
+			}
+		}
+	}
 	v := f.m.match(host)
 	if v == ReasonEmptyHost && !f.rejectEmpty {
 		return accepted
+	}
+	if v == accepted && len(host) <= maxSeen {
+		h := host // its own variable, so that only a miss allocates
+		f.seen[f.next.Add(1)%seenHosts].Store(&h)
 	}
 	return v
 }
