@@ -10,6 +10,7 @@ import (
 
 	"github.com/windhover/windhover/internal/clock"
 	"github.com/windhover/windhover/internal/peer"
+	"github.com/windhover/windhover/internal/rw"
 	"github.com/windhover/windhover/internal/star"
 	"golang.org/x/time/rate"
 )
@@ -220,7 +221,11 @@ func (*rateHandler) HandlesOptionsStar() {}
 func (h *rateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.guard.Check(r, "limits")
 	l := h.l
-	d, err := l.decide(r, l.headersOnAllowed)
+	now := rw.Began(w) // when an outer policy's clock reading is at hand
+	if now.IsZero() {
+		now = clock.Now()
+	}
+	d, err := l.decide(r, l.headersOnAllowed, now)
 	if err != nil {
 		l.reject(r, err)
 		if err.Reason == ReasonRateLimited {
@@ -244,7 +249,7 @@ func (h *rateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // the Store failed (ReasonRateStoreFailed), counted and reported to OnReject
 // as the Handler would. It is for callers that answer refusals themselves.
 func (l *RateLimiter) Check(r *http.Request) error {
-	if _, err := l.decide(r, false); err != nil {
+	if _, err := l.decide(r, false, clock.Now()); err != nil {
 		l.reject(r, err)
 		return err
 	}
@@ -258,10 +263,9 @@ func (l *RateLimiter) Check(r *http.Request) error {
 // RemoteAddr holds no IP address.
 func (l *RateLimiter) ClientKey(r *http.Request) string { return l.client.key(r) }
 
-// decide takes a token for r. Unless detail is set, an allowed request gets a
-// Decision that says only so.
-func (l *RateLimiter) decide(r *http.Request, detail bool) (Decision, *Error) {
-	now := clock.Now()
+// decide takes a token for r at now, a reading of internal/clock. Unless
+// detail is set, an allowed request gets a Decision that says only so.
+func (l *RateLimiter) decide(r *http.Request, detail bool, now time.Time) (Decision, *Error) {
 	var d Decision
 	var key string
 	switch {

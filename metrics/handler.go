@@ -127,6 +127,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		q.conn.request(r, proto)
 	}
 	q.w.Reset(w, q)
+	q.w.SetBegan(start) // for the policies inside: one reading of the clock for all
 	if inner != r {
 		defer pattern.HandBack(r, inner)
 	}
@@ -142,7 +143,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // finish records the request; it runs even if next panics.
 func (q *request) finish(r *http.Request, body *countingBody, start time.Time, k key) {
-	d := time.Since(start)
+	var d time.Duration
+	if end := q.w.Ended(); !end.IsZero() {
+		d = end.Sub(start) // read by a policy inside once the application returned
+	} else {
+		d = time.Since(start)
+	}
 	if q.conn != nil {
 		q.conn.requestDone(k.proto, q.w.Hijacked())
 	}

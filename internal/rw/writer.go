@@ -18,6 +18,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"time"
 )
 
 // Hooks receives a Writer's events. The Writer calls them on the goroutine
@@ -82,6 +83,8 @@ type Writer struct {
 	headerUsed bool
 	kinds      uint8
 	lr         io.LimitedReader // the chunk of a ReadFrom, kept here so as not to allocate
+	began      time.Time        // see SetBegan
+	ended      time.Time        // see Ended
 }
 
 // Reset makes w wrap inner and report to hooks (nil for none), forgetting any
@@ -138,6 +141,50 @@ func Find[T Hooks](w http.ResponseWriter) (T, bool) {
 	var zero T
 	return zero, false
 }
+
+// The policies of a composition share two readings of the clock through
+// their Writers, since each reading costs tens of nanoseconds: the time a
+// request reached the outermost policy that measures it, and the time the
+// application's handler returned, as the innermost policy that looks at the
+// clock then read it. Each is a reading of internal/clock.Now, a time for
+// durations and deadlines; a policy that finds none reads the clock itself.
+
+// SetBegan records t, a reading of the clock when the request reached the
+// policy that holds w, for the policies inside it: see [Began].
+func (w *Writer) SetBegan(t time.Time) { w.began = t }
+
+// Began returns the time recorded by SetBegan on the Writer that w is, or the
+// zero Time if w is none or none was recorded. A policy handed w uses it for
+// "now" when it starts to serve the request, instead of reading the clock.
+func Began(w http.ResponseWriter) time.Time {
+	if x, ok := w.(interface{ writer() *Writer }); ok {
+		return x.writer().began
+	}
+	return time.Time{}
+}
+
+// SetEnded records t, a reading of the clock taken after the application's
+// handler returned, on the nearest Writer among w and the writers it wraps
+// (by their Unwrap methods), for the policy that holds it: see
+// [Writer.Ended].
+func SetEnded(w http.ResponseWriter, t time.Time) {
+	for range 32 {
+		if x, ok := w.(interface{ writer() *Writer }); ok {
+			x.writer().ended = t
+			return
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return
+		}
+		w = u.Unwrap()
+	}
+}
+
+// Ended returns the time a policy inside recorded with SetEnded once the
+// application's handler had returned, or the zero Time if none did: the
+// policy that holds w reads the clock itself then.
+func (w *Writer) Ended() time.Time { return w.ended }
 
 // IsWriter reports whether w is one of the shapes of a Writer.
 func IsWriter(w http.ResponseWriter) bool {

@@ -385,3 +385,37 @@ func TestHeaderUsed(t *testing.T) {
 	w.Header().Set("X", "1")
 	assert.True(t, w.HeaderUsed())
 }
+
+// TestSharedClock checks the readings of the clock the policies share: Began
+// is read from the Writer handed over, SetEnded reaches the nearest Writer
+// through the writers that wrap it, and Reset forgets both.
+func TestSharedClock(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	t1 := t0.Add(time.Second)
+
+	var outer Writer
+	outer.Reset(newFake(), nil)
+	outer.SetBegan(t0)
+	assert.Equal(t, t0, Began(outer.ResponseWriter()))
+	assert.True(t, Began(newFake()).IsZero(), "a ResponseWriter that is no Writer has no reading")
+
+	// The inner policy's Writer wraps the outer's; a third-party wrapper
+	// with an Unwrap method sits between them.
+	var inner Writer
+	inner.Reset(unwrapper{outer.ResponseWriter()}, nil)
+	assert.True(t, Began(inner.ResponseWriter()).IsZero(), "Began looks at the Writer handed over, not the ones it wraps")
+	SetEnded(inner.Unwrap(), t1)
+	assert.Equal(t, t1, outer.Ended(), "SetEnded reaches the nearest Writer through Unwrap")
+	assert.True(t, inner.Ended().IsZero())
+
+	SetEnded(newFake(), t1) // no Writer: nothing to record, no panic
+
+	outer.Reset(newFake(), nil)
+	assert.True(t, Began(outer.ResponseWriter()).IsZero(), "Reset forgets Began")
+	assert.True(t, outer.Ended().IsZero(), "Reset forgets Ended")
+}
+
+// unwrapper is a third-party ResponseWriter wrapper with an Unwrap method.
+type unwrapper struct{ http.ResponseWriter }
+
+func (u unwrapper) Unwrap() http.ResponseWriter { return u.ResponseWriter }
