@@ -148,17 +148,19 @@
 // # Requests per client
 //
 // A [RateLimiter] ([NewRateLimiter], [RateConfig]) gives each client a token
-// bucket from golang.org/x/time/rate. The client is its address: IPv6
-// addresses grouped by /64 (a client given a /64 can use any address in it),
-// all Unix-socket peers one key, and X-Forwarded-For or Forwarded believed
-// only from configured proxies, read from the right and failing closed (see
-// [RateConfig.TrustedProxies]). A Key function keys by anything else: an API
-// key, a user, a route. A request over the limit gets 429 with Retry-After and
-// the RateLimit and RateLimit-Policy fields of
+// bucket, at a rate given as golang.org/x/time/rate's Limit. The client is its
+// address: IPv6 addresses grouped by /64 (a client given a /64 can use any
+// address in it), all Unix-socket peers one key, and X-Forwarded-For or
+// Forwarded believed only from configured proxies, read from the right and
+// failing closed (see [RateConfig.TrustedProxies]). A Key function keys by
+// anything else: an API key, a user, a route. A request over the limit gets
+// 429 with Retry-After and the RateLimit and RateLimit-Policy fields of
 // draft-ietf-httpapi-ratelimit-headers. The buckets live in a [Store]; the
-// default [MemoryStore] bounds the number of keys it tracks, so that a flood of
-// new keys cannot grow it, and keeps the buckets of clients that come back.
-// A shared store (Redis, say) fits behind the same interface.
+// default [MemoryStore] bounds the number of keys it tracks, so that a flood
+// of new keys cannot grow it, keeps the buckets of clients that come back, and
+// takes a token without a lock, so that one client's requests on several cores
+// do not queue for one. A shared store (Redis, say) fits behind the same
+// interface.
 //
 // Both are types of their own rather than fields of [Config]: like ASP.NET
 // Core's, they are middleware one puts on some routes and not others, in an

@@ -3,14 +3,17 @@ package limits
 import (
 	"context"
 	"hash/maphash"
+	"math"
 	"math/bits"
+	"math/rand/v2"
 	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
-	"golang.org/x/time/rate"
+	"github.com/windhover/windhover/internal/stripe"
 )
 
 // DefaultMaxKeys is how many keys a [MemoryStore] tracks when given zero:
@@ -25,8 +28,8 @@ const (
 	shardPadding = 64 // a cache line, so that neighbouring shards' locks do not share one
 )
 
-// MemoryStore is the in-memory [Store]: a token bucket from
-// golang.org/x/time/rate per key, in sharded maps holding at most a fixed
+// MemoryStore is the in-memory [Store]: a token bucket per key, taken from
+// without a lock, in sharded maps holding at most a fixed
 // number of keys, so that a flood of new keys (spoofed, random, or a botnet's)
 // cannot grow it past its bound.
 //
@@ -60,17 +63,20 @@ type memKey struct {
 }
 
 type memShard struct {
-	// A request for a tracked key holds mu for reading while it takes its
-	// token, from the bucket's own lock, so that requests for different keys
-	// of a shard, and for the same key, run in parallel; inserting a key
-	// and evicting one take it for writing.
-	mu sync.RWMutex
+	// A request for a tracked key holds one of the read locks, picked by
+	// the request (stripe.Index), while it takes its token from the bucket
+	// without a lock; inserting or evicting a key, or changing a key's
+	// quota, holds them all. Requests on different cores most often hold
+	// different read locks, so that they do not contend for one cache line
+	// as they would for a sync.RWMutex's count of readers, even when they
+	// come from one client.
+	readers [stripe.Cells]readLock
 	// Two indexes into the entries, so that each kind of key is hashed the
 	// fast way: an address as 24 bytes of memory, a string as a string.
 	addrs map[netip.Addr]int32
 	strs  map[string]int32
 	// The entries, in chunks allocated as needed and never moved: each
-	// holds its rate.Limiter, which must not be copied.
+	// holds its bucket, which must not be copied.
 	chunks [][]memEntry
 	n      int // entries in use
 	hand   int // the next entry the eviction sweep looks at
@@ -78,17 +84,46 @@ type memShard struct {
 	_      [shardPadding]byte
 }
 
+// readLock is one of a shard's read locks, on cache lines of its own.
+type readLock struct {
+	sync.RWMutex
+	_ [stripe.CellSize - unsafe.Sizeof(sync.RWMutex{})]byte
+}
+
+// lock locks sh for writing: every read lock, in order.
+func (sh *memShard) lock() {
+	for i := range sh.readers {
+		sh.readers[i].Lock()
+	}
+}
+
+// unlock undoes lock.
+func (sh *memShard) unlock() {
+	for i := range sh.readers {
+		sh.readers[i].Unlock()
+	}
+}
+
 // entriesPerChunk is how many entries a shard allocates at a time.
 const entriesPerChunk = 256
 
 type memEntry struct {
+	// The first cache line: the key, and what a request writes rarely.
 	key  memKey
+	last int64 // when a request last came, in Unix nanoseconds, within touchEvery; written under the read lock, so atomically
+	// visited is 1 if the key was used again since the sweep last passed;
+	// written under the read lock, so atomically.
+	visited uint32
+	_       uint32
+	fill    int64 // nanoseconds an empty bucket takes to fill up
+
+	// The second: the bucket, which every request for the key writes, and
+	// its quota, read with it.
 	q    Quota
-	fill int64 // nanoseconds an empty bucket takes to fill up
-	// Written under the shard's read lock, so atomically.
-	last    int64  // when a request last came, in Unix nanoseconds, within touchEvery
-	visited uint32 // 1 if used again since the sweep last passed
-	lim     rate.Limiter
+	t    float64       // the emission interval: nanoseconds a token takes, 1e9/q.Rate
+	ref  int64         // Unix nanoseconds that full is measured from
+	full atomic.Uint64 // float64 bits: when, in ns after ref, the bucket is full again if no request comes
+	_    [24]byte
 }
 
 // touchEvery is how stale an entry's last request time may be: readers write
@@ -126,7 +161,7 @@ func (s *MemoryStore) Allow(_ context.Context, key string, q Quota, now time.Tim
 	if !q.valid() {
 		return Decision{}, ErrInvalidQuota
 	}
-	return s.take(memKey{s: key}, q, now, true), nil
+	return s.take(memKey{s: key}, q, now, true, int(rand.Uint32()%stripe.Cells)), nil
 }
 
 // Len returns the number of keys tracked.
@@ -134,9 +169,9 @@ func (s *MemoryStore) Len() int {
 	n := 0
 	for i := range s.shards {
 		sh := &s.shards[i]
-		sh.mu.RLock()
+		sh.readers[0].RLock()
 		n += sh.n
-		sh.mu.RUnlock()
+		sh.readers[0].RUnlock()
 	}
 	return n
 }
@@ -144,23 +179,26 @@ func (s *MemoryStore) Len() int {
 // Evictions returns the number of keys ever evicted to make room for new ones.
 func (s *MemoryStore) Evictions() uint64 { return s.evictions.Load() }
 
-// take takes a token from k's bucket. Unless detail is set, an allowed request
-// learns only that: finding the bucket's level costs a second look, and with
-// concurrent requests for the key the level is approximate.
-func (s *MemoryStore) take(k memKey, q Quota, now time.Time, detail bool) Decision {
+// take takes a token from k's bucket, holding the shard's read lock reader
+// (below stripe.Cells) if the key is tracked. Unless detail is set, an
+// allowed request learns only that: finding the bucket's level costs a
+// second look, and with concurrent requests for the key the level is
+// approximate.
+func (s *MemoryStore) take(k memKey, q Quota, now time.Time, detail bool, reader int) Decision {
 	sh := s.shard(k)
 	ns := now.UnixNano()
-	sh.mu.RLock()
+	rl := &sh.readers[reader%stripe.Cells]
+	rl.RLock()
 	if i, ok := sh.find(k); ok && sh.entry(i).q == q {
 		e := sh.entry(i)
 		e.touch(ns)
-		d := e.take(q, now, detail)
-		sh.mu.RUnlock()
+		d := e.take(q, ns, detail)
+		rl.RUnlock()
 		return d
 	}
-	sh.mu.RUnlock()
+	rl.RUnlock()
 
-	sh.mu.Lock()
+	sh.lock()
 	i, ok := sh.find(k)
 	if ok {
 		sh.entry(i).touch(ns)
@@ -170,12 +208,10 @@ func (s *MemoryStore) take(k memKey, q Quota, now time.Time, detail bool) Decisi
 	}
 	e := sh.entry(i)
 	if e.q != q {
-		e.lim.SetLimitAt(now, q.Rate)
-		e.lim.SetBurstAt(now, q.Burst)
-		e.q, e.fill = q, int64(q.fillTime())
+		e.requota(q, ns)
 	}
-	d := e.take(q, now, detail)
-	sh.mu.Unlock()
+	d := e.take(q, ns, detail)
+	sh.unlock()
 	return d
 }
 
@@ -192,12 +228,62 @@ func (e *memEntry) touch(ns int64) {
 // idle reports whether e's bucket has surely refilled by ns.
 func (e *memEntry) idle(ns int64) bool { return ns-atomic.LoadInt64(&e.last) >= e.fill+touchEvery }
 
-func (e *memEntry) take(q Quota, now time.Time, detail bool) Decision {
-	allowed := e.lim.AllowN(now, 1)
-	if allowed && !detail {
-		return Decision{Allowed: true}
+// take takes a token from e's bucket at ns, Unix nanoseconds, if it holds
+// one. The bucket is kept as the time it is full again (GCRA's theoretical
+// arrival time): it holds Burst - wait/t tokens, wait being how long until
+// then. A token taken moves that time t later, by one compare-and-swap, so
+// that requests for one key on several cores take no lock. The arithmetic is
+// float64's, as golang.org/x/time/rate's token count is: times are exact to
+// the nanosecond for 104 days after ref (2^53 ns), and to a few nanoseconds
+// for decades after; a count of tokens within tokenSlack of a whole one is
+// taken as that one, so that rounding never costs a client a token.
+func (e *memEntry) take(q Quota, ns int64, detail bool) Decision {
+	b := float64(q.Burst)
+	now := float64(ns - e.ref)
+	for {
+		bits := e.full.Load()
+		wait := max(math.Float64frombits(bits)-now, 0)
+		held := whole(b - wait/e.t)
+		if held < 1 {
+			return q.decision(false, held)
+		}
+		next := now + wait + e.t
+		if e.full.CompareAndSwap(bits, math.Float64bits(next)) {
+			if !detail {
+				return Decision{Allowed: true}
+			}
+			return q.decision(true, held-1)
+		}
 	}
-	return q.decision(allowed, e.lim.TokensAt(now))
+}
+
+// tokenSlack is how near a whole number of tokens a bucket's count, as
+// computed, may be and still be taken as that number: float64 rounding in
+// the bucket's times, a few parts in 10^16 of them, moves it by less.
+const tokenSlack = 1e-9
+
+// whole returns tokens, or the whole number of tokens it is within
+// tokenSlack of.
+func whole(tokens float64) float64 {
+	if r := math.Round(tokens); math.Abs(tokens-r) < tokenSlack {
+		return r
+	}
+	return tokens
+}
+
+// tokens returns what e's bucket holds at ns, at most its Burst.
+func (e *memEntry) tokens(ns int64) float64 {
+	wait := max(math.Float64frombits(e.full.Load())-float64(ns-e.ref), 0)
+	return whole(float64(e.q.Burst) - wait/e.t)
+}
+
+// requota gives e's bucket the quota q from ns on, keeping the tokens it
+// holds up to q's Burst: it refilled at the old rate until ns, and refills
+// at q's from then. The shard must be locked for writing.
+func (e *memEntry) requota(q Quota, ns int64) {
+	tokens := min(e.tokens(ns), float64(q.Burst))
+	e.q, e.fill, e.t, e.ref = q, int64(q.fillTime()), 1e9/float64(q.Rate), ns
+	e.full.Store(math.Float64bits((float64(q.Burst) - tokens) * e.t))
 }
 
 // shard returns the shard of k. The hash is seeded per store, so that a
@@ -262,7 +348,7 @@ func (sh *memShard) insert(k memKey, q Quota, ns int64) int32 {
 	if evicted && e.q == q && e.idle(ns) {
 		// The bucket has refilled while idle: it is as good as new.
 	} else {
-		e.refill(q)
+		e.refill(q, ns)
 	}
 	e.key, e.last, e.visited = k, ns, 0
 	sh.set(k, i)
@@ -272,14 +358,10 @@ func (sh *memShard) insert(k memKey, q Quota, ns int64) int32 {
 	return i
 }
 
-// refill makes e's bucket a full one under q, through the rate.Limiter's
-// own API: dated back to the zero time, the bucket has refilled by the time
-// of its next request.
-func (e *memEntry) refill(q Quota) {
-	var long time.Time
-	e.lim.SetLimitAt(long, q.Rate)
-	e.lim.SetBurstAt(long, q.Burst)
-	e.q, e.fill = q, int64(q.fillTime())
+// refill makes e's bucket a full one under q.
+func (e *memEntry) refill(q Quota, ns int64) {
+	e.q, e.fill, e.t, e.ref = q, int64(q.fillTime()), 1e9/float64(q.Rate), ns
+	e.full.Store(0) // full at ref
 }
 
 // victim moves the hand to the first entry that is idle and full or not

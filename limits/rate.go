@@ -12,6 +12,7 @@ import (
 	"github.com/windhover/windhover/internal/peer"
 	"github.com/windhover/windhover/internal/rw"
 	"github.com/windhover/windhover/internal/star"
+	"github.com/windhover/windhover/internal/stripe"
 	"golang.org/x/time/rate"
 )
 
@@ -270,10 +271,10 @@ func (l *RateLimiter) decide(r *http.Request, detail bool, now time.Time) (Decis
 	var key string
 	switch {
 	case l.key == nil && l.mem != nil:
-		d = l.mem.take(l.client.memKey(r), l.q, now, detail)
+		d = l.mem.take(l.client.memKey(r), l.q, now, detail, stripe.Index(r))
 	case l.mem != nil:
 		key = l.key(r)
-		d = l.mem.take(memKey{s: key}, l.q, now, detail)
+		d = l.mem.take(memKey{s: key}, l.q, now, detail, stripe.Index(r))
 	default:
 		if l.key != nil {
 			key = l.key(r)

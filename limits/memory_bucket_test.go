@@ -1,0 +1,120 @@
+package limits
+
+import (
+	"math"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/time/rate"
+)
+
+// TestMemoryBucketMatchesRateLimiter runs the MemoryStore's bucket and a
+// golang.org/x/time/rate.Limiter side by side over random requests at random
+// instants, for rates from one a day to 700 million a second, with quota
+// changes: every request must get the same answer and see the same number of
+// tokens, except a hair's breadth from a whole token, where the two float
+// computations may round differently, and where rate.Limiter allows a
+// request less than a nanosecond's refill short of a token.
+func TestMemoryBucketMatchesRateLimiter(t *testing.T) {
+	quotas := []Quota{
+		{Rate: 2, Burst: 3},
+		{Rate: 7, Burst: 7},
+		{Rate: 0.3, Burst: 1},
+		{Rate: rate.Every(24 * time.Hour), Burst: 5},
+		{Rate: 1000, Burst: 1},
+		{Rate: 7e8, Burst: 1000},
+		{Rate: 1e9, Burst: 1 << 30},
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for round := range 200 {
+		s := NewMemoryStore(10)
+		k := memKey{s: "k"}
+		q := quotas[rng.IntN(len(quotas))]
+		at := time.Unix(1_800_000_000, int64(rng.IntN(1e9)))
+		lim := rate.NewLimiter(q.Rate, q.Burst)
+		lim.SetBurstAt(at, q.Burst)
+		lim.AllowN(at.Add(-100*365*24*time.Hour), 0) // full at the start, as a new key's bucket is
+		for step := range 300 {
+			// Steps from none to several emission intervals.
+			at = at.Add(time.Duration(rng.Float64() * 3 * float64(time.Second) / float64(q.Rate)))
+			if rng.IntN(50) == 0 {
+				// A new quota, which the store learns of with the
+				// request.
+				q = quotas[rng.IntN(len(quotas))]
+				lim.SetLimitAt(at, q.Rate)
+				lim.SetBurstAt(at, q.Burst)
+			}
+			before := lim.TokensAt(at)
+			want := lim.AllowN(at, 1)
+			got := s.take(k, q, at, true, 0)
+			// rate.Limiter allows a request short of a token by less
+			// than a nanosecond's refill; the store does not.
+			slack := max(1e-6, float64(q.Rate)/1e9)
+			near := math.Abs(before-1) < slack
+			if got.Allowed != want && !near {
+				t.Fatalf("round %d step %d, quota %+v: allowed %v, rate.Limiter %v with %v tokens", round, step, q, got.Allowed, want, before)
+			}
+			if got.Allowed != want {
+				// Rounding put them on either side of a token: carry on
+				// from the Limiter's state.
+				s = NewMemoryStore(10)
+				lim = rate.NewLimiter(q.Rate, q.Burst)
+				lim.AllowN(at.Add(-100*365*24*time.Hour), 0)
+				continue
+			}
+			if tokens := lim.TokensAt(at); math.Abs(float64(got.Remaining)-math.Floor(tokens)) > 0 &&
+				math.Abs(tokens-math.Round(tokens)) > slack {
+				t.Fatalf("round %d step %d, quota %+v: %d tokens remaining, rate.Limiter %v", round, step, q, got.Remaining, tokens)
+			}
+		}
+	}
+}
+
+// TestMemoryBucketOneKeyManyCores takes tokens for one key from several
+// goroutines at once, each with its own read lock as requests on several
+// cores would: exactly the burst is allowed, none twice and none lost.
+func TestMemoryBucketOneKeyManyCores(t *testing.T) {
+	const burst, goroutines, tries = 1000, 8, 500
+	s := NewMemoryStore(0)
+	q := Quota{Rate: rate.Every(time.Hour), Burst: burst}
+	var allowed atomic.Int64
+	var wg sync.WaitGroup
+	now := time.Now()
+	for g := range goroutines {
+		wg.Go(func() {
+			for range tries {
+				if s.take(memKey{s: "one"}, q, now, g%2 == 0, g).Allowed {
+					allowed.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	assert.EqualValues(t, burst, allowed.Load())
+	d := s.take(memKey{s: "one"}, q, now, true, 0)
+	assert.False(t, d.Allowed)
+	assert.Equal(t, time.Hour, d.RetryAfter.Round(time.Second), "a token an hour after the burst was spent")
+}
+
+// TestMemoryEntryLayout keeps a bucket's entry on two cache lines of its own:
+// the key and what requests rarely write on the first, the bucket, which
+// every request for the key writes, on the second, so that requests for one
+// key on several cores contend for one line only, and entries side by side
+// for none.
+func TestMemoryEntryLayout(t *testing.T) {
+	var e memEntry
+	require.EqualValues(t, 128, unsafe.Sizeof(e))
+	assert.Less(t, unsafe.Offsetof(e.fill), uintptr(64))
+	assert.Less(t, unsafe.Offsetof(e.visited), uintptr(64))
+	assert.Less(t, unsafe.Offsetof(e.last), uintptr(64))
+	assert.EqualValues(t, 64, unsafe.Offsetof(e.q))
+	assert.Less(t, unsafe.Offsetof(e.full), uintptr(128))
+	var sh memShard
+	assert.EqualValues(t, 128, unsafe.Sizeof(sh.readers[0]), "each read lock on lines of its own")
+}
