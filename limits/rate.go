@@ -222,7 +222,7 @@ func (*rateHandler) HandlesOptionsStar() {}
 func (h *rateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.guard.Check(r, "limits")
 	l := h.l
-	now := rw.Began(w) // when an outer policy's clock reading is at hand
+	now := rw.TimeOf(w) // when an outer policy's clock reading is at hand
 	if now.IsZero() {
 		now = clock.Now()
 	}

@@ -333,7 +333,7 @@ func TestRateLimitCustomStore(t *testing.T) {
 }
 
 // TestRateLimitSharesTheClock checks that the Handler decides at the time an
-// outer policy's Writer recorded (rw.SetBegan), without reading the clock
+// outer policy's Writer recorded (rw.Writer.SetTime), without reading the clock
 // again, and reads the clock itself when handed any other ResponseWriter.
 func TestRateLimitSharesTheClock(t *testing.T) {
 	f := &fakeStore{decide: func(string) (Decision, error) { return Decision{Allowed: true}, nil }}
@@ -344,7 +344,7 @@ func TestRateLimitSharesTheClock(t *testing.T) {
 	began := clock.Now().Add(-time.Hour) // far enough to tell from a fresh reading
 	var outer rw.Writer
 	outer.Reset(httptest.NewRecorder(), nil)
-	outer.SetBegan(began)
+	outer.SetTime(began)
 	h.ServeHTTP(outer.ResponseWriter(), request("203.0.113.7:1"))
 
 	before := clock.Now()

@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/windhover/windhover/internal/clock"
 )
 
 // fake is an inner ResponseWriter that records what reached it.
@@ -386,33 +388,32 @@ func TestHeaderUsed(t *testing.T) {
 	assert.True(t, w.HeaderUsed())
 }
 
-// TestSharedClock checks the readings of the clock the policies share: Began
-// is read from the Writer handed over, SetEnded reaches the nearest Writer
-// through the writers that wrap it, and Reset forgets both.
+// TestSharedClock checks the readings of the clock the policies share: TimeOf
+// reads the Writer handed over, SetTimeOf reaches the nearest Writer through
+// the writers that wrap it, and Reset forgets the reading.
 func TestSharedClock(t *testing.T) {
-	t0 := time.Unix(1000, 0)
+	t0 := clock.Now()
 	t1 := t0.Add(time.Second)
 
 	var outer Writer
 	outer.Reset(newFake(), nil)
-	outer.SetBegan(t0)
-	assert.Equal(t, t0, Began(outer.ResponseWriter()))
-	assert.True(t, Began(newFake()).IsZero(), "a ResponseWriter that is no Writer has no reading")
+	outer.SetTime(t0)
+	assert.True(t, t0.Equal(TimeOf(outer.ResponseWriter())), "TimeOf = %v, want %v", TimeOf(outer.ResponseWriter()), t0)
+	assert.True(t, TimeOf(newFake()).IsZero(), "a ResponseWriter that is no Writer has no reading")
 
 	// The inner policy's Writer wraps the outer's; a third-party wrapper
 	// with an Unwrap method sits between them.
 	var inner Writer
 	inner.Reset(unwrapper{outer.ResponseWriter()}, nil)
-	assert.True(t, Began(inner.ResponseWriter()).IsZero(), "Began looks at the Writer handed over, not the ones it wraps")
-	SetEnded(inner.Unwrap(), t1)
-	assert.Equal(t, t1, outer.Ended(), "SetEnded reaches the nearest Writer through Unwrap")
-	assert.True(t, inner.Ended().IsZero())
+	assert.True(t, TimeOf(inner.ResponseWriter()).IsZero(), "TimeOf looks at the Writer handed over, not the ones it wraps")
+	SetTimeOf(inner.Unwrap(), t1)
+	assert.Equal(t, clock.Nanos(t1), outer.Time(), "SetTimeOf reaches the nearest Writer through Unwrap")
+	assert.Zero(t, inner.Time())
 
-	SetEnded(newFake(), t1) // no Writer: nothing to record, no panic
+	SetTimeOf(newFake(), t1) // no Writer: nothing to record, no panic
 
 	outer.Reset(newFake(), nil)
-	assert.True(t, Began(outer.ResponseWriter()).IsZero(), "Reset forgets Began")
-	assert.True(t, outer.Ended().IsZero(), "Reset forgets Ended")
+	assert.Zero(t, outer.Time(), "Reset forgets the reading")
 }
 
 // unwrapper is a third-party ResponseWriter wrapper with an Unwrap method.
