@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -612,3 +613,10 @@ func mustNew(t *testing.T, c Config) *Limiter {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestBodyRequestSize keeps the state of a request with a body within its
+// size class: at 512 bytes it takes one 512-byte allocation, and a field more
+// would make it a 576-byte one (BenchmarkBodyLimit's B/op).
+func TestBodyRequestSize(t *testing.T) {
+	assert.LessOrEqual(t, unsafe.Sizeof(bodyRequest{}), uintptr(512))
+}

@@ -118,10 +118,3 @@ func TestMemoryEntryLayout(t *testing.T) {
 	var sh memShard
 	assert.EqualValues(t, 128, unsafe.Sizeof(sh.readers[0]), "each read lock on lines of its own")
 }
-
-// TestBodyRequestSize keeps the state of a request with a body within its
-// size class: at 512 bytes it takes one 512-byte allocation, and a field more
-// would make it a 576-byte one (BenchmarkBodyLimit's B/op).
-func TestBodyRequestSize(t *testing.T) {
-	assert.LessOrEqual(t, unsafe.Sizeof(bodyRequest{}), uintptr(512))
-}
