@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"github.com/windhover/windhover/internal/stripe"
@@ -163,7 +164,10 @@ func (f *Filter) verdict(host string) Reason {
 		return accepted
 	}
 	if v == accepted && len(host) <= maxSeen {
-		h := host // its own variable, so that only a miss allocates
+		// A copy, in its own variable so that only a miss allocates: the
+		// host may be a slice of a whole request line (an absolute-form
+		// target), which the Filter must not keep alive.
+		h := strings.Clone(host)
 		f.seen[f.next.Add(1)%seenHosts].Store(&h)
 	}
 	return v

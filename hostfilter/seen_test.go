@@ -1,9 +1,13 @@
 package hostfilter
 
 import (
+	"bufio"
 	"fmt"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
+	"unsafe"
 )
 
 // TestSeenHostsKeepVerdicts checks that the hosts a Filter remembers change
@@ -97,5 +101,36 @@ func TestSeenHostsAllocs(t *testing.T) {
 	}
 	if a := testing.AllocsPerRun(100, func() { f.verdict("example.com:8443") }); a != 0 {
 		t.Errorf("a remembered host allocates %.0f", a)
+	}
+}
+
+// TestSeenHostsAreCopies checks that a remembered host is a copy: over
+// HTTP/1 an absolute-form target's authority becomes r.Host, a slice of a
+// request line of up to MaxHeaderBytes, which the Filter must not keep
+// alive.
+func TestSeenHostsAreCopies(t *testing.T) {
+	f := Allow("example.com")
+	raw := "GET http://EXAMPLE.com:80/" + strings.Repeat("a", 64<<10) + " HTTP/1.1\r\nHost: ignored\r\n\r\n"
+	r, err := http.ReadRequest(bufio.NewReaderSize(strings.NewReader(raw), 1<<17))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Check(r); err != nil {
+		t.Fatal(err)
+	}
+	line := uintptr(unsafe.Pointer(unsafe.StringData(r.RequestURI)))
+	found := false
+	for i := range f.seen {
+		p := f.seen[i].Load()
+		if p == nil || *p != r.Host {
+			continue
+		}
+		found = true
+		if host := uintptr(unsafe.Pointer(unsafe.StringData(*p))); host >= line && host < line+uintptr(len(r.RequestURI)) {
+			t.Errorf("the remembered host %q shares the memory of the %d-byte request target", *p, len(r.RequestURI))
+		}
+	}
+	if !found {
+		t.Fatalf("%q was not remembered", r.Host)
 	}
 }

@@ -1,6 +1,7 @@
 package limits
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 	"sync"
@@ -117,4 +118,54 @@ func TestMemoryEntryLayout(t *testing.T) {
 	assert.Less(t, unsafe.Offsetof(e.full), uintptr(128))
 	var sh memShard
 	assert.EqualValues(t, 128, unsafe.Sizeof(sh.readers[0]), "each read lock on lines of its own")
+}
+
+// TestMemoryBucketOutOfOrder decides two requests of one client whose
+// readings of the clock reach the bucket in the other order (two cores read
+// the clock, and the later reading takes its token first), a microsecond
+// apart, against rate.Limiter, which decides the earlier one as if no time
+// had passed: a new key's full bucket of 2 and an idle one both give both
+// tokens, where measuring the earlier request from the later one's time
+// would charge it the gap and refuse it.
+func TestMemoryBucketOutOfOrder(t *testing.T) {
+	for _, fresh := range []bool{true, false} {
+		q := Quota{Rate: 1, Burst: 2}
+		s := NewMemoryStore(0)
+		lim := rate.NewLimiter(q.Rate, q.Burst)
+		later := time.Unix(1_800_000_000, 0)
+		if !fresh {
+			_, _ = s.Allow(context.Background(), "k", q, later.Add(-time.Hour))
+			lim.AllowN(later.Add(-time.Hour), 1)
+		}
+		for i, at := range []time.Time{later, later.Add(-time.Microsecond)} {
+			want := lim.AllowN(at, 1)
+			got, err := s.Allow(context.Background(), "k", q, at)
+			require.NoError(t, err)
+			assert.Equal(t, want, got.Allowed, "new key %v, request %d at %v: %+v", fresh, i, at.Sub(later), got)
+		}
+	}
+}
+
+// TestMemoryBucketLongLivedKey takes tokens at 7x10^8 a second, a quota
+// Quota.valid accepts, 300 days after the key came: a bucket measured from
+// the key's arrival would have times whose float64 step (4 ns) exceeds the
+// 1.43 ns a token takes, and give every token away. Measured anew every
+// span, it gives the burst, as rate.Limiter does.
+func TestMemoryBucketLongLivedKey(t *testing.T) {
+	q := Quota{Rate: 7e8, Burst: 1000}
+	s := NewMemoryStore(0)
+	t0 := time.Unix(1_800_000_000, 0)
+	s.take(memKey{s: "k"}, q, t0, false, 0)
+	at := t0.Add(300 * 24 * time.Hour)
+	lim := rate.NewLimiter(q.Rate, q.Burst)
+	allowed, want := 0, 0
+	for range 5000 {
+		if s.take(memKey{s: "k"}, q, at, false, 0).Allowed {
+			allowed++
+		}
+		if lim.AllowN(at, 1) {
+			want++
+		}
+	}
+	assert.Equal(t, want, allowed, "at one instant, 300 days after the key came")
 }

@@ -122,8 +122,10 @@ type memEntry struct {
 	q    Quota
 	t    float64       // the emission interval: nanoseconds a token takes, 1e9/q.Rate
 	ref  int64         // Unix nanoseconds that full is measured from
+	span int64         // how long after ref the bucket is measured from a later one: see rebaseSpan
 	full atomic.Uint64 // float64 bits: when, in ns after ref, the bucket is full again if no request comes
-	_    [24]byte
+	seen atomic.Int64  // the latest Unix nanoseconds a request was decided at
+	_    [8]byte
 }
 
 // touchEvery is how stale an entry's last request time may be: readers write
@@ -189,12 +191,13 @@ func (s *MemoryStore) take(k memKey, q Quota, now time.Time, detail bool, reader
 	ns := now.UnixNano()
 	rl := &sh.readers[reader%stripe.Cells]
 	rl.RLock()
-	if i, ok := sh.find(k); ok && sh.entry(i).q == q {
-		e := sh.entry(i)
-		e.touch(ns)
-		d := e.take(q, ns, detail)
-		rl.RUnlock()
-		return d
+	if i, ok := sh.find(k); ok {
+		if e := sh.entry(i); e.q == q && ns-e.ref < e.span {
+			e.touch(ns)
+			d := e.take(q, ns, detail)
+			rl.RUnlock()
+			return d
+		}
 	}
 	rl.RUnlock()
 
@@ -207,7 +210,7 @@ func (s *MemoryStore) take(k memKey, q Quota, now time.Time, detail bool, reader
 		i = ^i
 	}
 	e := sh.entry(i)
-	if e.q != q {
+	if e.q != q || ns-e.ref >= e.span {
 		e.requota(q, ns)
 	}
 	d := e.take(q, ns, detail)
@@ -232,12 +235,20 @@ func (e *memEntry) idle(ns int64) bool { return ns-atomic.LoadInt64(&e.last) >= 
 // one. The bucket is kept as the time it is full again (GCRA's theoretical
 // arrival time): it holds Burst - wait/t tokens, wait being how long until
 // then. A token taken moves that time t later, by one compare-and-swap, so
-// that requests for one key on several cores take no lock. The arithmetic is
-// float64's, as golang.org/x/time/rate's token count is: times are exact to
-// the nanosecond for 104 days after ref (2^53 ns), and to a few nanoseconds
-// for decades after; a count of tokens within tokenSlack of a whole one is
-// taken as that one, so that rounding never costs a client a token.
+// that requests for one key on several cores take no lock.
+//
+// A request whose time is earlier than one already decided (two cores read
+// the clock in one order and reach the bucket in the other) is decided at
+// the later time, as rate.Limiter decides it: no time has passed for the
+// bucket, and the request is not charged for the gap.
+//
+// The arithmetic is float64's, as rate.Limiter's token count is, on times
+// measured from ref, which moves up every span (see rebaseSpan) so that they
+// stay exact to a small part of a token; a count within tokenSlack of a
+// whole token is taken as that token, so that rounding never costs a client
+// one.
 func (e *memEntry) take(q Quota, ns int64, detail bool) Decision {
+	ns = e.latest(ns)
 	b := float64(q.Burst)
 	now := float64(ns - e.ref)
 	for {
@@ -255,6 +266,30 @@ func (e *memEntry) take(q Quota, ns int64, detail bool) Decision {
 			return q.decision(true, held-1)
 		}
 	}
+}
+
+// latest returns the later of ns and the latest time e decided at, and
+// makes ns that time if it is the later.
+func (e *memEntry) latest(ns int64) int64 {
+	for {
+		seen := e.seen.Load()
+		if ns <= seen {
+			return seen
+		}
+		if e.seen.CompareAndSwap(seen, ns) {
+			return ns
+		}
+	}
+}
+
+// rebaseSpan is how long after its ref a bucket of emission interval t is
+// measured from a later one: within it a float64 time is exact to 2^-16 of
+// a token (its step is 2^-52 of the time), at most 2^46 ns (19.5 hours)
+// apart and at least a second. A bucket is measured anew, holding the
+// tokens it held, by the first request after its span, which takes the
+// shard's write lock for it.
+func rebaseSpan(t float64) int64 {
+	return int64(min(max(t*(1<<36), 1e9), 1<<46))
 }
 
 // tokenSlack is how near a whole number of tokens a bucket's count, as
@@ -277,12 +312,16 @@ func (e *memEntry) tokens(ns int64) float64 {
 	return whole(float64(e.q.Burst) - wait/e.t)
 }
 
-// requota gives e's bucket the quota q from ns on, keeping the tokens it
-// holds up to q's Burst: it refilled at the old rate until ns, and refills
-// at q's from then. The shard must be locked for writing.
+// requota gives e's bucket the quota q from ns on (or from the latest time
+// it decided at, if later), keeping the tokens it holds up to q's Burst: it
+// refilled at the old rate until then, and refills at q's from then. It also
+// measures the bucket anew from then (see rebaseSpan). The shard must be
+// locked for writing.
 func (e *memEntry) requota(q Quota, ns int64) {
+	ns = e.latest(ns)
 	tokens := min(e.tokens(ns), float64(q.Burst))
 	e.q, e.fill, e.t, e.ref = q, int64(q.fillTime()), 1e9/float64(q.Rate), ns
+	e.span = rebaseSpan(e.t)
 	e.full.Store(math.Float64bits((float64(q.Burst) - tokens) * e.t))
 }
 
@@ -358,10 +397,12 @@ func (sh *memShard) insert(k memKey, q Quota, ns int64) int32 {
 	return i
 }
 
-// refill makes e's bucket a full one under q.
+// refill makes e's bucket a full one under q, measured from ns.
 func (e *memEntry) refill(q Quota, ns int64) {
 	e.q, e.fill, e.t, e.ref = q, int64(q.fillTime()), 1e9/float64(q.Rate), ns
+	e.span = rebaseSpan(e.t)
 	e.full.Store(0) // full at ref
+	e.seen.Store(ns)
 }
 
 // victim moves the hand to the first entry that is idle and full or not

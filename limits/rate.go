@@ -10,7 +10,6 @@ import (
 
 	"github.com/windhover/windhover/internal/clock"
 	"github.com/windhover/windhover/internal/peer"
-	"github.com/windhover/windhover/internal/rw"
 	"github.com/windhover/windhover/internal/star"
 	"github.com/windhover/windhover/internal/stripe"
 	"golang.org/x/time/rate"
@@ -222,11 +221,11 @@ func (*rateHandler) HandlesOptionsStar() {}
 func (h *rateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.guard.Check(r, "limits")
 	l := h.l
-	now := rw.TimeOf(w) // when an outer policy's clock reading is at hand
-	if now.IsZero() {
-		now = clock.Now()
-	}
-	d, err := l.decide(r, l.headersOnAllowed, now)
+	// A reading of its own, not one an outer policy took as the request
+	// came: anything between them may have made the request wait (a queue,
+	// a call to an authentication service), and the bucket must be taken
+	// from now.
+	d, err := l.decide(r, l.headersOnAllowed, clock.Now())
 	if err != nil {
 		l.reject(r, err)
 		if err.Reason == ReasonRateLimited {

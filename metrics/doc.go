@@ -37,13 +37,6 @@
 // are the bytes the handler read and wrote, not the Content-Length a client
 // declared.
 //
-// The duration runs from the request's arrival in the Handler to the return
-// of the handler it wraps. Inside windhover.Harden's composition the policies
-// share these two readings of the clock: the rate limiter decides at the
-// first, and the second is the one the timeouts policy takes as the
-// application returns, a few hundred nanoseconds before the Handler itself
-// would.
-//
 // # Routes
 //
 // The Handler reads the route from the Pattern of its own request once the

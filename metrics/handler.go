@@ -127,7 +127,6 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		q.conn.request(r, proto)
 	}
 	q.w.Reset(w, q)
-	q.w.SetTime(start) // for the policies inside: one reading of the clock for all
 	if inner != r {
 		defer pattern.HandBack(r, inner)
 	}
@@ -143,12 +142,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // finish records the request; it runs even if next panics.
 func (q *request) finish(r *http.Request, body *countingBody, start time.Time, k key) {
-	var d time.Duration
-	if end, began := q.w.Time(), clock.Nanos(start); end > began {
-		d = time.Duration(end - began) // read by a policy inside once the application returned
-	} else {
-		d = time.Since(start)
-	}
+	d := time.Since(start)
 	if q.conn != nil {
 		q.conn.requestDone(k.proto, q.w.Hijacked())
 	}

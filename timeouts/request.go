@@ -345,9 +345,7 @@ func (q *request) finish() {
 	if policeOut && (!q.h2 || q.unflushed) {
 		// What is still buffered (and charged to no write yet) leaves
 		// now, as one last write.
-		now := clock.Now()
-		rw.SetTimeOf(q.w.Unwrap(), now) // the application has returned: for the policies outside
-		deadline = q.out.writeDeadline(now, q.writeBy, q.pending+q.headerBytes)
+		deadline = q.out.writeDeadline(clock.Now(), q.writeBy, q.pending+q.headerBytes)
 		if q.writeLimit != 0 && deadline.UnixNano() > q.writeLimit {
 			deadline = time.Unix(0, q.writeLimit) // the server's WriteTimeout is sooner
 		}

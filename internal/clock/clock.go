@@ -21,16 +21,3 @@ var epoch = time.Now()
 // follow a step or slew of the system's wall clock after epoch: use it for
 // deadlines and durations, never for a time shown or sent.
 func Now() time.Time { return epoch.Add(time.Since(epoch)) }
-
-// Nanos returns t, a time from Now, as nanoseconds from the package's epoch
-// (negative before it), never 0, so that 0 can stand for no time: the epoch
-// itself is a nanosecond after.
-func Nanos(t time.Time) int64 {
-	if ns := int64(t.Sub(epoch)); ns != 0 {
-		return ns
-	}
-	return 1
-}
-
-// At is the inverse of Nanos.
-func At(ns int64) time.Time { return epoch.Add(time.Duration(ns)) }

@@ -35,16 +35,3 @@ func BenchmarkNow(b *testing.B) {
 		}
 	})
 }
-
-func TestNanos(t *testing.T) {
-	for _, d := range []time.Duration{-time.Hour, -1, 0, 1, time.Hour} {
-		at := epoch.Add(d)
-		ns := Nanos(at)
-		if ns == 0 {
-			t.Fatalf("Nanos(epoch%+v) = 0, which stands for no time", d)
-		}
-		if got := At(ns); got.Sub(at) < 0 || got.Sub(at) > 1 {
-			t.Errorf("At(Nanos(epoch%+v)) = epoch%+v", d, got.Sub(epoch))
-		}
-	}
-}

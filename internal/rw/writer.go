@@ -18,9 +18,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"time"
-
-	"github.com/windhover/windhover/internal/clock"
 )
 
 // Hooks receives a Writer's events. The Writer calls them on the goroutine
@@ -78,10 +75,9 @@ const (
 type Writer struct {
 	inner      http.ResponseWriter
 	hooks      Hooks
+	status     int
 	written    int64
 	chunk      int64
-	time       int64 // the latest reading of the clock shared (clock.Nanos); 0 if none: see SetTime
-	status     int32 // net/http refuses codes beyond three digits
 	hijacked   bool
 	headerUsed bool
 	kinds      uint8
@@ -143,53 +139,6 @@ func Find[T Hooks](w http.ResponseWriter) (T, bool) {
 	return zero, false
 }
 
-// The policies of a composition share their readings of the clock through
-// their Writers, since each reading costs tens of nanoseconds: the policy
-// that holds a Writer records the time the request reached it, for the
-// policies inside it to use as "now", and a policy inside that reads the
-// clock once the application's handler has returned records that reading in
-// its place, for the policy outside to end its measure with. Each is a
-// reading of internal/clock.Now, a time for durations and deadlines; a
-// policy that finds none reads the clock itself.
-
-// The readings are kept as clock.Nanos, eight bytes rather than a
-// time.Time's 24, which would push a policy's per-request state into a
-// larger size class.
-
-// SetTime records t, a reading of internal/clock.Now, as the latest reading
-// of the clock shared on w.
-func (w *Writer) SetTime(t time.Time) { w.time = clock.Nanos(t) }
-
-// Time returns the latest reading of the clock recorded on w, as
-// clock.Nanos, or 0 if none was.
-func (w *Writer) Time() int64 { return w.time }
-
-// TimeOf returns the latest reading of the clock recorded on the Writer that
-// w is, or the zero Time if w is none or none was recorded.
-func TimeOf(w http.ResponseWriter) time.Time {
-	if x, ok := w.(interface{ writer() *Writer }); ok && x.writer().time != 0 {
-		return clock.At(x.writer().time)
-	}
-	return time.Time{}
-}
-
-// SetTimeOf records t, a reading of internal/clock.Now, on the nearest Writer
-// among w and the writers it wraps (by their Unwrap methods), if there is
-// one.
-func SetTimeOf(w http.ResponseWriter, t time.Time) {
-	for range 32 {
-		if x, ok := w.(interface{ writer() *Writer }); ok {
-			x.writer().time = clock.Nanos(t)
-			return
-		}
-		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
-		if !ok {
-			return
-		}
-		w = u.Unwrap()
-	}
-}
-
 // IsWriter reports whether w is one of the shapes of a Writer.
 func IsWriter(w http.ResponseWriter) bool {
 	_, ok := w.(interface{ writer() *Writer })
@@ -197,7 +146,7 @@ func IsWriter(w http.ResponseWriter) bool {
 }
 
 // Status returns the first final status code written, or 0 if none has been.
-func (w *Writer) Status() int { return int(w.status) }
+func (w *Writer) Status() int { return w.status }
 
 // WroteHeader reports whether a final status has been written.
 func (w *Writer) WroteHeader() bool { return w.status != 0 }
@@ -229,7 +178,7 @@ func (w *Writer) Unwrap() http.ResponseWriter { return w.inner }
 // WriteHeader records the first final status and passes code on.
 func (w *Writer) WriteHeader(code int) {
 	if w.status == 0 && !w.hijacked && (code < 100 || code > 199 || code == http.StatusSwitchingProtocols) {
-		w.status = int32(code)
+		w.status = code
 		w.hooks.WriteHeader(code)
 	}
 	w.inner.WriteHeader(code)

@@ -15,8 +15,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/windhover/windhover/internal/clock"
 )
 
 // fake is an inner ResponseWriter that records what reached it.
@@ -387,36 +385,3 @@ func TestHeaderUsed(t *testing.T) {
 	w.Header().Set("X", "1")
 	assert.True(t, w.HeaderUsed())
 }
-
-// TestSharedClock checks the readings of the clock the policies share: TimeOf
-// reads the Writer handed over, SetTimeOf reaches the nearest Writer through
-// the writers that wrap it, and Reset forgets the reading.
-func TestSharedClock(t *testing.T) {
-	t0 := clock.Now()
-	t1 := t0.Add(time.Second)
-
-	var outer Writer
-	outer.Reset(newFake(), nil)
-	outer.SetTime(t0)
-	assert.True(t, t0.Equal(TimeOf(outer.ResponseWriter())), "TimeOf = %v, want %v", TimeOf(outer.ResponseWriter()), t0)
-	assert.True(t, TimeOf(newFake()).IsZero(), "a ResponseWriter that is no Writer has no reading")
-
-	// The inner policy's Writer wraps the outer's; a third-party wrapper
-	// with an Unwrap method sits between them.
-	var inner Writer
-	inner.Reset(unwrapper{outer.ResponseWriter()}, nil)
-	assert.True(t, TimeOf(inner.ResponseWriter()).IsZero(), "TimeOf looks at the Writer handed over, not the ones it wraps")
-	SetTimeOf(inner.Unwrap(), t1)
-	assert.Equal(t, clock.Nanos(t1), outer.Time(), "SetTimeOf reaches the nearest Writer through Unwrap")
-	assert.Zero(t, inner.Time())
-
-	SetTimeOf(newFake(), t1) // no Writer: nothing to record, no panic
-
-	outer.Reset(newFake(), nil)
-	assert.Zero(t, outer.Time(), "Reset forgets the reading")
-}
-
-// unwrapper is a third-party ResponseWriter wrapper with an Unwrap method.
-type unwrapper struct{ http.ResponseWriter }
-
-func (u unwrapper) Unwrap() http.ResponseWriter { return u.ResponseWriter }
