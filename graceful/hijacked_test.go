@@ -5,30 +5,9 @@ import (
 	"net"
 	"testing"
 	"time"
-)
 
-// tcpPair returns both ends of a TCP connection on 127.0.0.1.
-func tcpPair(t *testing.T) (client, server net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err = net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	server, err = ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		client.Close()
-		server.Close()
-	})
-	return client, server
-}
+	"github.com/windhover/windhover/internal/testserver"
+)
 
 // wrapped hides its connection's SyscallConn behind NetConn, as a limiting
 // listener's connections do.
@@ -54,7 +33,7 @@ func TestHijackSetFollowsConnectionsDownToTheSocket(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var h hijackSet
-			_, s1 := tcpPair(t)
+			_, s1 := testserver.TCPPair(t)
 			c1 := tt.wrap(s1)
 			if h.add(c1) {
 				t.Fatal("closed at once while serving")
@@ -71,7 +50,7 @@ func TestHijackSetFollowsConnectionsDownToTheSocket(t *testing.T) {
 				t.Errorf("open after the application closed it = %d, want %d", n, want)
 			}
 
-			client, s2 := tcpPair(t)
+			client, s2 := testserver.TCPPair(t)
 			h.add(tt.wrap(s2))
 			// An opaque connection closed by its application still counts.
 			if closed := h.closeAll(); closed != want+1 {
@@ -82,7 +61,7 @@ func TestHijackSetFollowsConnectionsDownToTheSocket(t *testing.T) {
 			}
 
 			// Hijacked after the group gave up: closed as it arrives.
-			client3, s3 := tcpPair(t)
+			client3, s3 := testserver.TCPPair(t)
 			if !h.add(tt.wrap(s3)) {
 				t.Error("a connection hijacked after closeAll was kept")
 			}
@@ -101,7 +80,7 @@ func TestHijackSetFollowsConnectionsDownToTheSocket(t *testing.T) {
 func TestHijackSetSweepsAsItGrows(t *testing.T) {
 	var h hijackSet
 	for range 3 * minSweep {
-		_, s := tcpPair(t)
+		_, s := testserver.TCPPair(t)
 		h.add(s)
 		s.Close()
 	}

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/windhover/windhover/internal/testserver"
 )
 
 // typical is a pipelined pair of typical requests: a browser's GET and a
@@ -382,7 +384,7 @@ func BenchmarkParser(b *testing.B) {
 func BenchmarkConnSequentialTCP(b *testing.B) {
 	for _, arm := range []string{"bare", "wire"} {
 		b.Run(arm, func(b *testing.B) {
-			c, client := loopback(b)
+			client, c := testserver.TCPPair(b)
 			if arm == "wire" {
 				c = New(Config{}).Conn(c)
 			}

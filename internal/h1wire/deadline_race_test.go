@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/windhover/windhover/internal/testserver"
 )
 
 // pattern is an io.Reader (not a WriterTo) of n bytes, byte i being i%251:
@@ -34,7 +36,7 @@ func (p *pattern) Read(b []byte) (int, error) {
 // resumed ReadFrom would go on past it, leaving a hole in the client's
 // stream. It failed so with a ReadFrom resumed like a Write.
 func TestDeadlineReadFromKeepsEveryByte(t *testing.T) {
-	raw, client := loopback(t)
+	client, raw := testserver.TCPPair(t)
 	c := New(Config{}).Conn(raw) // raw: a *net.TCPConn, whose ReadFrom net/http reaches
 	c.Hijacked()
 	w1 := time.Now().Add(300 * time.Millisecond)

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/windhover/windhover/internal/testserver"
 )
 
 // puts counts the deadlines put on a connection.
@@ -33,7 +35,7 @@ func (p *puts) SetWriteDeadline(t time.Time) error {
 // under a Conn that has passed (no head is followed), and the client's.
 func tcpPair(t *testing.T) (*Conn, *puts, net.Conn) {
 	t.Helper()
-	raw, client := loopback(t)
+	client, raw := testserver.TCPPair(t)
 	p := &puts{Conn: raw}
 	c := New(Config{}).Conn(p)
 	c.Hijacked() // pass through: these tests are about deadlines alone

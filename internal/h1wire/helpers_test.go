@@ -113,25 +113,3 @@ func fields(n, total int) string {
 	}
 	return b.String()
 }
-
-// loopback returns both ends of a loopback TCP connection, closed when tb
-// ends.
-func loopback(tb testing.TB) (server, client net.Conn) {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer ln.Close()
-	client, err = net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	server, err = ln.Accept()
-	if err != nil {
-		_ = client.Close()
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = server.Close(); _ = client.Close() })
-	return server, client
-}
