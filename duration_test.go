@@ -16,10 +16,8 @@ import (
 )
 
 // TestHardenRequestDuration checks the request duration the composition
-// records, whose ends the policies share (the rate limiter decides at the
-// time metrics began with, and metrics ends at the time timeouts read once
-// the application returned): it covers the application's whole run and no
-// more than the client waited, over HTTP/1.1 and h2c.
+// records: it covers the application's whole run and no more than the client
+// waited, over HTTP/1.1 and h2c.
 func TestHardenRequestDuration(t *testing.T) {
 	const nap = 50 * time.Millisecond
 	for _, p := range []testserver.Proto{testserver.H1, testserver.H2C} {

@@ -38,9 +38,7 @@ func TestMemoryBucketMatchesRateLimiter(t *testing.T) {
 		k := memKey{s: "k"}
 		q := quotas[rng.IntN(len(quotas))]
 		at := time.Unix(1_800_000_000, int64(rng.IntN(1e9)))
-		lim := rate.NewLimiter(q.Rate, q.Burst)
-		lim.SetBurstAt(at, q.Burst)
-		lim.AllowN(at.Add(-100*365*24*time.Hour), 0) // full at the start, as a new key's bucket is
+		lim := fullLimiter(q, at)
 		for step := range 300 {
 			// Steps from none to several emission intervals.
 			at = at.Add(time.Duration(rng.Float64() * 3 * float64(time.Second) / float64(q.Rate)))
@@ -64,17 +62,23 @@ func TestMemoryBucketMatchesRateLimiter(t *testing.T) {
 			if got.Allowed != want {
 				// Rounding put them on either side of a token: carry on
 				// from the Limiter's state.
-				s = NewMemoryStore(10)
-				lim = rate.NewLimiter(q.Rate, q.Burst)
-				lim.AllowN(at.Add(-100*365*24*time.Hour), 0)
+				s, lim = NewMemoryStore(10), fullLimiter(q, at)
 				continue
 			}
-			if tokens := lim.TokensAt(at); math.Abs(float64(got.Remaining)-math.Floor(tokens)) > 0 &&
+			if tokens := lim.TokensAt(at); float64(got.Remaining) != math.Floor(tokens) &&
 				math.Abs(tokens-math.Round(tokens)) > slack {
 				t.Fatalf("round %d step %d, quota %+v: %d tokens remaining, rate.Limiter %v", round, step, q, got.Remaining, tokens)
 			}
 		}
 	}
+}
+
+// fullLimiter returns a rate.Limiter for q whose bucket is full at at, as a
+// new key's is.
+func fullLimiter(q Quota, at time.Time) *rate.Limiter {
+	lim := rate.NewLimiter(q.Rate, q.Burst)
+	lim.AllowN(at.Add(-100*365*24*time.Hour), 0) // dated back, it has refilled by at
+	return lim
 }
 
 // TestMemoryBucketOneKeyManyCores takes tokens for one key from several

@@ -221,11 +221,7 @@ func (*rateHandler) HandlesOptionsStar() {}
 func (h *rateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.guard.Check(r, "limits")
 	l := h.l
-	// A reading of its own, not one an outer policy took as the request
-	// came: anything between them may have made the request wait (a queue,
-	// a call to an authentication service), and the bucket must be taken
-	// from now.
-	d, err := l.decide(r, l.headersOnAllowed, clock.Now())
+	d, err := l.decide(r, l.headersOnAllowed)
 	if err != nil {
 		l.reject(r, err)
 		if err.Reason == ReasonRateLimited {
@@ -249,7 +245,7 @@ func (h *rateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // the Store failed (ReasonRateStoreFailed), counted and reported to OnReject
 // as the Handler would. It is for callers that answer refusals themselves.
 func (l *RateLimiter) Check(r *http.Request) error {
-	if _, err := l.decide(r, false, clock.Now()); err != nil {
+	if _, err := l.decide(r, false); err != nil {
 		l.reject(r, err)
 		return err
 	}
@@ -263,9 +259,13 @@ func (l *RateLimiter) Check(r *http.Request) error {
 // RemoteAddr holds no IP address.
 func (l *RateLimiter) ClientKey(r *http.Request) string { return l.client.key(r) }
 
-// decide takes a token for r at now, a reading of internal/clock. Unless
-// detail is set, an allowed request gets a Decision that says only so.
-func (l *RateLimiter) decide(r *http.Request, detail bool, now time.Time) (Decision, *Error) {
+// decide takes a token for r. Unless detail is set, an allowed request gets a
+// Decision that says only so. It reads the clock itself rather than take a
+// reading an outer policy made as the request came: anything between them
+// may have made the request wait (a queue, a call to an authentication
+// service).
+func (l *RateLimiter) decide(r *http.Request, detail bool) (Decision, *Error) {
+	now := clock.Now()
 	var d Decision
 	var key string
 	switch {
