@@ -101,19 +101,18 @@ func (c *Conn) setDeadline(dir int, t time.Time) error {
 	}
 	d.want.Store(ns)
 	if d.busy.Load() != 0 {
-		_, err := c.putDeadline(dir, false)
-		return err
+		return c.putDeadline(dir, false)
 	}
 	return nil
 }
 
 // putDeadline puts the deadline asked for in direction dir on the wrapped
 // connection, unless the one there fits it; with exact, unless it is the
-// same. It reports whether it put one.
-func (c *Conn) putDeadline(dir int, exact bool) (bool, error) {
+// same. Whether it put one shows in the count of puts, gen.
+func (c *Conn) putDeadline(dir int, exact bool) error {
 	d := &c.dls[dir]
 	if !exact && fits(d.want.Load(), d.put.Load()) {
-		return false, nil
+		return nil
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -123,7 +122,7 @@ func (c *Conn) putDeadline(dir int, exact bool) (bool, error) {
 		// compared, unlocked, with the put this replaces: look again.
 		want, on := d.want.Load(), d.put.Load()
 		if on == want || (!exact || put) && fits(want, on) {
-			return put, nil
+			return nil
 		}
 		d.put.Store(want)
 		d.gen.Add(1)
@@ -135,7 +134,7 @@ func (c *Conn) putDeadline(dir int, exact bool) (bool, error) {
 			err = c.Conn.SetWriteDeadline(fromNanos(want))
 		}
 		if err != nil {
-			return true, err
+			return err
 		}
 	}
 }
@@ -156,7 +155,7 @@ func (c *Conn) resume(dir int, err error, gen *uint64) bool {
 	if want != 0 && now() >= want {
 		return false
 	}
-	if _, perr := c.putDeadline(dir, true); perr != nil {
+	if perr := c.putDeadline(dir, true); perr != nil {
 		return false
 	}
 	if g := d.gen.Load(); g != *gen {
@@ -173,7 +172,7 @@ func (c *Conn) startOp(dir int) (uint64, error) {
 	d := &c.dls[dir]
 	d.busy.Add(1)
 	if !fits(d.want.Load(), d.put.Load()) {
-		if _, err := c.putDeadline(dir, false); err != nil {
+		if err := c.putDeadline(dir, false); err != nil {
 			d.busy.Add(-1)
 			return 0, err
 		}
@@ -228,7 +227,7 @@ func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
 	// Exactly the deadline asked for, and no resuming: a ReaderFrom that
 	// a deadline ends may have read from r what it did not write
 	// (net.TCPConn's io.Copy, splice's pipe).
-	if _, err := c.putDeadline(wr, true); err != nil {
+	if err := c.putDeadline(wr, true); err != nil {
 		return 0, err
 	}
 	return rf.ReadFrom(r)
