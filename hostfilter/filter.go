@@ -28,12 +28,9 @@ type Filter struct {
 	next atomic.Uint32
 }
 
-// seenHosts is how many accepted hosts a Filter remembers; maxSeen the
-// longest it remembers (a name, a colon and a port).
-const (
-	seenHosts = 4
-	maxSeen   = maxName + 6
-)
+// seenHosts is how many accepted hosts a Filter remembers. Each is at most
+// a name, a trailing dot and a port long, as the matcher accepts no longer.
+const seenHosts = 4
 
 // New returns a Filter for cfg, or an error naming the first invalid field
 // or entry.
@@ -163,7 +160,7 @@ func (f *Filter) verdict(host string) Reason {
 	if v == ReasonEmptyHost && !f.rejectEmpty {
 		return accepted
 	}
-	if v == accepted && len(host) <= maxSeen {
+	if v == accepted {
 		// A copy, in its own variable so that only a miss allocates: the
 		// host may be a slice of a whole request line (an absolute-form
 		// target), which the Filter must not keep alive.
