@@ -105,6 +105,14 @@
 // would cut the minimum data rates, a larger MaxHeaderBytes, a ClientAuth
 // stronger than the certificate mode) is an error naming both values.
 //
+// Knowing the whole chain, Harden lets its policies share two readings of
+// the clock a request instead of reading it in each: the rate limiter
+// decides at the time metrics read on arrival, as only the host filter runs
+// between them; and metrics ends a request's duration at the time timeouts
+// read once the application returned, as only windhover's bookkeeping runs
+// after. The same packages composed by hand, with handlers of your own
+// between them, read the clock each for itself.
+//
 // Every policy counts its decisions in atomic counters offered as a Stats
 // snapshot, and takes an optional callback for each refusal; the hot path
 // pays an atomic add, and only the metrics package depends on Prometheus.

@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/windhover/windhover"
+	"github.com/windhover/windhover/internal/clock"
+	"github.com/windhover/windhover/internal/rw"
 	"github.com/windhover/windhover/internal/testserver"
 	"github.com/windhover/windhover/limits"
 )
@@ -53,6 +55,40 @@ func TestHardenRequestDuration(t *testing.T) {
 			d := time.Duration(sum * float64(time.Second))
 			assert.GreaterOrEqual(t, d, nap, "the duration covers the application's run")
 			assert.LessOrEqual(t, d, waited+time.Millisecond, "the duration is no longer than the client waited (%v)", waited)
+		})
+	}
+}
+
+// TestHardenSharedArrival checks, over a real socket, that the chain Harden
+// builds carries one reading of the clock on arrival down to the
+// application's ResponseWriter, the reading the rate limiter decides with,
+// taken after the client sent the request and before the application ran.
+func TestHardenSharedArrival(t *testing.T) {
+	for _, p := range []testserver.Proto{testserver.H1, testserver.H2C} {
+		t.Run(string(p), func(t *testing.T) {
+			harden := func(ts *httptest.Server) {
+				s, err := windhover.Harden(ts.Config, windhover.Config{
+					RateLimit: &limits.RateConfig{Rate: 1e6, Burst: 1e6},
+				})
+				require.NoError(t, err)
+				ts.Listener = s.Listener(ts.Listener)
+			}
+			var arrived, ran time.Time
+			app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				ran = clock.Now()
+				var inner rw.Writer // as a policy's own Writer would see them
+				inner.Reset(w, nil)
+				if readings := inner.Readings(); readings != nil {
+					arrived = readings.Arrived
+				}
+			})
+			ts := testserver.Start(t, app, p, harden)
+			sent := clock.Now()
+			code, _ := ts.Get(t, "/", nil)
+			require.Equal(t, http.StatusOK, code)
+			require.False(t, arrived.IsZero(), "no shared reading reached the application")
+			assert.False(t, arrived.Before(sent), "read before the client sent the request")
+			assert.False(t, arrived.After(ran), "read after the application ran")
 		})
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/windhover/windhover/certauth"
 	"github.com/windhover/windhover/graceful"
 	"github.com/windhover/windhover/hostfilter"
+	"github.com/windhover/windhover/internal/clock"
 	"github.com/windhover/windhover/internal/stack"
 	"github.com/windhover/windhover/limits"
 	"github.com/windhover/windhover/metrics"
@@ -152,6 +153,7 @@ type Server struct {
 	lns       []listening   // opened by Listen
 	bound     []Bound       // their endpoints and addresses
 	listened  bool
+	sharers   int // the handlers of the chain that share the clock's readings
 }
 
 // listening is a listener Run serves, and whether it speaks TLS.
@@ -333,7 +335,16 @@ func (s *Server) apply(srv *http.Server, cfg Config, app http.Handler) error {
 	// Outermost first: every request is counted for the drain and
 	// measured; then refused as cheaply as possible, a flooding client
 	// before it can take a slot of the concurrency limit.
+	//
+	// The chain reads the clock twice a request, not once in each policy
+	// that needs the time: metrics reads it on arrival and the rate limiter
+	// decides with that reading, as nothing between them waits; timeouts
+	// reads it once the application has returned, and metrics ends the
+	// duration there, as nothing after does more than its own bookkeeping.
+	// That holds for this chain only, which is why sharing is off in the
+	// policies unless clock.Share turns it on.
 	h := s.pol.Handler(app)
+	s.share(h)
 	h = s.certs.Handler(h)
 	if s.conc != nil {
 		h = s.conc.Handler(h)
@@ -341,6 +352,7 @@ func (s *Server) apply(srv *http.Server, cfg Config, app http.Handler) error {
 	h = s.lim.Handler(h)
 	if s.rate != nil {
 		h = s.rate.Handler(h)
+		s.share(h)
 	}
 	h = s.hosts.Handler(h)
 	if cfg.LivePath != "" || cfg.ReadyPath != "" || cfg.MetricsPath != "" {
@@ -379,11 +391,20 @@ func (s *Server) apply(srv *http.Server, cfg Config, app http.Handler) error {
 	if err := s.applySettings(srv); err != nil {
 		return err
 	}
-	srv.Handler = grown{s.group.Handler(s.met.Handler(h))}
+	measured := s.met.Handler(h)
+	s.share(measured)
+	srv.Handler = grown{s.group.Handler(measured)}
 	if tlsConfig != nil {
 		srv.TLSConfig = s.met.TLSConfig(srv.TLSConfig)
 	}
 	return nil
+}
+
+// share turns on the sharing of the clock's readings in h, and counts it.
+func (s *Server) share(h http.Handler) {
+	if clock.Share(h) {
+		s.sharers++
+	}
 }
 
 // applySettings runs every policy's Apply on srv, and reports every

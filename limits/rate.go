@@ -10,6 +10,7 @@ import (
 
 	"github.com/windhover/windhover/internal/clock"
 	"github.com/windhover/windhover/internal/peer"
+	"github.com/windhover/windhover/internal/rw"
 	"github.com/windhover/windhover/internal/star"
 	"github.com/windhover/windhover/internal/stripe"
 	"golang.org/x/time/rate"
@@ -212,8 +213,15 @@ type rateHandler struct {
 	l     *RateLimiter
 	next  http.Handler
 	last  bool // next is none of windhover's handlers: answer "OPTIONS *" here
+	share bool // decide at the composition's arrival time: clock.Share
 	guard star.Guard
 }
+
+// ShareReadings makes the handler decide at the time the handler directly
+// outside it read on the request's arrival, when that one shares it (see
+// clock.Readings). Only a composition that knows nothing between the two
+// waits can call it.
+func (h *rateHandler) ShareReadings(clock.Trust) { h.share = true }
 
 // HandlesOptionsStar marks the handler as one of windhover's.
 func (*rateHandler) HandlesOptionsStar() {}
@@ -221,7 +229,14 @@ func (*rateHandler) HandlesOptionsStar() {}
 func (h *rateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.guard.Check(r, "limits")
 	l := h.l
-	d, err := l.decide(r, l.headersOnAllowed)
+	var now time.Time
+	if h.share {
+		now = rw.ArrivedAt(w)
+	}
+	if now.IsZero() {
+		now = clock.Now()
+	}
+	d, err := l.decide(r, now, l.headersOnAllowed)
 	if err != nil {
 		l.reject(r, err)
 		if err.Reason == ReasonRateLimited {
@@ -245,7 +260,7 @@ func (h *rateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // the Store failed (ReasonRateStoreFailed), counted and reported to OnReject
 // as the Handler would. It is for callers that answer refusals themselves.
 func (l *RateLimiter) Check(r *http.Request) error {
-	if _, err := l.decide(r, false); err != nil {
+	if _, err := l.decide(r, clock.Now(), false); err != nil {
 		l.reject(r, err)
 		return err
 	}
@@ -259,13 +274,12 @@ func (l *RateLimiter) Check(r *http.Request) error {
 // RemoteAddr holds no IP address.
 func (l *RateLimiter) ClientKey(r *http.Request) string { return l.client.key(r) }
 
-// decide takes a token for r. Unless detail is set, an allowed request gets a
-// Decision that says only so. It reads the clock itself rather than take a
-// reading an outer policy made as the request came: anything between them
-// may have made the request wait (a queue, a call to an authentication
-// service).
-func (l *RateLimiter) decide(r *http.Request, detail bool) (Decision, *Error) {
-	now := clock.Now()
+// decide takes a token for r at now. Unless detail is set, an allowed
+// request gets a Decision that says only so. now is a fresh reading of the
+// clock, or the one an outer policy made as the request came where the
+// composition knows that nothing between them waits (a queue, a call to an
+// authentication service would make it stale): see ShareReadings.
+func (l *RateLimiter) decide(r *http.Request, now time.Time, detail bool) (Decision, *Error) {
 	var d Decision
 	var key string
 	switch {

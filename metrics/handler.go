@@ -53,8 +53,16 @@ type handler struct {
 	m     *Metrics
 	next  http.Handler
 	last  bool // next is not a windhover handler: answer "OPTIONS *" here
+	share bool // share the clock's readings with the composition: clock.Share
 	guard star.Guard
 }
+
+// ShareReadings makes the handler share its reading of the clock on arrival
+// with the policies inside it, and end the duration at the time the
+// innermost one read as the application returned, when it read one (see
+// clock.Readings). Only a composition that knows every handler in between
+// can call it.
+func (h *handler) ShareReadings(clock.Trust) { h.share = true }
 
 // HandlesOptionsStar marks the handler as one that deals with "OPTIONS *".
 func (*handler) HandlesOptionsStar() {}
@@ -62,13 +70,14 @@ func (*handler) HandlesOptionsStar() {}
 // request is the state of one request in the Handler.
 type request struct {
 	rw.NopHooks
-	w      rw.Writer
-	m      *Metrics
-	conn   *conn
-	route  string
-	routed bool // Route or RouteFunc set route
-	raw    bool // route is a route already (RouteFunc), not a ServeMux pattern
-	done   bool // next returned
+	w        rw.Writer
+	m        *Metrics
+	conn     *conn
+	route    string
+	readings clock.Readings // shared with the composition, if it shares
+	routed   bool           // Route or RouteFunc set route
+	raw      bool           // route is a route already (RouteFunc), not a ServeMux pattern
+	done     bool           // next returned
 }
 
 // requests pools the state of the requests whose body is not counted: most
@@ -127,6 +136,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		q.conn.request(r, proto)
 	}
 	q.w.Reset(w, q)
+	if h.share {
+		q.readings.Arrived = start
+		q.w.SetReadings(&q.readings)
+	}
 	if inner != r {
 		defer pattern.HandBack(r, inner)
 	}
@@ -142,7 +155,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // finish records the request; it runs even if next panics.
 func (q *request) finish(r *http.Request, body *countingBody, start time.Time, k key) {
-	d := time.Since(start)
+	var d time.Duration
+	if t := q.readings.Returned; !t.IsZero() {
+		d = t.Sub(start)
+	} else {
+		d = time.Since(start)
+	}
 	if q.conn != nil {
 		q.conn.requestDone(k.proto, q.w.Hijacked())
 	}

@@ -3,6 +3,7 @@ package timeouts
 import (
 	"net/http"
 
+	"github.com/windhover/windhover/internal/clock"
 	"github.com/windhover/windhover/internal/pattern"
 	"github.com/windhover/windhover/internal/reqbody"
 	"github.com/windhover/windhover/internal/star"
@@ -35,8 +36,16 @@ type handler struct {
 	p     *Policy
 	next  http.Handler
 	last  bool // next is not a windhover policy: answer "OPTIONS *" here
+	share bool // give the composition the time read as next returned: clock.Share
 	guard star.Guard
 }
+
+// ShareReadings makes the handler give the composition around it the time it
+// reads once next has returned, when it reads one, so that the outermost
+// policy ends the request's duration at it (see clock.Readings). Only a
+// composition that knows nothing between the two does work after next
+// returns that should be timed can call it.
+func (h *handler) ShareReadings(clock.Trust) { h.share = true }
 
 // HandlesOptionsStar tells windhover's other handlers that this one deals
 // with "OPTIONS *".
@@ -71,6 +80,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q.knownBuffer, deadlines = inspect(w)
 	q.w.Reset(w, q)
 	q.w.SetChunkSize(chunkSize)
+	if h.share {
+		q.shared = q.w.Readings()
+	}
 	if !deadlines {
 		q.reach(r, hasBody)
 	}

@@ -33,10 +33,11 @@ type request struct {
 // state is a request's state but its lock, so that a pooled request can be
 // cleared under the lock (request.recycle).
 type state struct {
-	w rw.Writer
-	p *Policy
-	r *http.Request // the request as handed on
-	b *body         // its body; nil for a request without one
+	w      rw.Writer
+	p      *Policy
+	r      *http.Request   // the request as handed on
+	b      *body           // its body; nil for a request without one
+	shared *clock.Readings // the composition's, which finish's reading goes to; nil if it shares none
 
 	alarm *alarm
 	armed time.Time // when the alarm will fire; zero if it will not
@@ -345,7 +346,11 @@ func (q *request) finish() {
 	if policeOut && (!q.h2 || q.unflushed) {
 		// What is still buffered (and charged to no write yet) leaves
 		// now, as one last write.
-		deadline = q.out.writeDeadline(clock.Now(), q.writeBy, q.pending+q.headerBytes)
+		now := clock.Now()
+		if q.shared != nil {
+			q.shared.Returned = now
+		}
+		deadline = q.out.writeDeadline(now, q.writeBy, q.pending+q.headerBytes)
 		if q.writeLimit != 0 && deadline.UnixNano() > q.writeLimit {
 			deadline = time.Unix(0, q.writeLimit) // the server's WriteTimeout is sooner
 		}

@@ -18,6 +18,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"time"
+
+	"github.com/windhover/windhover/internal/clock"
 )
 
 // Hooks receives a Writer's events. The Writer calls them on the goroutine
@@ -75,17 +78,19 @@ const (
 type Writer struct {
 	inner      http.ResponseWriter
 	hooks      Hooks
-	status     int
+	readings   *clock.Readings // the composition's shared readings, if any
 	written    int64
 	chunk      int64
+	status     int32
 	hijacked   bool
 	headerUsed bool
 	kinds      uint8
+	own        bool             // readings were set on w, not inherited
 	lr         io.LimitedReader // the chunk of a ReadFrom, kept here so as not to allocate
 }
 
 // Reset makes w wrap inner and report to hooks (nil for none), forgetting any
-// earlier state.
+// earlier state. If inner is a Writer, w carries the same shared readings.
 func (w *Writer) Reset(inner http.ResponseWriter, hooks Hooks) {
 	var kinds uint8
 	if _, ok := inner.(http.Flusher); ok {
@@ -103,7 +108,32 @@ func (w *Writer) Reset(inner http.ResponseWriter, hooks Hooks) {
 	if hooks == nil {
 		hooks = NopHooks{}
 	}
-	*w = Writer{inner: inner, hooks: hooks, kinds: kinds}
+	var readings *clock.Readings
+	if iw, ok := inner.(interface{ writer() *Writer }); ok {
+		readings = iw.writer().readings
+	}
+	*w = Writer{inner: inner, hooks: hooks, kinds: kinds, readings: readings}
+}
+
+// SetReadings makes w, and the Writers reset over it later, carry the
+// shared readings p: see [clock.Readings].
+func (w *Writer) SetReadings(p *clock.Readings) { w.readings, w.own = p, true }
+
+// Readings returns the shared readings w carries, set on it or on a Writer
+// it wraps, or nil.
+func (w *Writer) Readings() *clock.Readings { return w.readings }
+
+// ArrivedAt returns the arrival time that the Writer w is set on, if its
+// readings were set on it rather than inherited, and otherwise the zero time:
+// a policy that decides with the arrival time takes it only from the
+// handler directly outside it.
+func ArrivedAt(w http.ResponseWriter) time.Time {
+	if iw, ok := w.(interface{ writer() *Writer }); ok {
+		if x := iw.writer(); x.own {
+			return x.readings.Arrived
+		}
+	}
+	return time.Time{}
 }
 
 // SetChunkSize makes w split writes larger than n bytes (Write, WriteString
@@ -146,7 +176,7 @@ func IsWriter(w http.ResponseWriter) bool {
 }
 
 // Status returns the first final status code written, or 0 if none has been.
-func (w *Writer) Status() int { return w.status }
+func (w *Writer) Status() int { return int(w.status) }
 
 // WroteHeader reports whether a final status has been written.
 func (w *Writer) WroteHeader() bool { return w.status != 0 }
@@ -178,7 +208,7 @@ func (w *Writer) Unwrap() http.ResponseWriter { return w.inner }
 // WriteHeader records the first final status and passes code on.
 func (w *Writer) WriteHeader(code int) {
 	if w.status == 0 && !w.hijacked && (code < 100 || code > 199 || code == http.StatusSwitchingProtocols) {
-		w.status = code
+		w.status = int32(code)
 		w.hooks.WriteHeader(code)
 	}
 	w.inner.WriteHeader(code)

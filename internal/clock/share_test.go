@@ -1,0 +1,23 @@
+package clock
+
+import (
+	"net/http"
+	"testing"
+)
+
+type sharing struct {
+	http.HandlerFunc
+	on bool
+}
+
+func (s *sharing) ShareReadings(Trust) { s.on = true }
+
+func TestShare(t *testing.T) {
+	s := &sharing{}
+	if !Share(s) || !s.on {
+		t.Error("Share did not turn sharing on in a handler that can share")
+	}
+	if Share(http.NotFoundHandler()) {
+		t.Error("Share reported a handler that cannot share as sharing")
+	}
+}

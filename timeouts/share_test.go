@@ -1,0 +1,43 @@
+package timeouts
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/windhover/windhover/internal/clock"
+	"github.com/windhover/windhover/internal/rw"
+)
+
+// TestHandlerSharesReturnTime shows that a Handler a composition turned
+// sharing on in (clock.Share) gives the composition's readings the time it
+// reads once the application has returned, and that one that does not share
+// leaves them alone.
+func TestHandlerSharesReturnTime(t *testing.T) {
+	p, err := New(Config{})
+	require.NoError(t, err)
+	app := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	})
+	for _, share := range []bool{false, true} {
+		h := p.Handler(app)
+		if share {
+			require.True(t, clock.Share(h))
+		}
+		var outer rw.Writer
+		outer.Reset(httptest.NewRecorder(), nil)
+		readings := &clock.Readings{Arrived: clock.Now()}
+		outer.SetReadings(readings)
+		h.ServeHTTP(outer.ResponseWriter(), httptest.NewRequest(http.MethodGet, "/", nil))
+		if !share {
+			assert.True(t, readings.Returned.IsZero(), "a handler that does not share gives nothing")
+			continue
+		}
+		assert.False(t, readings.Returned.Before(readings.Arrived), "read after the arrival")
+		assert.False(t, readings.Returned.After(clock.Now()), "read before the handler returned")
+	}
+}
