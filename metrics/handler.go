@@ -19,7 +19,10 @@ import (
 // [Config.RequestSizes] the body size histograms.
 //
 // The duration runs from the moment the Handler is called until next
-// returns. The status is the first final status next wrote (1xx other than
+// returns; in the chain windhover.Harden builds, until the application
+// returns to the timeouts policy inside it, which reads the clock then for
+// both (the bookkeeping of windhover's own handlers on the way back out is
+// left out). The status is the first final status next wrote (1xx other than
 // 101 are not final), 200 if it wrote nothing, none if it hijacked the
 // connection without writing one; a next that panics is recorded with the
 // status it wrote, or 500. The route is the pattern of the http.ServeMux that
