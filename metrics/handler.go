@@ -178,7 +178,7 @@ func (q *request) finish(r *http.Request, body *countingBody, start time.Time, k
 	if q.routed {
 		k.pattern, k.raw = q.route, q.raw
 	}
-	s := q.m.series(k)
+	s := q.m.seriesFor(r, k)
 	if f := q.m.s.exemplar; f != nil {
 		observeWithExemplar(s.duration, d.Seconds(), f(r.Context()))
 	} else {

@@ -3,6 +3,7 @@ package metrics
 import (
 	"maps"
 	"math"
+	"net/http"
 	"sync"
 	"sync/atomic"
 
@@ -56,6 +57,15 @@ type Metrics struct {
 	cache   atomic.Pointer[map[key]*series]
 	cacheMu sync.Mutex
 
+	// recent holds the series each stripe of requests (stripe.Index) last
+	// used, so that a server's usual run of one route and status finds its
+	// series by one comparison instead of hashing the label tuple. Each sits
+	// on a cache line of its own.
+	recent [stripe.Cells]struct {
+		s atomic.Pointer[series]
+		_ [stripe.CellSize - 8]byte
+	}
+
 	key         *connKey
 	conns       sync.Map // net.Conn -> *conn, for the ConnState hook
 	tlsMeasured atomic.Bool
@@ -74,6 +84,7 @@ type key struct {
 
 // series holds the observers of one label tuple.
 type series struct {
+	k            key                 // its label tuple, as a request gives it
 	striped      *stripedHistogram   // the duration, without Config.Exemplar
 	duration     prometheus.Observer // the duration, with Config.Exemplar
 	requestSize  prometheus.Observer // nil without RequestSizes
@@ -205,6 +216,18 @@ func (m *Metrics) activeRequests(method, scheme uint8) *activeSeries {
 	return a
 }
 
+// seriesFor returns the observers for r's label tuple k: the ones its
+// stripe used last if they are k's, and otherwise series'.
+func (m *Metrics) seriesFor(r *http.Request, k key) *series {
+	c := &m.recent[stripe.Index(r)]
+	if s := c.s.Load(); s != nil && s.k == k {
+		return s
+	}
+	s := m.series(k)
+	c.s.Store(s)
+	return s
+}
+
 // series returns the observers for k, creating them the first time.
 func (m *Metrics) series(k key) *series {
 	if s, ok := (*m.cache.Load())[k]; ok {
@@ -221,7 +244,7 @@ func (m *Metrics) series(k key) *series {
 		route = routeLabel(route)
 	}
 	labels := []string{methods[k.method], statusLabel(k.status), route, schemes[k.scheme], "http", protocols[k.proto], errorType(k.status)}
-	s := &series{}
+	s := &series{k: k}
 	if m.durations != nil {
 		s.striped = m.durations.with(labels)
 	} else {
