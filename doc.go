@@ -110,7 +110,8 @@
 // decides at the time metrics read on arrival, as only the host filter runs
 // between them; and metrics ends a request's duration at the time timeouts
 // read once the application returned, as only windhover's bookkeeping runs
-// after. The same packages composed by hand, with handlers of your own
+// after (a refusal made after it, of a body nobody read, has metrics read
+// the clock again, since it calls OnReject). The same packages composed by hand, with handlers of your own
 // between them, read the clock each for itself.
 //
 // Every policy counts its decisions in atomic counters offered as a Stats

@@ -1,8 +1,12 @@
 package windhover_test
 
 import (
+	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +19,7 @@ import (
 	"github.com/windhover/windhover/internal/rw"
 	"github.com/windhover/windhover/internal/testserver"
 	"github.com/windhover/windhover/limits"
+	"github.com/windhover/windhover/metrics"
 )
 
 // TestHardenRequestDuration checks the request duration the composition
@@ -89,6 +94,105 @@ func TestHardenSharedArrival(t *testing.T) {
 			require.False(t, arrived.IsZero(), "no shared reading reached the application")
 			assert.False(t, arrived.Before(sent), "read before the client sent the request")
 			assert.False(t, arrived.After(ran), "read after the application ran")
+		})
+	}
+}
+
+// TestHardenDurationCoversLateRefusal checks that a request's duration
+// covers a refusal the limits handler makes after the application returned
+// (a declared body over the limit that nobody read, counted and reported to
+// OnReject), though timeouts, inside it, read the clock before.
+func TestHardenDurationCoversLateRefusal(t *testing.T) {
+	const slow = 100 * time.Millisecond
+	reg := prometheus.NewRegistry()
+	harden := func(ts *httptest.Server) {
+		s, err := windhover.Harden(ts.Config, windhover.Config{
+			Limits: limits.Config{MaxRequestBodySize: 10},
+			OnReject: func(r *http.Request, err error) {
+				if r != nil {
+					time.Sleep(slow)
+				}
+			},
+		})
+		require.NoError(t, err)
+		require.NoError(t, s.Register(reg))
+		ts.Listener = s.Listener(ts.Listener)
+	}
+	ts := testserver.Start(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), testserver.H1, harden)
+	req, err := http.NewRequest(http.MethodPost, ts.URL+"/", strings.NewReader(strings.Repeat("x", 8<<10)))
+	require.NoError(t, err)
+	code, _ := ts.Do(t, req)
+	require.Equal(t, http.StatusRequestEntityTooLarge, code)
+	var sum float64
+	require.Eventually(t, func() bool {
+		var count uint64
+		sum, count = requestDurations(t, reg)
+		return count == 1
+	}, 2*time.Second, 5*time.Millisecond)
+	assert.GreaterOrEqual(t, time.Duration(sum*float64(time.Second)), slow, "the duration leaves out the refusal's callback")
+}
+
+// arrivalStore is a limits.Store that records the time it was asked at.
+type arrivalStore struct {
+	mu  sync.Mutex
+	now []time.Time
+}
+
+func (s *arrivalStore) Allow(_ context.Context, _ string, q limits.Quota, now time.Time) (limits.Decision, error) {
+	s.mu.Lock()
+	s.now = append(s.now, now)
+	s.mu.Unlock()
+	return limits.Decision{Allowed: true, Remaining: q.Burst}, nil
+}
+
+// TestHardenSharedReadingsUsed checks, through Harden's chain over a real
+// socket, that the rate limiter decides at the very reading metrics took on
+// arrival, and, over HTTP/1.1 (where timeouts reads the clock once the
+// application returns), that the recorded duration is exactly the time
+// between the two shared readings.
+func TestHardenSharedReadingsUsed(t *testing.T) {
+	for _, p := range []testserver.Proto{testserver.H1, testserver.H2C} {
+		t.Run(string(p), func(t *testing.T) {
+			store := &arrivalStore{}
+			reg := prometheus.NewRegistry()
+			harden := func(ts *httptest.Server) {
+				s, err := windhover.Harden(ts.Config, windhover.Config{
+					RateLimit: &limits.RateConfig{Rate: 1e6, Burst: 1e6, Store: store},
+					// A request with a body then has metrics state of
+					// its own, not pooled: its readings stay to be read.
+					Metrics: metrics.Config{RequestSizes: true},
+				})
+				require.NoError(t, err)
+				require.NoError(t, s.Register(reg))
+				ts.Listener = s.Listener(ts.Listener)
+			}
+			var readings *clock.Readings
+			app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				var inner rw.Writer
+				inner.Reset(w, nil)
+				readings = inner.Readings()
+				_, _ = io.Copy(io.Discard, r.Body)
+			})
+			ts := testserver.Start(t, app, p, harden)
+			req, err := http.NewRequest(http.MethodPost, ts.URL+"/", strings.NewReader("body"))
+			require.NoError(t, err)
+			code, _ := ts.Do(t, req)
+			require.Equal(t, http.StatusOK, code)
+			var sum float64
+			require.Eventually(t, func() bool {
+				var count uint64
+				sum, count = requestDurations(t, reg)
+				return count == 1
+			}, 2*time.Second, 5*time.Millisecond)
+			require.NotNil(t, readings)
+			store.mu.Lock()
+			defer store.mu.Unlock()
+			require.Len(t, store.now, 1)
+			assert.Equal(t, readings.Arrived, store.now[0], "the rate limiter decided at a reading of its own")
+			if p == testserver.H1 {
+				require.False(t, readings.Returned.IsZero())
+				assert.InDelta(t, readings.Returned.Sub(readings.Arrived).Seconds(), sum, 1e-9, "the duration is not the shared readings'")
+			}
 		})
 	}
 }

@@ -340,7 +340,9 @@ func (s *Server) apply(srv *http.Server, cfg Config, app http.Handler) error {
 	// that needs the time: metrics reads it on arrival and the rate limiter
 	// decides with that reading, as nothing between them waits; timeouts
 	// reads it once the application has returned, and metrics ends the
-	// duration there, as nothing after does more than its own bookkeeping.
+	// duration there, as nothing after does more than its own bookkeeping,
+	// except a refusal the limits handler makes of a body nobody read,
+	// which calls OnReject and so clears that reading (Readings.Late).
 	// That holds for this chain only, which is why sharing is off in the
 	// policies unless clock.Share turns it on.
 	h := s.pol.Handler(app)

@@ -103,7 +103,14 @@ func (h *handler) limitBody(w http.ResponseWriter, r *http.Request) {
 // final limit that nobody read (so that net/http does not read it after),
 // and answers 413 for a refused body if the handler wrote nothing.
 func (br *bodyRequest) finish(r *http.Request) {
-	if b := &br.body; !br.started && b.limit >= 0 && br.req.ContentLength > b.limit {
+	unread := !br.started && br.body.limit >= 0 && br.req.ContentLength > br.body.limit
+	if unread || br.exceeded.Load() || br.failed.Load() != nil {
+		// A refusal counted, reported to OnReject and perhaps answered
+		// after the policy inside read the clock as the handler returned:
+		// the request's duration covers it all the same.
+		br.w.Readings().Late()
+	}
+	if unread {
 		br.refuse(br.req.ContentLength, nil)
 	}
 	if br.exceeded.Load() && !br.w.Committed() {

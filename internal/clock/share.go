@@ -27,6 +27,15 @@ type Readings struct {
 	Returned time.Time
 }
 
+// Late tells the outermost policy that work it must time was done after
+// Returned was read (a refusal counted and reported to a callback, say), so
+// that it reads the clock itself again. It does nothing on a nil p.
+func (p *Readings) Late() {
+	if p != nil {
+		p.Returned = time.Time{}
+	}
+}
+
 // Trust is the proof a handler's ShareReadings method asks for: a value only
 // this module can name, so only the module's own compositions can turn
 // sharing on.

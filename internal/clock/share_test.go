@@ -21,3 +21,13 @@ func TestShare(t *testing.T) {
 		t.Error("Share reported a handler that cannot share as sharing")
 	}
 }
+
+func TestLate(t *testing.T) {
+	p := &Readings{Arrived: Now(), Returned: Now()}
+	p.Late()
+	if !p.Returned.IsZero() || p.Arrived.IsZero() {
+		t.Errorf("after Late: %+v, want only Returned cleared", p)
+	}
+	var none *Readings
+	none.Late() // no panic
+}

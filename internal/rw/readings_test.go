@@ -1,6 +1,7 @@
 package rw
 
 import (
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -59,4 +60,19 @@ func TestWriterSize(t *testing.T) {
 		t.Skip("sizes are for 64-bit platforms")
 	}
 	require.EqualValues(t, 88, unsafe.Sizeof(Writer{}))
+}
+
+// TestStatusOutOfRange keeps a code net/http refuses from being recorded as
+// a valid one when it does not fit the Writer's 32 bits.
+func TestStatusOutOfRange(t *testing.T) {
+	if math.MaxInt == math.MaxInt32 {
+		t.Skip("int is 32 bits: no such code")
+	}
+	big := int64(1) << 32
+	for _, code := range []int{int(big) + 200, int(big) + 101, int(big), -int(big) + 200} {
+		var w Writer
+		w.Reset(newFake(), nil)
+		w.WriteHeader(code)
+		assert.NotContains(t, []int{0, 101, 200}, w.Status(), "WriteHeader(%d)", code)
+	}
 }

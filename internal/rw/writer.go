@@ -16,6 +16,7 @@ package rw
 import (
 	"bufio"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"time"
@@ -208,7 +209,7 @@ func (w *Writer) Unwrap() http.ResponseWriter { return w.inner }
 // WriteHeader records the first final status and passes code on.
 func (w *Writer) WriteHeader(code int) {
 	if w.status == 0 && !w.hijacked && (code < 100 || code > 199 || code == http.StatusSwitchingProtocols) {
-		w.status = int32(code)
+		w.status = int32(min(max(code, math.MinInt32), math.MaxInt32)) // net/http refuses it anyway: not wrapped into a valid one
 		w.hooks.WriteHeader(code)
 	}
 	w.inner.WriteHeader(code)
