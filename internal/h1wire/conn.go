@@ -31,12 +31,10 @@ const (
 // the other methods are safe for concurrent use.
 type Conn struct {
 	net.Conn
-	w *Wire
-	s settings // the Wires' settings, each part from the Wire that has it
 	p parser
 
-	// The Wires that count the decisions of each part: w, or one that
-	// joined.
+	// The Wires whose settings each part follows and which count its
+	// decisions: the Wire that made the Conn, or one that joined.
 	head, timers *Wire
 
 	// Read's own state.
@@ -49,10 +47,10 @@ type Conn struct {
 	started bool   // a byte of the connection arrived (Read's copy of !fresh)
 	held    bool   // stash[sp-1], read by the background read, is not parsed yet
 	dl      uint8  // dlNone, dlKeepAlive, dlHeaders: what is on the wrapped Conn
-	ourDL   time.Time
-	pub     int64 // the body count last published
-	start   time.Time
-	err     error // every read fails with it
+	ourDL   int64  // that deadline, kept as deadlines are (nanos)
+	pub     int64  // the body count last published
+	start   int64  // the accept, kept as deadlines are (nanos)
+	err     error  // every read fails with it
 
 	// Shared with the goroutines that set deadlines or hijack.
 	timing  atomic.Bool  // the Conn's deadline is on the wrapped Conn
@@ -230,7 +228,7 @@ func (c *Conn) follow(src, b []byte) (int, error) {
 func (c *Conn) begin() {
 	c.started = true
 	c.fresh.Store(false)
-	c.watch.Store(c.s.headers < 0)
+	c.watch.Store(c.timers.s.headers < 0)
 }
 
 // publish makes the body's count visible to BodyBytes.
@@ -247,9 +245,9 @@ func (c *Conn) publish() {
 // where the Config switches a timer off, and for the first byte of a
 // connection whose server is starting a TLS handshake.
 func (c *Conn) headDeadline() error {
-	want, d := uint8(dlKeepAlive), c.s.keepAlive
+	want, d := uint8(dlKeepAlive), c.timers.s.keepAlive
 	if c.gotByte {
-		want, d = dlHeaders, c.s.headers
+		want, d = dlHeaders, c.timers.s.headers
 	}
 	// The server's own deadline rules where the Config switches a timer
 	// off, and for the first byte of a TLS handshake.
@@ -267,13 +265,13 @@ func (c *Conn) headDeadline() error {
 	// The wait begins now, or at the accept for a connection's first
 	// byte. Now is read from the monotonic clock alone, as time since the
 	// accept: one reading of the clock rather than time.Now's two.
-	var since time.Duration
+	from := c.start
 	if c.started || want != dlKeepAlive {
-		since = time.Since(c.start)
+		from = now()
 	}
-	c.dl, c.ourDL = want, c.start.Add(since+d)
+	c.dl, c.ourDL = want, addNanos(from, d)
 	c.timing.Store(true)
-	return c.setDeadline(rd, c.ourDL)
+	return c.setDeadlineNanos(rd, c.ourDL)
 }
 
 // endHead hands the read deadline back to the server at the end of a head.
@@ -327,7 +325,7 @@ func (c *Conn) readErr(b []byte, err error) error {
 		c.err = err
 		return err
 	}
-	if c.dl != dlHeaders || time.Now().Before(c.ourDL) {
+	if c.dl != dlHeaders || now() < c.ourDL {
 		return err
 	}
 	c.p.why, c.p.lim, c.p.got = ReasonRequestHeadersTimeout, -1, -1

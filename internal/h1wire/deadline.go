@@ -3,6 +3,7 @@ package h1wire
 import (
 	"errors"
 	"io"
+	"math"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -52,7 +53,7 @@ type deadline struct {
 	want atomic.Int64  // the deadline asked for (nanos); 0 none
 	put  atomic.Int64  // the deadline on the wrapped connection (nanos); 0 none
 	busy atomic.Int32  // operations under way (several writers after a hijack)
-	gen  atomic.Uint64 // deadlines put, to tell whether one was put since an operation began
+	gen  atomic.Uint32 // deadlines put, to tell whether one was put since an operation began (wraps: only equality counts)
 }
 
 // base is the time deadlines are kept from: a deadline is kept as its
@@ -83,6 +84,22 @@ func fromNanos(ns int64) time.Time {
 // now is the present as a deadline kept.
 func now() int64 { return int64(time.Since(base)) }
 
+// addNanos returns the deadline kept d after at, saturating rather than
+// wrapping, as nanos does for a time too far.
+// It is never 0, which keeps no deadline.
+func addNanos(at int64, d time.Duration) int64 {
+	sum := at + int64(d)
+	switch {
+	case d > 0 && sum < at:
+		return math.MaxInt64
+	case d < 0 && sum > at:
+		return math.MinInt64
+	case sum == 0:
+		return 1
+	}
+	return sum
+}
+
 // fits reports whether the deadline put on the connection serves for the one
 // asked for: see [deadline].
 func fits(want, put int64) bool {
@@ -94,8 +111,12 @@ func fits(want, put int64) bool {
 
 // setDeadline asks for t in direction dir.
 func (c *Conn) setDeadline(dir int, t time.Time) error {
+	return c.setDeadlineNanos(dir, nanos(t))
+}
+
+// setDeadlineNanos asks for the deadline kept ns in direction dir.
+func (c *Conn) setDeadlineNanos(dir int, ns int64) error {
 	d := &c.dls[dir]
-	ns := nanos(t)
 	if d.want.Load() == ns {
 		return nil // net/http asks for the same one several times
 	}
@@ -143,7 +164,7 @@ func (c *Conn) putDeadline(dir int, exact bool) error {
 // is to go on: a deadline on the connection ended it though the one asked
 // for, now on the connection, has not passed, and one was put since the
 // operation began (*gen).
-func (c *Conn) resume(dir int, err error, gen *uint64) bool {
+func (c *Conn) resume(dir int, err error, gen *uint32) bool {
 	d := &c.dls[dir]
 	want := d.want.Load()
 	if want == d.put.Load() && d.gen.Load() == *gen {
@@ -168,7 +189,7 @@ func (c *Conn) resume(dir int, err error, gen *uint64) bool {
 // startOp starts an operation in direction dir: the deadline asked for is on
 // the wrapped connection, or one that fits it. It returns the count of
 // deadlines put, for resume; endOp must follow unless it fails.
-func (c *Conn) startOp(dir int) (uint64, error) {
+func (c *Conn) startOp(dir int) (uint32, error) {
 	d := &c.dls[dir]
 	d.busy.Add(1)
 	if !fits(d.want.Load(), d.put.Load()) {

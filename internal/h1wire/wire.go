@@ -168,15 +168,15 @@ func orDefault(v, def int) int {
 // http.Server to serve. Call it from the listener's Accept, before the server
 // reads anything from c.
 func (w *Wire) Conn(c net.Conn) *Conn {
-	wc := &Conn{Conn: c, w: w, s: w.s}
+	wc := &Conn{Conn: c}
 	wc.head, wc.timers = w, w
-	wc.p.s = &wc.s
+	wc.p.s = &w.s
 	wc.p.fresh = true
 	wc.p.st = stStart
 	wc.fresh.Store(true)
 	wc.watch.Store(true)
 	wc.inHead = true
-	wc.start = time.Now()
+	wc.start = now()
 	return wc
 }
 
@@ -200,11 +200,10 @@ func (w *Wire) Follow(c net.Conn) (net.Conn, *Conn) {
 // the server reads anything from c, from the goroutine that accepted it.
 func (w *Wire) Join(c *Conn) {
 	if w.parts&PartHead != 0 {
-		c.s.line, c.s.block, c.s.fields, c.s.checks = w.s.line, w.s.block, w.s.fields, true
 		c.head = w
+		c.p.s = &w.s
 	}
 	if w.parts&PartTimers != 0 {
-		c.s.keepAlive, c.s.headers = w.s.keepAlive, w.s.headers
 		c.timers = w
 		c.watch.Store(true)
 	}
