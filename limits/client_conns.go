@@ -188,8 +188,9 @@ func (t *clientConns) hold(k clientKey) (clientSlot, bool) {
 	return clientSlot{t: t, s: s, k: k}, true
 }
 
+// release gives the slot back, once; it does nothing on a nil s.
 func (s *clientSlot) release() {
-	if s.t != nil {
+	if s != nil && s.t != nil {
 		s.t.releaseIn(s.s, s.k)
 		s.t = nil
 	}

@@ -26,7 +26,7 @@ type conn struct {
 	mu       sync.Mutex
 	state    uint8
 	upgrader *Limiter     // whose upgrade slot it holds while upgraded
-	client   clientSlot   // its client's slot, for MaxConnectionsPerClient
+	client   *clientSlot  // its client's slot, for MaxConnectionsPerClient; nil without the limit
 	wire     *h1wire.Conn // the wire Conn that follows the connection, if any
 }
 

@@ -264,7 +264,15 @@ func (l *Limiter) Stats() Stats {
 
 func (l *Limiter) admit(c net.Conn, client clientSlot) net.Conn {
 	l.accepted.Add(1)
-	return l.wrap(&conn{Conn: c, l: l, client: client})
+	lc := &conn{Conn: c, l: l}
+	if client.t != nil {
+		// Apart, so that a connection without the limit, the usual case,
+		// does not carry an empty slot (the wrapper is one of what each
+		// idle connection holds).
+		lc.client = new(clientSlot)
+		*lc.client = client // not &client, which would move client to the heap on every call
+	}
+	return l.wrap(lc)
 }
 
 func (l *Limiter) trackedClients() int64 {

@@ -91,9 +91,9 @@ type conn struct {
 	mu         sync.Mutex
 	state      http.ConnState // the last one reported
 	ended      bool
-	handshake  uint8     // a handshake* progress
-	verifiedAt time.Time // when TLSConfig's VerifyConnection passed
-	tlsFailed  bool      // the TLS handshake failed
+	handshake  uint8         // a handshake* progress
+	verifiedIn time.Duration // how long after start TLSConfig's VerifyConnection passed
+	tlsFailed  bool          // the TLS handshake failed
 }
 
 // open starts the record of a connection just accepted, or returns the

@@ -122,7 +122,7 @@ func (rec *conn) verified(cs tls.ConnectionState) {
 	defer rec.mu.Unlock()
 	if rec.handshake == handshakeHello {
 		rec.handshake = handshakeVerified
-		rec.verifiedAt = now
+		rec.verifiedIn = now.Sub(rec.start)
 		rec.m.activeHandshakes.WithLabelValues(rec.labels()...).Dec()
 	}
 }
@@ -139,7 +139,7 @@ func (rec *conn) settle(ok bool, now time.Time) {
 		return
 	case handshakeVerified:
 		if ok {
-			m.handshakeDuration.WithLabelValues(transports[rec.transport], networkTypes[rec.netType], tlsVersions[rec.tlsVer.Load()], "").Observe(rec.verifiedAt.Sub(rec.start).Seconds())
+			m.handshakeDuration.WithLabelValues(transports[rec.transport], networkTypes[rec.netType], tlsVersions[rec.tlsVer.Load()], "").Observe(rec.verifiedIn.Seconds())
 			rec.handshake = handshakeDone
 			return
 		}
