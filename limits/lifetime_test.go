@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -97,7 +98,15 @@ func TestMaxRequestsPerConnectionClient(t *testing.T) {
 			checkNoLeaks(t)
 			lim, err := New(Config{MaxRequestsPerConnection: 3})
 			require.NoError(t, err)
-			s := serve(t, lim, hello, p)
+			var mu sync.Mutex
+			carried := map[string]int{} // requests by connection (its client's address)
+			counting := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				carried[r.RemoteAddr]++
+				mu.Unlock()
+				hello(w, r)
+			})
+			s := serve(t, lim, counting, p)
 			for range 10 {
 				code, body := s.Get(t, "/", nil)
 				require.Equal(t, 200, code)
@@ -105,7 +114,16 @@ func TestMaxRequestsPerConnectionClient(t *testing.T) {
 			}
 			eventually(t, func() bool { return lim.Stats().ConnectionsRetiredByRequests == 3 },
 				"retired %d connections, want 3", lim.Stats().ConnectionsRetiredByRequests)
-			assert.EqualValues(t, 4, lim.Stats().AcceptedConnections)
+			mu.Lock()
+			defer mu.Unlock()
+			assert.Len(t, carried, 4, "connections that carried requests: %v", carried)
+			for addr, n := range carried {
+				assert.LessOrEqual(t, n, 3, "%s carried %d requests", addr, n)
+			}
+			// net/http's HTTP/2 client may dial a connection it then finds
+			// it does not need (two dials racing a GOAWAY), and close it
+			// unused: it is accepted, but carries nothing.
+			assert.GreaterOrEqual(t, lim.Stats().AcceptedConnections, uint64(4))
 		})
 	}
 }
