@@ -108,7 +108,7 @@ func (br *bodyRequest) finish(r *http.Request) {
 		// A refusal counted, reported to OnReject and perhaps answered
 		// after the policy inside read the clock as the handler returned:
 		// the request's duration covers it all the same.
-		br.w.Readings().Late()
+		rw.ReadingsOf(br.w.Unwrap()).Late()
 	}
 	if unread {
 		br.refuse(br.req.ContentLength, nil)

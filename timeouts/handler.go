@@ -6,6 +6,7 @@ import (
 	"github.com/windhover/windhover/internal/clock"
 	"github.com/windhover/windhover/internal/pattern"
 	"github.com/windhover/windhover/internal/reqbody"
+	"github.com/windhover/windhover/internal/rw"
 	"github.com/windhover/windhover/internal/star"
 )
 
@@ -81,7 +82,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q.w.Reset(w, q)
 	q.w.SetChunkSize(chunkSize)
 	if h.share {
-		q.shared = q.w.Readings()
+		q.shared = rw.ReadingsOf(w)
 	}
 	if !deadlines {
 		q.reach(r, hasBody)

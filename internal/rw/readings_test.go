@@ -14,40 +14,40 @@ import (
 	"github.com/windhover/windhover/internal/clock"
 )
 
-// TestReadingsInheritedAndOwn follows a composition's shared readings down a
-// chain of Writers: each Writer reset over another carries its readings, but
-// only the Writer they were set on offers the arrival time, so a policy
+// TestReadingsFoundAndArrival follows a composition's shared readings down a
+// chain of Writers: ReadingsOf finds them from any Writer inside the one
+// they were set on, but only that one offers the arrival time, so a policy
 // takes that from the handler directly outside it and from no further.
-func TestReadingsInheritedAndOwn(t *testing.T) {
+func TestReadingsFoundAndArrival(t *testing.T) {
 	var outer, middle, inner Writer
 	outer.Reset(httptest.NewRecorder(), nil)
-	assert.Nil(t, outer.Readings(), "a Writer over a plain ResponseWriter carries none")
+	assert.Nil(t, ReadingsOf(outer.ResponseWriter()), "a Writer over a plain ResponseWriter carries none")
 	assert.True(t, ArrivedAt(outer.ResponseWriter()).IsZero())
 
 	readings := &clock.Readings{Arrived: clock.Now()}
 	outer.SetReadings(readings)
 	middle.Reset(outer.ResponseWriter(), nil)
 	inner.Reset(&middle, nil)
-	assert.Same(t, readings, middle.Readings())
-	assert.Same(t, readings, inner.Readings(), "through every Writer between")
+	assert.Same(t, readings, ReadingsOf(middle.ResponseWriter()))
+	assert.Same(t, readings, ReadingsOf(inner.ResponseWriter()), "through every Writer between")
 	assert.Equal(t, readings.Arrived, ArrivedAt(outer.ResponseWriter()), "the Writer they were set on offers the arrival")
-	assert.True(t, ArrivedAt(middle.ResponseWriter()).IsZero(), "one that inherited them does not")
+	assert.True(t, ArrivedAt(middle.ResponseWriter()).IsZero(), "one inside it does not")
 	assert.True(t, ArrivedAt(http.ResponseWriter(httptest.NewRecorder())).IsZero())
 
-	inner.Reset(httptest.NewRecorder(), nil)
-	assert.Nil(t, inner.Readings(), "Reset forgets them")
-	assert.True(t, ArrivedAt(inner.ResponseWriter()).IsZero())
+	outer.Reset(httptest.NewRecorder(), nil)
+	assert.Nil(t, ReadingsOf(outer.ResponseWriter()), "Reset forgets them")
+	assert.True(t, ArrivedAt(outer.ResponseWriter()).IsZero())
 }
 
 // TestReadingsAcrossForeignWrapper shows that a wrapper of another kind
-// between two Writers ends the sharing: the inner Writer carries nothing, and
-// its policy reads the clock itself.
+// without an Unwrap method between two Writers ends the sharing: nothing
+// inside it finds the readings, and its policy reads the clock itself.
 func TestReadingsAcrossForeignWrapper(t *testing.T) {
 	var outer, inner Writer
 	outer.Reset(httptest.NewRecorder(), nil)
 	outer.SetReadings(&clock.Readings{Arrived: time.Unix(1, 0)})
 	inner.Reset(foreign{outer.ResponseWriter()}, nil)
-	assert.Nil(t, inner.Readings())
+	assert.Nil(t, ReadingsOf(inner.ResponseWriter()))
 }
 
 type foreign struct{ http.ResponseWriter }

@@ -16,6 +16,7 @@ package rw
 import (
 	"bufio"
 	"io"
+	"iter"
 	"math"
 	"net"
 	"net/http"
@@ -86,12 +87,11 @@ type Writer struct {
 	hijacked   bool
 	headerUsed bool
 	kinds      uint8
-	own        bool             // readings were set on w, not inherited
 	lr         io.LimitedReader // the chunk of a ReadFrom, kept here so as not to allocate
 }
 
 // Reset makes w wrap inner and report to hooks (nil for none), forgetting any
-// earlier state. If inner is a Writer, w carries the same shared readings.
+// earlier state.
 func (w *Writer) Reset(inner http.ResponseWriter, hooks Hooks) {
 	var kinds uint8
 	if _, ok := inner.(http.Flusher); ok {
@@ -109,29 +109,31 @@ func (w *Writer) Reset(inner http.ResponseWriter, hooks Hooks) {
 	if hooks == nil {
 		hooks = NopHooks{}
 	}
-	var readings *clock.Readings
-	if iw, ok := inner.(interface{ writer() *Writer }); ok {
-		readings = iw.writer().readings
-	}
-	*w = Writer{inner: inner, hooks: hooks, kinds: kinds, readings: readings}
+	*w = Writer{inner: inner, hooks: hooks, kinds: kinds}
 }
 
-// SetReadings makes w, and the Writers reset over it later, carry the
-// shared readings p: see [clock.Readings].
-func (w *Writer) SetReadings(p *clock.Readings) { w.readings, w.own = p, true }
+// SetReadings makes w carry the shared readings p: see [clock.Readings].
+func (w *Writer) SetReadings(p *clock.Readings) { w.readings = p }
 
-// Readings returns the shared readings w carries, set on it or on a Writer
-// it wraps, or nil.
-func (w *Writer) Readings() *clock.Readings { return w.readings }
+// ReadingsOf returns the shared readings of the nearest Writer among w and
+// the writers it wraps (by their Unwrap methods) that carries any, or nil.
+func ReadingsOf(w http.ResponseWriter) *clock.Readings {
+	for x := range writers(w) {
+		if x.readings != nil {
+			return x.readings
+		}
+	}
+	return nil
+}
 
-// ArrivedAt returns the arrival time that the Writer w is set on, if its
-// readings were set on it rather than inherited, and otherwise the zero time:
-// a policy that decides with the arrival time takes it only from the
-// handler directly outside it.
+// ArrivedAt returns the arrival time of the readings that w itself carries,
+// if w is a Writer that carries some, and otherwise the zero time: a policy
+// that decides with the arrival time takes it only from the handler
+// directly outside it, never from further out.
 func ArrivedAt(w http.ResponseWriter) time.Time {
 	if iw, ok := w.(interface{ writer() *Writer }); ok {
-		if x := iw.writer(); x.own {
-			return x.readings.Arrived
+		if p := iw.writer().readings; p != nil {
+			return p.Arrived
 		}
 	}
 	return time.Time{}
@@ -154,20 +156,31 @@ func (w *Writer) writer() *Writer { return w }
 // a Writer whose hooks are a T, and returns those hooks. A policy uses it to
 // reach its per-request state from the ResponseWriter a handler holds.
 func Find[T Hooks](w http.ResponseWriter) (T, bool) {
-	for range 32 {
-		if rw, ok := w.(interface{ writer() *Writer }); ok {
-			if h, ok := rw.writer().hooks.(T); ok {
-				return h, true
-			}
+	for x := range writers(w) {
+		if h, ok := x.hooks.(T); ok {
+			return h, true
 		}
-		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
-		if !ok {
-			break
-		}
-		w = u.Unwrap()
 	}
 	var zero T
 	return zero, false
+}
+
+// writers yields the Writers among w and the writers it wraps, outermost
+// first, following Unwrap methods through wrappers of other kinds, 32 deep
+// at most.
+func writers(w http.ResponseWriter) iter.Seq[*Writer] {
+	return func(yield func(*Writer) bool) {
+		for range 32 {
+			if x, ok := w.(interface{ writer() *Writer }); ok && !yield(x.writer()) {
+				return
+			}
+			u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+			if !ok {
+				return
+			}
+			w = u.Unwrap()
+		}
+	}
 }
 
 // IsWriter reports whether w is one of the shapes of a Writer.
