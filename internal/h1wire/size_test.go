@@ -5,18 +5,15 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/windhover/windhover/internal/testserver"
 )
 
 // TestConnSize keeps a Conn within the 512-byte size class: one is held for
 // every connection the server keeps open, idle ones included
 // (BenchmarkIdleConnections in benchmarks/).
 func TestConnSize(t *testing.T) {
-	if unsafe.Sizeof(uintptr(0)) != 8 {
-		t.Skip("sizes are for 64-bit platforms")
-	}
-	if n := unsafe.Sizeof(Conn{}); n > 512 {
-		t.Errorf("a Conn takes %d bytes, more than 512", n)
-	}
+	testserver.SizeAtMost(t, "a Conn", unsafe.Sizeof(Conn{}), 512)
 }
 
 // TestAddNanos holds the timers' deadlines, kept as nanoseconds, to time's
