@@ -16,7 +16,7 @@ import (
 // TestRateHandlerSharedArrival shows where a rate handler takes the time it
 // decides at: a fresh reading of the clock, unless a composition turned
 // sharing on (clock.Share), and then the arrival time that the handler
-// directly outside it read, never one inherited from further out.
+// directly outside it read, never one a Writer further out carries.
 //
 // The bucket holds one token and refills one an hour, so a request allowed
 // after the first must have been decided at least an hour later.
@@ -28,7 +28,7 @@ func TestRateHandlerSharedArrival(t *testing.T) {
 	require.True(t, clock.Share(shared))
 
 	later := &clock.Readings{Arrived: clock.Now().Add(2 * time.Hour)}
-	serve := func(h http.Handler, readings *clock.Readings, own bool) int {
+	serve := func(h http.Handler, readings *clock.Readings, adjacent bool) int {
 		rec := httptest.NewRecorder()
 		var outer, inner rw.Writer
 		outer.Reset(rec, nil)
@@ -36,7 +36,7 @@ func TestRateHandlerSharedArrival(t *testing.T) {
 		if readings != nil {
 			outer.SetReadings(readings)
 		}
-		if !own {
+		if !adjacent { // another Writer between
 			inner.Reset(w, nil)
 			w = inner.ResponseWriter()
 		}
@@ -48,6 +48,6 @@ func TestRateHandlerSharedArrival(t *testing.T) {
 	assert.Equal(t, http.StatusOK, serve(plain, nil, true), "the burst's token")
 	assert.Equal(t, http.StatusTooManyRequests, serve(plain, later, true), "a handler that does not share reads the clock")
 	assert.Equal(t, http.StatusTooManyRequests, serve(shared, nil, true), "no readings: the clock")
-	assert.Equal(t, http.StatusTooManyRequests, serve(shared, later, false), "readings inherited from further out are not taken")
+	assert.Equal(t, http.StatusTooManyRequests, serve(shared, later, false), "readings a Writer further out carries are not taken")
 	assert.Equal(t, http.StatusOK, serve(shared, later, true), "decided two hours on: a token again")
 }
