@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"net"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/windhover/windhover/internal/connctx"
 	"github.com/windhover/windhover/internal/testserver"
 )
 
@@ -48,7 +48,7 @@ func onConnection(m *Metrics, r *http.Request) *http.Request {
 	server, client := net.Pipe()
 	server.Close()
 	client.Close()
-	return r.WithContext(context.WithValue(r.Context(), m.key, m.open(server)))
+	return r.WithContext(connctx.With(r.Context(), connctx.Record, m.open(server)))
 }
 
 // promhttpChain is promhttp's duration and counter middleware, chained as

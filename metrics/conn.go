@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/windhover/windhover/internal/clock"
+	"github.com/windhover/windhover/internal/connctx"
 )
 
 // Apply makes m measure srv's connections: windhover_active_connections,
@@ -60,7 +62,7 @@ func (m *Metrics) Apply(srv *http.Server) error {
 		if prevContext != nil {
 			ctx = prevContext(ctx, c)
 		}
-		return context.WithValue(ctx, m.key, m.open(c))
+		return connctx.With(ctx, connctx.Record, m.open(c))
 	}
 	prevState := srv.ConnState
 	srv.ConnState = func(c net.Conn, state http.ConnState) {
@@ -72,37 +74,34 @@ func (m *Metrics) Apply(srv *http.Server) error {
 	return nil
 }
 
-// connKey is the type of the context key under which a Metrics finds its
-// record of a connection; each Metrics has its own key.
-type connKey struct{ _ byte }
-
-// conn is m's record of one connection.
+// conn is m's record of one connection. Its size is guarded by
+// TestConnRecordSize: every idle connection holds one.
 type conn struct {
-	m         *Metrics
-	key       net.Conn // as the ConnState hook sees it
-	start     time.Time
-	transport uint8
-	netType   uint8
-	proto     atomic.Uint32
-	tlsVer    atomic.Uint32
-	requests  atomic.Int32 // requests in m's Handler
-	active    prometheus.Gauge
+	m        *Metrics
+	key      net.Conn // as the ConnState hook sees it
+	active   prometheus.Gauge
+	start    int64 // the accept, as clock.Nanos reads it
+	proto    atomic.Uint32
+	tlsVer   atomic.Uint32
+	requests atomic.Int32 // requests in m's Handler
 
 	mu         sync.Mutex
-	state      http.ConnState // the last one reported
-	ended      bool
-	handshake  uint8         // a handshake* progress
 	verifiedIn time.Duration // how long after start TLSConfig's VerifyConnection passed
-	tlsFailed  bool          // the TLS handshake failed
+	state      uint8         // the last http.ConnState reported
+	ended      bool
+	handshake  uint8 // a handshake* progress
+	tlsFailed  bool  // the TLS handshake failed
+	transport  uint8
+	netType    uint8
 }
 
 // open starts the record of a connection just accepted, or returns the
 // record already started (Apply called twice on one server).
 func (m *Metrics) open(c net.Conn) *conn {
-	rec := &conn{m: m, key: c, start: time.Now(), transport: transportIndex(c), netType: networkTypeIndex(c), state: http.StateNew}
+	rec := &conn{m: m, key: c, start: clock.Nanos(), transport: transportIndex(c), netType: networkTypeIndex(c), state: uint8(http.StateNew)}
 	rec.active = m.activeConns.WithLabelValues(rec.labels()...)
-	if v, loaded := m.conns.LoadOrStore(c, rec); loaded {
-		return v.(*conn)
+	if prev, loaded := m.conns.add(c, rec); loaded {
+		return prev
 	}
 	if _, ok := c.(*tls.Conn); ok && m.tlsMeasured.Load() {
 		rec.handshake = handshakeStarted
@@ -114,31 +113,34 @@ func (m *Metrics) open(c net.Conn) *conn {
 
 // connFrom returns m's record of the connection that carries ctx, or nil.
 func (m *Metrics) connFrom(ctx context.Context) *conn {
-	rec, _ := ctx.Value(m.key).(*conn)
-	return rec
+	for x := range connctx.All(ctx, connctx.Record) {
+		if rec := x.(*conn); rec.m == m {
+			return rec
+		}
+	}
+	return nil
 }
 
 // connState is Apply's ConnState hook.
 func (m *Metrics) connState(c net.Conn, state http.ConnState) {
-	v, ok := m.conns.Load(c)
-	if !ok {
+	rec := m.conns.find(c)
+	if rec == nil {
 		return
 	}
-	rec := v.(*conn)
 	switch state {
 	case http.StateActive, http.StateIdle:
 		rec.mu.Lock()
 		// HTTP/2 reports a connection idle when it closes its streams on the
 		// way to closing: with handlers still running it is active.
 		if state == http.StateActive || rec.requests.Load() == 0 {
-			rec.state = state
+			rec.state = uint8(state)
 		}
-		rec.settle(true, time.Time{})
+		rec.settle(true, 0)
 		rec.mu.Unlock()
 	case http.StateHijacked:
 		rec.mu.Lock()
-		rec.state = state
-		rec.settle(true, time.Time{})
+		rec.state = uint8(state)
+		rec.settle(true, 0)
 		rec.mu.Unlock()
 		// A hijack in m's Handler is followed to its close; any other one
 		// ends the record here.
@@ -153,7 +155,7 @@ func (m *Metrics) connState(c net.Conn, state http.ConnState) {
 // end closes the record, once: the connection is closed, or hijacked out of
 // sight.
 func (rec *conn) end() {
-	now := time.Now()
+	now := clock.Nanos()
 	// A handshake still unsettled at the end may have completed (the client
 	// left at once) or not: ask the connection, before taking the lock that
 	// VerifyConnection, under the handshake's own lock, takes too.
@@ -171,7 +173,7 @@ func (rec *conn) end() {
 	state, tlsFailed := rec.state, rec.tlsFailed
 	rec.mu.Unlock()
 	m := rec.m
-	m.conns.Delete(rec.key)
+	m.conns.remove(rec.key)
 	errorType := ""
 	if tlsFailed {
 		errorType = "tls_handshake_failed"
@@ -187,9 +189,9 @@ func (rec *conn) end() {
 		protoName,
 		protocols[proto],
 		tlsVersions[rec.tlsVer.Load()],
-		state.String(),
+		http.ConnState(state).String(),
 		errorType,
-	).Observe(now.Sub(rec.start).Seconds())
+	).Observe(time.Duration(now - rec.start).Seconds())
 	// Last, so that a scrape that sees the connection gone sees its duration.
 	rec.active.Dec()
 }
@@ -223,7 +225,7 @@ func (rec *conn) requestDone(proto uint8, hijacked bool) {
 		return
 	}
 	rec.mu.Lock()
-	lost := rec.state == http.StateHijacked
+	lost := rec.state == uint8(http.StateHijacked)
 	rec.mu.Unlock()
 	if lost {
 		// Hijacked in the Handler's request, but not through its

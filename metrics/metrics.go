@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"hash/maphash"
 	"maps"
 	"math"
 	"net/http"
@@ -8,7 +9,6 @@ import (
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/windhover/windhover/internal/stripe"
 )
 
@@ -66,8 +66,7 @@ type Metrics struct {
 		_ [stripe.CellSize - 8]byte
 	}
 
-	key         *connKey
-	conns       sync.Map // net.Conn -> *conn, for the ConnState hook
+	conns       connTable // for the ConnState hook
 	tlsMeasured atomic.Bool
 }
 
@@ -110,7 +109,8 @@ func New(cfg Config) (*Metrics, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Metrics{s: s, key: new(connKey)}
+	m := &Metrics{s: s}
+	m.conns.seed = maphash.MakeSeed()
 	requestLabels := []string{labelMethod, labelStatus, labelRoute, labelScheme, labelProtocolName, labelProtocol, labelErrorType}
 	// OpenTelemetry's descriptions, which its Prometheus exporter uses as
 	// the help: a family of the same name from both stays consistent.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/windhover/windhover/internal/alpn"
+	"github.com/windhover/windhover/internal/clock"
 )
 
 // TLSConfig returns a clone of cfg whose handshakes m measures, on servers
@@ -112,7 +113,7 @@ func (rec *conn) hello() bool {
 // verified notes the server's verification of the handshake: the end of its
 // duration, if the handshake completes.
 func (rec *conn) verified(cs tls.ConnectionState) {
-	now := time.Now()
+	now := clock.Nanos()
 	v := tlsVersionIndex(cs.Version)
 	rec.tlsVer.Store(uint32(v))
 	if cs.NegotiatedProtocol == "h2" {
@@ -122,7 +123,7 @@ func (rec *conn) verified(cs tls.ConnectionState) {
 	defer rec.mu.Unlock()
 	if rec.handshake == handshakeHello {
 		rec.handshake = handshakeVerified
-		rec.verifiedIn = now.Sub(rec.start)
+		rec.verifiedIn = time.Duration(now - rec.start)
 		rec.m.activeHandshakes.WithLabelValues(rec.labels()...).Dec()
 	}
 }
@@ -132,7 +133,7 @@ func (rec *conn) verified(cs tls.ConnectionState) {
 // client's last flight, which may still refuse the server's certificate, so
 // the outcome waits for the connection's next step: a request (success) or
 // its close (either). rec.mu is held.
-func (rec *conn) settle(ok bool, now time.Time) {
+func (rec *conn) settle(ok bool, now int64) {
 	m := rec.m
 	switch rec.handshake {
 	case handshakeNone, handshakeDone:
@@ -154,7 +155,7 @@ func (rec *conn) settle(ok bool, now time.Time) {
 	if rec.handshake == handshakeStarted {
 		errorType = "no_client_hello"
 	}
-	m.handshakeDuration.WithLabelValues(transports[rec.transport], networkTypes[rec.netType], tlsVersions[rec.tlsVer.Load()], errorType).Observe(now.Sub(rec.start).Seconds())
+	m.handshakeDuration.WithLabelValues(transports[rec.transport], networkTypes[rec.netType], tlsVersions[rec.tlsVer.Load()], errorType).Observe(time.Duration(now - rec.start).Seconds())
 	rec.handshake = handshakeDone
 	rec.tlsFailed = true
 }

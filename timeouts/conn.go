@@ -1,29 +1,36 @@
 package timeouts
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"time"
 
+	"github.com/windhover/windhover/internal/connctx"
 	"github.com/windhover/windhover/internal/rw"
 )
 
-// contextKey is the type of the context keys of this package; a pointer to
-// it converts to an interface without allocating.
-type contextKey struct{ name string }
+// [Policy.Apply]'s ConnContext keeps, in the connection's context
+// (connctx.Conn), the net.Conn net/http serves the connection on: the only
+// way to its deadlines when a ResponseWriter without an Unwrap method hides
+// net/http's from http.ResponseController. A plaintext connection whose
+// heads the Policy does not time, one that did not come through
+// [Policy.Listener], is kept as an untimedConn.
+type untimedConn struct{ net.Conn }
 
-// connContextKey holds, in a connection's context, the net.Conn that
-// [Policy.Apply]'s ConnContext saw: the one net/http serves the connection
-// on, and the only way to its deadlines when a ResponseWriter without an
-// Unwrap method hides net/http's from http.ResponseController.
-var connContextKey = &contextKey{"conn"}
-
-// untimedKey is set, in a connection's context, by [Policy.Apply]'s
-// ConnContext for a plaintext connection whose heads the Policy does not
-// time: one that did not come through [Policy.Listener].
-var untimedKey = &contextKey{"untimed"}
+// servedConn returns the connection Apply kept in ctx, and whether its heads
+// are timed by the Policy; nil if Apply did not see it.
+func servedConn(ctx context.Context) (c net.Conn, timed bool) {
+	switch c := connctx.Get(ctx, connctx.Conn).(type) {
+	case untimedConn:
+		return c.Conn, false
+	case net.Conn:
+		return c, true
+	}
+	return nil, true
+}
 
 // inspect looks through w the way http.ResponseController does. It reports
 // whether small writes are known to stay in net/http's buffer (w is net/http's
@@ -62,7 +69,7 @@ func inspect(w http.ResponseWriter) (knownBuffer, deadlines bool) {
 // hold to its rates.
 func (q *request) reach(r *http.Request, hasBody bool) {
 	if !q.h2 {
-		if c, ok := r.Context().Value(connContextKey).(net.Conn); ok {
+		if c, _ := servedConn(r.Context()); c != nil {
 			q.conn = c
 			return
 		}

@@ -58,8 +58,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.policed.Add(r, 1)
 	p.active.Add(r, 1)
 	defer p.active.Add(r, -1)
-	if p.wire != nil && r.ProtoMajor == 1 && r.Context().Value(untimedKey) != nil {
-		p.untimedRequest(r)
+	if p.wire != nil && r.ProtoMajor == 1 {
+		if c, timed := servedConn(r.Context()); c != nil && !timed {
+			p.untimedRequest(r)
+		}
 	}
 
 	var q *request

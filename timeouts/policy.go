@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/windhover/windhover/internal/connctx"
 	"github.com/windhover/windhover/internal/h1wire"
 	"github.com/windhover/windhover/internal/stripe"
 	"github.com/windhover/windhover/internal/tracer"
@@ -265,9 +266,9 @@ func (p *Policy) Apply(srv *http.Server) error {
 			ctx = next(ctx, c)
 		}
 		if !p.timed(c) {
-			ctx = context.WithValue(ctx, untimedKey, untimedKey)
+			return connctx.With(ctx, connctx.Conn, untimedConn{c})
 		}
-		return context.WithValue(ctx, connContextKey, c)
+		return connctx.With(ctx, connctx.Conn, c)
 	}
 	return nil
 }

@@ -21,3 +21,8 @@ var epoch = time.Now()
 // follow a step or slew of the system's wall clock after epoch: use it for
 // deadlines and durations, never for a time shown or sent.
 func Now() time.Time { return epoch.Add(time.Since(epoch)) }
+
+// Nanos returns the nanoseconds since epoch, from one reading of the
+// monotonic clock: the compact form of [Now] for a record that keeps a
+// moment and only ever subtracts it from another.
+func Nanos() int64 { return int64(time.Since(epoch)) }

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/windhover/windhover/internal/connctx"
 	"github.com/windhover/windhover/internal/netconn"
 )
 
@@ -505,15 +506,12 @@ func (c *Conn) CloseWrite() error {
 	return errNoCloseWrite
 }
 
-// connKey is the context key of the Conn under a request.
-var connKey = new(int)
-
 // ConnContext returns ctx with the [*Conn] found among c's layers, for
 // [FromContext]; it has the shape of http.Server.ConnContext, to be chained
 // into it.
 func ConnContext(ctx context.Context, c net.Conn) context.Context {
 	if wc, ok := netconn.Find[*Conn](c); ok {
-		return context.WithValue(ctx, connKey, wc)
+		return connctx.With(ctx, connctx.Wire, wc)
 	}
 	return ctx
 }
@@ -521,6 +519,6 @@ func ConnContext(ctx context.Context, c net.Conn) context.Context {
 // FromContext returns the Conn that [ConnContext] put into ctx (a request's
 // context), or nil.
 func FromContext(ctx context.Context) *Conn {
-	wc, _ := ctx.Value(connKey).(*Conn)
+	wc, _ := connctx.Get(ctx, connctx.Wire).(*Conn)
 	return wc
 }
