@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/windhover/windhover/internal/connctx"
 	"github.com/windhover/windhover/internal/testserver"
 )
 
@@ -48,7 +47,7 @@ func onConnection(m *Metrics, r *http.Request) *http.Request {
 	server, client := net.Pipe()
 	server.Close()
 	client.Close()
-	return r.WithContext(connctx.With(r.Context(), connctx.Record, m.open(server)))
+	return r.WithContext(m.open(r.Context(), server))
 }
 
 // promhttpChain is promhttp's duration and counter middleware, chained as

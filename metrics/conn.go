@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/windhover/windhover/internal/clock"
 	"github.com/windhover/windhover/internal/connctx"
+	"github.com/windhover/windhover/internal/h1wire"
 )
 
 // Apply makes m measure srv's connections: windhover_active_connections,
@@ -62,7 +63,7 @@ func (m *Metrics) Apply(srv *http.Server) error {
 		if prevContext != nil {
 			ctx = prevContext(ctx, c)
 		}
-		return connctx.With(ctx, connctx.Record, m.open(c))
+		return m.open(ctx, c)
 	}
 	prevState := srv.ConnState
 	srv.ConnState = func(c net.Conn, state http.ConnState) {
@@ -91,30 +92,45 @@ type conn struct {
 	ended      bool
 	handshake  uint8 // a handshake* progress
 	tlsFailed  bool  // the TLS handshake failed
+	inTable    bool  // in m.conns: ConnState cannot find it through an h1wire Conn
 	transport  uint8
 	netType    uint8
 }
 
-// open starts the record of a connection just accepted, or returns the
-// record already started (Apply called twice on one server).
-func (m *Metrics) open(c net.Conn) *conn {
+// open starts the record of a connection just accepted and keeps it in
+// ctx, the connection's context, which it returns; a connection whose
+// context holds m's record already (Apply called twice on one server) keeps
+// it. The ConnState hook finds the record through the h1wire Conn among c's
+// layers, where those values are the ones the Conn keeps (in Harden's
+// composition, every connection), or else through m's table.
+func (m *Metrics) open(ctx context.Context, c net.Conn) context.Context {
+	if m.connFrom(ctx) != nil {
+		return ctx
+	}
 	rec := &conn{m: m, key: c, start: clock.Nanos(), transport: transportIndex(c), netType: networkTypeIndex(c), state: uint8(http.StateNew)}
 	rec.active = m.activeConns.WithLabelValues(rec.labels()...)
-	if prev, loaded := m.conns.add(c, rec); loaded {
-		return prev
+	ctx = connctx.With(ctx, connctx.Record, rec)
+	if v := h1wire.ValuesOf(c); v == nil || v != connctx.Of(ctx) {
+		rec.inTable = true
+		m.conns.add(c, rec)
 	}
 	if _, ok := c.(*tls.Conn); ok && m.tlsMeasured.Load() {
 		rec.handshake = handshakeStarted
 		m.activeHandshakes.WithLabelValues(rec.labels()...).Inc()
 	}
 	rec.active.Inc()
-	return rec
+	return ctx
 }
 
 // connFrom returns m's record of the connection that carries ctx, or nil.
 func (m *Metrics) connFrom(ctx context.Context) *conn {
-	for x := range connctx.All(ctx, connctx.Record) {
-		if rec := x.(*conn); rec.m == m {
+	return m.recordIn(connctx.Of(ctx))
+}
+
+// recordIn returns m's record among the connection's values v, or nil.
+func (m *Metrics) recordIn(v *connctx.Values) *conn {
+	for ; v != nil; v = v.Next() {
+		if rec, _ := v.Slot(connctx.Record).(*conn); rec != nil && rec.m == m {
 			return rec
 		}
 	}
@@ -123,7 +139,10 @@ func (m *Metrics) connFrom(ctx context.Context) *conn {
 
 // connState is Apply's ConnState hook.
 func (m *Metrics) connState(c net.Conn, state http.ConnState) {
-	rec := m.conns.find(c)
+	rec := m.recordIn(h1wire.ValuesOf(c))
+	if rec == nil {
+		rec = m.conns.find(c)
+	}
 	if rec == nil {
 		return
 	}
@@ -173,7 +192,9 @@ func (rec *conn) end() {
 	state, tlsFailed := rec.state, rec.tlsFailed
 	rec.mu.Unlock()
 	m := rec.m
-	m.conns.remove(rec.key)
+	if rec.inTable {
+		m.conns.remove(rec.key)
+	}
 	errorType := ""
 	if tlsFailed {
 		errorType = "tls_handshake_failed"

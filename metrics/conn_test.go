@@ -340,3 +340,57 @@ func TestShutdown(t *testing.T) {
 	assert.Equal(t, 0.0, value(t, reg, activeConns))
 	assert.NotContains(t, names(t, reg), "windhover_active_tls_handshakes", "no TLS, no handshake series")
 }
+
+// tableLen counts the connections in m's table.
+func tableLen(m *Metrics) int {
+	n := 0
+	for i := range m.conns.shards {
+		s := &m.conns.shards[i]
+		s.mu.Lock()
+		n += len(s.m)
+		s.mu.Unlock()
+	}
+	return n
+}
+
+// TestConnStateThroughWire serves connections that an h1wire Conn follows
+// (limits' Listener): where limits' ConnContext hook comes before m's, as
+// Harden composes them, the ConnState hook finds each record through the
+// Conn and m's table stays empty; the other way round it needs the table.
+// The series are the same either way.
+func TestConnStateThroughWire(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		limitsFirst  bool
+		inTableWhile int // connections in m's table while one is open
+	}{
+		{"limits-first", true, 0},
+		{"metrics-first", false, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, reg := newMetrics(t, testConfig)
+			lim, err := limits.New(limits.Config{})
+			require.NoError(t, err)
+			s := testserver.Start(t, m.Handler(routes()), testserver.H1, func(ts *httptest.Server) {
+				if tc.limitsFirst {
+					require.NoError(t, lim.Apply(ts.Config))
+				}
+				m.Apply(ts.Config)
+				if !tc.limitsFirst {
+					require.NoError(t, lim.Apply(ts.Config))
+				}
+				ts.Listener = lim.Listener(ts.Listener)
+			})
+			c := testserver.Dial(t, s.Addr())
+			c.Send(t, "GET /items/1 HTTP/1.1\r\nHost: x\r\n\r\n")
+			res, _ := c.Response(t)
+			require.Equal(t, 200, res.StatusCode)
+			assert.Equal(t, tc.inTableWhile, tableLen(m))
+			assert.Equal(t, 1.0, value(t, reg, activeConns))
+			c.Close()
+			eventually(t, reg, 0, activeConns)
+			expect(t, reg, connSeries("tcp", "1.1", "", "idle", "", 1), connDuration)
+			assert.Zero(t, tableLen(m))
+		})
+	}
+}

@@ -35,20 +35,16 @@ func (t *connTable) shard(c net.Conn) *connShard {
 	return &t.shards[maphash.Comparable(t.seed, c)%connShards]
 }
 
-// add keeps rec for c, or reports the record c already has.
-func (t *connTable) add(c net.Conn, rec *conn) (prev *conn, loaded bool) {
+// add keeps rec for c.
+func (t *connTable) add(c net.Conn, rec *conn) {
 	s := t.shard(c)
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if prev, ok := s.m[c]; ok {
-		return prev, true
-	}
 	if s.m == nil {
 		s.m = make(map[net.Conn]*conn)
 	}
 	s.m[c] = rec
 	s.peak = max(s.peak, len(s.m))
-	return rec, false
+	s.mu.Unlock()
 }
 
 // find returns c's record, or nil.

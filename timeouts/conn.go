@@ -16,20 +16,35 @@ import (
 // (connctx.Conn), the net.Conn net/http serves the connection on: the only
 // way to its deadlines when a ResponseWriter without an Unwrap method hides
 // net/http's from http.ResponseController. A plaintext connection whose
-// heads the Policy does not time, one that did not come through
-// [Policy.Listener], is kept as an untimedConn.
-type untimedConn struct{ net.Conn }
+// heads a Policy with timers does not time, one that did not come through
+// its [Policy.Listener], is kept as an untimedConn naming that Policy, so
+// that each Policy on a server finds its own verdict.
+type untimedConn struct {
+	p *Policy
+	c net.Conn
+}
 
-// servedConn returns the connection Apply kept in ctx, and whether its heads
-// are timed by the Policy; nil if Apply did not see it.
-func servedConn(ctx context.Context) (c net.Conn, timed bool) {
+// servedConn returns the connection Apply kept in ctx; nil if Apply did
+// not see it.
+func servedConn(ctx context.Context) net.Conn {
 	switch c := connctx.Get(ctx, connctx.Conn).(type) {
-	case untimedConn:
-		return c.Conn, false
+	case *untimedConn:
+		return c.c
 	case net.Conn:
-		return c, true
+		return c
 	}
-	return nil, true
+	return nil
+}
+
+// untimedBy reports whether p's Apply found that p does not time the heads
+// of the connection that carries ctx.
+func untimedBy(ctx context.Context, p *Policy) bool {
+	for v := connctx.Of(ctx); v != nil; v = v.Next() {
+		if u, ok := v.Slot(connctx.Conn).(*untimedConn); ok && u.p == p {
+			return true
+		}
+	}
+	return false
 }
 
 // inspect looks through w the way http.ResponseController does. It reports
@@ -69,7 +84,7 @@ func inspect(w http.ResponseWriter) (knownBuffer, deadlines bool) {
 // hold to its rates.
 func (q *request) reach(r *http.Request, hasBody bool) {
 	if !q.h2 {
-		if c, _ := servedConn(r.Context()); c != nil {
+		if c := servedConn(r.Context()); c != nil {
 			q.conn = c
 			return
 		}

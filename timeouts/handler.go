@@ -58,10 +58,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.policed.Add(r, 1)
 	p.active.Add(r, 1)
 	defer p.active.Add(r, -1)
-	if p.wire != nil && r.ProtoMajor == 1 {
-		if c, timed := servedConn(r.Context()); c != nil && !timed {
-			p.untimedRequest(r)
-		}
+	if p.wire != nil && r.ProtoMajor == 1 && untimedBy(r.Context(), p) {
+		p.untimedRequest(r)
 	}
 
 	var q *request

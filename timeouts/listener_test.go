@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"log/slog"
@@ -251,6 +252,34 @@ func captureLog(t *testing.T) func(s string) int {
 		mu.Lock()
 		defer mu.Unlock()
 		return strings.Count(logged.String(), s)
+	}
+}
+
+// TestUntimedEachPolicy applies a Policy with timers and one without to a
+// server without the Listener, in both orders: each counts only the
+// connections it does not time itself, whichever Apply came last.
+func TestUntimedEachPolicy(t *testing.T) {
+	for _, timersFirst := range []bool{true, false} {
+		t.Run(fmt.Sprint("timers-first=", timersFirst), func(t *testing.T) {
+			captureLog(t)
+			var v reports
+			pol, err := New(timers(&v))
+			require.NoError(t, err)
+			rates := MinDataRates(Off, Off)
+			s := testserver.Start(t, rates.Handler(pol.Handler(hello)), h1, func(ts *httptest.Server) {
+				first, second := pol, rates
+				if !timersFirst {
+					first, second = rates, pol
+				}
+				require.NoError(t, first.Apply(ts.Config))
+				require.NoError(t, second.Apply(ts.Config))
+			})
+			c := testserver.Dial(t, s.Addr())
+			c.Send(t, get("/"))
+			expectHello(t, c)
+			assert.Equal(t, uint64(1), pol.Stats().UntimedRequests, "the Policy with timers")
+			assert.Zero(t, rates.Stats().UntimedRequests, "the Policy without")
+		})
 	}
 }
 

@@ -266,7 +266,10 @@ func (p *Policy) Apply(srv *http.Server) error {
 			ctx = next(ctx, c)
 		}
 		if !p.timed(c) {
-			return connctx.With(ctx, connctx.Conn, untimedConn{c})
+			return connctx.With(ctx, connctx.Conn, &untimedConn{p: p, c: c})
+		}
+		if servedConn(ctx) == c {
+			return ctx // kept by another Policy's hook
 		}
 		return connctx.With(ctx, connctx.Conn, c)
 	}

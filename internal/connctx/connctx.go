@@ -7,8 +7,8 @@
 // before it in the server's chain returned the values With made, the slot
 // is filled in place, so the policies composed on one server share one
 // value of 64 bytes instead of three of 48. A request finds a slot with
-// [Get], or each value of a slot with [All] when two policies of one kind
-// serve the server.
+// [Get], or, when two policies of one kind serve the server, each values in
+// turn with [Of] and [Values.Next].
 //
 // The slots are filled only while the server's ConnContext chain runs,
 // before net/http serves the connection, and only windhover reads them:
@@ -17,10 +17,7 @@
 // they wrap.
 package connctx
 
-import (
-	"context"
-	"iter"
-)
+import "context"
 
 // Slot names what a policy keeps for a connection.
 type Slot uint8
@@ -36,8 +33,8 @@ const (
 	numSlots
 )
 
-// values is the one value the policies add to a connection's context.
-type values struct {
+// Values is the one value the policies add to a connection's context.
+type Values struct {
 	context.Context
 	slots [numSlots]any
 }
@@ -50,7 +47,7 @@ var key = &keyType{}
 
 // Value returns v for the package's key and asks the wrapped context for
 // every other one.
-func (v *values) Value(k any) any {
+func (v *Values) Value(k any) any {
 	if k == any(key) {
 		return v
 	}
@@ -62,36 +59,38 @@ func (v *values) Value(k any) any {
 // goes into them; otherwise into new values wrapping ctx, whose slot is
 // found first, as a context.WithValue's would be.
 func With(ctx context.Context, s Slot, x any) context.Context {
-	if v, ok := ctx.(*values); ok && v.slots[s] == nil {
+	if v, ok := ctx.(*Values); ok && v.slots[s] == nil {
 		v.slots[s] = x
 		return v
 	}
-	v := &values{Context: ctx}
+	v := &Values{Context: ctx}
 	v.slots[s] = x
 	return v
 }
 
 // Get returns what ctx keeps in slot s: the value kept last, or nil.
 func Get(ctx context.Context, s Slot) any {
-	for x := range All(ctx, s) {
-		return x
+	for v := Of(ctx); v != nil; v = v.Next() {
+		if x := v.slots[s]; x != nil {
+			return x
+		}
 	}
 	return nil
 }
 
-// All yields each value ctx keeps in slot s, the one kept last first.
-func All(ctx context.Context, s Slot) iter.Seq[any] {
-	return func(yield func(any) bool) {
-		for v := find(ctx); v != nil; v = find(v.Context) {
-			if x := v.slots[s]; x != nil && !yield(x) {
-				return
-			}
-		}
-	}
-}
-
-// find returns the values nearest to ctx, or nil.
-func find(ctx context.Context) *values {
-	v, _ := ctx.Value(key).(*values)
+// Of returns the values nearest to ctx: those [With] made or filled last;
+// nil if there are none.
+func Of(ctx context.Context) *Values {
+	v, _ := ctx.Value(key).(*Values)
 	return v
 }
+
+// Slot returns what v itself keeps in slot s, or nil. A policy that may
+// share a slot with another of its kind (two on one server) walks v and
+// [Values.Next] for its own. Where a connection's values are found without
+// its context (see h1wire.ValuesOf), they are read from here.
+func (v *Values) Slot(s Slot) any { return v.slots[s] }
+
+// Next returns the values v wraps, made earlier in the chain of hooks, or
+// nil.
+func (v *Values) Next() *Values { return Of(v.Context) }

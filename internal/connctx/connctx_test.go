@@ -2,7 +2,6 @@ package connctx
 
 import (
 	"context"
-	"slices"
 	"testing"
 	"unsafe"
 
@@ -40,8 +39,12 @@ func TestWithWraps(t *testing.T) {
 	if top == mid {
 		t.Fatal("With did not wrap a context other than its values")
 	}
-	if got := slices.Collect(All(top, Record)); len(got) != 3 || got[0] != third || got[1] != second || got[2] != first {
-		t.Errorf("All = %v, want %p %p %p", got, third, second, first)
+	var got []any
+	for v := Of(top); v != nil; v = v.Next() {
+		got = append(got, v.Slot(Record))
+	}
+	if len(got) != 3 || got[0] != third || got[1] != second || got[2] != first {
+		t.Errorf("the values' Record slots, outermost first = %v, want %p %p %p", got, third, second, first)
 	}
 	if Get(top, Record) != third {
 		t.Errorf("Get did not find the value kept last")
@@ -51,6 +54,22 @@ func TestWithWraps(t *testing.T) {
 	}
 }
 
+// TestWithUnderLayer: values under a context another hook added are never
+// filled in place, even where the slot is free: that hook's context, which it
+// may have handed on, keeps what it saw.
+func TestWithUnderLayer(t *testing.T) {
+	a, b := new(int), new(int)
+	inner := With(context.Background(), Wire, a)
+	layer := context.WithValue(inner, otherKey{}, 1)
+	top := With(layer, Conn, b)
+	if Get(inner, Conn) != nil {
+		t.Errorf("the values under another layer were filled")
+	}
+	if Of(top) == Of(inner) || Get(top, Conn) != b || Get(top, Wire) != a {
+		t.Errorf("With over another layer: Conn %v, Wire %v; want new values holding %p over %p", Get(top, Conn), Get(top, Wire), b, a)
+	}
+}
+
 func TestValuesSize(t *testing.T) {
-	testserver.SizeAtMost(t, "a connection's values", unsafe.Sizeof(values{}), 64)
+	testserver.SizeAtMost(t, "a connection's values", unsafe.Sizeof(Values{}), 64)
 }

@@ -64,6 +64,11 @@ type Conn struct {
 	failed  atomic.Pointer[Error]
 	claimed atomic.Bool // ClaimBodyError handed the body's decision out
 	dls     [2]deadline // read and write deadlines, put on the Conn only when they must be
+
+	// The connection's context values, which ConnContext put the Conn in:
+	// how a hook given only the net.Conn (http.Server.ConnState) finds
+	// what the other policies keep for the connection, without a table.
+	vals *connctx.Values
 }
 
 // answerTimeout bounds the writing of an answer and the reading that follows
@@ -511,9 +516,21 @@ func (c *Conn) CloseWrite() error {
 // into it.
 func ConnContext(ctx context.Context, c net.Conn) context.Context {
 	if wc, ok := netconn.Find[*Conn](c); ok {
-		return connctx.With(ctx, connctx.Wire, wc)
+		ctx = connctx.With(ctx, connctx.Wire, wc)
+		wc.vals = connctx.Of(ctx)
 	}
 	return ctx
+}
+
+// ValuesOf returns the context values of the connection c, if a [*Conn] is
+// among its layers and [ConnContext] put it into them; nil otherwise. The
+// values hold what the policies whose ConnContext hooks came after
+// ConnContext's, and shared its values, keep for the connection.
+func ValuesOf(c net.Conn) *connctx.Values {
+	if wc, ok := netconn.Find[*Conn](c); ok {
+		return wc.vals
+	}
+	return nil
 }
 
 // FromContext returns the Conn that [ConnContext] put into ctx (a request's
