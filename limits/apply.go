@@ -41,16 +41,16 @@ import (
 //   - DisableGeneralOptionsHandler: true, so that "OPTIONS *" requests reach
 //     the Handler and its limits rather than net/http's built-in answer.
 //   - ConnContext gets a hook, chained after any hook already there, that
+//     starts each connection's lifetime, if l retires connections
+//     (MaxConnectionAge, MaxRequestsPerConnection): its birth, its request
+//     count and its own limits, drawn with their jitter, which the Handler
+//     then counts against.
+//   - ConnContext gets a hook, chained after those, that
 //     brings the connection of [Limiter.Listener] to the Handler, so that a
 //     head the Listener measured as sent is not measured again after
 //     net/http's parse, and a chunked body counts its framing. Without the
 //     Listener (ListenAndServe), the Handler measures after the parse and
 //     counts such requests in Stats.InexactHTTP1Requests.
-//   - ConnContext gets a hook, chained after any hook already there, that
-//     starts each connection's lifetime, if l retires connections
-//     (MaxConnectionAge, MaxRequestsPerConnection): its birth, its request
-//     count and its own limits, drawn with their jitter, which the Handler
-//     then counts against.
 //   - ConnState gets a hook, chained after any hook already there, that
 //     enforces MaxConcurrentConnections and MaxConnectionsPerClient on
 //     connections that did not come through l's Listener: the way to limit a server started with
@@ -82,15 +82,8 @@ func (l *Limiter) Apply(srv *http.Server) error {
 		srv.HTTP2 = h2
 	}
 	srv.DisableGeneralOptionsHandler = true
-	if l.policies&(headPolicy|bodyPolicy) != 0 {
-		prev := srv.ConnContext
-		srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
-			if prev != nil {
-				ctx = prev(ctx, c)
-			}
-			return connContext(ctx, c)
-		}
-	}
+	// The lifetime first: the values the next hook makes are then the
+	// context's last, which the policies Applied after l fill (connctx).
 	if l.hasLifetime() {
 		prev := srv.ConnContext
 		srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
@@ -98,6 +91,15 @@ func (l *Limiter) Apply(srv *http.Server) error {
 				ctx = prev(ctx, c)
 			}
 			return l.lifetimeContext(ctx)
+		}
+	}
+	if l.policies&(headPolicy|bodyPolicy) != 0 {
+		prev := srv.ConnContext
+		srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+			if prev != nil {
+				ctx = prev(ctx, c)
+			}
+			return connContext(ctx, c)
 		}
 	}
 	if l.policies&connectionPolicy != 0 {

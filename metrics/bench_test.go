@@ -47,7 +47,7 @@ func onConnection(m *Metrics, r *http.Request) *http.Request {
 	server, client := net.Pipe()
 	server.Close()
 	client.Close()
-	return r.WithContext(m.open(r.Context(), server))
+	return r.WithContext(m.open(r.Context(), server, nil))
 }
 
 // promhttpChain is promhttp's duration and counter middleware, chained as

@@ -63,11 +63,11 @@ func (m *Metrics) Apply(srv *http.Server) error {
 		if prevContext != nil {
 			ctx = prevContext(ctx, c)
 		}
-		return m.open(ctx, c)
+		return m.open(ctx, c, srv)
 	}
 	prevState := srv.ConnState
 	srv.ConnState = func(c net.Conn, state http.ConnState) {
-		m.connState(c, state)
+		m.connState(c, state, srv)
 		if prevState != nil {
 			prevState(c, state)
 		}
@@ -79,7 +79,8 @@ func (m *Metrics) Apply(srv *http.Server) error {
 // TestConnRecordSize: every idle connection holds one.
 type conn struct {
 	m        *Metrics
-	key      net.Conn // as the ConnState hook sees it
+	srv      *http.Server // whose hooks keep the record
+	key      net.Conn     // as the ConnState hook sees it
 	active   prometheus.Gauge
 	start    int64 // the accept, as clock.Nanos reads it
 	proto    atomic.Uint32
@@ -97,17 +98,20 @@ type conn struct {
 	netType    uint8
 }
 
-// open starts the record of a connection just accepted and keeps it in
+// open starts the record of a connection srv just accepted and keeps it in
 // ctx, the connection's context, which it returns; a connection whose
-// context holds m's record already (Apply called twice on one server) keeps
-// it. The ConnState hook finds the record through the h1wire Conn among c's
-// layers, where those values are the ones the Conn keeps (in Harden's
-// composition, every connection), or else through m's table.
-func (m *Metrics) open(ctx context.Context, c net.Conn) context.Context {
-	if m.connFrom(ctx) != nil {
+// context holds m's record for srv already (Apply called twice on one
+// server) keeps it. A record of another server in ctx (a connection
+// hijacked from it and served again, with its context as srv's
+// BaseContext) is not this one's. The ConnState hook finds the record
+// through the h1wire Conn among c's layers, where those values are the
+// ones the Conn keeps (in Harden's composition, every connection), or else
+// through m's table.
+func (m *Metrics) open(ctx context.Context, c net.Conn, srv *http.Server) context.Context {
+	if m.recordIn(connctx.Of(ctx), srv) != nil {
 		return ctx
 	}
-	rec := &conn{m: m, key: c, start: clock.Nanos(), transport: transportIndex(c), netType: networkTypeIndex(c), state: uint8(http.StateNew)}
+	rec := &conn{m: m, srv: srv, key: c, start: clock.Nanos(), transport: transportIndex(c), netType: networkTypeIndex(c), state: uint8(http.StateNew)}
 	rec.active = m.activeConns.WithLabelValues(rec.labels()...)
 	ctx = connctx.With(ctx, connctx.Record, rec)
 	if v := h1wire.ValuesOf(c); v == nil || v != connctx.Of(ctx) {
@@ -122,26 +126,32 @@ func (m *Metrics) open(ctx context.Context, c net.Conn) context.Context {
 	return ctx
 }
 
-// connFrom returns m's record of the connection that carries ctx, or nil.
+// connFrom returns m's record of the connection that carries ctx, or nil:
+// the one made last, that of the server serving the request.
 func (m *Metrics) connFrom(ctx context.Context) *conn {
-	return m.recordIn(connctx.Of(ctx))
+	return m.recordIn(connctx.Of(ctx), nil)
 }
 
-// recordIn returns m's record among the connection's values v, or nil.
-func (m *Metrics) recordIn(v *connctx.Values) *conn {
+// recordIn returns m's record among the connection's values v, made by
+// srv's hooks unless srv is nil, or nil.
+func (m *Metrics) recordIn(v *connctx.Values, srv *http.Server) *conn {
 	for ; v != nil; v = v.Next() {
-		if rec, _ := v.Slot(connctx.Record).(*conn); rec != nil && rec.m == m {
+		if rec, _ := v.Slot(connctx.Record).(*conn); rec != nil && rec.m == m && (srv == nil || rec.srv == srv) {
 			return rec
 		}
 	}
 	return nil
 }
 
-// connState is Apply's ConnState hook.
-func (m *Metrics) connState(c net.Conn, state http.ConnState) {
-	rec := m.recordIn(h1wire.ValuesOf(c))
+// connState is the ConnState hook Apply gives srv. The values of an h1wire
+// Conn under c may be another server's, which served c before a hijack
+// handed it to srv: the record must be srv's.
+func (m *Metrics) connState(c net.Conn, state http.ConnState, srv *http.Server) {
+	rec := m.recordIn(h1wire.ValuesOf(c), srv)
 	if rec == nil {
-		rec = m.conns.find(c)
+		if rec = m.conns.find(c); rec != nil && rec.srv != srv {
+			rec = nil
+		}
 	}
 	if rec == nil {
 		return
@@ -193,7 +203,7 @@ func (rec *conn) end() {
 	rec.mu.Unlock()
 	m := rec.m
 	if rec.inTable {
-		m.conns.remove(rec.key)
+		m.conns.remove(rec)
 	}
 	errorType := ""
 	if tlsFailed {

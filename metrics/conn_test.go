@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -353,27 +354,39 @@ func tableLen(m *Metrics) int {
 	return n
 }
 
-// TestConnStateThroughWire serves connections that an h1wire Conn follows
-// (limits' Listener): where limits' ConnContext hook comes before m's, as
-// Harden composes them, the ConnState hook finds each record through the
-// Conn and m's table stays empty; the other way round it needs the table.
-// The series are the same either way.
+// TestConnStateThroughWire: the ConnState hook finds m's record through
+// the h1wire Conn of limits' Listener when m's ConnContext hook filled the
+// values limits' made (limits Applied first, with or without a lifetime),
+// and through the table otherwise (m first; a user's hook between the two,
+// whose context hides limits' values): the series are the same, and the
+// table is empty once the connection closed.
 func TestConnStateThroughWire(t *testing.T) {
+	type userKey struct{}
 	for _, tc := range []struct {
 		name         string
+		cfg          limits.Config
 		limitsFirst  bool
-		inTableWhile int // connections in m's table while one is open
+		userBetween  bool // a user's ConnContext hook between limits' and m's
+		inTableWhile int  // connections in m's table while one is open
 	}{
-		{"limits-first", true, 0},
-		{"metrics-first", false, 1},
+		{"limits-first", limits.Config{}, true, false, 0},
+		{"limits-first-lifetime", limits.Config{MaxConnectionAge: time.Hour}, true, false, 0},
+		{"user-hook-between", limits.Config{}, true, true, 1},
+		{"metrics-first", limits.Config{}, false, false, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, reg := newMetrics(t, testConfig)
-			lim, err := limits.New(limits.Config{})
+			lim, err := limits.New(tc.cfg)
 			require.NoError(t, err)
 			s := testserver.Start(t, m.Handler(routes()), testserver.H1, func(ts *httptest.Server) {
 				if tc.limitsFirst {
 					require.NoError(t, lim.Apply(ts.Config))
+				}
+				if tc.userBetween {
+					prev := ts.Config.ConnContext
+					ts.Config.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+						return context.WithValue(prev(ctx, c), userKey{}, 1)
+					}
 				}
 				m.Apply(ts.Config)
 				if !tc.limitsFirst {
@@ -394,3 +407,94 @@ func TestConnStateThroughWire(t *testing.T) {
 		})
 	}
 }
+
+// TestConnHandedOn: a connection hijacked from one server m measures and
+// served by another it measures too, whose connections' contexts come from
+// the hijacking request's (BaseContext), or whose connection carries the
+// first server's h1wire Conn and its values: the second server keeps its
+// own record, and both end.
+func TestConnHandedOn(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		outerLimits bool // the first server behind limits' Listener
+		inheritBase bool // the second's BaseContext is the hijacking request's context
+	}{
+		{"wire-values-of-the-first", true, false},
+		{"context-of-the-first", false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, reg := newMetrics(t, testConfig)
+			ln := newHandOnListener()
+			base := make(chan context.Context, 1)
+			outer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				c, brw, err := w.(http.Hijacker).Hijack()
+				if err != nil {
+					return
+				}
+				brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n")
+				brw.Flush()
+				base <- context.WithoutCancel(r.Context())
+				ln.conns <- c
+			})
+			s := testserver.Start(t, outer, testserver.H1, func(ts *httptest.Server) {
+				if tc.outerLimits {
+					lim, err := limits.New(limits.Config{})
+					require.NoError(t, err)
+					require.NoError(t, lim.Apply(ts.Config))
+					ts.Listener = lim.Listener(ts.Listener)
+				}
+				m.Apply(ts.Config)
+			})
+			inner := &http.Server{Handler: routes()}
+			if tc.inheritBase {
+				inner.BaseContext = func(net.Listener) context.Context { return <-base }
+			}
+			m.Apply(inner)
+			done := make(chan struct{})
+			go func() { inner.Serve(ln); close(done) }()
+			t.Cleanup(func() { inner.Close(); <-done })
+
+			c := testserver.Dial(t, s.Addr())
+			c.Send(t, "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n")
+			res, err := http.ReadResponse(c.R, nil)
+			require.NoError(t, err)
+			require.Equal(t, 101, res.StatusCode)
+			c.Send(t, "GET /items/1 HTTP/1.1\r\nHost: x\r\n\r\n")
+			res, body := c.Response(t)
+			require.Equal(t, 200, res.StatusCode)
+			assert.Equal(t, "item 1", body)
+			assert.Equal(t, 1.0, value(t, reg, activeConns), "the second server's connection")
+			c.Close()
+			eventually(t, reg, 0, activeConns)
+			expect(t, reg, connSeries("tcp", "", "", "hijacked", "", 1)+connSeries("tcp", "", "", "idle", "", 1), connDuration)
+			assert.Zero(t, tableLen(m))
+		})
+	}
+}
+
+// handOnListener accepts the connections a handler hands it.
+type handOnListener struct {
+	conns  chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+func newHandOnListener() *handOnListener {
+	return &handOnListener{conns: make(chan net.Conn, 1), closed: make(chan struct{})}
+}
+
+func (l *handOnListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *handOnListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *handOnListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }

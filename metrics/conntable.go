@@ -56,11 +56,16 @@ func (t *connTable) find(c net.Conn) *conn {
 	return rec
 }
 
-// remove forgets c's record.
-func (t *connTable) remove(c net.Conn) {
+// remove forgets rec, if the table still holds it: the same connection
+// served by a second server (hijacked from the first and handed on) has its
+// own record, which replaced rec.
+func (t *connTable) remove(rec *conn) {
+	c := rec.key
 	s := t.shard(c)
 	s.mu.Lock()
-	delete(s.m, c)
+	if s.m[c] == rec {
+		delete(s.m, c)
+	}
 	if n := len(s.m); n < s.peak/8 && s.peak >= shrinkFrom {
 		small := make(map[net.Conn]*conn, n)
 		maps.Copy(small, s.m) // not maps.Clone, which keeps the room

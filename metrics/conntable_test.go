@@ -19,14 +19,15 @@ func TestConnTable(t *testing.T) {
 	cs := make([]net.Conn, n)
 	recs := make([]*conn, n)
 	for i := range cs {
-		cs[i], recs[i] = &tableConn{id: i}, &conn{}
+		cs[i] = &tableConn{id: i}
+		recs[i] = &conn{key: cs[i]}
 		tab.add(cs[i], recs[i])
 	}
 	// Remove all but every 100th: every shard falls below an eighth of its
 	// peak, so each is copied into a smaller map.
 	for i := range cs {
 		if i%100 != 0 {
-			tab.remove(cs[i])
+			tab.remove(recs[i])
 		}
 	}
 	for i := range cs {
@@ -55,13 +56,14 @@ func TestConnTableConcurrent(t *testing.T) {
 	for g := range 8 {
 		wg.Go(func() {
 			for i := range 2 * shrinkFrom {
-				c, rec := net.Conn(&tableConn{id: g<<20 | i}), &conn{}
+				c := net.Conn(&tableConn{id: g<<20 | i})
+				rec := &conn{key: c}
 				tab.add(c, rec)
 				if got := tab.find(c); got != rec {
 					t.Errorf("find after add = %p, want %p", got, rec)
 					return
 				}
-				tab.remove(c)
+				tab.remove(rec)
 				if got := tab.find(c); got != nil {
 					t.Errorf("find after remove = %p, want nil", got)
 					return
@@ -70,6 +72,25 @@ func TestConnTableConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestConnTableRemoveReplaced: a connection hijacked from one server and
+// served by another has a record of each; the first one's end leaves the
+// second's in the table.
+func TestConnTableRemoveReplaced(t *testing.T) {
+	tab := connTable{seed: maphash.MakeSeed()}
+	c := net.Conn(&tableConn{})
+	first, second := &conn{key: c}, &conn{key: c}
+	tab.add(c, first)
+	tab.add(c, second)
+	tab.remove(first)
+	if got := tab.find(c); got != second {
+		t.Fatalf("find after the first record's removal = %p, want the second %p", got, second)
+	}
+	tab.remove(second)
+	if got := tab.find(c); got != nil {
+		t.Fatalf("find after both removals = %p, want nil", got)
+	}
 }
 
 func TestConnTableFindAllocs(t *testing.T) {

@@ -255,30 +255,40 @@ func captureLog(t *testing.T) func(s string) int {
 	}
 }
 
-// TestUntimedEachPolicy applies a Policy with timers and one without to a
-// server without the Listener, in both orders: each counts only the
-// connections it does not time itself, whichever Apply came last.
+// TestUntimedEachPolicy serves a server with two Policies with timers,
+// one through its Listener and one without, applied in both orders: each
+// counts only the requests on connections it does not time itself,
+// whichever Apply came last. A Policy without timers (rates only) counts
+// none.
 func TestUntimedEachPolicy(t *testing.T) {
-	for _, timersFirst := range []bool{true, false} {
-		t.Run(fmt.Sprint("timers-first=", timersFirst), func(t *testing.T) {
+	for _, listenedFirst := range []bool{true, false} {
+		t.Run(fmt.Sprint("listened-first=", listenedFirst), func(t *testing.T) {
 			captureLog(t)
 			var v reports
-			pol, err := New(timers(&v))
+			listened, err := New(timers(&v))
+			require.NoError(t, err)
+			unlistened, err := New(timers(&v))
 			require.NoError(t, err)
 			rates := MinDataRates(Off, Off)
-			s := testserver.Start(t, rates.Handler(pol.Handler(hello)), h1, func(ts *httptest.Server) {
-				first, second := pol, rates
-				if !timersFirst {
-					first, second = rates, pol
+			h := rates.Handler(unlistened.Handler(listened.Handler(hello)))
+			s := testserver.Start(t, h, h1, func(ts *httptest.Server) {
+				order := []*Policy{listened, unlistened, rates}
+				if !listenedFirst {
+					order = []*Policy{rates, unlistened, listened}
 				}
-				require.NoError(t, first.Apply(ts.Config))
-				require.NoError(t, second.Apply(ts.Config))
+				for _, p := range order {
+					require.NoError(t, p.Apply(ts.Config))
+				}
+				ts.Listener = listened.Listener(ts.Listener)
 			})
 			c := testserver.Dial(t, s.Addr())
 			c.Send(t, get("/"))
 			expectHello(t, c)
-			assert.Equal(t, uint64(1), pol.Stats().UntimedRequests, "the Policy with timers")
-			assert.Zero(t, rates.Stats().UntimedRequests, "the Policy without")
+			c.Send(t, get("/"))
+			expectHello(t, c)
+			assert.Zero(t, listened.Stats().UntimedRequests, "the Policy whose Listener the connection came through")
+			assert.Equal(t, uint64(2), unlistened.Stats().UntimedRequests, "the Policy with timers but without its Listener")
+			assert.Zero(t, rates.Stats().UntimedRequests, "the Policy without timers")
 		})
 	}
 }
