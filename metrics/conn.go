@@ -100,15 +100,15 @@ type conn struct {
 
 // open starts the record of a connection srv just accepted and keeps it in
 // ctx, the connection's context, which it returns; a connection whose
-// context holds m's record for srv already (Apply called twice on one
-// server) keeps it. A record of another server in ctx (a connection
-// hijacked from it and served again, with its context as srv's
-// BaseContext) is not this one's. The ConnState hook finds the record
+// context holds m's record of it for srv already (Apply called twice on one
+// server) keeps it. A record of another server, or of another connection,
+// in ctx (a connection hijacked and served again, with the hijacking
+// request's context as srv's BaseContext) is not this one's. The ConnState hook finds the record
 // through the h1wire Conn among c's layers, where those values are the
 // ones the Conn keeps (in Harden's composition, every connection), or else
 // through m's table.
 func (m *Metrics) open(ctx context.Context, c net.Conn, srv *http.Server) context.Context {
-	if m.recordIn(connctx.Of(ctx), srv) != nil {
+	if rec := m.recordIn(connctx.Of(ctx), srv); rec != nil && rec.key == c {
 		return ctx
 	}
 	rec := &conn{m: m, srv: srv, key: c, start: clock.Nanos(), transport: transportIndex(c), netType: networkTypeIndex(c), state: uint8(http.StateNew)}
@@ -144,13 +144,14 @@ func (m *Metrics) recordIn(v *connctx.Values, srv *http.Server) *conn {
 }
 
 // connState is the ConnState hook Apply gives srv. The values of an h1wire
-// Conn under c may be another server's, which served c before a hijack
-// handed it to srv: the record must be srv's.
+// Conn under c may be those of a connection served before a hijack handed
+// c on, by another server or srv itself: the record found there must be
+// srv's and c's, or else the table has it.
 func (m *Metrics) connState(c net.Conn, state http.ConnState, srv *http.Server) {
 	rec := m.recordIn(h1wire.ValuesOf(c), srv)
-	if rec == nil {
-		if rec = m.conns.find(c); rec != nil && rec.srv != srv {
-			rec = nil
+	if rec == nil || rec.key != c {
+		if t := m.conns.find(c); t != nil {
+			rec = t
 		}
 	}
 	if rec == nil {

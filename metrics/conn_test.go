@@ -408,25 +408,30 @@ func TestConnStateThroughWire(t *testing.T) {
 	}
 }
 
-// TestConnHandedOn: a connection hijacked from one server m measures and
-// served by another it measures too, whose connections' contexts come from
-// the hijacking request's (BaseContext), or whose connection carries the
-// first server's h1wire Conn and its values: the second server keeps its
-// own record, and both end.
+// TestConnHandedOn: a connection hijacked from a server m measures and
+// served again, by another server m measures or by the same one through a
+// second listener, whose connections' contexts come from the hijacking
+// request's (BaseContext), or whose connection carries the first
+// connection's h1wire Conn and its values: the connection served again has
+// its own record, and both end.
 func TestConnHandedOn(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
-		outerLimits bool // the first server behind limits' Listener
-		inheritBase bool // the second's BaseContext is the hijacking request's context
+		limits      bool // the first server behind limits' Listener
+		inheritBase bool // the second listener's BaseContext is the hijacking request's context
+		sameServer  bool // the first server serves the handed-on connection
 	}{
-		{"wire-values-of-the-first", true, false},
-		{"context-of-the-first", false, true},
+		{"other-server-wire-values-of-the-first", true, false, false},
+		{"other-server-context-of-the-first", false, true, false},
+		{"same-server-context-of-the-first", false, true, true},
+		{"same-server-context-and-wire-values-of-the-first", true, true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, reg := newMetrics(t, testConfig)
 			ln := newHandOnListener()
 			base := make(chan context.Context, 1)
-			outer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mux := routes()
+			mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) {
 				c, brw, err := w.(http.Hijacker).Hijack()
 				if err != nil {
 					return
@@ -434,25 +439,40 @@ func TestConnHandedOn(t *testing.T) {
 				brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n")
 				brw.Flush()
 				base <- context.WithoutCancel(r.Context())
-				ln.conns <- c
+				ln.conns <- handedConn{c} // as a server of upgrades wraps it
 			})
-			s := testserver.Start(t, outer, testserver.H1, func(ts *httptest.Server) {
-				if tc.outerLimits {
+			baseContext := func(l net.Listener) context.Context {
+				if l == ln && tc.inheritBase {
+					return <-base
+				}
+				return context.Background()
+			}
+			var first *http.Server
+			s := testserver.Start(t, mux, testserver.H1, func(ts *httptest.Server) {
+				first = ts.Config
+				first.BaseContext = baseContext
+				if tc.limits {
 					lim, err := limits.New(limits.Config{})
 					require.NoError(t, err)
-					require.NoError(t, lim.Apply(ts.Config))
+					require.NoError(t, lim.Apply(first))
 					ts.Listener = lim.Listener(ts.Listener)
 				}
-				m.Apply(ts.Config)
+				m.Apply(first)
 			})
-			inner := &http.Server{Handler: routes()}
-			if tc.inheritBase {
-				inner.BaseContext = func(net.Listener) context.Context { return <-base }
+			second := first
+			if !tc.sameServer {
+				second = &http.Server{Handler: mux, BaseContext: baseContext}
+				m.Apply(second)
 			}
-			m.Apply(inner)
 			done := make(chan struct{})
-			go func() { inner.Serve(ln); close(done) }()
-			t.Cleanup(func() { inner.Close(); <-done })
+			go func() { second.Serve(ln); close(done) }()
+			t.Cleanup(func() {
+				if !tc.sameServer {
+					second.Close()
+				}
+				ln.Close()
+				<-done
+			})
 
 			c := testserver.Dial(t, s.Addr())
 			c.Send(t, "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n")
@@ -463,7 +483,7 @@ func TestConnHandedOn(t *testing.T) {
 			res, body := c.Response(t)
 			require.Equal(t, 200, res.StatusCode)
 			assert.Equal(t, "item 1", body)
-			assert.Equal(t, 1.0, value(t, reg, activeConns), "the second server's connection")
+			assert.Equal(t, 1.0, value(t, reg, activeConns), "the connection served again")
 			c.Close()
 			eventually(t, reg, 0, activeConns)
 			expect(t, reg, connSeries("tcp", "", "", "hijacked", "", 1)+connSeries("tcp", "", "", "idle", "", 1), connDuration)
@@ -471,6 +491,12 @@ func TestConnHandedOn(t *testing.T) {
 		})
 	}
 }
+
+// handedConn is a hijacked connection handed to a listener, which leads
+// to the connection it wraps, as *tls.Conn does.
+type handedConn struct{ net.Conn }
+
+func (c handedConn) NetConn() net.Conn { return c.Conn }
 
 // handOnListener accepts the connections a handler hands it.
 type handOnListener struct {

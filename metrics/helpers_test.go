@@ -131,7 +131,7 @@ func value(t testing.TB, g prometheus.Gatherer, name string, labels ...string) f
 func eventually(t testing.TB, g prometheus.Gatherer, want float64, name string, labels ...string) {
 	t.Helper()
 	testserver.Eventually(t, func() bool { return value(t, g, name, labels...) == want },
-		"%s%v: want %v, have %v", name, labels, want, value(t, g, name, labels...))
+		"%s%v: want %v, have %v", name, labels, want, testserver.Later(func() any { return value(t, g, name, labels...) }))
 }
 
 // labelString returns name, value pairs as the text format writes a

@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -194,7 +195,9 @@ func (c *Conn) ClosedByPeer(t testing.TB) bool {
 	return true
 }
 
-// Eventually retries cond for up to five seconds, then fails the test.
+// Eventually retries cond for up to five seconds, then fails the test with
+// msg formatted with args. An argument that was true before the first try
+// only misleads: pass a [Later] for what the last try saw.
 func Eventually(t testing.TB, cond func() bool, msg string, args ...any) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
@@ -206,6 +209,13 @@ func Eventually(t testing.TB, cond func() bool, msg string, args ...any) {
 	}
 }
 
+// Later is a value read when it is formatted, with the verb it is
+// formatted with: a failure message's reading of the state at the failure.
+type Later func() any
+
+// Format formats what l returns now.
+func (l Later) Format(f fmt.State, verb rune) { fmt.Fprintf(f, fmt.FormatString(f, verb), l()) }
+
 // CheckNoLeaks records goroutines and file descriptors now and, when the test
 // ends, waits for both to come back to that level. Call it before starting
 // servers, so that its check runs after they have been closed.
@@ -215,10 +225,10 @@ func CheckNoLeaks(t testing.TB) {
 	fds := openFDs()
 	t.Cleanup(func() {
 		Eventually(t, func() bool { return runtime.NumGoroutine() <= goroutines },
-			"goroutines: %d before, %d after", goroutines, runtime.NumGoroutine())
+			"goroutines: %d before, %d after", goroutines, Later(func() any { return runtime.NumGoroutine() }))
 		if fds >= 0 {
 			Eventually(t, func() bool { return openFDs() <= fds },
-				"file descriptors: %d before, %d after", fds, openFDs())
+				"file descriptors: %d before, %d after", fds, Later(func() any { return openFDs() }))
 		}
 	})
 }
