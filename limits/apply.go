@@ -45,12 +45,12 @@ import (
 //     (MaxConnectionAge, MaxRequestsPerConnection): its birth, its request
 //     count and its own limits, drawn with their jitter, which the Handler
 //     then counts against.
-//   - ConnContext gets a hook, chained after those, that
-//     brings the connection of [Limiter.Listener] to the Handler, so that a
-//     head the Listener measured as sent is not measured again after
-//     net/http's parse, and a chunked body counts its framing. Without the
-//     Listener (ListenAndServe), the Handler measures after the parse and
-//     counts such requests in Stats.InexactHTTP1Requests.
+//   - ConnContext gets a hook, chained after those, that brings the
+//     connection of [Limiter.Listener] to the Handler, so that a head the
+//     Listener measured as sent is not measured again after net/http's
+//     parse, and a chunked body counts its framing. Without the Listener
+//     (ListenAndServe), the Handler measures after the parse and counts
+//     such requests in Stats.InexactHTTP1Requests.
 //   - ConnState gets a hook, chained after any hook already there, that
 //     enforces MaxConcurrentConnections and MaxConnectionsPerClient on
 //     connections that did not come through l's Listener: the way to limit a server started with

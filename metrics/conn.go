@@ -103,10 +103,11 @@ type conn struct {
 // context holds m's record of it for srv already (Apply called twice on one
 // server) keeps it. A record of another server, or of another connection,
 // in ctx (a connection hijacked and served again, with the hijacking
-// request's context as srv's BaseContext) is not this one's. The ConnState hook finds the record
-// through the h1wire Conn among c's layers, where those values are the
-// ones the Conn keeps (in Harden's composition, every connection), or else
-// through m's table.
+// request's context as srv's BaseContext) is not this one's.
+//
+// The ConnState hook finds the record through the h1wire Conn among c's
+// layers when the values it keeps are ctx's (in Harden's composition, every
+// connection), or else through m's table.
 func (m *Metrics) open(ctx context.Context, c net.Conn, srv *http.Server) context.Context {
 	if rec := m.recordIn(connctx.Of(ctx), srv); rec != nil && rec.key == c {
 		return ctx
@@ -114,7 +115,7 @@ func (m *Metrics) open(ctx context.Context, c net.Conn, srv *http.Server) contex
 	rec := &conn{m: m, srv: srv, key: c, start: clock.Nanos(), transport: transportIndex(c), netType: networkTypeIndex(c), state: uint8(http.StateNew)}
 	rec.active = m.activeConns.WithLabelValues(rec.labels()...)
 	ctx = connctx.With(ctx, connctx.Record, rec)
-	if v := h1wire.ValuesOf(c); v == nil || v != connctx.Of(ctx) {
+	if h1wire.ValuesOf(c) != connctx.Of(ctx) {
 		rec.inTable = true
 		m.conns.add(c, rec)
 	}
@@ -145,14 +146,12 @@ func (m *Metrics) recordIn(v *connctx.Values, srv *http.Server) *conn {
 
 // connState is the ConnState hook Apply gives srv. The values of an h1wire
 // Conn under c may be those of a connection served before a hijack handed
-// c on, by another server or srv itself: the record found there must be
-// srv's and c's, or else the table has it.
+// c on, by another server or srv itself: a record found there is taken only
+// if it is srv's and c's; otherwise open put c's in the table.
 func (m *Metrics) connState(c net.Conn, state http.ConnState, srv *http.Server) {
 	rec := m.recordIn(h1wire.ValuesOf(c), srv)
 	if rec == nil || rec.key != c {
-		if t := m.conns.find(c); t != nil {
-			rec = t
-		}
+		rec = m.conns.find(c)
 	}
 	if rec == nil {
 		return

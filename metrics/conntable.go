@@ -11,11 +11,13 @@ import (
 const connShards = 16
 
 // connTable finds m's record of a connection from the net.Conn that
-// net/http gives the ConnState hook. It is a plain map split in shards by
-// the connection's hash, so that hooks of connections served on different
-// cores rarely take one lock: an entry takes about 40 bytes, where a
-// sync.Map's took 112 (its entry and its share of the trie's nodes), and
-// every idle connection holds one (BenchmarkIdleConnections). A Go map
+// net/http gives the ConnState hook, for the connections whose record the
+// hook cannot find through an h1wire Conn (see Metrics.open). It is a plain
+// map split in shards by the connection's hash, so that hooks of
+// connections served on different cores rarely take one lock: an entry
+// takes about 40 bytes, where a sync.Map's took 112 (its entry and its
+// share of the trie's nodes), and each such connection holds one while it
+// is open, idle or not (BenchmarkIdleConnections). A Go map
 // never gives back the room it grew to, so a shard left with an eighth of
 // its largest count is copied into a map of its size: a burst of
 // connections does not hold its memory once it has gone.
