@@ -168,23 +168,6 @@ func (memConn) Close() error         { return nil }
 func (memConn) RemoteAddr() net.Addr { return memAddr }
 func (memConn) LocalAddr() net.Addr  { return memAddr }
 
-// chanListener hands out the connections sent on its channel.
-type chanListener struct {
-	conns chan net.Conn
-	done  chan struct{}
-}
-
-func (l *chanListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-func (l *chanListener) Close() error   { close(l.done); return nil }
-func (l *chanListener) Addr() net.Addr { return memAddr }
-
 // BenchmarkListener measures what the connection limit adds to accepting and
 // closing one connection.
 func BenchmarkListener(b *testing.B) {
@@ -218,12 +201,12 @@ func TestListenerAllocations(t *testing.T) {
 func BenchmarkConnectionQueue(b *testing.B) {
 	lim, err := New(Config{MaxConcurrentConnections: 1 << 20, ConnectionQueueLength: 64, ConnectionQueueTimeout: time.Second})
 	require.NoError(b, err)
-	inner := &chanListener{conns: make(chan net.Conn), done: make(chan struct{})}
+	inner := testserver.NewChanListener()
 	ln := lim.Listener(inner)
 	defer ln.Close()
 	b.ReportAllocs()
 	for b.Loop() {
-		go func() { inner.conns <- memConn{} }()
+		go func() { inner.Conns <- memConn{} }()
 		c, _ := ln.Accept()
 		_ = c.Close()
 	}

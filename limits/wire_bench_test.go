@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/windhover/windhover/internal/testserver"
 )
 
 // keepAliveConn is the server's side of a keep-alive HTTP/1.1 connection
@@ -95,29 +96,6 @@ func (c *keepAliveConn) RemoteAddr() net.Addr             { return memAddr }
 func (c *keepAliveConn) SetDeadline(time.Time) error      { return nil }
 func (c *keepAliveConn) SetWriteDeadline(time.Time) error { return nil }
 
-// oneConnListener accepts one connection, then waits to be closed.
-type oneConnListener struct {
-	c    chan net.Conn
-	done chan struct{}
-	once sync.Once
-}
-
-func (l *oneConnListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.c:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *oneConnListener) Close() error {
-	l.once.Do(func() { close(l.done) })
-	return nil
-}
-
-func (l *oneConnListener) Addr() net.Addr { return benchAddr }
-
 // keepAliveRequests are a browser's GET and a small JSON POST.
 var keepAliveRequests = map[string]string{
 	"GET": "GET /index.html?q=1 HTTP/1.1\r\n" +
@@ -143,8 +121,7 @@ var keepAliveRequests = map[string]string{
 // ("bare"). It returns the client's side and a function that stops it.
 func keepAliveServer(tb testing.TB, arm, req string) (*keepAliveConn, func()) {
 	c := newKeepAliveConn(req)
-	ln := &oneConnListener{c: make(chan net.Conn, 1), done: make(chan struct{})}
-	ln.c <- c
+	ln := testserver.NewChanListener(c)
 	srv := &http.Server{Handler: drain, ReadHeaderTimeout: time.Minute, IdleTimeout: time.Minute}
 	var served net.Listener = ln
 	if arm != "bare" {

@@ -428,7 +428,7 @@ func TestConnHandedOn(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, reg := newMetrics(t, testConfig)
-			ln := newHandOnListener()
+			ln := testserver.NewChanListener()
 			base := make(chan context.Context, 1)
 			mux := routes()
 			mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) {
@@ -439,7 +439,7 @@ func TestConnHandedOn(t *testing.T) {
 				brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n")
 				brw.Flush()
 				base <- context.WithoutCancel(r.Context())
-				ln.conns <- handedConn{c} // as a server of upgrades wraps it
+				ln.Conns <- handedConn{c} // as a server of upgrades wraps it
 			})
 			baseContext := func(l net.Listener) context.Context {
 				if l == ln && tc.inheritBase {
@@ -497,30 +497,3 @@ func TestConnHandedOn(t *testing.T) {
 type handedConn struct{ net.Conn }
 
 func (c handedConn) NetConn() net.Conn { return c.Conn }
-
-// handOnListener accepts the connections a handler hands it.
-type handOnListener struct {
-	conns  chan net.Conn
-	closed chan struct{}
-	once   sync.Once
-}
-
-func newHandOnListener() *handOnListener {
-	return &handOnListener{conns: make(chan net.Conn, 1), closed: make(chan struct{})}
-}
-
-func (l *handOnListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.closed:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *handOnListener) Close() error {
-	l.once.Do(func() { close(l.closed) })
-	return nil
-}
-
-func (l *handOnListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }

@@ -444,37 +444,6 @@ func TestListenerStacks(t *testing.T) {
 	}
 }
 
-// fakeListener hands out the connections it is given.
-type fakeListener struct {
-	conns  chan net.Conn
-	closed chan struct{}
-	once   sync.Once
-}
-
-func newFakeListener(conns ...net.Conn) *fakeListener {
-	l := &fakeListener{conns: make(chan net.Conn, len(conns)), closed: make(chan struct{})}
-	for _, c := range conns {
-		l.conns <- c
-	}
-	return l
-}
-
-func (l *fakeListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.closed:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *fakeListener) Close() error {
-	l.once.Do(func() { close(l.closed) })
-	return nil
-}
-
-func (l *fakeListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1} }
-
 // TestListenerWrapping: what the Listener hands on, and what it keeps of
 // the listener and connections it wraps.
 func TestListenerWrapping(t *testing.T) {
@@ -510,7 +479,7 @@ func TestListenerWrapping(t *testing.T) {
 	defer server.Close()
 	defer client.Close()
 	tc := tls.Server(server, &tls.Config{})
-	fake := newFakeListener(tc, netconnWrapper{tc})
+	fake := testserver.NewChanListener(tc, netconnWrapper{tc})
 	ln = pol.Listener(fake)
 	got, err := ln.Accept()
 	require.NoError(t, err)

@@ -70,29 +70,6 @@ func (c *loopConn) SetReadDeadline(time.Time) error  { return nil }
 func (c *loopConn) SetWriteDeadline(time.Time) error { return nil }
 func (c *loopConn) CloseWrite() error                { return nil }
 
-// oneConnListener accepts one connection, then waits to be closed.
-type oneConnListener struct {
-	c    chan net.Conn
-	done chan struct{}
-	once sync.Once
-}
-
-func (l *oneConnListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.c:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *oneConnListener) Close() error {
-	l.once.Do(func() { close(l.done) })
-	return nil
-}
-
-func (l *oneConnListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 80} }
-
 // stepConn is a connection whose client sends the requests of typical one
 // at a time, each once the response to the previous one has come, as
 // clients that do not pipeline do. A read deadline in the past ends a
@@ -187,8 +164,7 @@ func BenchmarkServer(b *testing.B) {
 				if arm == "wire" {
 					c = New(Config{}).Conn(c)
 				}
-				ln := &oneConnListener{c: make(chan net.Conn, 1), done: make(chan struct{})}
-				ln.c <- c
+				ln := testserver.NewChanListener(c)
 				b.ReportAllocs()
 				b.ResetTimer()
 				go func() { _ = srv.Serve(ln) }()

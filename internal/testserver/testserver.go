@@ -16,6 +16,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 )
@@ -208,6 +209,47 @@ func Eventually(t testing.TB, cond func() bool, msg string, args ...any) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// ChanListener is a net.Listener that accepts the connections sent on
+// Conns, until it is closed: a server fed connections a test or a
+// benchmark makes, or a handler hands on.
+type ChanListener struct {
+	Conns  chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+// NewChanListener returns a ChanListener that accepts conns first; Conns
+// holds as many, and at least one.
+func NewChanListener(conns ...net.Conn) *ChanListener {
+	l := &ChanListener{Conns: make(chan net.Conn, max(len(conns), 1)), closed: make(chan struct{})}
+	for _, c := range conns {
+		l.Conns <- c
+	}
+	return l
+}
+
+// Accept returns the next connection sent on Conns, or net.ErrClosed once
+// l is closed.
+func (l *ChanListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.Conns:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+// Close makes Accept return net.ErrClosed; it may be called more than once.
+func (l *ChanListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+
+// Addr returns 127.0.0.1:0.
+func (l *ChanListener) Addr() net.Addr { return chanListenerAddr }
+
+var chanListenerAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}
 
 // Later is a value read when it is formatted, with the verb it is
 // formatted with: a failure message's reading of the state at the failure.
