@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # e2e.sh: examples/server with every windhover policy on, against the same
 # server with -bare, under wrk (HTTP/1.1) and h2load (h2c), in alternating
-# rounds. Prints Markdown tables: requests/s and latency percentiles per arm
-# per round, and the median windhover/bare throughput ratio for each protocol.
+# rounds. Prints Markdown tables: requests/s, latency percentiles and the
+# server's CPU time per request (user and system, from /proc on Linux) per arm
+# per round, and the median windhover/bare ratios for each protocol. The
+# client shares the machine's cores with the server, so a round's throughput
+# also depends on how the scheduler splits them; the CPU time per request
+# does not, though on a shared machine it still moves with the neighbours'
+# load.
 #
 #   benchmarks/e2e.sh [-r rounds] [-d seconds] [-w seconds]
 #
@@ -111,7 +116,8 @@ ms() {
   }'
 }
 
-# run_wrk SECONDS prints "requests/s p50 p90 p99" (milliseconds) for one run.
+# run_wrk SECONDS prints "requests/s p50 p90 p99 requests" (milliseconds) for
+# one run.
 run_wrk() {
   local out=$work/wrk.out args=("${wrk_args[@]}")
   args[2]="-d${1}s"
@@ -126,11 +132,14 @@ run_wrk() {
   p90=$(awk '$1 == "90%" {print $2}' "$out")
   p99=$(awk '$1 == "99%" {print $2}' "$out")
   [[ -n $rps && -n $p99 ]] || { cat "$out" >&2; die "cannot read wrk's output"; }
-  echo "$rps $(ms "$p50") $(ms "$p90") $(ms "$p99")"
+  local n
+  n=$(awk '/ requests in / {print $1}' "$out")
+  [[ -n $n ]] || { cat "$out" >&2; die "cannot read wrk's request count"; }
+  echo "$rps $(ms "$p50") $(ms "$p90") $(ms "$p99") $n"
 }
 
-# run_h2load SECONDS prints "requests/s p50 p90 p99" (milliseconds) for one
-# run; the percentiles come from h2load's per-request log.
+# run_h2load SECONDS prints "requests/s p50 p90 p99 requests" (milliseconds)
+# for one run; the percentiles come from h2load's per-request log.
 run_h2load() {
   local out=$work/h2load.out reqlog=$work/h2load.log args=("${h2load_args[@]}")
   args[4]=$1
@@ -153,10 +162,37 @@ run_h2load() {
   echo "$rps $(cut -f3 "$reqlog" | sort -n | awk '
     { v[NR] = $1 }
     function at(p,   i) { i = int(p * NR + 0.999999); if (i < 1) i = 1; return v[i] / 1000 }
-    END { printf "%.2f %.2f %.2f", at(0.50), at(0.90), at(0.99) }')"
+    END { printf "%.2f %.2f %.2f", at(0.50), at(0.90), at(0.99) }') $(awk '/^requests:/ {print $8}' "$out")"
 }
 
-results=$work/results # round tool arm rps p50 p90 p99
+# cpu_ticks prints the server's CPU time so far (user and system) in clock
+# ticks, or nothing where /proc does not have it.
+cpu_ticks() {
+  [[ -r /proc/$server_pid/stat ]] || return 0
+  # The fields after the command's name, which ends with the last ")":
+  # state is the 1st, utime the 12th, stime the 13th.
+  sed 's/.*) //' "/proc/$server_pid/stat" | awk '{print $12 + $13}'
+}
+ticks_per_s=$(getconf CLK_TCK 2>/dev/null || echo 100)
+
+# measure TOOL SECONDS runs TOOL (run_wrk or run_h2load) and prints its
+# "requests/s p50 p90 p99" and the server's CPU microseconds per request
+# ("-" where it cannot be read).
+measure() {
+  local t0 t1 out
+  t0=$(cpu_ticks)
+  out=$("$1" "$2")
+  t1=$(cpu_ticks)
+  # shellcheck disable=SC2086 # out is five numbers
+  set -- $out
+  local cpu="-"
+  if [[ -n $t0 && -n $t1 && ${5:-0} -gt 0 ]]; then
+    cpu=$(awk -v d=$((t1 - t0)) -v hz="$ticks_per_s" -v n="$5" 'BEGIN {printf "%.2f", d * 1e6 / hz / n}')
+  fi
+  echo "$1 $2 $3 $4 $cpu"
+}
+
+results=$work/results # round tool arm rps p50 p90 p99 cpu
 : >"$results"
 for ((round = 1; round <= rounds; round++)); do
   # Alternate which arm goes first, so that drift in the machine's load
@@ -171,8 +207,8 @@ for ((round = 1; round <= rounds; round++)); do
     fi
     # Assignments, so that a run's failure (die in the command
     # substitution's subshell) stops the script under set -e.
-    h1=$(run_wrk "$duration")
-    h2c=$(run_h2load "$duration")
+    h1=$(measure run_wrk "$duration")
+    h2c=$(measure run_h2load "$duration")
     echo "$round h1 $arm $h1" >>"$results"
     echo "$round h2c $arm $h2c" >>"$results"
     stop_server "$arm"
@@ -181,38 +217,46 @@ done
 
 echo "### Rounds"
 echo
-echo "| round | protocol | arm | requests/s | p50 ms | p90 ms | p99 ms |"
-echo "|---:|---|---|---:|---:|---:|---:|"
-sort -k1,1n -k2,2 -k3,3r "$results" | awk '{printf "| %s | %s | %s | %.0f | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7}'
+echo "| round | protocol | arm | requests/s | p50 ms | p90 ms | p99 ms | server CPU µs/request |"
+echo "|---:|---|---|---:|---:|---:|---:|---:|"
+sort -k1,1n -k2,2 -k3,3r "$results" | awk '{printf "| %s | %s | %s | %.0f | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8}'
 echo
 echo "### Medians over $rounds rounds"
 echo
-echo "| protocol | arm | requests/s | p50 ms | p90 ms | p99 ms | windhover/bare requests/s, per round | median ratio |"
-echo "|---|---|---:|---:|---:|---:|---|---:|"
+echo "| protocol | arm | requests/s | p50 ms | p90 ms | p99 ms | server CPU µs/request | windhover/bare requests/s, per round | median ratio | bare/windhover CPU per request, per round | median CPU ratio |"
+echo "|---|---|---:|---:|---:|---:|---:|---|---:|---|---:|"
 awk '
   function median(list,   n, a, i, j, t) {
     n = split(list, a, " ")
+    if (n == 0) return "-"
     for (i = 2; i <= n; i++) { t = a[i] + 0; for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
     return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
   }
+  function fmt(v, f) { return v == "-" ? "-" : sprintf(f, v) }
   {
     k = $2 SUBSEP $3
     rps[k] = rps[k] " " $4; p50[k] = p50[k] " " $5; p90[k] = p90[k] " " $6; p99[k] = p99[k] " " $7
-    by[$1, $2, $3] = $4; if (!($1 in seen)) { seen[$1] = 1; order[++nr] = $1 }
+    if ($8 != "-") cpu[k] = cpu[k] " " $8
+    by[$1, $2, $3] = $4; cpuby[$1, $2, $3] = $8; if (!($1 in seen)) { seen[$1] = 1; order[++nr] = $1 }
   }
   END {
     split("h1 h2c", protos, " ")
     for (p = 1; p <= 2; p++) {
-      proto = protos[p]; ratios = ""; shown = ""
+      proto = protos[p]; ratios = ""; shown = ""; cratios = ""; cshown = ""
       for (r = 1; r <= nr; r++) {
         x = by[order[r], proto, "windhover"] / by[order[r], proto, "bare"]
         ratios = ratios " " x; shown = shown (r > 1 ? ", " : "") sprintf("%.3f", x)
+        w = cpuby[order[r], proto, "windhover"]; b = cpuby[order[r], proto, "bare"]
+        if (w != "-" && b != "-" && w > 0) {
+          x = b / w; cratios = cratios " " x; cshown = cshown (cshown != "" ? ", " : "") sprintf("%.3f", x)
+        }
       }
       for (a = 1; a <= 2; a++) {
         arm = a == 1 ? "windhover" : "bare"; k = proto SUBSEP arm
-        printf "| %s | %s | %.0f | %.2f | %.2f | %.2f | %s | %s |\n", proto, arm,
-          median(rps[k]), median(p50[k]), median(p90[k]), median(p99[k]),
-          a == 1 ? shown : "", a == 1 ? sprintf("**%.3f**", median(ratios)) : ""
+        printf "| %s | %s | %.0f | %.2f | %.2f | %.2f | %s | %s | %s | %s | %s |\n", proto, arm,
+          median(rps[k]), median(p50[k]), median(p90[k]), median(p99[k]), fmt(median(cpu[k]), "%.2f"),
+          a == 1 ? shown : "", a == 1 ? sprintf("**%.3f**", median(ratios)) : "",
+          a == 1 ? cshown : "", a == 1 ? "**" fmt(median(cratios), "%.3f") "**" : ""
       }
     }
   }' "$results"
@@ -220,3 +264,4 @@ echo
 echo "Load: \`wrk ${wrk_args[*]} URL/\` (HTTP/1.1) and \`h2load ${h2load_args[*]} URL/\` (h2c, prior knowledge), after a ${warmup} s warm-up of each."
 echo "Servers: \`server ${common[*]} ${windhover_flags[*]}\` (windhover) and \`server ${common[*]} ${bare_flags[*]}\` (bare)."
 echo "Latency percentiles: wrk's --latency; h2load's from its per-request log (--log-file), nearest rank."
+echo "Server CPU: its user and system time over the measured run (/proc/PID/stat), divided by the requests the client completed; the CPU ratio is bare's over windhover's, the throughput windhover would have on the same CPU time."
