@@ -36,6 +36,11 @@ type load struct {
 	body     int    // bytes in the request body; 0 for a GET without one
 	host     string // the Host field; "" for example.com
 	parallel bool   // also measure on every core at once
+	// fresh serves 256 requests in turn, each its own object, as a server's
+	// requests are, rather than one request again and again: what a policy
+	// keys by the request's address (a cell of a counter, say) then changes
+	// from one request to the next.
+	fresh bool
 }
 
 // newRequest parses a request for /items/42 with the fields a browser or an
@@ -125,20 +130,34 @@ func serveArms(b *testing.B, l load, arms []arm) {
 					b.SetBytes(int64(l.body))
 				}
 				if mode == "serial" {
-					serveLoop(b.Loop, a.h, newRequest(b, l))
+					serveLoop(b.Loop, a.h, newRequests(b, l))
 					return
 				}
 				b.RunParallel(func(pb *testing.PB) {
-					serveLoop(pb.Next, a.h, newRequest(b, l))
+					serveLoop(pb.Next, a.h, newRequests(b, l))
 				})
 			})
 		}
 	}
 }
 
-func serveLoop(next func() bool, h http.Handler, q *request) {
+// newRequests returns l's requests: one, or 256 with l.fresh.
+func newRequests(tb testing.TB, l load) []*request {
+	n := 1
+	if l.fresh {
+		n = 256
+	}
+	qs := make([]*request, n)
+	for i := range qs {
+		qs[i] = newRequest(tb, l)
+	}
+	return qs
+}
+
+func serveLoop(next func() bool, h http.Handler, qs []*request) {
 	w := testserver.NewNopWriter()
-	for next() {
+	for i := 0; next(); i++ {
+		q := qs[i%len(qs)]
 		q.reset()
 		h.ServeHTTP(w, q.r)
 		clear(w.H)

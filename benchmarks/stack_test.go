@@ -60,7 +60,8 @@ func (s *stack) setup(ts *httptest.Server) {
 }
 
 // BenchmarkStack measures the whole stack against the bare handler: called
-// in-process, with a GET and with a 1 KiB body, serially and on every core;
+// in-process, with a GET and with a 1 KiB body, serially and on every core,
+// and with GETs that are each a new object, as a server's are (get-fresh);
 // and over loopback, HTTP/1.1 and h2c, eight clients at once, each request a
 // GET on a kept-alive connection.
 func BenchmarkStack(b *testing.B) {
@@ -70,6 +71,7 @@ func BenchmarkStack(b *testing.B) {
 	}{
 		{"in-process/get", load{parallel: true}},
 		{"in-process/body=1KiB", load{body: 1024, parallel: true}},
+		{"in-process/get-fresh", load{parallel: true, fresh: true}},
 	} {
 		b.Run(l.name, func(b *testing.B) {
 			serveArms(b, l.load, []arm{

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/windhover/windhover/internal/testserver"
 )
 
 func TestReadyHandler(t *testing.T) {
@@ -145,5 +147,18 @@ func TestMisusePanics(t *testing.T) {
 			}()
 			tt.f(mustNew(t, Config{DisableSignals: true}))
 		})
+	}
+}
+
+// TestRequestsOneCell: a request in flight goes up and down in one cell of
+// the count, though its goroutine moves to another processor between, so
+// that the drain, which reads the cells one by one, never sees the -1
+// without the +1; every request is counted served.
+func TestRequestsOneCell(t *testing.T) {
+	g := mustNew(t, Config{})
+	testserver.ServeMoving(g.Handler)
+	testserver.CheckCells(t, "the requests in flight", &g.requests)
+	if n := g.served.Load(); n != testserver.ServedMoving {
+		t.Errorf("served %d requests, want %d", n, testserver.ServedMoving)
 	}
 }

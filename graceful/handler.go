@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/windhover/windhover/internal/star"
+	"github.com/windhover/windhover/internal/stripe"
 )
 
 // Handler returns next counting its requests for [Group.Stats] and the
@@ -46,8 +47,9 @@ func (h *handler) HandlesOptionsStar() {}
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g := h.g
-	g.requests.Add(r, 1)
-	defer g.requestDone(r)
+	cell := stripe.Here()
+	g.requests.Add(cell, 1)
+	defer g.requestDone(cell)
 	if g.tellClose.Load() && r.ProtoMajor < 3 {
 		// net/http closes an HTTP/1 connection after such a response and
 		// turns it into a graceful GOAWAY on HTTP/2; HTTP/3 forbids the
@@ -62,9 +64,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.next.ServeHTTP(w, r)
 }
 
-func (g *Group) requestDone(r *http.Request) {
-	g.requests.Add(r, -1)
-	g.served.Add(r, 1)
+// requestDone counts a request through Handler done: cell is where it went
+// up (stripe.Counter.Add).
+func (g *Group) requestDone(cell int) {
+	g.requests.Add(cell, -1)
+	g.served.Add(cell, 1)
 	if State(g.state.Load()) >= StateStopping && !g.cut.Load() {
 		g.completedAfter.Add(1)
 	}

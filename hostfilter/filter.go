@@ -79,7 +79,7 @@ func Allow(patterns ...string) *Filter {
 func (f *Filter) Check(r *http.Request) error {
 	reason, host := f.judge(r)
 	if reason == accepted {
-		f.allowed.Add(r, 1)
+		f.allowed.Add(stripe.Here(), 1)
 		return nil
 	}
 	err := &Error{Reason: reason, Host: host}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/windhover/windhover/internal/refuse"
 	"github.com/windhover/windhover/internal/star"
+	"github.com/windhover/windhover/internal/stripe"
 )
 
 // failureMessage is the body of a refusal unless OmitFailureMessage is set:
@@ -53,7 +54,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f := h.f
 	reason, host := f.judge(r)
 	if reason == accepted {
-		f.allowed.Add(r, 1)
+		f.allowed.Add(stripe.Here(), 1)
 		if h.last && star.Is(r) {
 			star.Answer(w, r)
 			return

@@ -63,13 +63,13 @@ type memKey struct {
 }
 
 type memShard struct {
-	// A request for a tracked key holds one of the read locks, picked by
-	// the request (stripe.Index), while it takes its token from the bucket
+	// A request for a tracked key holds one of the read locks, its
+	// processor's (stripe.Here), while it takes its token from the bucket
 	// without a lock; inserting or evicting a key, or changing a key's
-	// quota, holds them all. Requests on different cores most often hold
-	// different read locks, so that they do not contend for one cache line
-	// as they would for a sync.RWMutex's count of readers, even when they
-	// come from one client.
+	// quota, holds them all. Requests on different cores hold different
+	// read locks, so that they do not contend for one cache line as they
+	// would for a sync.RWMutex's count of readers, even when they come from
+	// one client.
 	readers [stripe.Cells]readLock
 	// Two indexes into the entries, so that each kind of key is hashed the
 	// fast way: an address as 24 bytes of memory, a string as a string.

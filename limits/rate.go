@@ -284,10 +284,10 @@ func (l *RateLimiter) decide(r *http.Request, now time.Time, detail bool) (Decis
 	var key string
 	switch {
 	case l.key == nil && l.mem != nil:
-		d = l.mem.take(l.client.memKey(r), l.q, now, detail, stripe.Index(r))
+		d = l.mem.take(l.client.memKey(r), l.q, now, detail, stripe.Here())
 	case l.mem != nil:
 		key = l.key(r)
-		d = l.mem.take(memKey{s: key}, l.q, now, detail, stripe.Index(r))
+		d = l.mem.take(memKey{s: key}, l.q, now, detail, stripe.Here())
 	default:
 		if l.key != nil {
 			key = l.key(r)

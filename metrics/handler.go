@@ -12,6 +12,7 @@ import (
 	"github.com/windhover/windhover/internal/reqbody"
 	"github.com/windhover/windhover/internal/rw"
 	"github.com/windhover/windhover/internal/star"
+	"github.com/windhover/windhover/internal/stripe"
 )
 
 // Handler returns next measured: http_server_request_duration_seconds and
@@ -116,10 +117,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m := h.m
 	method, scheme := methodIndex(r.Method), schemeIndex(r)
 	active := m.activeRequests(method, scheme)
-	active.n.Add(r, 1)
+	cell := stripe.Here()
+	active.n.Add(cell, 1)
 	// Down last, after finish, so that a scrape that sees the request gone
-	// sees its duration; with r's cell, where it went up.
-	defer active.n.Add(r, -1)
+	// sees its duration; in the cell where it went up.
+	defer active.n.Add(cell, -1)
 
 	var q *request
 	var body *countingBody
@@ -146,7 +148,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if inner != r {
 		defer pattern.HandBack(r, inner)
 	}
-	defer q.finish(inner, body, start, key{method: method, scheme: scheme, proto: proto})
+	defer q.finish(inner, body, start, key{method: method, scheme: scheme, proto: proto}, cell)
 	h.guard.Check(r, "metrics")
 	if h.last && star.Is(r) {
 		star.Answer(q.w.ResponseWriter(), inner)
@@ -156,8 +158,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q.done = true
 }
 
-// finish records the request; it runs even if next panics.
-func (q *request) finish(r *http.Request, body *countingBody, start time.Time, k key) {
+// finish records the request; it runs even if next panics. cell is the
+// request's cell of the striped series (stripe.Here on arrival): most often
+// still its processor's.
+func (q *request) finish(r *http.Request, body *countingBody, start time.Time, k key, cell int) {
 	var d time.Duration
 	if t := q.readings.Returned; !t.IsZero() {
 		d = t.Sub(start)
@@ -178,11 +182,11 @@ func (q *request) finish(r *http.Request, body *countingBody, start time.Time, k
 	if q.routed {
 		k.pattern, k.raw = q.route, q.raw
 	}
-	s := q.m.seriesFor(r, k)
+	s := q.m.seriesFor(cell, k)
 	if f := q.m.s.exemplar; f != nil {
 		observeWithExemplar(s.duration, d.Seconds(), f(r.Context()))
 	} else {
-		s.striped.observe(r, d.Seconds())
+		s.striped.observe(cell, d.Seconds())
 	}
 	if s.requestSize != nil {
 		var n int64

@@ -4,7 +4,6 @@ import (
 	"hash/maphash"
 	"maps"
 	"math"
-	"net/http"
 	"sync"
 	"sync/atomic"
 
@@ -57,8 +56,8 @@ type Metrics struct {
 	cache   atomic.Pointer[map[key]*series]
 	cacheMu sync.Mutex
 
-	// recent holds the series each stripe of requests (stripe.Index) last
-	// used, so that a server's usual run of one route and status finds its
+	// recent holds the series the requests on each processor's cell
+	// (stripe.Here) last used, so that a server's usual run of one route and status finds its
 	// series by one comparison instead of hashing the label tuple. Each sits
 	// on a cache line of its own.
 	recent [stripe.Cells]struct {
@@ -216,10 +215,10 @@ func (m *Metrics) activeRequests(method, scheme uint8) *activeSeries {
 	return a
 }
 
-// seriesFor returns the observers for r's label tuple k: the ones its
-// stripe used last if they are k's, and otherwise series'.
-func (m *Metrics) seriesFor(r *http.Request, k key) *series {
-	c := &m.recent[stripe.Index(r)]
+// seriesFor returns the observers for the label tuple k: the ones last used
+// in cell (stripe.Here) if they are k's, and otherwise series'.
+func (m *Metrics) seriesFor(cell int, k key) *series {
+	c := &m.recent[uint(cell)%stripe.Cells]
 	if s := c.s.Load(); s != nil && s.k == k {
 		return s
 	}

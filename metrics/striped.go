@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"math"
-	"net/http"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -55,10 +54,10 @@ func (v *stripedVec) with(labels []string) *stripedHistogram {
 	return h
 }
 
-// observe counts x, r's value, in r's cell. The count is the buckets' sum,
+// observe counts x in cell i (stripe.Here). The count is the buckets' sum,
 // so that a scrape always sees a count equal to the +Inf bucket's.
-func (h *stripedHistogram) observe(r *http.Request, x float64) {
-	cell := h.words[stripe.Index(r)*h.stride:][:len(h.vec.upper)+2]
+func (h *stripedHistogram) observe(i int, x float64) {
+	cell := h.words[int(uint(i)%stripe.Cells)*h.stride:][:len(h.vec.upper)+2]
 	cell[sort.SearchFloat64s(h.vec.upper, x)].Add(1)
 	sum := &cell[len(h.vec.upper)+1]
 	for {

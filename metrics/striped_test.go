@@ -1,10 +1,7 @@
 package metrics
 
 import (
-	"io"
-	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 
@@ -14,10 +11,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/windhover/windhover/internal/stripe"
+	"github.com/windhover/windhover/internal/testserver"
 )
 
-// TestStripedHistogramMatchesPrometheus: observations from many requests on
-// several goroutines, spread over the cells, are exposed as a
+// TestStripedHistogramMatchesPrometheus: observations on several goroutines
+// at once, each in the cell of the processor it runs on, are exposed as a
 // prometheus.Histogram given the same values exposes them.
 func TestStripedHistogramMatchesPrometheus(t *testing.T) {
 	upper := []float64{0.005, 0.01, 0.1, 1}
@@ -33,7 +31,7 @@ func TestStripedHistogramMatchesPrometheus(t *testing.T) {
 		wg.Go(func() {
 			for range rounds {
 				for _, v := range values {
-					h.observe(httptest.NewRequest("GET", "/", nil), v) // a new request, most often another cell
+					h.observe(stripe.Here(), v)
 				}
 			}
 		})
@@ -64,23 +62,17 @@ func TestStripedHistogramMatchesPrometheus(t *testing.T) {
 // TestStripedHistogramAllocs: an observation allocates nothing.
 func TestStripedHistogramAllocs(t *testing.T) {
 	h := newStripedVec(prometheus.NewDesc("d", "h", nil, nil), []float64{1}).with(nil)
-	r := httptest.NewRequest("GET", "/", nil)
-	assert.Zero(t, testing.AllocsPerRun(100, func() { h.observe(r, 0.5) }))
+	assert.Zero(t, testing.AllocsPerRun(100, func() { h.observe(stripe.Here(), 0.5) }))
 }
 
 // TestActiveRequestsOneCell: a request goes up and down in one cell of its
 // series, even when the Handler hands next a copy of it (RequestSizes with a
-// body), so that a scrape reading the cells one by one never sees the -1
-// without the +1.
+// body) and its goroutine moves to another processor between, so that a
+// scrape reading the cells one by one never sees the -1 without the +1.
 func TestActiveRequestsOneCell(t *testing.T) {
 	m, err := New(Config{RequestSizes: true})
 	require.NoError(t, err)
-	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.Copy(io.Discard, r.Body) }))
-	for range 50 {
-		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/", strings.NewReader("body")))
-	}
+	testserver.ServeMoving(m.Handler)
 	a := m.activeRequests(methodIndex("POST"), schemeIndex(httptest.NewRequest("POST", "/", nil)))
-	for i := range stripe.Cells {
-		assert.Zero(t, a.n.Cell(i), "cell %d holds the +1 or the -1 of a request without the other", i)
-	}
+	testserver.CheckCells(t, "the active requests", &a.n)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/windhover/windhover/internal/reqbody"
 	"github.com/windhover/windhover/internal/rw"
 	"github.com/windhover/windhover/internal/star"
+	"github.com/windhover/windhover/internal/stripe"
 )
 
 // Handler returns next with its request bodies and responses held to p's
@@ -55,9 +56,10 @@ func (*handler) HandlesOptionsStar() {}
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := h.p
 	h.guard.Check(r, "timeouts")
-	p.policed.Add(r, 1)
-	p.active.Add(r, 1)
-	defer p.active.Add(r, -1)
+	cell := stripe.Here()
+	p.policed.Add(cell, 1)
+	p.active.Add(cell, 1)
+	defer p.active.Add(cell, -1)
 	if p.wire != nil && r.ProtoMajor == 1 && untimedBy(r.Context(), p) {
 		p.untimedRequest(r)
 	}

@@ -205,3 +205,18 @@ func TestKeptWriteTimeoutStaysTheBound(t *testing.T) {
 	require.Len(t, w.deadlines, 1)
 	assert.Less(t, w.deadlines[0].Sub(start), 2*time.Second, "the WriteTimeout, not the rate's 5 s")
 }
+
+// TestActiveOneCell: a request goes up and down in one cell of the active
+// count, though its goroutine moves to another processor between, so that
+// Stats, which reads the cells one by one, never sees the -1 without the +1.
+func TestActiveOneCell(t *testing.T) {
+	p, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testserver.ServeMoving(p.Handler)
+	testserver.CheckCells(t, "the active requests", &p.active)
+	if n := p.policed.Load(); n != testserver.ServedMoving {
+		t.Errorf("policed %d requests, want %d", n, testserver.ServedMoving)
+	}
+}
