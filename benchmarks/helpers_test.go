@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/windhover/windhover/internal/testserver"
@@ -133,8 +135,15 @@ func serveArms(b *testing.B, l load, arms []arm) {
 					serveLoop(b.Loop, a.h, newRequests(b, l))
 					return
 				}
+				// Each goroutine's requests, made before the timer starts.
+				sets := make([][]*request, runtime.GOMAXPROCS(0))
+				for i := range sets {
+					sets[i] = newRequests(b, l)
+				}
+				var next atomic.Int32
+				b.ResetTimer()
 				b.RunParallel(func(pb *testing.PB) {
-					serveLoop(pb.Next, a.h, newRequests(b, l))
+					serveLoop(pb.Next, a.h, sets[next.Add(1)-1])
 				})
 			})
 		}

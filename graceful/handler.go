@@ -49,7 +49,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g := h.g
 	cell := stripe.Here()
 	g.requests.Add(cell, 1)
-	defer g.requestDone(cell)
+	defer g.requestDone(cell) // down where it went up: not a new stripe.Here
 	if g.tellClose.Load() && r.ProtoMajor < 3 {
 		// net/http closes an HTTP/1 connection after such a response and
 		// turns it into a graceful GOAWAY on HTTP/2; HTTP/3 forbids the

@@ -66,10 +66,10 @@ type memShard struct {
 	// A request for a tracked key holds one of the read locks, its
 	// processor's (stripe.Here), while it takes its token from the bucket
 	// without a lock; inserting or evicting a key, or changing a key's
-	// quota, holds them all. Requests on different cores hold different
-	// read locks, so that they do not contend for one cache line as they
-	// would for a sync.RWMutex's count of readers, even when they come from
-	// one client.
+	// quota, holds them all. Requests on different cores most often hold
+	// different read locks, so that they do not contend for one cache line
+	// as they would for a sync.RWMutex's count of readers, even when they
+	// come from one client.
 	readers [stripe.Cells]readLock
 	// Two indexes into the entries, so that each kind of key is hashed the
 	// fast way: an address as 24 bytes of memory, a string as a string.
@@ -189,7 +189,7 @@ func (s *MemoryStore) Evictions() uint64 { return s.evictions.Load() }
 func (s *MemoryStore) take(k memKey, q Quota, now time.Time, detail bool, reader int) Decision {
 	sh := s.shard(k)
 	ns := now.UnixNano()
-	rl := &sh.readers[reader%stripe.Cells]
+	rl := &sh.readers[uint(reader)%stripe.Cells]
 	rl.RLock()
 	if i, ok := sh.find(k); ok {
 		if e := sh.entry(i); e.q == q && ns-e.ref < e.span {

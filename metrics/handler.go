@@ -120,7 +120,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cell := stripe.Here()
 	active.n.Add(cell, 1)
 	// Down last, after finish, so that a scrape that sees the request gone
-	// sees its duration; in the cell where it went up.
+	// sees its duration; in the cell where it went up (cell, not a new
+	// stripe.Here: the goroutine may have moved since).
 	defer active.n.Add(cell, -1)
 
 	var q *request

@@ -16,7 +16,8 @@ import (
 // asked for: every request observes it, so a prometheus.Histogram, whose
 // counts share a few cache lines, makes requests on different cores contend
 // for them. Each series here spreads its counts over stripe.Cells cells of
-// their own lines, picked by the request, and a scrape adds them up. The
+// their own lines, one for each processor (stripe.Here), and a scrape adds
+// them up. The
 // exposition is a prometheus.Histogram's: the same buckets, count, sum and
 // created timestamp.
 type stripedVec struct {

@@ -59,7 +59,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cell := stripe.Here()
 	p.policed.Add(cell, 1)
 	p.active.Add(cell, 1)
-	defer p.active.Add(cell, -1)
+	defer p.active.Add(cell, -1) // down where it went up: not a new stripe.Here
 	if p.wire != nil && r.ProtoMajor == 1 && untimedBy(r.Context(), p) {
 		p.untimedRequest(r)
 	}
