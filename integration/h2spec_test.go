@@ -74,6 +74,18 @@ func runH2spec(t *testing.T, s *server, tlsOn bool, sections ...string) h2specRe
 	return r
 }
 
+// h2specReruns is how many times a test windhover failed is run again, in
+// its section, before it counts as lost. Section 8.1.2.6's two tests race the
+// server: each sends a body that disagrees with its content-length, and
+// expects a stream error before the handler answers, which examples/server's
+// "/" does without reading the body. On the 2-core development machine a run
+// of the section failed one of them about one time in four, bare net/http
+// (7 of 20) and windhover (4 of 20) alike, each run independent of the one
+// before; three reruns let a chance failure through about once in a
+// hundred runs of the suite, and a CI run lost that way. Eight make it
+// about one in a hundred thousand, and cost time only when a test fails.
+const h2specReruns = 8
+
 // TestH2spec runs h2spec's whole suite against the example server with every
 // policy on and against the same server bare, over TLS and h2c: windhover
 // must pass every test that bare net/http passes.
@@ -95,7 +107,7 @@ func TestH2spec(t *testing.T) {
 
 			// A few of h2spec's tests race the server and fail now and
 			// then against bare net/http too: a test lost only counts if
-			// it fails three reruns of its section.
+			// it fails h2specReruns reruns of its section.
 			var lost []string
 			for id := range bare.passed {
 				if hardened.passed[id] {
@@ -103,7 +115,7 @@ func TestH2spec(t *testing.T) {
 				}
 				section, _, _ := strings.Cut(id, " ")
 				flaky := false
-				for range 3 {
+				for range h2specReruns {
 					if runH2spec(t, s, mode.tls, section).passed[id] {
 						flaky = true
 						break
