@@ -174,6 +174,7 @@ cpu_ticks() {
   sed 's/.*) //' "/proc/$server_pid/stat" | awk '{print $12 + $13}'
 }
 ticks_per_s=$(getconf CLK_TCK 2>/dev/null || echo 100)
+[[ -r /proc/self/stat ]] || log "no /proc/PID/stat here: the server's CPU time per request shows as -"
 
 # measure TOOL SECONDS runs TOOL (run_wrk or run_h2load) and prints its
 # "requests/s p50 p90 p99" and the server's CPU microseconds per request

@@ -56,10 +56,10 @@ type Metrics struct {
 	cache   atomic.Pointer[map[key]*series]
 	cacheMu sync.Mutex
 
-	// recent holds the series the requests on each processor's cell
-	// (stripe.Here) last used, so that a server's usual run of one route and status finds its
-	// series by one comparison instead of hashing the label tuple. Each sits
-	// on a cache line of its own.
+	// recent holds the series the requests in each processor's cell
+	// (stripe.Here) last used, so that a server's usual run of one route
+	// and status finds its series by one comparison instead of hashing the
+	// label tuple. Each sits on a cache line of its own.
 	recent [stripe.Cells]struct {
 		s atomic.Pointer[series]
 		_ [stripe.CellSize - 8]byte
