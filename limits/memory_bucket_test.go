@@ -51,7 +51,7 @@ func TestMemoryBucketMatchesRateLimiter(t *testing.T) {
 			}
 			before := lim.TokensAt(at)
 			want := lim.AllowN(at, 1)
-			got := s.take(k, q, at, true, 0)
+			got := s.take(k, q, at.UnixNano(), true, 0)
 			// rate.Limiter allows a request short of a token by less
 			// than a nanosecond's refill; the store does not.
 			slack := max(1e-6, float64(q.Rate)/1e9)
@@ -94,7 +94,7 @@ func TestMemoryBucketOneKeyManyCores(t *testing.T) {
 	for g := range goroutines {
 		wg.Go(func() {
 			for range tries {
-				if s.take(memKey{s: "one"}, q, now, g%2 == 0, g).Allowed {
+				if s.take(memKey{s: "one"}, q, now.UnixNano(), g%2 == 0, g).Allowed {
 					allowed.Add(1)
 				}
 			}
@@ -102,7 +102,7 @@ func TestMemoryBucketOneKeyManyCores(t *testing.T) {
 	}
 	wg.Wait()
 	assert.EqualValues(t, burst, allowed.Load())
-	d := s.take(memKey{s: "one"}, q, now, true, 0)
+	d := s.take(memKey{s: "one"}, q, now.UnixNano(), true, 0)
 	assert.False(t, d.Allowed)
 	assert.Equal(t, time.Hour, d.RetryAfter.Round(time.Second), "a token an hour after the burst was spent")
 }
@@ -159,12 +159,12 @@ func TestMemoryBucketLongLivedKey(t *testing.T) {
 	q := Quota{Rate: 7e8, Burst: 1000}
 	s := NewMemoryStore(0)
 	t0 := time.Unix(1_800_000_000, 0)
-	s.take(memKey{s: "k"}, q, t0, false, 0)
+	s.take(memKey{s: "k"}, q, t0.UnixNano(), false, 0)
 	at := t0.Add(300 * 24 * time.Hour)
 	lim := rate.NewLimiter(q.Rate, q.Burst)
 	allowed, want := 0, 0
 	for range 5000 {
-		if s.take(memKey{s: "k"}, q, at, false, 0).Allowed {
+		if s.take(memKey{s: "k"}, q, at.UnixNano(), false, 0).Allowed {
 			allowed++
 		}
 		if lim.AllowN(at, 1) {

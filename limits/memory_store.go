@@ -163,7 +163,7 @@ func (s *MemoryStore) Allow(_ context.Context, key string, q Quota, now time.Tim
 	if !q.valid() {
 		return Decision{}, ErrInvalidQuota
 	}
-	return s.take(memKey{s: key}, q, now, true, int(rand.Uint32()%stripe.Cells)), nil
+	return s.take(memKey{s: key}, q, now.UnixNano(), true, int(rand.Uint32()%stripe.Cells)), nil
 }
 
 // Len returns the number of keys tracked.
@@ -181,14 +181,13 @@ func (s *MemoryStore) Len() int {
 // Evictions returns the number of keys ever evicted to make room for new ones.
 func (s *MemoryStore) Evictions() uint64 { return s.evictions.Load() }
 
-// take takes a token from k's bucket, holding the shard's read lock reader
-// (below stripe.Cells) if the key is tracked. Unless detail is set, an
+// take takes a token from k's bucket at ns, Unix nanoseconds, holding the
+// shard's read lock reader (below stripe.Cells) if the key is tracked. Unless detail is set, an
 // allowed request learns only that: finding the bucket's level costs a
 // second look, and with concurrent requests for the key the level is
 // approximate.
-func (s *MemoryStore) take(k memKey, q Quota, now time.Time, detail bool, reader int) Decision {
+func (s *MemoryStore) take(k memKey, q Quota, ns int64, detail bool, reader int) Decision {
 	sh := s.shard(k)
-	ns := now.UnixNano()
 	rl := &sh.readers[uint(reader)%stripe.Cells]
 	rl.RLock()
 	if i, ok := sh.find(k); ok {

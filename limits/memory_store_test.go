@@ -169,7 +169,7 @@ func TestMemoryStoreConcurrent(t *testing.T) {
 						if i%2 == 1 {
 							k = memKey{s: "key " + strconv.Itoa(i)}
 						}
-						if s.take(k, q, time.Now(), i%3 == 0, g).Allowed { // each goroutine its read lock
+						if s.take(k, q, time.Now().UnixNano(), i%3 == 0, g).Allowed { // each goroutine its read lock
 							allowed[i].Add(1)
 						}
 					}

@@ -229,14 +229,16 @@ func (*rateHandler) HandlesOptionsStar() {}
 func (h *rateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.guard.Check(r, "limits")
 	l := h.l
-	var now time.Time
+	var at reading
 	if h.share {
-		now = rw.ArrivedAt(w)
+		if p := rw.Own(w); p != nil {
+			at = reading{ns: p.Arrived, cell: p.Cell}
+		}
 	}
-	if now.IsZero() {
-		now = clock.Now()
+	if at.ns == 0 {
+		at = readNow()
 	}
-	d, err := l.decide(r, now, l.headersOnAllowed)
+	d, err := l.decide(r, at, l.headersOnAllowed)
 	if err != nil {
 		l.reject(r, err)
 		if err.Reason == ReasonRateLimited {
@@ -260,7 +262,7 @@ func (h *rateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // the Store failed (ReasonRateStoreFailed), counted and reported to OnReject
 // as the Handler would. It is for callers that answer refusals themselves.
 func (l *RateLimiter) Check(r *http.Request) error {
-	if _, err := l.decide(r, clock.Now(), false); err != nil {
+	if _, err := l.decide(r, readNow(), false); err != nil {
 		l.reject(r, err)
 		return err
 	}
@@ -274,20 +276,31 @@ func (l *RateLimiter) Check(r *http.Request) error {
 // RemoteAddr holds no IP address.
 func (l *RateLimiter) ClientKey(r *http.Request) string { return l.client.key(r) }
 
-// decide takes a token for r at now. Unless detail is set, an allowed
-// request gets a Decision that says only so. now is a fresh reading of the
-// clock, or the one an outer policy made as the request came where the
-// composition knows that nothing between them waits (a queue, a call to an
-// authentication service would make it stale): see ShareReadings.
-func (l *RateLimiter) decide(r *http.Request, now time.Time, detail bool) (Decision, *Error) {
+// reading is when a request is decided, as clock.Nanos reads it, and the
+// counter cell (stripe.Here) read with it, which picks the MemoryStore's
+// read lock.
+type reading struct {
+	ns   int64
+	cell int
+}
+
+// readNow reads the clock and the cell.
+func readNow() reading { return reading{ns: clock.Nanos(), cell: stripe.Here()} }
+
+// decide takes a token for r at at. Unless detail is set, an allowed request
+// gets a Decision that says only so. at is a fresh reading, or the one an
+// outer policy made as the request came where the composition knows that
+// nothing between them waits (a queue, a call to an authentication service
+// would make it stale): see ShareReadings.
+func (l *RateLimiter) decide(r *http.Request, at reading, detail bool) (Decision, *Error) {
 	var d Decision
 	var key string
 	switch {
 	case l.key == nil && l.mem != nil:
-		d = l.mem.take(l.client.memKey(r), l.q, now, detail, stripe.Here())
+		d = l.mem.take(l.client.memKey(r), l.q, clock.UnixNanos(at.ns), detail, at.cell)
 	case l.mem != nil:
 		key = l.key(r)
-		d = l.mem.take(memKey{s: key}, l.q, now, detail, stripe.Here())
+		d = l.mem.take(memKey{s: key}, l.q, clock.UnixNanos(at.ns), detail, at.cell)
 	default:
 		if l.key != nil {
 			key = l.key(r)
@@ -295,7 +308,7 @@ func (l *RateLimiter) decide(r *http.Request, now time.Time, detail bool) (Decis
 			key = l.ClientKey(r)
 		}
 		var err error
-		if d, err = l.store.Allow(r.Context(), key, l.q, now); err != nil {
+		if d, err = l.store.Allow(r.Context(), key, l.q, clock.At(at.ns)); err != nil {
 			return d, &Error{Reason: ReasonRateStoreFailed, Limit: int64(l.q.Burst), Size: -1, Err: err, Key: key}
 		}
 	}

@@ -27,7 +27,7 @@ func TestRateHandlerSharedArrival(t *testing.T) {
 	plain, shared := lim.Handler(ok), lim.Handler(ok)
 	require.True(t, clock.Share(shared))
 
-	later := &clock.Readings{Arrived: clock.Now().Add(2 * time.Hour)}
+	later := &clock.Readings{Arrived: clock.Nanos() + int64(2*time.Hour)}
 	serve := func(h http.Handler, readings *clock.Readings, adjacent bool) int {
 		rec := httptest.NewRecorder()
 		var outer, inner rw.Writer

@@ -113,7 +113,7 @@ type sizedRequest struct {
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := clock.Now()
+	start := clock.Nanos()
 	m := h.m
 	method, scheme := methodIndex(r.Method), schemeIndex(r)
 	active := m.activeRequests(method, scheme)
@@ -143,7 +143,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	q.w.Reset(w, q)
 	if h.share {
-		q.readings.Arrived = start
+		q.readings = clock.Readings{Arrived: start, Cell: cell}
 		q.w.SetReadings(&q.readings)
 	}
 	if inner != r {
@@ -162,13 +162,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // finish records the request; it runs even if next panics. cell is the
 // request's cell of the striped series (stripe.Here on arrival): most often
 // still its processor's.
-func (q *request) finish(r *http.Request, body *countingBody, start time.Time, k key, cell int) {
-	var d time.Duration
-	if t := q.readings.Returned; !t.IsZero() {
-		d = t.Sub(start)
-	} else {
-		d = time.Since(start)
+func (q *request) finish(r *http.Request, body *countingBody, start int64, k key, cell int) {
+	end := q.readings.Returned
+	if end == 0 {
+		end = clock.Nanos()
 	}
+	d := time.Duration(end - start)
 	if q.conn != nil {
 		q.conn.requestDone(k.proto, q.w.Hijacked())
 	}

@@ -56,7 +56,16 @@ func (*handler) HandlesOptionsStar() {}
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := h.p
 	h.guard.Check(r, "timeouts")
-	cell := stripe.Here()
+	var shared *clock.Readings
+	if h.share {
+		shared = rw.ReadingsOf(w)
+	}
+	var cell int
+	if shared != nil {
+		cell = shared.Cell
+	} else {
+		cell = stripe.Here()
+	}
 	p.policed.Add(cell, 1)
 	p.active.Add(cell, 1)
 	defer p.active.Add(cell, -1) // down where it went up: not a new stripe.Here
@@ -83,9 +92,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q.knownBuffer, deadlines = inspect(w)
 	q.w.Reset(w, q)
 	q.w.SetChunkSize(chunkSize)
-	if h.share {
-		q.shared = rw.ReadingsOf(w)
-	}
+	q.shared = shared
 	if !deadlines {
 		q.reach(r, hasBody)
 	}

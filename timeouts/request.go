@@ -346,9 +346,10 @@ func (q *request) finish() {
 	if policeOut && (!q.h2 || q.unflushed) {
 		// What is still buffered (and charged to no write yet) leaves
 		// now, as one last write.
-		now := clock.Now()
+		ns := clock.Nanos()
+		now := clock.At(ns)
 		if q.shared != nil {
-			q.shared.Returned = now
+			q.shared.Returned = ns
 		}
 		deadline = q.out.writeDeadline(now, q.writeBy, q.pending+q.headerBytes)
 		if q.writeLimit != 0 && deadline.UnixNano() > q.writeLimit {

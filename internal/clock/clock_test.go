@@ -34,4 +34,25 @@ func BenchmarkNow(b *testing.B) {
 			_ = Now()
 		}
 	})
+	b.Run("clock.Nanos", func(b *testing.B) {
+		for b.Loop() {
+			_ = Nanos()
+		}
+	})
+}
+
+func TestNanos(t *testing.T) {
+	before := Now()
+	ns := Nanos()
+	after := Now()
+	at := At(ns)
+	if at.Before(before) || at.After(after) {
+		t.Errorf("At(Nanos()) = %v, not between %v and %v", at, before, after)
+	}
+	if got, want := UnixNanos(ns), at.UnixNano(); got != want {
+		t.Errorf("UnixNanos(%d) = %d, want At's %d", ns, got, want)
+	}
+	if s := at.String(); !strings.Contains(s, "m=+") {
+		t.Errorf("At(Nanos()) = %s carries no monotonic reading", s)
+	}
 }

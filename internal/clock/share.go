@@ -1,13 +1,11 @@
 package clock
 
-import (
-	"net/http"
-	"time"
-)
+import "net/http"
 
 // Readings are the readings of the clock that the policies of one
 // composition share, so that a request reads the clock twice instead of once
-// in each policy that needs the time.
+// in each policy that needs the time, and the processor's counter cell once
+// instead of once in each policy that counts.
 //
 // Sharing is sound only where every handler between the one that reads and
 // the one that uses the reading is known not to wait: otherwise a reading
@@ -18,13 +16,22 @@ import (
 // sharing on with [Share]; windhover.Harden does, for the chain it builds.
 type Readings struct {
 	// Arrived is read by the outermost sharing policy (metrics) as the
-	// request reaches it. The next one in (the rate limiter) decides with it.
-	Arrived time.Time
+	// request reaches it, as [Nanos] reads it. The next one in (the rate
+	// limiter) decides with it.
+	Arrived int64
 
 	// Returned is read by the innermost sharing policy (timeouts) once the
-	// application has returned, when that policy needs the time anyway; zero
-	// until then. The outermost ends the request's duration at it.
-	Returned time.Time
+	// application has returned, when that policy needs the time anyway, as
+	// [Nanos] reads it; zero until then. The outermost ends the request's
+	// duration at it.
+	Returned int64
+
+	// Cell is the counter cell (internal/stripe.Here) the outermost sharing
+	// policy read on arrival, which the policies inside count the request
+	// in. A cell is a hint for speed only, so a stale one (the goroutine
+	// moved to another processor since) costs a shared cache line, never a
+	// wrong count.
+	Cell int
 }
 
 // Late tells the outermost policy that work it must time was done after
@@ -32,7 +39,7 @@ type Readings struct {
 // that it reads the clock itself again. It does nothing on a nil p.
 func (p *Readings) Late() {
 	if p != nil {
-		p.Returned = time.Time{}
+		p.Returned = 0
 	}
 }
 

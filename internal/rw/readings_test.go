@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
-	"time"
 	"unsafe"
 
 	"github.com/stretchr/testify/assert"
@@ -16,27 +15,28 @@ import (
 
 // TestReadingsFoundAndArrival follows a composition's shared readings down a
 // chain of Writers: ReadingsOf finds them from any Writer inside the one
-// they were set on, but only that one offers the arrival time, so a policy
-// takes that from the handler directly outside it and from no further.
+// they were set on, but only that one offers them as its own, so a policy
+// takes the arrival time from the handler directly outside it and from no
+// further.
 func TestReadingsFoundAndArrival(t *testing.T) {
 	var outer, middle, inner Writer
 	outer.Reset(httptest.NewRecorder(), nil)
 	assert.Nil(t, ReadingsOf(outer.ResponseWriter()), "a Writer over a plain ResponseWriter carries none")
-	assert.True(t, ArrivedAt(outer.ResponseWriter()).IsZero())
+	assert.Nil(t, Own(outer.ResponseWriter()))
 
-	readings := &clock.Readings{Arrived: clock.Now()}
+	readings := &clock.Readings{Arrived: clock.Nanos()}
 	outer.SetReadings(readings)
 	middle.Reset(outer.ResponseWriter(), nil)
 	inner.Reset(&middle, nil)
 	assert.Same(t, readings, ReadingsOf(middle.ResponseWriter()))
 	assert.Same(t, readings, ReadingsOf(inner.ResponseWriter()), "through every Writer between")
-	assert.Equal(t, readings.Arrived, ArrivedAt(outer.ResponseWriter()), "the Writer they were set on offers the arrival")
-	assert.True(t, ArrivedAt(middle.ResponseWriter()).IsZero(), "one inside it does not")
-	assert.True(t, ArrivedAt(http.ResponseWriter(httptest.NewRecorder())).IsZero())
+	assert.Same(t, readings, Own(outer.ResponseWriter()), "the Writer they were set on offers them as its own")
+	assert.Nil(t, Own(middle.ResponseWriter()), "one inside it does not")
+	assert.Nil(t, Own(http.ResponseWriter(httptest.NewRecorder())))
 
 	outer.Reset(httptest.NewRecorder(), nil)
 	assert.Nil(t, ReadingsOf(outer.ResponseWriter()), "Reset forgets them")
-	assert.True(t, ArrivedAt(outer.ResponseWriter()).IsZero())
+	assert.Nil(t, Own(outer.ResponseWriter()))
 }
 
 // TestReadingsAcrossForeignWrapper shows that a wrapper of another kind
@@ -45,7 +45,7 @@ func TestReadingsFoundAndArrival(t *testing.T) {
 func TestReadingsAcrossForeignWrapper(t *testing.T) {
 	var outer, inner Writer
 	outer.Reset(httptest.NewRecorder(), nil)
-	outer.SetReadings(&clock.Readings{Arrived: time.Unix(1, 0)})
+	outer.SetReadings(&clock.Readings{Arrived: 1})
 	inner.Reset(foreign{outer.ResponseWriter()}, nil)
 	assert.Nil(t, ReadingsOf(inner.ResponseWriter()))
 }

@@ -20,7 +20,6 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"time"
 
 	"github.com/windhover/windhover/internal/clock"
 )
@@ -126,17 +125,15 @@ func ReadingsOf(w http.ResponseWriter) *clock.Readings {
 	return nil
 }
 
-// ArrivedAt returns the arrival time of the readings that w itself carries,
-// if w is a Writer that carries some, and otherwise the zero time: a policy
-// that decides with the arrival time takes it only from the handler
-// directly outside it, never from further out.
-func ArrivedAt(w http.ResponseWriter) time.Time {
+// Own returns the readings that w itself carries, if w is a Writer that
+// carries some, and otherwise nil: a policy that decides with the arrival
+// time takes it only from the handler directly outside it, never from
+// further out.
+func Own(w http.ResponseWriter) *clock.Readings {
 	if iw, ok := w.(interface{ writer() *Writer }); ok {
-		if p := iw.writer().readings; p != nil {
-			return p.Arrived
-		}
+		return iw.writer().readings
 	}
-	return time.Time{}
+	return nil
 }
 
 // SetChunkSize makes w split writes larger than n bytes (Write, WriteString
