@@ -111,8 +111,11 @@
 // between them; and metrics ends a request's duration at the time timeouts
 // read once the application returned, as only windhover's bookkeeping runs
 // after (a refusal made after it, of a body nobody read, has metrics read
-// the clock again, since it calls OnReject). The same packages composed by hand, with handlers of your own
-// between them, read the clock each for itself.
+// the clock again, since it calls OnReject). With the readings goes the
+// counter cell metrics took for the request's processor, which the rate
+// limiter and timeouts use instead of looking for it again. The same
+// packages composed by hand, with handlers of your own between them, read
+// the clock each for itself.
 //
 // Every policy counts its decisions in atomic counters offered as a Stats
 // snapshot, and takes an optional callback for each refusal; the hot path

@@ -140,7 +140,7 @@ func TestHardenSharedReadingsUsed(t *testing.T) {
 			store.mu.Lock()
 			defer store.mu.Unlock()
 			require.Len(t, store.now, 1)
-			assert.True(t, clock.At(readings.Arrived).Equal(store.now[0]), "the rate limiter decided at a reading of its own")
+			assert.Equal(t, clock.At(readings.Arrived), store.now[0], "the rate limiter did not decide at the shared reading")
 			if p == testserver.H1 {
 				require.NotZero(t, readings.Returned)
 				// Within the nanosecond the histogram's float64 seconds can lose.

@@ -182,10 +182,10 @@ func (s *MemoryStore) Len() int {
 func (s *MemoryStore) Evictions() uint64 { return s.evictions.Load() }
 
 // take takes a token from k's bucket at ns, Unix nanoseconds, holding the
-// shard's read lock reader (below stripe.Cells) if the key is tracked. Unless detail is set, an
-// allowed request learns only that: finding the bucket's level costs a
-// second look, and with concurrent requests for the key the level is
-// approximate.
+// shard's read lock reader (below stripe.Cells) if the key is tracked.
+// Unless detail is set, an allowed request learns only that: finding the
+// bucket's level costs a second look, and with concurrent requests for the
+// key the level is approximate.
 func (s *MemoryStore) take(k memKey, q Quota, ns int64, detail bool, reader int) Decision {
 	sh := s.shard(k)
 	rl := &sh.readers[uint(reader)%stripe.Cells]

@@ -213,12 +213,13 @@ type rateHandler struct {
 	l     *RateLimiter
 	next  http.Handler
 	last  bool // next is none of windhover's handlers: answer "OPTIONS *" here
-	share bool // decide at the composition's arrival time: clock.Share
+	share bool // decide at the composition's arrival time, in its cell: clock.Share
 	guard star.Guard
 }
 
 // ShareReadings makes the handler decide at the time the handler directly
-// outside it read on the request's arrival, when that one shares it (see
+// outside it read on the request's arrival, when that one shares it, and
+// take the MemoryStore's read lock its counter cell picks (see
 // clock.Readings). Only a composition that knows nothing between the two
 // waits can call it.
 func (h *rateHandler) ShareReadings(clock.Trust) { h.share = true }

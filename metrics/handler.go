@@ -57,15 +57,15 @@ type handler struct {
 	m     *Metrics
 	next  http.Handler
 	last  bool // next is not a windhover handler: answer "OPTIONS *" here
-	share bool // share the clock's readings with the composition: clock.Share
+	share bool // share the clock's readings and the cell with the composition: clock.Share
 	guard star.Guard
 }
 
-// ShareReadings makes the handler share its reading of the clock on arrival
-// with the policies inside it, and end the duration at the time the
-// innermost one read as the application returned, when it read one (see
-// clock.Readings). Only a composition that knows every handler in between
-// can call it.
+// ShareReadings makes the handler share its reading of the clock on arrival,
+// and the counter cell it counts the request in, with the policies inside
+// it, and end the duration at the time the innermost one read as the
+// application returned, when it read one (see clock.Readings). Only a
+// composition that knows every handler in between can call it.
 func (h *handler) ShareReadings(clock.Trust) { h.share = true }
 
 // HandlesOptionsStar marks the handler as one that deals with "OPTIONS *".

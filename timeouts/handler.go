@@ -38,13 +38,14 @@ type handler struct {
 	p     *Policy
 	next  http.Handler
 	last  bool // next is not a windhover policy: answer "OPTIONS *" here
-	share bool // give the composition the time read as next returned: clock.Share
+	share bool // give the composition the time read as next returned, take its cell: clock.Share
 	guard star.Guard
 }
 
 // ShareReadings makes the handler give the composition around it the time it
 // reads once next has returned, when it reads one, so that the outermost
-// policy ends the request's duration at it (see clock.Readings). Only a
+// policy ends the request's duration at it, and count the request in the
+// counter cell the outermost read on arrival (see clock.Readings). Only a
 // composition that knows nothing between the two does work after next
 // returns that should be timed can call it.
 func (h *handler) ShareReadings(clock.Trust) { h.share = true }

@@ -30,13 +30,16 @@ func TestHandlerSharesReturnTime(t *testing.T) {
 		}
 		var outer rw.Writer
 		outer.Reset(httptest.NewRecorder(), nil)
-		readings := &clock.Readings{Arrived: clock.Nanos()}
+		const cell = 5 // the composition's, as metrics would share it
+		readings := &clock.Readings{Arrived: clock.Nanos(), Cell: cell}
 		outer.SetReadings(readings)
+		before := p.policed.Cell(cell)
 		h.ServeHTTP(outer.ResponseWriter(), httptest.NewRequest(http.MethodGet, "/", nil))
 		if !share {
 			assert.Zero(t, readings.Returned, "a handler that does not share gives nothing")
 			continue
 		}
+		assert.Equal(t, before+1, p.policed.Cell(cell), "counted in the composition's cell")
 		assert.GreaterOrEqual(t, readings.Returned, readings.Arrived, "read after the arrival")
 		assert.LessOrEqual(t, readings.Returned, clock.Nanos(), "read before the handler returned")
 	}

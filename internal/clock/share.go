@@ -17,7 +17,7 @@ import "net/http"
 type Readings struct {
 	// Arrived is read by the outermost sharing policy (metrics) as the
 	// request reaches it, as [Nanos] reads it. The next one in (the rate
-	// limiter) decides with it.
+	// limiter) decides with it. Zero stands for none.
 	Arrived int64
 
 	// Returned is read by the innermost sharing policy (timeouts) once the
@@ -27,10 +27,12 @@ type Readings struct {
 	Returned int64
 
 	// Cell is the counter cell (internal/stripe.Here) the outermost sharing
-	// policy read on arrival, which the policies inside count the request
-	// in. A cell is a hint for speed only, so a stale one (the goroutine
-	// moved to another processor since) costs a shared cache line, never a
-	// wrong count.
+	// policy read on arrival, which the policies inside use instead of
+	// looking for their processor again: timeouts counts the request in it,
+	// the rate limiter takes the MemoryStore's read lock it picks. A cell is
+	// a hint for speed only, so a stale one (the goroutine moved to another
+	// processor since, after a wait in the concurrency limiter's queue, say)
+	// costs a shared cache line, never a wrong count.
 	Cell int
 }
 
