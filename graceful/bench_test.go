@@ -62,3 +62,24 @@ func BenchmarkConnState(b *testing.B) {
 		g.connState(c, http.StateClosed)
 	}
 }
+
+// BenchmarkConnStateBusy measures the hook for the requests of kept-alive
+// connections (StateActive, then StateIdle, a request) while another
+// connection waits for its first request, as on a server that keeps
+// accepting: the set of fresh connections is then never empty.
+func BenchmarkConnStateBusy(b *testing.B) {
+	g := mustNew(b, Config{DisableSignals: true})
+	waiting, _ := net.Pipe()
+	defer waiting.Close()
+	g.connState(waiting, http.StateNew)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		c, _ := net.Pipe()
+		defer c.Close()
+		g.connState(c, http.StateNew)
+		for pb.Next() {
+			g.connState(c, http.StateActive)
+			g.connState(c, http.StateIdle)
+		}
+	})
+}

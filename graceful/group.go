@@ -181,6 +181,12 @@ func (g *Group) connState(c net.Conn, state http.ConnState) {
 		g.conns.Add(1)
 		g.fresh.add(c)
 		return
+	case http.StateIdle:
+		// net/http reports a connection idle only after it reported it
+		// active (HTTP/1 once a request was served, HTTP/2 at once), which
+		// took it out of the fresh ones: nothing to look up on every
+		// request's end, under the set's lock.
+		return
 	case http.StateClosed:
 		g.conns.Add(-1)
 	case http.StateHijacked:
