@@ -180,9 +180,9 @@ func (q *request) WriteHeader(code int) {
 			}
 		}
 	}
-	q.mu.Lock()
+	// Without the lock: only the handler's goroutine reads headerBytes
+	// (BeginWrite, finish); the alarm's check never does.
 	q.headerBytes = int64(size)
-	q.mu.Unlock()
 }
 
 // BeginWrite starts timing a write of n bytes (0 for a flush): the running

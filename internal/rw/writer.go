@@ -92,6 +92,23 @@ type Writer struct {
 // Reset makes w wrap inner and report to hooks (nil for none), forgetting any
 // earlier state.
 func (w *Writer) Reset(inner http.ResponseWriter, hooks Hooks) {
+	if hooks == nil {
+		hooks = NopHooks{}
+	}
+	*w = Writer{inner: inner, hooks: hooks, kinds: kindsOf(inner)}
+}
+
+// kindsOf returns the optional interfaces inner offers, as bits.
+func kindsOf(inner http.ResponseWriter) uint8 {
+	if x, ok := inner.(interface{ writer() *Writer }); ok {
+		// Another Writer's shape offers exactly that Writer's optional
+		// interfaces, and a bare *Writer none: one look instead of four
+		// where policies' Writers nest.
+		if _, bare := inner.(*Writer); bare {
+			return 0
+		}
+		return x.writer().kinds
+	}
 	var kinds uint8
 	if _, ok := inner.(http.Flusher); ok {
 		kinds |= hasFlusher
@@ -105,10 +122,7 @@ func (w *Writer) Reset(inner http.ResponseWriter, hooks Hooks) {
 	if _, ok := inner.(http.Pusher); ok {
 		kinds |= hasPusher
 	}
-	if hooks == nil {
-		hooks = NopHooks{}
-	}
-	*w = Writer{inner: inner, hooks: hooks, kinds: kinds}
+	return kinds
 }
 
 // SetReadings makes w carry the shared readings p: see [clock.Readings].
@@ -117,6 +131,9 @@ func (w *Writer) SetReadings(p *clock.Readings) { w.readings = p }
 // ReadingsOf returns the shared readings of the nearest Writer among w and
 // the writers it wraps (by their Unwrap methods) that carries any, or nil.
 func ReadingsOf(w http.ResponseWriter) *clock.Readings {
+	if p := Own(w); p != nil {
+		return p // the Writer directly outside, in Harden's chain for most requests
+	}
 	for x := range writers(w) {
 		if x.readings != nil {
 			return x.readings

@@ -385,3 +385,38 @@ func TestHeaderUsed(t *testing.T) {
 	w.Header().Set("X", "1")
 	assert.True(t, w.HeaderUsed())
 }
+
+// TestNestedWriterKinds holds the shortcut by which a Writer that wraps
+// another Writer's shape takes its optional interfaces from that Writer to
+// what asking the shape itself gives: for every combination, the outer
+// shape has exactly the interfaces of the inner one; and a bare *Writer,
+// which has none of them, gives none.
+func TestNestedWriterKinds(t *testing.T) {
+	kindsByAsking := func(w http.ResponseWriter) uint8 {
+		var k uint8
+		if _, ok := w.(http.Flusher); ok {
+			k |= hasFlusher
+		}
+		if _, ok := w.(http.Hijacker); ok {
+			k |= hasHijacker
+		}
+		if _, ok := w.(io.ReaderFrom); ok {
+			k |= hasReaderFrom
+		}
+		if _, ok := w.(http.Pusher); ok {
+			k |= hasPusher
+		}
+		return k
+	}
+	for kinds := uint8(0); kinds < 16; kinds++ {
+		var inner, outer Writer
+		inner.Reset(newInner(kinds, newFake()), nil)
+		shape := inner.ResponseWriter()
+		outer.Reset(shape, nil)
+		assert.Equal(t, kindsByAsking(shape), outer.kinds, "kinds %04b: outer of the shape", kinds)
+		assert.Equal(t, kinds, kindsByAsking(outer.ResponseWriter()), "kinds %04b: the outer shape", kinds)
+
+		outer.Reset(&inner, nil) // the bare *Writer, not its shape
+		assert.Zero(t, outer.kinds, "kinds %04b: outer of a bare *Writer", kinds)
+	}
+}
