@@ -1,6 +1,7 @@
 package graceful
 
 import (
+	"hash/maphash"
 	"net"
 	"net/http"
 	"sync"
@@ -111,33 +112,74 @@ func (g *Group) closeAccepted(servers []*server, done <-chan struct{}) {
 // connection be served on a closed one). A client that connected just
 // before the listeners closed and sent its request would have it dropped,
 // on a fresh connection, which clients do not retry.
+//
+// A request's every StateActive asks the set to forget its connection, and
+// on a server that keeps accepting the set is seldom empty: so that the
+// connections already forgotten take no lock, the set keeps a 64-bit filter,
+// a bit for each connection in it, picked by the connection's hash. A
+// connection whose bit is clear is surely not in the set; one whose bit is
+// set is looked up under the lock, which, with a handful of fresh
+// connections at a time, is seldom.
 type freshSet struct {
-	n     atomic.Int64 // len(conns), read without the lock
+	n     atomic.Int64  // len(conns), read without the lock
+	bits  atomic.Uint64 // the OR of conns' bits, read without the lock
 	mu    sync.Mutex
-	conns map[net.Conn]struct{}
+	conns map[net.Conn]uint64 // each connection's bit
 }
 
+// freshSeed seeds the connections' hashes, so that clients cannot choose
+// connections whose bits collide with the others'.
+var freshSeed = maphash.MakeSeed()
+
+// freshBit returns c's bit in the filter: equal connections (as map keys)
+// have equal bits.
+func freshBit(c net.Conn) uint64 { return 1 << (maphash.Comparable(freshSeed, c) >> 58) }
+
 func (f *freshSet) add(c net.Conn) {
+	bit := freshBit(c)
 	f.mu.Lock()
 	if f.conns == nil {
-		f.conns = make(map[net.Conn]struct{})
+		f.conns = make(map[net.Conn]uint64)
 	}
-	f.conns[c] = struct{}{}
+	f.conns[c] = bit
+	f.bits.Store(f.bits.Load() | bit)
 	f.n.Store(int64(len(f.conns)))
 	f.mu.Unlock()
 }
 
 // remove forgets c, which has left http.StateNew. It costs one atomic load
-// while the set is empty. The HTTP/2 server reports an unencrypted (h2c)
-// connection as a *tls.Conn around the one accepted, so the connections
-// under c are forgotten too.
+// while the set is empty, and a hash and another load for each layer of a
+// connection not in it, most often. The HTTP/2 server reports an
+// unencrypted (h2c) connection as a *tls.Conn around the one accepted, so
+// the connections under c are forgotten too.
 func (f *freshSet) remove(c net.Conn) {
 	if f.n.Load() == 0 {
+		return
+	}
+	bits := f.bits.Load()
+	maybe := false
+	for l := range netconn.Layers(c) {
+		if bits&freshBit(l) != 0 {
+			maybe = true
+			break
+		}
+	}
+	if !maybe {
 		return
 	}
 	f.mu.Lock()
 	for l := range netconn.Layers(c) {
 		delete(f.conns, l)
+	}
+	// The filter is made again from the connections left, at most 64
+	// bits to gather; with more, it is kept: it can only have more bits
+	// than it needs, and with so many connections it has them all anyway.
+	if len(f.conns) <= 64 {
+		var left uint64
+		for _, bit := range f.conns {
+			left |= bit
+		}
+		f.bits.Store(left)
 	}
 	f.n.Store(int64(len(f.conns)))
 	f.mu.Unlock()
