@@ -35,6 +35,20 @@ func TestConnStateAllocs(t *testing.T) {
 	if n != 0 {
 		t.Errorf("%v allocations per connection", n)
 	}
+	// And a request's changes while another connection waits for its
+	// first request: the fresh set's filter, without its lock.
+	waiting, _ := net.Pipe()
+	defer waiting.Close()
+	g.connState(waiting, http.StateNew)
+	g.connState(c, http.StateNew)
+	g.connState(c, http.StateActive)
+	n = testing.AllocsPerRun(100, func() {
+		g.connState(c, http.StateActive)
+		g.connState(c, http.StateIdle)
+	})
+	if n != 0 {
+		t.Errorf("%v allocations per request", n)
+	}
 }
 
 func BenchmarkHandler(b *testing.B) {

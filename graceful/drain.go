@@ -149,9 +149,9 @@ func (f *freshSet) add(c net.Conn) {
 
 // remove forgets c, which has left http.StateNew. It costs one atomic load
 // while the set is empty, and a hash and another load for each layer of a
-// connection not in it, most often. The HTTP/2 server reports an
-// unencrypted (h2c) connection as a *tls.Conn around the one accepted, so
-// the connections under c are forgotten too.
+// connection not in it, most often. The connections under c
+// (netconn.Layers) are forgotten too, should a server report a wrapper of
+// the connection it reported new.
 func (f *freshSet) remove(c net.Conn) {
 	if f.n.Load() == 0 {
 		return
@@ -172,8 +172,9 @@ func (f *freshSet) remove(c net.Conn) {
 		delete(f.conns, l)
 	}
 	// The filter is made again from the connections left, at most 64
-	// bits to gather; with more, it is kept: it can only have more bits
-	// than it needs, and with so many connections it has them all anyway.
+	// bits to gather; with more, it is kept as it is: it can only have
+	// more bits than it needs, and with so many connections most of its
+	// bits are set anyway.
 	if len(f.conns) <= 64 {
 		var left uint64
 		for _, bit := range f.conns {
