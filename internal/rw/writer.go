@@ -109,6 +109,12 @@ func kindsOf(inner http.ResponseWriter) uint8 {
 		}
 		return x.writer().kinds
 	}
+	return askKinds(inner)
+}
+
+// askKinds asks inner, by type assertions, which optional interfaces it
+// offers.
+func askKinds(inner http.ResponseWriter) uint8 {
 	var kinds uint8
 	if _, ok := inner.(http.Flusher); ok {
 		kinds |= hasFlusher

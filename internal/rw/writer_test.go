@@ -392,29 +392,13 @@ func TestHeaderUsed(t *testing.T) {
 // shape has exactly the interfaces of the inner one; and a bare *Writer,
 // which has none of them, gives none.
 func TestNestedWriterKinds(t *testing.T) {
-	kindsByAsking := func(w http.ResponseWriter) uint8 {
-		var k uint8
-		if _, ok := w.(http.Flusher); ok {
-			k |= hasFlusher
-		}
-		if _, ok := w.(http.Hijacker); ok {
-			k |= hasHijacker
-		}
-		if _, ok := w.(io.ReaderFrom); ok {
-			k |= hasReaderFrom
-		}
-		if _, ok := w.(http.Pusher); ok {
-			k |= hasPusher
-		}
-		return k
-	}
 	for kinds := uint8(0); kinds < 16; kinds++ {
 		var inner, outer Writer
 		inner.Reset(newInner(kinds, newFake()), nil)
 		shape := inner.ResponseWriter()
 		outer.Reset(shape, nil)
-		assert.Equal(t, kindsByAsking(shape), outer.kinds, "kinds %04b: outer of the shape", kinds)
-		assert.Equal(t, kinds, kindsByAsking(outer.ResponseWriter()), "kinds %04b: the outer shape", kinds)
+		assert.Equal(t, askKinds(shape), outer.kinds, "kinds %04b: outer of the shape", kinds)
+		assert.Equal(t, kinds, askKinds(outer.ResponseWriter()), "kinds %04b: the outer shape", kinds)
 
 		outer.Reset(&inner, nil) // the bare *Writer, not its shape
 		assert.Zero(t, outer.kinds, "kinds %04b: outer of a bare *Writer", kinds)
