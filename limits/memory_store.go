@@ -5,7 +5,6 @@ import (
 	"hash/maphash"
 	"math"
 	"math/bits"
-	"math/rand/v2"
 	"net/netip"
 	"strings"
 	"sync"
@@ -163,7 +162,7 @@ func (s *MemoryStore) Allow(_ context.Context, key string, q Quota, now time.Tim
 	if !q.valid() {
 		return Decision{}, ErrInvalidQuota
 	}
-	return s.take(memKey{s: key}, q, now.UnixNano(), true, int(rand.Uint32()%stripe.Cells)), nil
+	return s.take(memKey{s: key}, q, now.UnixNano(), true, stripe.Here()), nil
 }
 
 // Len returns the number of keys tracked.
