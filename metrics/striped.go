@@ -17,9 +17,8 @@ import (
 // counts share a few cache lines, makes requests on different cores contend
 // for them. Each series here spreads its counts over stripe.Cells cells of
 // their own lines, one for each processor (stripe.Here), and a scrape adds
-// them up. The
-// exposition is a prometheus.Histogram's: the same buckets, count, sum and
-// created timestamp.
+// them up. The exposition is a prometheus.Histogram's: the same buckets,
+// count, sum and created timestamp.
 type stripedVec struct {
 	desc  *prometheus.Desc // with every label, as the HistogramVec's
 	upper []float64        // the buckets' upper bounds, +Inf excluded
