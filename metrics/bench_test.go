@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/windhover/windhover/internal/h1wire"
 	"github.com/windhover/windhover/internal/testserver"
 )
 
@@ -178,6 +180,44 @@ func BenchmarkServer(b *testing.B) {
 				}
 				_, _ = io.Copy(io.Discard, res.Body)
 				res.Body.Close()
+			}
+		})
+	}
+}
+
+// BenchmarkConnState measures the two reports net/http makes to the
+// ConnState hook for each request on a kept-alive connection, Active then
+// Idle, on a connection whose record the hook finds as in Harden's
+// composition (through the h1wire Conn's values), or through m's table.
+func BenchmarkConnState(b *testing.B) {
+	for _, path := range []string{"wire", "table"} {
+		b.Run(path, func(b *testing.B) {
+			m, err := New(Config{})
+			require.NoError(b, err)
+			srv := &http.Server{}
+			m.Apply(srv)
+			server, client := net.Pipe()
+			b.Cleanup(func() { server.Close(); client.Close() })
+			var c net.Conn = server
+			ctx := context.Background()
+			if path == "wire" {
+				c = h1wire.New(h1wire.Config{}).Conn(server)
+				ctx = h1wire.ConnContext(ctx, c)
+			}
+			srv.ConnContext(ctx, c)
+			if want := map[string]int{"wire": 0, "table": 1}[path]; tableLen(m) != want {
+				b.Fatalf("%d records in the table, want %d", tableLen(m), want)
+			}
+			srv.ConnState(c, http.StateNew)
+			b.ReportAllocs()
+			for b.Loop() {
+				srv.ConnState(c, http.StateActive)
+				srv.ConnState(c, http.StateIdle)
+			}
+			b.StopTimer()
+			srv.ConnState(c, http.StateClosed)
+			if n := tableLen(m); n != 0 {
+				b.Fatalf("%d records left in the table", n)
 			}
 		})
 	}

@@ -86,10 +86,13 @@ type conn struct {
 	proto    atomic.Uint32
 	tlsVer   atomic.Uint32
 	requests atomic.Int32 // requests in m's Handler
+	// The last http.ConnState reported (stateMask), and stateSettled once
+	// the handshake is settled (handshakeNone or handshakeDone): from then
+	// on, a request's Active and Idle are recorded without mu.
+	state atomic.Uint32
 
 	mu         sync.Mutex
 	verifiedIn time.Duration // how long after start TLSConfig's VerifyConnection passed
-	state      uint8         // the last http.ConnState reported
 	ended      bool
 	handshake  uint8 // a handshake* progress
 	tlsFailed  bool  // the TLS handshake failed
@@ -112,7 +115,8 @@ func (m *Metrics) open(ctx context.Context, c net.Conn, srv *http.Server) contex
 	if rec := m.recordIn(connctx.Of(ctx), srv); rec != nil && rec.key == c {
 		return ctx
 	}
-	rec := &conn{m: m, srv: srv, key: c, start: clock.Nanos(), transport: transportIndex(c), netType: networkTypeIndex(c), state: uint8(http.StateNew)}
+	rec := &conn{m: m, srv: srv, key: c, start: clock.Nanos(), transport: transportIndex(c), netType: networkTypeIndex(c)}
+	rec.state.Store(stateSettled | uint32(http.StateNew))
 	rec.active = m.activeConns.WithLabelValues(rec.labels()...)
 	ctx = connctx.With(ctx, connctx.Record, rec)
 	if h1wire.ValuesOf(c) != connctx.Of(ctx) {
@@ -121,6 +125,7 @@ func (m *Metrics) open(ctx context.Context, c net.Conn, srv *http.Server) contex
 	}
 	if _, ok := c.(*tls.Conn); ok && m.tlsMeasured.Load() {
 		rec.handshake = handshakeStarted
+		rec.state.Store(uint32(http.StateNew))
 		m.activeHandshakes.WithLabelValues(rec.labels()...).Inc()
 	}
 	rec.active.Inc()
@@ -158,17 +163,26 @@ func (m *Metrics) connState(c net.Conn, state http.ConnState, srv *http.Server) 
 	}
 	switch state {
 	case http.StateActive, http.StateIdle:
-		rec.mu.Lock()
 		// HTTP/2 reports a connection idle when it closes its streams on the
 		// way to closing: with handlers still running it is active.
-		if state == http.StateActive || rec.requests.Load() == 0 {
-			rec.state = uint8(state)
+		keep := state == http.StateIdle && rec.requests.Load() != 0
+		if s := rec.state.Load(); s&stateSettled != 0 {
+			// Every request's two reports: net/http makes them in turn, and
+			// only end and requestDone read them.
+			if !keep {
+				rec.state.Store(stateSettled | uint32(state))
+			}
+			return
+		}
+		rec.mu.Lock()
+		if !keep {
+			rec.setState(state)
 		}
 		rec.settle(true, 0)
 		rec.mu.Unlock()
 	case http.StateHijacked:
 		rec.mu.Lock()
-		rec.state = uint8(state)
+		rec.setState(state)
 		rec.settle(true, 0)
 		rec.mu.Unlock()
 		// A hijack in m's Handler is followed to its close; any other one
@@ -199,7 +213,7 @@ func (rec *conn) end() {
 	}
 	rec.ended = true
 	rec.settle(complete, now)
-	state, tlsFailed := rec.state, rec.tlsFailed
+	state, tlsFailed := rec.state.Load()&stateMask, rec.tlsFailed
 	rec.mu.Unlock()
 	m := rec.m
 	if rec.inTable {
@@ -225,6 +239,18 @@ func (rec *conn) end() {
 	).Observe(time.Duration(now - rec.start).Seconds())
 	// Last, so that a scrape that sees the connection gone sees its duration.
 	rec.active.Dec()
+}
+
+// The parts of conn.state.
+const (
+	stateMask    = 0xff
+	stateSettled = 1 << 8
+)
+
+// setState records the state net/http reported, keeping whether the
+// handshake is settled. rec.mu is held.
+func (rec *conn) setState(state http.ConnState) {
+	rec.state.Store(rec.state.Load()&stateSettled | uint32(state))
 }
 
 // labels returns the labels of the connection's gauges: its transport and
@@ -255,10 +281,7 @@ func (rec *conn) requestDone(proto uint8, hijacked bool) {
 	if proto == proto2 || hijacked {
 		return
 	}
-	rec.mu.Lock()
-	lost := rec.state == uint8(http.StateHijacked)
-	rec.mu.Unlock()
-	if lost {
+	if rec.state.Load()&stateMask == uint32(http.StateHijacked) {
 		// Hijacked in the Handler's request, but not through its
 		// ResponseWriter: out of sight from here.
 		rec.end()

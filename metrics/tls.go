@@ -134,21 +134,29 @@ func (rec *conn) verified(cs tls.ConnectionState) {
 // the outcome waits for the connection's next step: a request (success) or
 // its close (either). rec.mu is held.
 func (rec *conn) settle(ok bool, now int64) {
-	m := rec.m
 	switch rec.handshake {
 	case handshakeNone, handshakeDone:
 		return
+	}
+	rec.tlsFailed = !rec.observe(ok, now)
+	rec.handshake = handshakeDone
+	rec.state.Store(rec.state.Load() | stateSettled)
+}
+
+// observe records the handshake's outcome in the metrics, and reports
+// whether it completed. rec.mu is held.
+func (rec *conn) observe(ok bool, now int64) bool {
+	m := rec.m
+	switch rec.handshake {
 	case handshakeVerified:
 		if ok {
 			m.handshakeDuration.WithLabelValues(transports[rec.transport], networkTypes[rec.netType], tlsVersions[rec.tlsVer.Load()], "").Observe(rec.verifiedIn.Seconds())
-			rec.handshake = handshakeDone
-			return
+			return true
 		}
 	default: // not verified: failed, or completed out of TLSConfig's sight
 		m.activeHandshakes.WithLabelValues(rec.labels()...).Dec()
 		if ok {
-			rec.handshake = handshakeDone
-			return
+			return true
 		}
 	}
 	errorType := "handshake_failed"
@@ -156,6 +164,5 @@ func (rec *conn) settle(ok bool, now int64) {
 		errorType = "no_client_hello"
 	}
 	m.handshakeDuration.WithLabelValues(transports[rec.transport], networkTypes[rec.netType], tlsVersions[rec.tlsVer.Load()], errorType).Observe(time.Duration(now - rec.start).Seconds())
-	rec.handshake = handshakeDone
-	rec.tlsFailed = true
+	return false
 }
