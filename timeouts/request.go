@@ -55,6 +55,7 @@ type state struct {
 	outStart     time.Time
 	writeBy      time.Time // the running deadline of the writes
 	writing      int       // writes (and flushes) in progress
+	quiet        bool      // the write in progress stays in net/http's buffer: its EndWrite has nothing to do (the writing goroutine's alone)
 	announced    int64     // bytes announced by the last BeginWrite
 	buffered     int64     // body bytes net/http may still hold in its buffer
 	pending      int64     // bytes written into that buffer, not yet charged
@@ -198,17 +199,20 @@ func (q *request) BeginWrite(n int64) {
 	}
 	q.announced = 0
 	q.unflushed = n > 0
-	q.writing++
 	q.outBytes += n + q.headerBytes
 	// A write that stays in net/http's buffer cannot block: its bytes
 	// (and the header's) are charged when they leave it, with the next
-	// write that may reach the connection, or at the handler's end.
+	// write that may reach the connection, or at the handler's end. It is
+	// not timed, so the alarm need not know of it, and its EndWrite takes
+	// no lock.
 	if n > 0 && q.knownBuffer && q.buffered+n <= netHTTPBuffer {
 		q.buffered += n
 		q.pending += n + q.headerBytes
 		q.headerBytes = 0
+		q.quiet = true
 		return
 	}
+	q.writing++
 	q.buffered = n
 	q.announced = n
 	n += q.pending + q.headerBytes
@@ -224,6 +228,10 @@ func (q *request) BeginWrite(n int64) {
 // EndWrite stops timing a write. A chunk of a copy that came up short (the
 // end of the source) gives back the allowance of the bytes it did not write.
 func (q *request) EndWrite(n int64, _ error) {
+	if q.quiet {
+		q.quiet = false
+		return
+	}
 	q.mu.Lock()
 	if q.writing > 0 {
 		q.writing--

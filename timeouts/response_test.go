@@ -315,3 +315,31 @@ func TestDeadlineClearedForUnpolicedRoutes(t *testing.T) {
 	assert.Equal(t, 200, res.StatusCode)
 	assert.Equal(t, "plain", body)
 }
+
+// TestPauseAfterWritesNotCut: a handler that writes a few bytes (which stay
+// in net/http's buffer, untimed), then a piece the client reads at once,
+// then pauses past the grace period before its last write, is not cut: no
+// write is in progress during the pause, whatever the writes before it.
+func TestPauseAfterWritesNotCut(t *testing.T) {
+	out := Rate{BytesPerSecond: 1e6, GracePeriod: 200 * time.Millisecond}
+	for _, p := range testserver.All {
+		t.Run(string(p), func(t *testing.T) {
+			pol, err := New(Config{MinResponseDataRate: out})
+			require.NoError(t, err)
+			const size = 64 << 10
+			s := serve(t, pol, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.WriteString(w, "a")
+				_, _ = w.Write(make([]byte, size))
+				time.Sleep(2 * out.GracePeriod)
+				_, _ = io.WriteString(w, "z")
+			}), p)
+			res, err := s.Client.Get(s.URL)
+			require.NoError(t, err)
+			body, err := io.ReadAll(res.Body)
+			res.Body.Close()
+			require.NoError(t, err)
+			assert.Len(t, body, size+2)
+			assert.Zero(t, pol.Stats().ResponseRateViolations)
+		})
+	}
+}
