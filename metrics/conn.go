@@ -167,8 +167,10 @@ func (m *Metrics) connState(c net.Conn, state http.ConnState, srv *http.Server) 
 		// way to closing: with handlers still running it is active.
 		keep := state == http.StateIdle && rec.requests.Load() != 0
 		if s := rec.state.Load(); s&stateSettled != 0 {
-			// Every request's two reports: net/http makes them in turn, and
-			// only end and requestDone read them.
+			// Every request's two reports, without the lock: net/http makes
+			// a connection's reports one after another, so no other write
+			// of the word (setState, settle) comes between the load and
+			// this store.
 			if !keep {
 				rec.state.Store(stateSettled | uint32(state))
 			}

@@ -3,6 +3,7 @@ package metrics
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -497,3 +498,50 @@ func TestConnHandedOn(t *testing.T) {
 type handedConn struct{ net.Conn }
 
 func (c handedConn) NetConn() net.Conn { return c.Conn }
+
+// TestConnStateWithoutLock makes a second request on a kept-alive
+// connection while its record's lock is held: the Active and Idle reports
+// reach the record without the lock, from the first request on a plaintext
+// connection and, on a measured TLS one, once the first request settled the
+// handshake, which it records while the connection is still open.
+func TestConnStateWithoutLock(t *testing.T) {
+	for _, p := range []testserver.Proto{testserver.H1, testserver.H2C, testserver.H1TLS, testserver.H2} {
+		t.Run(string(p), func(t *testing.T) {
+			m, reg := newMetrics(t, testConfig)
+			recs := make(chan *conn, 2)
+			var setup []testserver.Setup
+			if p.IsTLS() {
+				setup = append(setup, func(ts *httptest.Server) {
+					ts.TLS = m.TLSConfig(&tls.Config{Certificates: []tls.Certificate{testCert(t)}, NextProtos: []string{"h2", "http/1.1"}})
+				})
+			}
+			s := serve(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				recs <- m.connFrom(r.Context())
+			}), p, setup...)
+			status, _ := s.Get(t, "/", nil)
+			require.Equal(t, 200, status)
+			rec := <-recs
+			require.NotNil(t, rec)
+			if p.IsTLS() {
+				assert.Equal(t, 1.0, value(t, reg, handshakeDuration, "error_type", ""), "the handshake is recorded at the first request")
+				assert.Equal(t, 0.0, value(t, reg, activeHandshakes))
+			}
+
+			rec.mu.Lock()
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			req, err := http.NewRequestWithContext(ctx, "GET", s.URL+"/", nil)
+			require.NoError(t, err)
+			res, err := s.Client.Do(req)
+			rec.mu.Unlock()
+			require.NoError(t, err, "the ConnState hook waited for the record's lock")
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			assert.Same(t, rec, <-recs, "the request came on the kept-alive connection")
+
+			s.Transport.CloseIdleConnections()
+			eventually(t, reg, 0, activeConns)
+			assert.Equal(t, 1.0, value(t, reg, connDuration, "state", "idle"))
+		})
+	}
+}
