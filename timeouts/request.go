@@ -24,7 +24,9 @@ const netHTTPBuffer = 2 << 10
 const chunkSize = 64 << 10
 
 // request is the state of one policed request. Reads and writes of the
-// handler's goroutines and the alarm's goroutine meet under mu.
+// handler's goroutines and the alarm's goroutine meet under mu; headerBytes
+// and quiet, which only the goroutine writing the response touches, are
+// the exceptions.
 type request struct {
 	mu sync.Mutex
 	state

@@ -316,30 +316,47 @@ func TestDeadlineClearedForUnpolicedRoutes(t *testing.T) {
 	assert.Equal(t, "plain", body)
 }
 
-// TestPauseAfterWritesNotCut: a handler that writes a few bytes (which stay
-// in net/http's buffer, untimed), then a piece the client reads at once,
-// then pauses past the grace period before its last write, is not cut: no
-// write is in progress during the pause, whatever the writes before it.
+// TestPauseAfterWritesNotCut: a handler that pauses past the grace period
+// before its last write is not cut: no write is in progress during the
+// pause, whatever the writes before it. A few bytes that stay in net/http's
+// buffer (untimed) come before a piece the client reads at once, or after it
+// and a flush, so that the pause follows them directly: the end of such a
+// write must leave nothing the alarm reads changed without the lock (the
+// race detector's part).
 func TestPauseAfterWritesNotCut(t *testing.T) {
 	out := Rate{BytesPerSecond: 1e6, GracePeriod: 200 * time.Millisecond}
-	for _, p := range testserver.All {
-		t.Run(string(p), func(t *testing.T) {
-			pol, err := New(Config{MinResponseDataRate: out})
-			require.NoError(t, err)
-			const size = 64 << 10
-			s := serve(t, pol, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				_, _ = io.WriteString(w, "a")
-				_, _ = w.Write(make([]byte, size))
-				time.Sleep(2 * out.GracePeriod)
-				_, _ = io.WriteString(w, "z")
-			}), p)
-			res, err := s.Client.Get(s.URL)
-			require.NoError(t, err)
-			body, err := io.ReadAll(res.Body)
-			res.Body.Close()
-			require.NoError(t, err)
-			assert.Len(t, body, size+2)
-			assert.Zero(t, pol.Stats().ResponseRateViolations)
-		})
+	const size = 64 << 10
+	for _, tc := range []struct {
+		name   string
+		before func(w http.ResponseWriter)
+	}{
+		{"buffered then timed", func(w http.ResponseWriter) {
+			_, _ = io.WriteString(w, "a")
+			_, _ = w.Write(make([]byte, size))
+		}},
+		{"timed, flushed, then buffered", func(w http.ResponseWriter) {
+			_, _ = w.Write(make([]byte, size))
+			_ = http.NewResponseController(w).Flush()
+			_, _ = io.WriteString(w, "a")
+		}},
+	} {
+		for _, p := range testserver.All {
+			t.Run(tc.name+"/"+string(p), func(t *testing.T) {
+				pol, err := New(Config{MinResponseDataRate: out})
+				require.NoError(t, err)
+				s := serve(t, pol, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					tc.before(w)
+					time.Sleep(2 * out.GracePeriod)
+					_, _ = io.WriteString(w, "z")
+				}), p)
+				res, err := s.Client.Get(s.URL)
+				require.NoError(t, err)
+				body, err := io.ReadAll(res.Body)
+				res.Body.Close()
+				require.NoError(t, err)
+				assert.Len(t, body, size+2)
+				assert.Zero(t, pol.Stats().ResponseRateViolations)
+			})
+		}
 	}
 }
