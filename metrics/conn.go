@@ -116,18 +116,18 @@ func (m *Metrics) open(ctx context.Context, c net.Conn, srv *http.Server) contex
 		return ctx
 	}
 	rec := &conn{m: m, srv: srv, key: c, start: clock.Nanos(), transport: transportIndex(c), netType: networkTypeIndex(c)}
-	rec.state.Store(stateSettled | uint32(http.StateNew))
 	rec.active = m.activeConns.WithLabelValues(rec.labels()...)
 	ctx = connctx.With(ctx, connctx.Record, rec)
 	if h1wire.ValuesOf(c) != connctx.Of(ctx) {
 		rec.inTable = true
 		m.conns.add(c, rec)
 	}
+	settled := uint32(stateSettled) // no handshake to measure
 	if _, ok := c.(*tls.Conn); ok && m.tlsMeasured.Load() {
-		rec.handshake = handshakeStarted
-		rec.state.Store(uint32(http.StateNew))
+		rec.handshake, settled = handshakeStarted, 0
 		m.activeHandshakes.WithLabelValues(rec.labels()...).Inc()
 	}
+	rec.state.Store(settled | uint32(http.StateNew))
 	rec.active.Inc()
 	return ctx
 }
@@ -166,7 +166,7 @@ func (m *Metrics) connState(c net.Conn, state http.ConnState, srv *http.Server) 
 		// HTTP/2 reports a connection idle when it closes its streams on the
 		// way to closing: with handlers still running it is active.
 		keep := state == http.StateIdle && rec.requests.Load() != 0
-		if s := rec.state.Load(); s&stateSettled != 0 {
+		if rec.state.Load()&stateSettled != 0 {
 			// Every request's two reports, without the lock: net/http makes
 			// a connection's reports one after another, so no other write
 			// of the word (setState, settle) comes between the load and

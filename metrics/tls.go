@@ -140,7 +140,7 @@ func (rec *conn) settle(ok bool, now int64) {
 	}
 	rec.tlsFailed = !rec.observe(ok, now)
 	rec.handshake = handshakeDone
-	rec.state.Store(rec.state.Load() | stateSettled)
+	rec.state.Or(stateSettled)
 }
 
 // observe records the handshake's outcome in the metrics, and reports
