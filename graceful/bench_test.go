@@ -1,6 +1,7 @@
 package graceful
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -81,19 +82,29 @@ func BenchmarkConnState(b *testing.B) {
 // connections (StateActive, then StateIdle, a request) while another
 // connection waits for its first request, as on a server that keeps
 // accepting: the set of fresh connections is then never empty.
+// With layers=3 the connection is wrapped twice, as the limits Listener's
+// connections are in Harden's composition.
 func BenchmarkConnStateBusy(b *testing.B) {
-	g := mustNew(b, Config{DisableSignals: true})
-	waiting, _ := net.Pipe()
-	defer waiting.Close()
-	g.connState(waiting, http.StateNew)
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		c, _ := net.Pipe()
-		defer c.Close()
-		g.connState(c, http.StateNew)
-		for pb.Next() {
-			g.connState(c, http.StateActive)
-			g.connState(c, http.StateIdle)
-		}
-	})
+	for _, layers := range []int{1, 3} {
+		b.Run(fmt.Sprintf("layers=%d", layers), func(b *testing.B) {
+			g := mustNew(b, Config{DisableSignals: true})
+			waiting, _ := net.Pipe()
+			defer waiting.Close()
+			g.connState(waiting, http.StateNew)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				p, _ := net.Pipe()
+				defer p.Close()
+				c := p
+				for range layers - 1 {
+					c = &h2cWrapped{c}
+				}
+				g.connState(c, http.StateNew)
+				for pb.Next() {
+					g.connState(c, http.StateActive)
+					g.connState(c, http.StateIdle)
+				}
+			})
+		})
+	}
 }

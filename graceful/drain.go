@@ -131,12 +131,17 @@ type freshSet struct {
 // connections whose bits collide with the others'.
 var freshSeed = maphash.MakeSeed()
 
-// freshBit returns c's bit in the filter: equal connections (as map keys)
-// have equal bits.
-func freshBit(c net.Conn) uint64 { return 1 << (maphash.Comparable(freshSeed, c) >> 58) }
+// freshBit returns c's bit in the filter: that of its innermost layer, so
+// that equal connections (as map keys), and every wrapper of a connection,
+// have its bit; and false if c has more layers than netconn walks, whose
+// bit then says nothing.
+func freshBit(c net.Conn) (uint64, bool) {
+	in, ok := netconn.Innermost(c)
+	return 1 << (maphash.Comparable(freshSeed, in) >> 58), ok
+}
 
 func (f *freshSet) add(c net.Conn) {
-	bit := freshBit(c)
+	bit, _ := freshBit(c)
 	f.mu.Lock()
 	if f.conns == nil {
 		f.conns = make(map[net.Conn]uint64)
@@ -148,23 +153,15 @@ func (f *freshSet) add(c net.Conn) {
 }
 
 // remove forgets c, which has left http.StateNew. It costs one atomic load
-// while the set is empty, and a hash and another load for each layer of a
-// connection not in it, most often. The connections under c
-// (netconn.Layers) are forgotten too, should a server report a wrapper of
-// the connection it reported new.
+// while the set is empty, and a walk to c's innermost layer, a hash and
+// another load for a connection not in it, most often. The connections
+// under c (netconn.Layers) are forgotten too, should a server report a
+// wrapper of the connection it reported new.
 func (f *freshSet) remove(c net.Conn) {
 	if f.n.Load() == 0 {
 		return
 	}
-	bits := f.bits.Load()
-	maybe := false
-	for l := range netconn.Layers(c) {
-		if bits&freshBit(l) != 0 {
-			maybe = true
-			break
-		}
-	}
-	if !maybe {
+	if bit, ok := freshBit(c); ok && f.bits.Load()&bit == 0 {
 		return
 	}
 	f.mu.Lock()

@@ -22,16 +22,33 @@ func Layers(c net.Conn) iter.Seq[net.Conn] {
 			if c == nil || !yield(c) {
 				return
 			}
-			switch w := c.(type) {
-			case interface{ NetConn() net.Conn }:
-				c = w.NetConn()
-			case interface{ Unwrap() net.Conn }:
-				c = w.Unwrap()
-			default:
-				return
-			}
+			c = beneath(c)
 		}
 	}
+}
+
+// Innermost returns the last of the layers Layers yields, and false if
+// there are more beneath it than Layers walks.
+func Innermost(c net.Conn) (net.Conn, bool) {
+	for range maxDepth - 1 {
+		next := beneath(c)
+		if next == nil {
+			return c, true
+		}
+		c = next
+	}
+	return c, beneath(c) == nil
+}
+
+// beneath returns the connection c wraps, or nil.
+func beneath(c net.Conn) net.Conn {
+	switch w := c.(type) {
+	case interface{ NetConn() net.Conn }:
+		return w.NetConn()
+	case interface{ Unwrap() net.Conn }:
+		return w.Unwrap()
+	}
+	return nil
 }
 
 // Find returns the first layer of c, outermost first, that is a T.

@@ -45,3 +45,39 @@ func TestFind(t *testing.T) {
 	_, ok = Find[*net.TCPConn](netConnWrapper{nil})
 	assert.False(t, ok, "a nil layer ends the walk")
 }
+
+// TestInnermost: the last layer Layers yields, and whether the walk reached
+// the bottom.
+func TestInnermost(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	for _, c := range []net.Conn{a, netConnWrapper{unwrapWrapper{netConnWrapper{a}}}} {
+		in, ok := Innermost(c)
+		assert.True(t, ok)
+		assert.Equal(t, a, in)
+		var last net.Conn
+		for l := range Layers(c) {
+			last = l
+		}
+		assert.Equal(t, last, in, "the last layer Layers yields")
+	}
+	in, ok := Innermost(netConnWrapper{nil})
+	assert.True(t, ok, "a nil layer ends the walk")
+	assert.Equal(t, netConnWrapper{nil}, in)
+
+	// Exactly as deep as Layers walks, then one deeper.
+	var c net.Conn = a
+	for range maxDepth - 1 {
+		c = netConnWrapper{c}
+	}
+	in, ok = Innermost(c)
+	assert.True(t, ok, "%d layers", maxDepth)
+	assert.Equal(t, a, in)
+	in, ok = Innermost(netConnWrapper{c})
+	assert.False(t, ok, "%d layers", maxDepth+1)
+	assert.NotEqual(t, a, in)
+	loop := &selfWrapper{a}
+	_, ok = Innermost(loop)
+	assert.False(t, ok, "a wrapper that returns itself")
+}
