@@ -116,7 +116,7 @@ func (g *Group) closeAccepted(servers []*server, done <-chan struct{}) {
 // A request's every StateActive asks the set to forget its connection, and
 // on a server that keeps accepting the set is seldom empty: so that the
 // connections already forgotten take no lock, the set keeps a 64-bit filter,
-// a bit for each connection in it, picked by the connection's hash. A
+// a bit for each connection in it, picked by its innermost layer's hash. A
 // connection whose bit is clear is surely not in the set; one whose bit is
 // set is looked up under the lock, which, with a handful of fresh
 // connections at a time, is seldom.
