@@ -97,7 +97,7 @@ func BenchmarkConnStateBusy(b *testing.B) {
 				defer p.Close()
 				c := p
 				for range layers - 1 {
-					c = &h2cWrapped{c}
+					c = &wrappedConn{c}
 				}
 				g.connState(c, http.StateNew)
 				for pb.Next() {

@@ -17,11 +17,11 @@ type valueConn struct {
 	id int
 }
 
-// h2cWrapped is a connection wrapper that leads to the connection beneath it,
-// as the HTTP/2 server's h2c *tls.Conn does.
-type h2cWrapped struct{ net.Conn }
+// wrappedConn is a connection wrapper that leads to the connection beneath
+// it, as *tls.Conn and windhover's wrappers do.
+type wrappedConn struct{ net.Conn }
 
-func (w *h2cWrapped) NetConn() net.Conn { return w.Conn }
+func (w *wrappedConn) NetConn() net.Conn { return w.Conn }
 
 // TestFreshSetFilter holds the fresh set's filter to the set, through random
 // adds and removes: a connection in the set always has its bit set, whether
@@ -88,17 +88,17 @@ func TestFreshSetFilter(t *testing.T) {
 		f.add(inner)
 		f.remove(&valueConn{id: i}) // another connection, equal but not the same pointer
 		require.EqualValues(t, 1, f.len(), "a connection not in the set was removed")
-		f.remove(&h2cWrapped{inner})
+		f.remove(&wrappedConn{inner})
 		require.Zero(t, f.len(), "not removed through a wrapper")
 
 		// Through a wrapper that puts the connection's innermost layer
 		// beyond the walk's bound: the lock decides.
 		var deep net.Conn = inner
 		for range 31 {
-			deep = &h2cWrapped{deep}
+			deep = &wrappedConn{deep}
 		}
 		f.add(deep)
-		f.remove(&h2cWrapped{deep})
+		f.remove(&wrappedConn{deep})
 		require.Zero(t, f.len(), "not removed through a wrapper past the walk's bound")
 	}
 }
