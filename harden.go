@@ -168,11 +168,14 @@ type listening struct {
 // act (see the package documentation), and applies their server settings.
 //
 // Harden never makes srv weaker. A setting srv already has that is as strict
-// as the policy's, or stricter, is kept; one the policies would have to
-// loosen is an error naming both values (a ReadTimeout that would cut the
-// minimum data rates, a larger MaxHeaderBytes, a ClientAuth stronger than
-// the certificate mode, client certificates asked for on a server without
-// TLS). Every conflict is reported at once, and srv is then left as it was.
+// as the policy's, or stricter, is kept (a shorter IdleTimeout or
+// ReadHeaderTimeout bounds the Listener's timers too); one the policies
+// would have to loosen, or that would loosen them, is an error naming both
+// values (a ReadTimeout that would cut the minimum data rates, an
+// IdleTimeout or ReadHeaderTimeout longer than the timer it stands for over
+// TLS and HTTP/2, a larger MaxHeaderBytes, a ClientAuth stronger than the
+// certificate mode, client certificates asked for on a server without TLS).
+// Every conflict is reported at once, and srv is then left as it was.
 // Call Harden once, before the server starts, and serve with [Server.Run]
 // or through [Server.Listener].
 func Harden(srv *http.Server, cfg Config) (*Server, error) {

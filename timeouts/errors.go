@@ -86,7 +86,8 @@ func (e *RateError) sentinel() error {
 // request.
 type TimeoutError struct {
 	// Limit is the timer that ran out: the Policy's KeepAliveTimeout or
-	// RequestHeadersTimeout.
+	// RequestHeadersTimeout, or the server's own shorter IdleTimeout or
+	// ReadHeaderTimeout that [Policy.Apply] kept, where it ran out first.
 	Limit time.Duration
 	// Addr is the client's address.
 	Addr net.Addr

@@ -117,6 +117,9 @@ func (p *Policy) decide(e *h1wire.Error) {
 	if e.Reason == h1wire.ReasonRequestHeadersTimeout {
 		te.headers, te.Limit = true, p.headers
 	}
+	if e.Timer > 0 {
+		te.Limit = e.Timer // the server's own bound, where sooner
+	}
 	p.onReject(nil, te)
 }
 

@@ -234,6 +234,126 @@ func TestListenerTimesLikeKestrel(t *testing.T) {
 	})
 }
 
+// TestListenerKeepsServerBounds: a server's own IdleTimeout,
+// ReadHeaderTimeout or ReadTimeout shorter than the timers bounds the
+// Listener's waits too, so that no client waits longer than net/http alone
+// would let it; the Listener acts at the bound as at its own timer, and
+// reports the bound.
+func TestListenerKeepsServerBounds(t *testing.T) {
+	const (
+		long  = 10 * time.Second // the timers: far beyond every wait below
+		bound = 300 * time.Millisecond
+		late  = 2 * time.Second // generous: the bound is 300 ms, the timer 10 s
+	)
+	start := func(t *testing.T, cfg func(*Config), srv func(*http.Server)) (*Policy, *reports, *testserver.Server) {
+		var v reports
+		c := Config{KeepAliveTimeout: long, RequestHeadersTimeout: long,
+			MinRequestBodyDataRate: Off, MinResponseDataRate: Off, OnReject: v.record}
+		if cfg != nil {
+			cfg(&c)
+		}
+		pol, err := New(c)
+		require.NoError(t, err)
+		s := testserver.Start(t, pol.Handler(hello), h1, func(ts *httptest.Server) {
+			srv(ts.Config)
+			require.NoError(t, pol.Apply(ts.Config))
+			ts.Listener = pol.Listener(ts.Listener)
+		})
+		return pol, &v, s
+	}
+	withIdle := func(s *http.Server) { s.IdleTimeout = bound }
+	withHeader := func(s *http.Server) { s.ReadHeaderTimeout = bound }
+
+	t.Run("IdleTimeout: between requests", func(t *testing.T) {
+		pol, v, s := start(t, nil, withIdle)
+		assert.Equal(t, bound, s.Config.IdleTimeout, "kept")
+		assert.Equal(t, long, s.Config.ReadHeaderTimeout, "set by Apply")
+		c := testserver.Dial(t, s.Addr())
+		c.Send(t, get("/"))
+		expectHello(t, c)
+		closedSilently(t, c, time.Now(), bound-50*time.Millisecond, bound+late)
+		te := v.one(t)
+		assert.ErrorIs(t, te, ErrKeepAliveTimeout)
+		assert.Equal(t, bound, te.Limit, "the bound that ran out")
+		assert.Equal(t, Stats{RequestsPoliced: 1, KeepAliveTimeouts: 1}, pol.Stats())
+	})
+
+	t.Run("IdleTimeout: not before the first request", func(t *testing.T) {
+		// net/http times a new connection with ReadHeaderTimeout, not
+		// IdleTimeout: so does the Listener, with its own timer.
+		_, v, s := start(t, nil, withIdle)
+		c := testserver.Dial(t, s.Addr())
+		time.Sleep(2 * bound)
+		c.Send(t, get("/"))
+		expectHello(t, c)
+		assert.Empty(t, v.all())
+	})
+
+	t.Run("ReadHeaderTimeout: a new connection that sends nothing", func(t *testing.T) {
+		pol, v, s := start(t, nil, withHeader)
+		began := time.Now()
+		c := testserver.Dial(t, s.Addr())
+		closedSilently(t, c, began, bound-50*time.Millisecond, bound+late)
+		te := v.one(t)
+		assert.ErrorIs(t, te, ErrKeepAliveTimeout)
+		assert.Equal(t, bound, te.Limit)
+		assert.Equal(t, Stats{KeepAliveTimeouts: 1}, pol.Stats())
+	})
+
+	t.Run("ReadHeaderTimeout: a later head stopped mid-line", func(t *testing.T) {
+		pol, v, s := start(t, nil, withHeader)
+		c := testserver.Dial(t, s.Addr())
+		c.Send(t, get("/"))
+		expectHello(t, c)
+		time.Sleep(2 * bound) // the wait is the keep-alive timer's
+		first := time.Now()
+		c.Send(t, "GET / HTTP/1.1\r\nHo")
+		expect408(t, c)
+		took := time.Since(first)
+		assert.GreaterOrEqual(t, took, bound-50*time.Millisecond)
+		assert.Less(t, took, bound+late)
+		te := v.one(t)
+		assert.ErrorIs(t, te, ErrRequestHeadersTimeout)
+		assert.Equal(t, bound, te.Limit)
+		assert.Equal(t, 408, te.Status())
+		assert.Equal(t, Stats{RequestsPoliced: 1, RequestHeadersTimeouts: 1}, pol.Stats())
+	})
+
+	t.Run("ReadHeaderTimeout: a first head runs from the accept", func(t *testing.T) {
+		_, v, s := start(t, nil, withHeader)
+		began := time.Now()
+		c := testserver.Dial(t, s.Addr())
+		time.Sleep(bound / 2)
+		c.Send(t, "GET / HT")
+		expect408(t, c)
+		took := time.Since(began)
+		assert.GreaterOrEqual(t, took, bound-50*time.Millisecond)
+		assert.Less(t, took, bound+late)
+		assert.Equal(t, bound, v.one(t).Limit)
+	})
+
+	t.Run("ReadTimeout where the others are zero", func(t *testing.T) {
+		keep := func(c *Config) { c.KeepServerTimeouts = true }
+		pol, v, s := start(t, keep, func(s *http.Server) { s.ReadTimeout = bound })
+		assert.Equal(t, bound, s.Config.IdleTimeout, "Apply keeps the shorter ReadTimeout")
+		c := testserver.Dial(t, s.Addr())
+		c.Send(t, get("/"))
+		expectHello(t, c)
+		closedSilently(t, c, time.Now(), bound-50*time.Millisecond, bound+late)
+		assert.Equal(t, bound, v.one(t).Limit)
+		assert.Equal(t, Stats{RequestsPoliced: 1, KeepAliveTimeouts: 1}, pol.Stats())
+	})
+
+	t.Run("equal to the timers: nothing changes", func(t *testing.T) {
+		_, v, s := start(t, func(c *Config) { c.KeepAliveTimeout, c.RequestHeadersTimeout = bound, bound },
+			func(s *http.Server) { s.IdleTimeout, s.ReadHeaderTimeout = bound, bound })
+		began := time.Now()
+		c := testserver.Dial(t, s.Addr())
+		closedSilently(t, c, began, bound-50*time.Millisecond, bound+late)
+		assert.Equal(t, bound, v.one(t).Limit)
+	})
+}
+
 // captureLog sends slog's output to a buffer for the rest of the test, and
 // returns a function counting the lines that contain s.
 func captureLog(t *testing.T) func(s string) int {

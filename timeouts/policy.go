@@ -3,6 +3,7 @@ package timeouts
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -34,8 +35,11 @@ type Config struct {
 	// as Kestrel does, closing without an answer; [Policy.Apply] makes it
 	// http.Server.IdleTimeout, if the server has none, which bounds idle
 	// connections the Listener does not time (net/http measures between
-	// requests only, until a request's fourth byte). Zero means 130 s;
-	// negative leaves the wait to the server's own settings.
+	// requests only, until a request's fourth byte). A server's own
+	// shorter IdleTimeout or ReadHeaderTimeout is kept, and bounds the
+	// Listener's waits too; a longer IdleTimeout is an error (see Apply).
+	// Zero means 130 s; negative leaves the wait to the server's own
+	// settings.
 	KeepAliveTimeout time.Duration
 
 	// RequestHeadersTimeout is how long a client may take to send a
@@ -44,7 +48,9 @@ type Config struct {
 	// also for a head stopped in the middle of a line; [Policy.Apply] makes
 	// it http.Server.ReadHeaderTimeout, if the server has none, which
 	// bounds the heads the Listener does not time (net/http measures from
-	// the accept on a new connection, and closes without an answer). Zero
+	// the accept on a new connection, and closes without an answer). A
+	// server's own shorter ReadHeaderTimeout is kept, and bounds the
+	// Listener's heads too; a longer one is an error (see Apply). Zero
 	// means 30 s; negative leaves heads to the server's own settings.
 	RequestHeadersTimeout time.Duration
 
@@ -219,8 +225,19 @@ func orDefault(d, def time.Duration) time.Duration {
 // KeepAliveTimeout and RequestHeadersTimeout, each only if it is zero; since
 // net/http falls back to ReadTimeout for both, a shorter ReadTimeout is kept
 // as their bound. They time what [Policy.Listener] does not (TLS, HTTP/2, a
-// server without the Listener), with net/http's rules rather than Kestrel's;
-// the Listener's own waits are unaffected by them. It chains srv.ConnContext
+// server without the Listener), with net/http's rules rather than Kestrel's.
+// Values srv already has are kept where they are stricter than the timers,
+// and the Listener keeps them too, so that no client waits longer than srv
+// alone would let it: an IdleTimeout (or ReadTimeout) shorter than
+// KeepAliveTimeout bounds the wait between requests, a ReadHeaderTimeout (or
+// ReadTimeout) shorter than RequestHeadersTimeout bounds each head from its
+// first byte, and a new connection's wait and first head together from the
+// accept, as net/http times them; where such a bound runs out first, the
+// Listener acts as for its own timer (a silent close, or 408), counted and
+// reported with the bound as [TimeoutError.Limit]. An IdleTimeout longer than
+// KeepAliveTimeout, or a ReadHeaderTimeout longer than
+// RequestHeadersTimeout, is an error: net/http would enforce it instead of
+// the timer on the connections the Listener does not time. It chains srv.ConnContext
 // (keeping any function already there) to bound each TCP connection's unsent
 // bytes, as [Config.MaxUnsentResponseBytes] says, without raising a lower
 // bound the socket already has, to give [Policy.Handler] the connection's
@@ -232,7 +249,8 @@ func orDefault(d, def time.Duration) time.Duration {
 // them as net/http would.
 //
 // A ReadTimeout or WriteTimeout is an error while the matching minimum rate is
-// on, unless [Config.KeepServerTimeouts] is set: a hard limit on a whole
+// on, unless [Config.KeepServerTimeouts] is set (every conflict is reported
+// at once, and srv is then left as it was): a hard limit on a whole
 // request or response cuts off healthy large uploads, downloads and streams,
 // while the minimum data rates cut off only clients that are too slow. Apply
 // leaves HTTP2.WriteByteTimeout alone: a limit on time without progress would
@@ -242,13 +260,14 @@ func orDefault(d, def time.Duration) time.Duration {
 // open until it closes, or until a WriteByteTimeout the user chose. Call Apply
 // once per server, before it starts.
 func (p *Policy) Apply(srv *http.Server) error {
-	if !p.keepServer {
-		if srv.ReadTimeout > 0 && !p.in.IsOff() {
-			return fmt.Errorf("windhover/timeouts: http.Server.ReadTimeout = %v would cut request bodies that keep Config.MinRequestBodyDataRate (%v); set it to 0, or Config.KeepServerTimeouts to keep it", srv.ReadTimeout, p.in)
-		}
-		if srv.WriteTimeout > 0 && !p.out.IsOff() {
-			return fmt.Errorf("windhover/timeouts: http.Server.WriteTimeout = %v would cut responses that keep Config.MinResponseDataRate (%v); set it to 0, or Config.KeepServerTimeouts to keep it", srv.WriteTimeout, p.out)
-		}
+	if err := p.conflicts(srv); err != nil {
+		return err
+	}
+	if p.wire != nil {
+		// The server's own bounds, where stricter than the timers, bound
+		// the Listener's waits too: net/http uses ReadTimeout where the
+		// others are zero.
+		p.wire.Bound(cmp.Or(srv.IdleTimeout, srv.ReadTimeout), cmp.Or(srv.ReadHeaderTimeout, srv.ReadTimeout))
 	}
 	if p.keepAlive > 0 && srv.IdleTimeout == 0 {
 		srv.IdleTimeout = stricter(p.keepAlive, srv.ReadTimeout)
@@ -274,6 +293,31 @@ func (p *Policy) Apply(srv *http.Server) error {
 		return connctx.With(ctx, connctx.Conn, c)
 	}
 	return nil
+}
+
+// conflicts returns every setting of srv that p would loosen or that would
+// loosen p, joined: a ReadTimeout or WriteTimeout that would cut what the
+// rates allow, unless Config.KeepServerTimeouts keeps them; an IdleTimeout
+// or ReadHeaderTimeout longer than the timer it stands for on the
+// connections the Listener does not time (TLS, HTTP/2), where net/http
+// alone enforces it.
+func (p *Policy) conflicts(srv *http.Server) error {
+	var errs []error
+	if !p.keepServer {
+		if srv.ReadTimeout > 0 && !p.in.IsOff() {
+			errs = append(errs, fmt.Errorf("windhover/timeouts: http.Server.ReadTimeout = %v would cut request bodies that keep Config.MinRequestBodyDataRate (%v); set it to 0, or Config.KeepServerTimeouts to keep it", srv.ReadTimeout, p.in))
+		}
+		if srv.WriteTimeout > 0 && !p.out.IsOff() {
+			errs = append(errs, fmt.Errorf("windhover/timeouts: http.Server.WriteTimeout = %v would cut responses that keep Config.MinResponseDataRate (%v); set it to 0, or Config.KeepServerTimeouts to keep it", srv.WriteTimeout, p.out))
+		}
+	}
+	if p.keepAlive > 0 && srv.IdleTimeout > p.keepAlive {
+		errs = append(errs, fmt.Errorf("windhover/timeouts: http.Server.IdleTimeout = %v is longer than Config.KeepAliveTimeout = %v, and would stand for it on TLS and HTTP/2 connections; set it to %v or less (0: Apply sets it), or Config.KeepAliveTimeout to %v", srv.IdleTimeout, p.keepAlive, p.keepAlive, srv.IdleTimeout))
+	}
+	if p.headers > 0 && srv.ReadHeaderTimeout > p.headers {
+		errs = append(errs, fmt.Errorf("windhover/timeouts: http.Server.ReadHeaderTimeout = %v is longer than Config.RequestHeadersTimeout = %v, and would stand for it on TLS connections; set it to %v or less (0: Apply sets it), or Config.RequestHeadersTimeout to %v", srv.ReadHeaderTimeout, p.headers, p.headers, srv.ReadHeaderTimeout))
+	}
+	return errors.Join(errs...)
 }
 
 // stricter returns d, or the server's fallback if that is shorter: net/http

@@ -72,6 +72,42 @@ func TestApplyRefusesTimeoutsThatCutTheRates(t *testing.T) {
 	require.NoError(t, noResp.Apply(&http.Server{WriteTimeout: time.Minute}))
 }
 
+// TestApplyRefusesLongerServerTimers: a server's IdleTimeout or
+// ReadHeaderTimeout longer than the timer it stands for on TLS and HTTP/2
+// connections is an error naming both values, every conflict at once, and
+// the server is left as it was; one the timer's Config switches off, or
+// one no longer than the timer, conflicts with nothing.
+func TestApplyRefusesLongerServerTimers(t *testing.T) {
+	pol, err := New(Config{})
+	require.NoError(t, err)
+	srv := http.Server{IdleTimeout: 10 * time.Minute, ReadHeaderTimeout: time.Minute, ReadTimeout: time.Hour}
+	err = pol.Apply(&srv)
+	require.Error(t, err)
+	for _, want := range []string{
+		"windhover/timeouts: http.Server.IdleTimeout = 10m0s is longer than Config.KeepAliveTimeout = 2m10s, and would stand for it on TLS and HTTP/2 connections; set it to 2m10s or less (0: Apply sets it), or Config.KeepAliveTimeout to 10m0s",
+		"windhover/timeouts: http.Server.ReadHeaderTimeout = 1m0s is longer than Config.RequestHeadersTimeout = 30s, and would stand for it on TLS connections; set it to 30s or less (0: Apply sets it), or Config.RequestHeadersTimeout to 1m0s",
+		"http.Server.ReadTimeout = 1h0m0s would cut request bodies",
+	} {
+		assert.Contains(t, err.Error(), want)
+	}
+	assert.Equal(t, 10*time.Minute, srv.IdleTimeout, "left as it was")
+	assert.Nil(t, srv.ConnContext, "nothing changed")
+	assert.False(t, srv.DisableGeneralOptionsHandler)
+
+	for _, ok := range []struct {
+		cfg Config
+		srv *http.Server
+	}{
+		{Config{KeepAliveTimeout: -1, RequestHeadersTimeout: -1}, &http.Server{IdleTimeout: time.Hour, ReadHeaderTimeout: time.Hour}},
+		{Config{KeepAliveTimeout: time.Hour, RequestHeadersTimeout: time.Hour}, &http.Server{IdleTimeout: time.Hour, ReadHeaderTimeout: time.Hour}},
+		{Config{}, &http.Server{IdleTimeout: 130 * time.Second, ReadHeaderTimeout: 30 * time.Second}},
+	} {
+		p, err := New(ok.cfg)
+		require.NoError(t, err)
+		assert.NoError(t, p.Apply(ok.srv))
+	}
+}
+
 func TestApplyKeepsServerTimeouts(t *testing.T) {
 	pol, err := New(Config{KeepServerTimeouts: true})
 	require.NoError(t, err)

@@ -57,9 +57,9 @@ func run(ctx context.Context, addr string, stdout io.Writer) error {
 	h = rates.Handler(h)
 
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	// Bounds unsent bytes, so the response rate sees slow readers; IdleTimeout
-	// 130 s; "OPTIONS *" through the policies. An error names a setting of
-	// srv the rates would have to weaken.
+	// Bounds unsent bytes, so the response rate sees slow readers; "OPTIONS
+	// *" through the policies. An error names a setting of srv the rates
+	// would have to weaken.
 	if err := rates.Apply(srv); err != nil {
 		return err
 	}

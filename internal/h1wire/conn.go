@@ -46,8 +46,10 @@ type Conn struct {
 	await   bool   // a request ended and the server has not begun the next
 	gotByte bool   // a byte of the current request's line arrived
 	started bool   // a byte of the connection arrived (Read's copy of !fresh)
+	headed  bool   // a head of the connection ended: the next is not its first
 	held    bool   // stash[sp-1], read by the background read, is not parsed yet
 	dl      uint8  // dlNone, dlKeepAlive, dlHeaders: what is on the wrapped Conn
+	bound   uint8  // what ourDL stands for: byTimer, or a bound of the server's (Wire.bounded)
 	ourDL   int64  // that deadline, kept as deadlines are (nanos)
 	pub     int64  // the body count last published
 	start   int64  // the accept, kept as deadlines are (nanos)
@@ -275,7 +277,8 @@ func (c *Conn) headDeadline() error {
 	if c.started || want != dlKeepAlive {
 		from = now()
 	}
-	c.dl, c.ourDL = want, addNanos(from, d)
+	c.dl = want
+	c.ourDL, c.bound = c.timers.bounded(want, from, d, c.start, !c.headed)
 	c.timing.Store(true)
 	return c.setDeadlineNanos(rd, c.ourDL)
 }
@@ -285,7 +288,7 @@ func (c *Conn) headDeadline() error {
 // right after every head it reads (conn.readRequest, for the body), and
 // nothing reads in between.
 func (c *Conn) endHead() {
-	c.inHead = false
+	c.inHead, c.headed = false, true
 	if c.dl != dlNone {
 		c.dl = dlNone
 		c.timing.Store(false)
@@ -342,6 +345,9 @@ func (c *Conn) readErr(b []byte, err error) error {
 func (c *Conn) decide(why Reason, lim, got int64, trailer bool) *Error {
 	e := &Error{Reason: why, Limit: lim, Size: got, Trailer: trailer, Addr: c.RemoteAddr()}
 	if timerReason(why) {
+		if c.dl != dlNone {
+			e.Timer = c.timers.timer(c.dl, c.bound)
+		}
 		c.timers.decide(e)
 	} else {
 		c.head.decide(e)

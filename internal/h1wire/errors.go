@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"strconv"
+	"time"
 )
 
 // Reason names why the wrapper answered or closed a connection. Its String
@@ -156,6 +157,10 @@ type Error struct {
 	Size int64
 	// Trailer reports that the fields were the trailers of a chunked body.
 	Trailer bool
+	// Timer is, for a timeout, the timer that ran out: KeepAliveTimeout or
+	// RequestHeadersTimeout, or the server's own bound where that was
+	// sooner (see [Wire.Bound]).
+	Timer time.Duration
 	// Addr is the client's address.
 	Addr net.Addr
 }

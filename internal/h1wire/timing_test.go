@@ -168,3 +168,53 @@ func TestKeepAliveBetweenRequests(t *testing.T) {
 		})
 	}
 }
+
+// TestBounded: a server's own bounds (Wire.Bound) replace a timer only where
+// they end a wait sooner: the idle bound between requests, the head bound
+// from a head's first byte, and from the accept until the first head ends,
+// as net/http times them; the shortest of several calls stands.
+func TestBounded(t *testing.T) {
+	const (
+		start = int64(1000)
+		from  = int64(5000) // when the wait began
+		s     = int64(time.Second)
+	)
+	w := New(Config{KeepAliveTimeout: 10 * time.Second, RequestHeadersTimeout: 10 * time.Second})
+	ka, hd := w.s.keepAlive, w.s.headers
+	type got struct {
+		at int64
+		by uint8
+	}
+	check := func(name string, want uint8, first bool, d time.Duration, exp got) {
+		t.Helper()
+		at, by := w.bounded(want, from, d, start, first)
+		if (got{at, by}) != exp {
+			t.Errorf("%s: got %+v, want %+v", name, got{at, by}, exp)
+		}
+	}
+	check("no bounds: the timer", dlKeepAlive, false, ka, got{from + 10*s, byTimer})
+
+	w.Bound(3*time.Second, 0)
+	w.Bound(4*time.Second, -1) // longer, or none: the shortest stands
+	check("idle bound between requests", dlKeepAlive, false, ka, got{from + 3*s, byIdle})
+	check("idle bound: not the first wait", dlKeepAlive, true, ka, got{from + 10*s, byTimer})
+	check("idle bound: not a head", dlHeaders, false, hd, got{from + 10*s, byTimer})
+	if w.timer(dlKeepAlive, byIdle) != 3*time.Second {
+		t.Errorf("timer(byIdle) = %v", w.timer(dlKeepAlive, byIdle))
+	}
+
+	w.Bound(0, 2*time.Second)
+	check("head bound from the first byte", dlHeaders, false, hd, got{from + 2*s, byHead})
+	check("head bound from the accept: the first wait", dlKeepAlive, true, ka, got{start + 2*s, byHead})
+	check("head bound from the accept: the first head", dlHeaders, true, hd, got{start + 2*s, byHead})
+	check("the idle bound is sooner than the head bound from the wait", dlKeepAlive, false, ka, got{from + 3*s, byIdle})
+	check("a timer shorter than the bounds stands", dlHeaders, false, time.Second, got{from + s, byTimer})
+	for _, c := range []struct {
+		dl, by uint8
+		want   time.Duration
+	}{{dlKeepAlive, byTimer, ka}, {dlHeaders, byTimer, hd}, {dlHeaders, byHead, 2 * time.Second}, {dlKeepAlive, byIdle, 3 * time.Second}} {
+		if got := w.timer(c.dl, c.by); got != c.want {
+			t.Errorf("timer(%d, %d) = %v, want %v", c.dl, c.by, got, c.want)
+		}
+	}
+}
