@@ -144,8 +144,8 @@ func (c *stepConn) Close() error {
 // On one processor (-cpu 1) the difference is the Conn's cost per request
 // (sequential: about 290 ns). On more, it is mostly goroutine switches that
 // stepConn's condition variable causes and a socket does not (sequential:
-// about 1.7 us, where over loopback TCP the Conn adds no significant time:
-// BenchmarkConnSequentialTCP, and limits' BenchmarkKeepAlive).
+// about 1.7 us, where over loopback TCP the Conn adds no significant time,
+// see BenchmarkConnSequentialTCP).
 func BenchmarkServer(b *testing.B) {
 	for _, client := range []string{"pipelined", "sequential"} {
 		for _, arm := range []string{"bare", "wire"} {
