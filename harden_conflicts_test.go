@@ -39,6 +39,8 @@ func TestHardenEveryConflict(t *testing.T) {
 			[]string{"http.Server.WriteTimeout = 2s", "Config.MinResponseDataRate (240 B/s after 5s)"}},
 		{"IdleTimeout over the keep-alive timeout", &http.Server{IdleTimeout: 5 * time.Minute}, windhover.Config{},
 			[]string{"http.Server.IdleTimeout = 5m0s", "Config.KeepAliveTimeout = 2m10s"}},
+		{"no IdleTimeout at all", &http.Server{IdleTimeout: -1}, windhover.Config{},
+			[]string{"http.Server.IdleTimeout = -1ns (none)", "Config.KeepAliveTimeout = 2m10s"}},
 		{"ReadHeaderTimeout over the request headers timeout", &http.Server{ReadHeaderTimeout: time.Minute}, windhover.Config{},
 			[]string{"http.Server.ReadHeaderTimeout = 1m0s", "Config.RequestHeadersTimeout = 30s"}},
 		{"MaxHeaderBytes over the header limits", &http.Server{MaxHeaderBytes: 10 << 20}, windhover.Config{},

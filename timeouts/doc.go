@@ -45,7 +45,9 @@
 // is reported to [Config.OnReject] with a nil request and a
 // [*TimeoutError]). It keeps its own read deadline on the connection only
 // while a head is awaited, so the IdleTimeout and ReadHeaderTimeout that
-// Apply sets do not cut a wait it allows; they remain the bounds where the
+// Apply sets do not cut a wait it allows (a server's own shorter ones, which
+// Apply keeps, bound its waits too, as net/http would: it never lets a
+// client wait longer than the server alone would); they remain the bounds where the
 // Listener cannot see requests: TLS connections (under crypto/tls it sees
 // only records, and passes them through), HTTP/2 (with prior knowledge, or
 // over TLS), hijacked connections, and servers without the Listener. On such
@@ -209,7 +211,8 @@
 // Kestrel's heartbeat enforces it at its next tick. [Config.EnforceWhenDebugged]
 // keeps everything enforced. net/http's own IdleTimeout and
 // ReadHeaderTimeout, which [Policy.Apply] sets for what the Listener does not
-// time (TLS, HTTP/2), know nothing of debuggers and run regardless.
+// time (TLS, HTTP/2), know nothing of debuggers and run regardless; so do a
+// server's own shorter ones where the Listener enforces them.
 //
 // # Per request
 //

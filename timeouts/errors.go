@@ -86,8 +86,13 @@ func (e *RateError) sentinel() error {
 // request.
 type TimeoutError struct {
 	// Limit is the timer that ran out: the Policy's KeepAliveTimeout or
-	// RequestHeadersTimeout, or the server's own shorter IdleTimeout or
-	// ReadHeaderTimeout that [Policy.Apply] kept, where it ran out first.
+	// RequestHeadersTimeout, or where it ran out first a server's own
+	// shorter bound that [Policy.Apply] kept: its IdleTimeout between
+	// requests (a later head cut before its fourth byte is a
+	// RequestHeadersTimeout with that limit), its ReadHeaderTimeout for a
+	// head and for a new connection's wait (a new connection that sent
+	// nothing is a KeepAliveTimeout with that limit), ReadTimeout where
+	// those are zero.
 	Limit time.Duration
 	// Addr is the client's address.
 	Addr net.Addr

@@ -36,9 +36,10 @@ import (
 // puts its own read deadline on the connection while a head is awaited and
 // gives the server's back at the head's end, so those stay the bounds where
 // the Listener does not follow the connection (TLS, HTTP/2, after a hijack)
-// and on servers without it, and never cut a wait the Listener allows. While
-// it awaits a head, the Policy's timers apply whatever the server's
-// IdleTimeout and ReadHeaderTimeout say. Requests on plaintext HTTP/1
+// and on servers without it, and the values Apply sets never cut a wait the
+// Listener allows. A server's own shorter values, which Apply keeps, bound
+// the Listener's waits too, as net/http would run them (see [Policy.Apply]):
+// it never lets a client wait longer than the server alone would. Requests on plaintext HTTP/1
 // connections the Policy does not time are counted in
 // [Stats.UntimedRequests].
 //

@@ -332,6 +332,35 @@ func TestListenerKeepsServerBounds(t *testing.T) {
 		assert.Equal(t, bound, v.one(t).Limit)
 	})
 
+	t.Run("IdleTimeout: until a later head's fourth byte", func(t *testing.T) {
+		// net/http waits for a request's fourth byte under IdleTimeout,
+		// and only then times the head with ReadHeaderTimeout.
+		pol, v, s := start(t, nil, func(s *http.Server) { s.IdleTimeout, s.ReadHeaderTimeout = bound, 5*time.Second })
+		c := testserver.Dial(t, s.Addr())
+		c.Send(t, get("/"))
+		expectHello(t, c)
+		began := time.Now()
+		time.Sleep(bound / 3)
+		c.Send(t, "GE")
+		expect408(t, c)
+		took := time.Since(began)
+		assert.GreaterOrEqual(t, took, bound-50*time.Millisecond)
+		assert.Less(t, took, bound+late, "not the ReadHeaderTimeout of 5 s")
+		te := v.one(t)
+		assert.ErrorIs(t, te, ErrRequestHeadersTimeout)
+		assert.Equal(t, bound, te.Limit)
+		assert.Equal(t, Stats{RequestsPoliced: 1, RequestHeadersTimeouts: 1}, pol.Stats())
+	})
+
+	t.Run("ReadTimeout where the others are zero: a new connection", func(t *testing.T) {
+		keep := func(c *Config) { c.KeepServerTimeouts = true }
+		_, v, s := start(t, keep, func(s *http.Server) { s.ReadTimeout = bound })
+		began := time.Now()
+		c := testserver.Dial(t, s.Addr())
+		closedSilently(t, c, began, bound-50*time.Millisecond, bound+late)
+		assert.Equal(t, bound, v.one(t).Limit)
+	})
+
 	t.Run("ReadTimeout where the others are zero", func(t *testing.T) {
 		keep := func(c *Config) { c.KeepServerTimeouts = true }
 		pol, v, s := start(t, keep, func(s *http.Server) { s.ReadTimeout = bound })
@@ -352,6 +381,37 @@ func TestListenerKeepsServerBounds(t *testing.T) {
 		closedSilently(t, c, began, bound-50*time.Millisecond, bound+late)
 		assert.Equal(t, bound, v.one(t).Limit)
 	})
+}
+
+// TestServerBoundsPerServer: one Policy under two servers keeps each
+// server's own bounds for its connections only.
+func TestServerBoundsPerServer(t *testing.T) {
+	const bound = 300 * time.Millisecond
+	var v reports
+	pol, err := New(Config{KeepAliveTimeout: 10 * time.Second, RequestHeadersTimeout: 10 * time.Second,
+		MinRequestBodyDataRate: Off, MinResponseDataRate: Off, OnReject: v.record})
+	require.NoError(t, err)
+	serve := func(idle time.Duration) *testserver.Server {
+		return testserver.Start(t, pol.Handler(hello), h1, func(ts *httptest.Server) {
+			ts.Config.IdleTimeout = idle
+			require.NoError(t, pol.Apply(ts.Config))
+			ts.Listener = pol.Listener(ts.Listener)
+		})
+	}
+	loose := serve(0) // Apply sets 10 s
+	strict := serve(bound)
+
+	cl := testserver.Dial(t, loose.Addr())
+	cl.Send(t, get("/"))
+	expectHello(t, cl)
+	cs := testserver.Dial(t, strict.Addr())
+	cs.Send(t, get("/"))
+	expectHello(t, cs)
+	closedSilently(t, cs, time.Now(), bound-50*time.Millisecond, bound+2*time.Second)
+	time.Sleep(bound) // the loose server's connection outlives the strict one's bound
+	cl.Send(t, get("/"))
+	expectHello(t, cl)
+	assert.Equal(t, Stats{RequestsPoliced: 3, KeepAliveTimeouts: 1}, pol.Stats())
 }
 
 // captureLog sends slog's output to a buffer for the rest of the test, and

@@ -13,6 +13,7 @@ import (
 
 	"github.com/windhover/windhover/internal/connctx"
 	"github.com/windhover/windhover/internal/h1wire"
+	"github.com/windhover/windhover/internal/netconn"
 	"github.com/windhover/windhover/internal/stripe"
 	"github.com/windhover/windhover/internal/tracer"
 )
@@ -218,8 +219,8 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
-// Apply prepares srv for p, or returns an error naming the server's field
-// that conflicts with p and leaves srv unchanged.
+// Apply prepares srv for p, or returns an error naming every field of the
+// server's that conflicts with p, and leaves srv unchanged.
 //
 // It sets srv's IdleTimeout and ReadHeaderTimeout to Kestrel's
 // KeepAliveTimeout and RequestHeadersTimeout, each only if it is zero; since
@@ -229,14 +230,17 @@ func orDefault(d, def time.Duration) time.Duration {
 // Values srv already has are kept where they are stricter than the timers,
 // and the Listener keeps them too, so that no client waits longer than srv
 // alone would let it: an IdleTimeout (or ReadTimeout) shorter than
-// KeepAliveTimeout bounds the wait between requests, a ReadHeaderTimeout (or
-// ReadTimeout) shorter than RequestHeadersTimeout bounds each head from its
-// first byte, and a new connection's wait and first head together from the
-// accept, as net/http times them; where such a bound runs out first, the
-// Listener acts as for its own timer (a silent close, or 408), counted and
-// reported with the bound as [TimeoutError.Limit]. An IdleTimeout longer than
-// KeepAliveTimeout, or a ReadHeaderTimeout longer than
-// RequestHeadersTimeout, is an error: net/http would enforce it instead of
+// KeepAliveTimeout bounds the wait between requests until a request's fourth
+// byte, a ReadHeaderTimeout (or ReadTimeout) shorter than
+// RequestHeadersTimeout bounds each later head from that byte, and a new
+// connection's wait and first head together from the accept, as net/http
+// times them; where such a bound runs out first, the Listener acts as for
+// its own timer (a silent close, or 408 for a head begun), counted and
+// reported with the bound as [TimeoutError.Limit]. The bounds are each
+// server's: ConnContext hands them to the connections it serves (one Policy
+// may serve several servers). An IdleTimeout longer than KeepAliveTimeout,
+// or a ReadHeaderTimeout longer than RequestHeadersTimeout (or either
+// negative: none at all), is an error: net/http would enforce it instead of
 // the timer on the connections the Listener does not time. It chains srv.ConnContext
 // (keeping any function already there) to bound each TCP connection's unsent
 // bytes, as [Config.MaxUnsentResponseBytes] says, without raising a lower
@@ -263,12 +267,11 @@ func (p *Policy) Apply(srv *http.Server) error {
 	if err := p.conflicts(srv); err != nil {
 		return err
 	}
-	if p.wire != nil {
-		// The server's own bounds, where stricter than the timers, bound
-		// the Listener's waits too: net/http uses ReadTimeout where the
-		// others are zero.
-		p.wire.Bound(cmp.Or(srv.IdleTimeout, srv.ReadTimeout), cmp.Or(srv.ReadHeaderTimeout, srv.ReadTimeout))
-	}
+	// The server's own bounds, which the Listener keeps where they are
+	// stricter than its timers: net/http uses ReadTimeout where the others
+	// are zero.
+	idle, head := cmp.Or(srv.IdleTimeout, srv.ReadTimeout), cmp.Or(srv.ReadHeaderTimeout, srv.ReadTimeout)
+	bounded := p.wire != nil && (idle > 0 || head > 0)
 	if p.keepAlive > 0 && srv.IdleTimeout == 0 {
 		srv.IdleTimeout = stricter(p.keepAlive, srv.ReadTimeout)
 	}
@@ -283,6 +286,9 @@ func (p *Policy) Apply(srv *http.Server) error {
 		}
 		if next != nil {
 			ctx = next(ctx, c)
+		}
+		if bounded {
+			p.bound(c, idle, head)
 		}
 		if !p.timed(c) {
 			return connctx.With(ctx, connctx.Conn, &untimedConn{p: p, c: c})
@@ -311,13 +317,34 @@ func (p *Policy) conflicts(srv *http.Server) error {
 			errs = append(errs, fmt.Errorf("windhover/timeouts: http.Server.WriteTimeout = %v would cut responses that keep Config.MinResponseDataRate (%v); set it to 0, or Config.KeepServerTimeouts to keep it", srv.WriteTimeout, p.out))
 		}
 	}
-	if p.keepAlive > 0 && srv.IdleTimeout > p.keepAlive {
-		errs = append(errs, fmt.Errorf("windhover/timeouts: http.Server.IdleTimeout = %v is longer than Config.KeepAliveTimeout = %v, and would stand for it on TLS and HTTP/2 connections; set it to %v or less (0: Apply sets it), or Config.KeepAliveTimeout to %v", srv.IdleTimeout, p.keepAlive, p.keepAlive, srv.IdleTimeout))
+	// A negative one is none at all for net/http, the longest there is.
+	if p.keepAlive > 0 && (srv.IdleTimeout > p.keepAlive || srv.IdleTimeout < 0) {
+		errs = append(errs, longer("IdleTimeout", srv.IdleTimeout, "KeepAliveTimeout", p.keepAlive, "TLS and HTTP/2 connections"))
 	}
-	if p.headers > 0 && srv.ReadHeaderTimeout > p.headers {
-		errs = append(errs, fmt.Errorf("windhover/timeouts: http.Server.ReadHeaderTimeout = %v is longer than Config.RequestHeadersTimeout = %v, and would stand for it on TLS connections; set it to %v or less (0: Apply sets it), or Config.RequestHeadersTimeout to %v", srv.ReadHeaderTimeout, p.headers, p.headers, srv.ReadHeaderTimeout))
+	if p.headers > 0 && (srv.ReadHeaderTimeout > p.headers || srv.ReadHeaderTimeout < 0) {
+		errs = append(errs, longer("ReadHeaderTimeout", srv.ReadHeaderTimeout, "RequestHeadersTimeout", p.headers, "TLS connections"))
 	}
 	return errors.Join(errs...)
+}
+
+// longer is the error for the server's field, whose value d is longer than
+// the Config's timer of that name (d negative: none), which it would stand
+// for where the Listener does not time connections.
+func longer(field string, d time.Duration, timer string, limit time.Duration, where string) error {
+	value, instead := d.String(), fmt.Sprintf("Config.%s to %v", timer, d)
+	if d < 0 {
+		value, instead = d.String()+" (none)", fmt.Sprintf("a negative Config.%s to leave it to the server", timer)
+	}
+	return fmt.Errorf("windhover/timeouts: http.Server.%s = %s is longer than Config.%s = %v, and would stand for it on %s; set it to %v or less (0: Apply sets it), or %s",
+		field, value, timer, limit, where, limit, instead)
+}
+
+// bound tells the Conn that p's Wire times under c, if any, its server's own
+// bounds, before the server reads from it.
+func (p *Policy) bound(c net.Conn, idle, head time.Duration) {
+	if wc, ok := netconn.Find[*h1wire.Conn](c); ok && p.wire.Times(wc) {
+		wc.Bound(idle, head)
+	}
 }
 
 // stricter returns d, or the server's fallback if that is shorter: net/http

@@ -94,6 +94,13 @@ func TestApplyRefusesLongerServerTimers(t *testing.T) {
 	assert.Nil(t, srv.ConnContext, "nothing changed")
 	assert.False(t, srv.DisableGeneralOptionsHandler)
 
+	// A negative value is none at all for net/http.
+	none := http.Server{IdleTimeout: -1, ReadHeaderTimeout: -1}
+	err = pol.Apply(&none)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "http.Server.IdleTimeout = -1ns (none) is longer than Config.KeepAliveTimeout = 2m10s, and would stand for it on TLS and HTTP/2 connections; set it to 2m10s or less (0: Apply sets it), or a negative Config.KeepAliveTimeout to leave it to the server")
+	assert.Contains(t, err.Error(), "http.Server.ReadHeaderTimeout = -1ns (none) is longer than Config.RequestHeadersTimeout = 30s")
+
 	for _, ok := range []struct {
 		cfg Config
 		srv *http.Server

@@ -19,6 +19,7 @@ const (
 	dlNone      = iota // the server's own
 	dlKeepAlive        // KeepAliveTimeout from the start of the wait
 	dlHeaders          // RequestHeadersTimeout from the head's first byte
+	dlEarly            // dlHeaders before a later head's fourth byte, under the server's bounds (see Conn.Bound)
 )
 
 // Conn is a connection from [Wire.Conn]: it follows the requests an
@@ -52,7 +53,7 @@ type Conn struct {
 	bound   uint8  // what ourDL stands for: byTimer, or a bound of the server's (Wire.bounded)
 	ourDL   int64  // that deadline, kept as deadlines are (nanos)
 	pub     int64  // the body count last published
-	start   int64  // the accept, kept as deadlines are (nanos)
+	start   int64  // the accept; once a head ended, the start of the wait, then of the head (nanos)
 	err     error  // every read fails with it
 
 	// Shared with the goroutines that set deadlines or hijack.
@@ -61,10 +62,12 @@ type Conn struct {
 	pass    atomic.Bool  // no more following: everything passes through
 	fresh   atomic.Bool  // no byte of the connection yet
 	tls     atomic.Bool  // a write deadline came before the first byte
+	idleMS  int32        // the server's own bounds (Conn.Bound), in ms; 0 none
 	userDL  atomic.Int64 // the read deadline last asked for (nanos); 0 none
 	bodyN   atomic.Int64
 	failed  atomic.Pointer[Error]
 	claimed atomic.Bool // ClaimBodyError handed the body's decision out
+	headMS  int32       // (idleMS's companion, here for the Conn's size)
 	dls     [2]deadline // read and write deadlines, put on the Conn only when they must be
 
 	// The connection's context values, which ConnContext put the Conn in:
@@ -267,18 +270,23 @@ func (c *Conn) headDeadline() error {
 		c.timing.Store(false)
 		return c.setDeadline(rd, c.user())
 	}
-	if c.dl == want {
+	if c.dl == want || c.dl == dlEarly && c.early() {
 		return nil
 	}
-	// The wait begins now, or at the accept for a connection's first
-	// byte. Now is read from the monotonic clock alone, as time since the
-	// accept: one reading of the clock rather than time.Now's two.
-	from := c.start
-	if c.started || want != dlKeepAlive {
-		from = now()
+	var at int64
+	var by uint8
+	switch {
+	case want == dlKeepAlive:
+		at, by = c.waitDeadline(d)
+	case c.dl == dlEarly:
+		// The head's fourth byte came: the server's head bound starts now,
+		// the timer still runs from the first byte.
+		at, by = addNanos(c.start, d), byTimer
+		sooner(&at, &by, now(), c.headMS, byHead)
+	default:
+		want, at, by = c.headStart(d)
 	}
-	c.dl = want
-	c.ourDL, c.bound = c.timers.bounded(want, from, d, c.start, !c.headed)
+	c.dl, c.ourDL, c.bound = want, at, by
 	c.timing.Store(true)
 	return c.setDeadlineNanos(rd, c.ourDL)
 }
@@ -334,7 +342,7 @@ func (c *Conn) readErr(b []byte, err error) error {
 		c.err = err
 		return err
 	}
-	if c.dl != dlHeaders || now() < c.ourDL {
+	if c.dl != dlHeaders && c.dl != dlEarly || now() < c.ourDL {
 		return err
 	}
 	c.p.why, c.p.lim, c.p.got = ReasonRequestHeadersTimeout, -1, -1
@@ -346,7 +354,7 @@ func (c *Conn) decide(why Reason, lim, got int64, trailer bool) *Error {
 	e := &Error{Reason: why, Limit: lim, Size: got, Trailer: trailer, Addr: c.RemoteAddr()}
 	if timerReason(why) {
 		if c.dl != dlNone {
-			e.Timer = c.timers.timer(c.dl, c.bound)
+			e.Timer = c.timer()
 		}
 		c.timers.decide(e)
 	} else {

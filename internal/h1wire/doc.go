@@ -130,11 +130,12 @@
 //     head's end (Kestrel's Http1ConnectionTests: the headers timeout starts
 //     on the first byte; net/http would wait for 4 bytes under IdleTimeout).
 //
-// Where the server's own bounds are shorter ([Wire.Bound]: its IdleTimeout
-// between requests, its ReadHeaderTimeout from a head's first byte and, for
-// a new connection, from the accept until its first head ends, as net/http
-// times them), each wait ends at the sooner of the two, so that the Conn
-// never gives a client longer than the server alone would.
+// Where the server's own bounds are shorter ([Conn.Bound]: its IdleTimeout
+// between requests until a request's fourth byte, its ReadHeaderTimeout
+// from that byte and, for a new connection, from the accept until its first
+// head ends, as net/http times them), each wait ends at the sooner of the
+// two, so that the Conn never gives a client longer than the server alone
+// would.
 //
 // A wait that ends without a byte closes the connection silently (counted
 // as ReasonKeepAliveTimeout), one that ends in a head gets 408. At the head's

@@ -169,52 +169,96 @@ func TestKeepAliveBetweenRequests(t *testing.T) {
 	}
 }
 
-// TestBounded: a server's own bounds (Wire.Bound) replace a timer only where
-// they end a wait sooner: the idle bound between requests, the head bound
-// from a head's first byte, and from the accept until the first head ends,
-// as net/http times them; the shortest of several calls stands.
-func TestBounded(t *testing.T) {
+// scriptConn is a connection whose reads return the chunks of a script in
+// turn, each after a look at the Conn reading it; its deadlines cost
+// nothing.
+type scriptConn struct {
+	loopConn
+	chunks []string
+	look   func(i int)
+	i      int
+}
+
+func (c *scriptConn) Read(b []byte) (int, error) {
+	c.look(c.i)
+	if c.i == len(c.chunks) {
+		return 0, io.EOF
+	}
+	n := copy(b, c.chunks[c.i])
+	c.i++
+	return n, nil
+}
+
+// TestBoundDeadlines follows the deadline a Conn with its server's bounds
+// (Conn.Bound) puts before each read, as net/http reads two requests that
+// come in pieces: each wait and head ends at the sooner of the timer and
+// the bound net/http would run, from the moment net/http starts it.
+func TestBoundDeadlines(t *testing.T) {
 	const (
-		start = int64(1000)
-		from  = int64(5000) // when the wait began
-		s     = int64(time.Second)
+		timer = 10 * time.Second
+		idle  = 3 * time.Second
+		head  = 2 * time.Second
+		slack = int64(50 * time.Millisecond) // between a now() in the test and the Conn's
+		pause = 200 * time.Millisecond       // the client's, in some reads: far more than slack
 	)
-	w := New(Config{KeepAliveTimeout: 10 * time.Second, RequestHeadersTimeout: 10 * time.Second})
-	ka, hd := w.s.keepAlive, w.s.headers
-	type got struct {
-		at int64
-		by uint8
+	type step struct {
+		name  string
+		dl    uint8
+		by    uint8
+		from  string        // "accept", "wait" (its start) or "now"
+		after time.Duration // the deadline, after from
 	}
-	check := func(name string, want uint8, first bool, d time.Duration, exp got) {
-		t.Helper()
-		at, by := w.bounded(want, from, d, start, first)
-		if (got{at, by}) != exp {
-			t.Errorf("%s: got %+v, want %+v", name, got{at, by}, exp)
+	// The reads: the first request in two pieces, then the second in four,
+	// its first byte alone.
+	sc := &scriptConn{chunks: []string{"GE", "T / HTTP/1.1\r\nHost: a\r\n\r\n", "G", "ET", " / HTTP/1.1\r\n", "Host: a\r\n\r\n"}}
+	steps := []step{
+		{"a new connection's wait: the head bound from the accept", dlKeepAlive, byHead, "accept", head},
+		{"its first head: still from the accept", dlHeaders, byHead, "accept", head},
+		{"the wait between requests: the idle bound", dlKeepAlive, byIdle, "wait", idle},
+		{"a later head's first byte: the idle bound still, from the wait", dlEarly, byIdle, "wait", idle},
+		{"three bytes: unchanged", dlEarly, byIdle, "wait", idle},
+		{"the fourth byte: the head bound from it", dlHeaders, byHead, "now", head},
+	}
+	c := New(Config{KeepAliveTimeout: timer, RequestHeadersTimeout: timer}).Conn(sc)
+	c.Bound(idle, head)
+	accept := c.start
+	var wait int64
+	sc.look = func(i int) {
+		now := now()
+		if i == 2 {
+			wait = now
+		}
+		if i >= len(steps) {
+			return
+		}
+		defer func() {
+			// The client pauses before its first bytes, and between a
+			// head's first and fourth: so that a deadline from the wrong
+			// moment shows.
+			if i == 0 || i == 2 || i == 3 {
+				time.Sleep(pause)
+			}
+		}()
+		st := steps[i]
+		from := map[string]int64{"accept": accept, "wait": wait, "now": now}[st.from]
+		want := from + int64(st.after)
+		if c.dl != st.dl || c.bound != st.by || c.ourDL > want+slack || c.ourDL < want-slack {
+			t.Errorf("%s: dl %d by %d at %v after %s, want dl %d by %d at %v", st.name, c.dl, c.bound,
+				time.Duration(c.ourDL-from), st.from, st.dl, st.by, st.after)
+		}
+		if st.by != byTimer && c.timer() != st.after {
+			t.Errorf("%s: timer() = %v, want %v", st.name, c.timer(), st.after)
 		}
 	}
-	check("no bounds: the timer", dlKeepAlive, false, ka, got{from + 10*s, byTimer})
-
-	w.Bound(3*time.Second, 0)
-	w.Bound(4*time.Second, -1) // longer, or none: the shortest stands
-	check("idle bound between requests", dlKeepAlive, false, ka, got{from + 3*s, byIdle})
-	check("idle bound: not the first wait", dlKeepAlive, true, ka, got{from + 10*s, byTimer})
-	check("idle bound: not a head", dlHeaders, false, hd, got{from + 10*s, byTimer})
-	if w.timer(dlKeepAlive, byIdle) != 3*time.Second {
-		t.Errorf("timer(byIdle) = %v", w.timer(dlKeepAlive, byIdle))
-	}
-
-	w.Bound(0, 2*time.Second)
-	check("head bound from the first byte", dlHeaders, false, hd, got{from + 2*s, byHead})
-	check("head bound from the accept: the first wait", dlKeepAlive, true, ka, got{start + 2*s, byHead})
-	check("head bound from the accept: the first head", dlHeaders, true, hd, got{start + 2*s, byHead})
-	check("the idle bound is sooner than the head bound from the wait", dlKeepAlive, false, ka, got{from + 3*s, byIdle})
-	check("a timer shorter than the bounds stands", dlHeaders, false, time.Second, got{from + s, byTimer})
-	for _, c := range []struct {
-		dl, by uint8
-		want   time.Duration
-	}{{dlKeepAlive, byTimer, ka}, {dlHeaders, byTimer, hd}, {dlHeaders, byHead, 2 * time.Second}, {dlKeepAlive, byIdle, 3 * time.Second}} {
-		if got := w.timer(c.dl, c.by); got != c.want {
-			t.Errorf("timer(%d, %d) = %v, want %v", c.dl, c.by, got, c.want)
+	// net/http's reads: the first request, then (its response out) the
+	// second; each read here is one of the script's.
+	buf := make([]byte, 4096)
+	for range sc.chunks {
+		if _, err := c.Read(buf); err != nil {
+			t.Fatal(err)
 		}
+	}
+	if sc.i != len(sc.chunks) || c.dl != dlNone || !c.await {
+		t.Errorf("read %d of %d chunks; dl %d, await %v: the second request did not end", sc.i, len(sc.chunks), c.dl, c.await)
 	}
 }

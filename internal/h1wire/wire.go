@@ -116,10 +116,6 @@ type Wire struct {
 	onReject func(*Error)
 	suspend  func() bool
 	closed   [numReasons]atomic.Uint64
-
-	// A server's own bounds on the waits the timers time, kept where
-	// stricter (see Bound), in ns; 0 none.
-	idleBound, headBound atomic.Int64
 }
 
 // New returns a Wire applying cfg. Every Config is valid: zero fields take
@@ -211,79 +207,6 @@ func (w *Wire) Join(c *Conn) {
 		c.timers = w
 		c.watch.Store(true)
 	}
-}
-
-// Bound keeps a server's own bounds on the waits w's timers time, wherever
-// they are stricter than the timers, so that a server whose connections w
-// follows never gives a client longer than it would without w. idle is the
-// server's bound on the wait between requests (http.Server.IdleTimeout, or
-// ReadTimeout where that is zero); head its bound on a request's head
-// (ReadHeaderTimeout, or ReadTimeout), which net/http runs from the accept
-// on a new connection, so that it bounds the wait for the first request and
-// its head together too. Where a bound is the sooner, the Conn enforces it
-// as its own timer: a wait that ends without a byte closes silently, a head
-// gets 408, each counted and reported with the bound in [Error.Timer].
-//
-// Zero or negative keeps nothing; of several calls (one Wire under two
-// servers), the shortest bound stands. Call it before the servers read
-// from their connections; it is safe for concurrent use.
-func (w *Wire) Bound(idle, head time.Duration) {
-	keepShorter(&w.idleBound, idle)
-	keepShorter(&w.headBound, head)
-}
-
-// keepShorter sets v to d if d is positive and v holds none or a longer one.
-func keepShorter(v *atomic.Int64, d time.Duration) {
-	for d > 0 {
-		old := v.Load()
-		if old != 0 && old <= int64(d) || v.CompareAndSwap(old, int64(d)) {
-			return
-		}
-	}
-}
-
-// What a Conn's deadline stands for: its timer, or one of the server's
-// bounds (see [Wire.Bound]).
-const (
-	byTimer = iota
-	byIdle
-	byHead
-)
-
-// bounded returns the deadline of a wait of the kind want (dlKeepAlive,
-// dlHeaders) that began at from, timed by the Conn's timer d, and what it
-// stands for: d, or the server's own bound where that is sooner (see
-// [Wire.Bound]). start is the accept; first reports that no head of the
-// connection has ended yet.
-func (w *Wire) bounded(want uint8, from int64, d time.Duration, start int64, first bool) (int64, uint8) {
-	at, by := addNanos(from, d), uint8(byTimer)
-	if i := time.Duration(w.idleBound.Load()); i > 0 && want == dlKeepAlive && !first {
-		if t := addNanos(from, i); t < at {
-			at, by = t, byIdle
-		}
-	}
-	if h := time.Duration(w.headBound.Load()); h > 0 {
-		if t := addNanos(from, h); want == dlHeaders && t < at {
-			at, by = t, byHead
-		}
-		if t := addNanos(start, h); first && t < at {
-			at, by = t, byHead
-		}
-	}
-	return at, by
-}
-
-// timer returns the duration of what a deadline of the kind dl stands for.
-func (w *Wire) timer(dl, by uint8) time.Duration {
-	switch {
-	case by == byIdle:
-		return time.Duration(w.idleBound.Load())
-	case by == byHead:
-		return time.Duration(w.headBound.Load())
-	case dl == dlHeaders:
-		return w.s.headers
-	}
-	return w.s.keepAlive
 }
 
 // Stats is a snapshot of a Wire's counters.
