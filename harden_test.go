@@ -171,6 +171,46 @@ func TestHardenZeroConfig(t *testing.T) {
 	}
 }
 
+// TestHardenKeepsServerTimers: a server's own IdleTimeout and
+// ReadHeaderTimeout, shorter than Kestrel's timers, stand on the plaintext
+// connections Harden's Listener times, as they would without windhover: a
+// new connection that sends nothing, an idle kept-alive one and a head
+// stopped mid-line are each cut at the server's bound, not at 130 s or
+// 30 s, and counted.
+func TestHardenKeepsServerTimers(t *testing.T) {
+	const bound = 300 * time.Millisecond
+	ts, s := hardened(t, windhover.Config{}, testserver.H1, func(ts *httptest.Server) {
+		ts.Config.IdleTimeout, ts.Config.ReadHeaderTimeout = bound, bound
+	})
+	closes := func(c *testserver.Conn, began time.Time) []byte {
+		t.Helper()
+		got, err := io.ReadAll(c.R)
+		require.NoError(t, err, "closed by the server")
+		took := time.Since(began)
+		assert.GreaterOrEqual(t, took, bound-50*time.Millisecond)
+		assert.Less(t, took, bound+2*time.Second)
+		return got
+	}
+	began := time.Now()
+	fresh := testserver.Dial(t, ts.Addr())
+	assert.Empty(t, closes(fresh, began), "a new connection that sent nothing")
+
+	idle := testserver.Dial(t, ts.Addr())
+	idle.Send(t, "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n")
+	res, _ := idle.Response(t)
+	require.Equal(t, 200, res.StatusCode)
+	assert.Empty(t, closes(idle, time.Now()), "an idle kept-alive connection")
+
+	head := testserver.Dial(t, ts.Addr())
+	began = time.Now()
+	head.Send(t, "GET / HTTP/1.1\r\n")
+	assert.Contains(t, string(closes(head, began)), "HTTP/1.1 408 ")
+
+	st := s.Stats().Timeouts
+	assert.Equal(t, uint64(2), st.KeepAliveTimeouts)
+	assert.Equal(t, uint64(1), st.RequestHeadersTimeouts)
+}
+
 // TestHardenRefusesConflicts: every setting the policies would have to
 // loosen is named, with both values, and the server is left as it was.
 func TestHardenRefusesConflicts(t *testing.T) {
