@@ -212,7 +212,9 @@
 // keeps everything enforced. net/http's own IdleTimeout and
 // ReadHeaderTimeout, which [Policy.Apply] sets for what the Listener does not
 // time (TLS, HTTP/2), know nothing of debuggers and run regardless; so do a
-// server's own shorter ones where the Listener enforces them.
+// server's own shorter ones where the Listener enforces them and they end
+// the wait no later than the timer (one that ends later than the timer that
+// stood down waits for the debugger to go, as the timer does).
 //
 // # Per request
 //

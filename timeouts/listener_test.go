@@ -352,6 +352,39 @@ func TestListenerKeepsServerBounds(t *testing.T) {
 		assert.Equal(t, Stats{RequestsPoliced: 1, RequestHeadersTimeouts: 1}, pol.Stats())
 	})
 
+	t.Run("after a POST, the CR and LF net/http skips count toward its four bytes", func(t *testing.T) {
+		_, v, s := start(t, nil, func(s *http.Server) { s.IdleTimeout, s.ReadHeaderTimeout = 5*time.Second, bound })
+		c := testserver.Dial(t, s.Addr())
+		c.Send(t, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx")
+		expectHello(t, c)
+		began := time.Now()
+		c.Send(t, "\r\nGE")
+		expect408(t, c)
+		took := time.Since(began)
+		assert.GreaterOrEqual(t, took, bound-50*time.Millisecond)
+		assert.Less(t, took, bound+late, "ReadHeaderTimeout from the fourth byte, not IdleTimeout's 5 s")
+		assert.Equal(t, bound, v.one(t).Limit)
+	})
+
+	t.Run("KeepAliveTimeout off: a later head's idle bound runs from the wait", func(t *testing.T) {
+		// The wait is the server's own, under IdleTimeout; its first byte
+		// does not restart it.
+		const idle = time.Second
+		off := func(c *Config) { c.KeepAliveTimeout = -1 }
+		_, v, s := start(t, off, func(s *http.Server) { s.IdleTimeout = idle })
+		c := testserver.Dial(t, s.Addr())
+		c.Send(t, get("/"))
+		expectHello(t, c)
+		began := time.Now()
+		time.Sleep(idle * 8 / 10)
+		c.Send(t, "G")
+		expect408(t, c)
+		took := time.Since(began)
+		assert.GreaterOrEqual(t, took, idle-50*time.Millisecond)
+		assert.Less(t, took, idle+600*time.Millisecond, "from the wait (1 s), not from the byte (1.8 s)")
+		assert.Equal(t, idle, v.one(t).Limit)
+	})
+
 	t.Run("ReadTimeout where the others are zero: a new connection", func(t *testing.T) {
 		keep := func(c *Config) { c.KeepServerTimeouts = true }
 		_, v, s := start(t, keep, func(s *http.Server) { s.ReadTimeout = bound })

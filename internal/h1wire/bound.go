@@ -42,20 +42,23 @@ const (
 )
 
 // sooner moves *at and *by to the bound of ms milliseconds from from, by
-// that name, if there is one and it ends sooner.
+// that name, if there is one and it ends no later: a bound that ties with
+// the timer is the server's, enforced as the server would (while a debugger
+// is attached, too).
 func sooner(at *int64, by *uint8, from int64, ms int32, name uint8) {
 	if ms <= 0 {
 		return
 	}
-	if t := addNanos(from, time.Duration(ms)*time.Millisecond); t < *at {
+	if t := addNanos(from, time.Duration(ms)*time.Millisecond); t <= *at {
 		*at, *by = t, name
 	}
 }
 
 // early reports whether the head being read has fewer than the four bytes
-// net/http peeks for before it stops timing the wait between requests.
+// net/http peeks for before it stops timing the wait between requests, the
+// CR and LF bytes it skips after a POST included.
 func (c *Conn) early() bool {
-	return c.p.st == stLine && c.p.line < 4
+	return c.p.st == stLine && int(c.p.skipped)+c.p.line < 4
 }
 
 // waitDeadline returns the deadline of a wait for a request's first byte,
@@ -95,11 +98,14 @@ func (c *Conn) headStart(d time.Duration) (uint8, int64, uint8) {
 	case !c.headed:
 		sooner(&at, &by, c.start, c.headMS, byHead)
 	case c.early() && (c.idleMS > 0 || c.headMS > 0):
-		waited := from // a head begun in bytes read with the previous request
 		if c.dl == dlKeepAlive {
-			waited = c.start
+			sooner(&at, &by, c.start, c.idleMS, byIdle)
+		} else if w := c.dls[rd].want.Load(); c.idleMS > 0 && w != 0 && w <= at {
+			// The wait was the server's (its bytes came with the previous
+			// request, or KeepAliveTimeout is off): the deadline it asked
+			// for is its IdleTimeout's.
+			at, by = w, byIdle
 		}
-		sooner(&at, &by, waited, c.idleMS, byIdle)
 		c.start = from // the head's first byte, for its timer past the fourth
 		return dlEarly, at, by
 	default:

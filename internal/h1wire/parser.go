@@ -89,6 +89,9 @@ type parser struct {
 	st    state
 	fresh bool  // nothing of the connection parsed yet
 	skip  uint8 // CR or LF bytes still skippable before the request line
+	// CR or LF bytes skipped before the request line: net/http counts
+	// them among the four it peeks for before it times a head.
+	skipped uint8
 
 	line   int    // bytes of the current line so far
 	block  int    // bytes of the header block and trailers so far
@@ -129,6 +132,7 @@ func (p *parser) feed(b []byte) (int, event) {
 			c := b[i]
 			if p.skip > 0 && (c == '\r' || c == '\n') {
 				p.skip--
+				p.skipped++
 				i++
 				continue
 			}
@@ -502,7 +506,7 @@ func (p *parser) fail(why Reason) event {
 // end resets the parser for the next request; the body's count stays until
 // the next head ends, for the handler still reading it.
 func (p *parser) end() {
-	p.skip = 0
+	p.skip, p.skipped = 0, 0
 	if p.flags&fPOST != 0 {
 		p.skip = maxPOSTSkip
 	}

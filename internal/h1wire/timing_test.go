@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -190,12 +191,14 @@ func (c *scriptConn) Read(b []byte) (int, error) {
 }
 
 // TestBoundDeadlines follows the deadline a Conn with its server's bounds
-// (Conn.Bound) puts before each read, as net/http reads two requests that
-// come in pieces: each wait and head ends at the sooner of the timer and
-// the bound net/http would run, from the moment net/http starts it.
+// (Conn.Bound) puts before each read, as net/http reads requests that come
+// in pieces: each wait and head ends at the sooner of the timer and the
+// bound net/http would run, from the moment net/http starts it, and the
+// timer still runs from the head's first byte.
 func TestBoundDeadlines(t *testing.T) {
 	const (
-		timer = 10 * time.Second
+		timer = 10 * time.Second // KeepAliveTimeout
+		rh    = 9 * time.Second  // RequestHeadersTimeout
 		idle  = 3 * time.Second
 		head  = 2 * time.Second
 		slack = int64(50 * time.Millisecond) // between a now() in the test and the Conn's
@@ -205,60 +208,100 @@ func TestBoundDeadlines(t *testing.T) {
 		name  string
 		dl    uint8
 		by    uint8
-		from  string        // "accept", "wait" (its start) or "now"
+		from  string        // "accept", "wait" (its start), "first" (the head's first byte read) or "now"
 		after time.Duration // the deadline, after from
 	}
-	// The reads: the first request in two pieces, then the second in four,
-	// its first byte alone.
-	sc := &scriptConn{chunks: []string{"GE", "T / HTTP/1.1\r\nHost: a\r\n\r\n", "G", "ET", " / HTTP/1.1\r\n", "Host: a\r\n\r\n"}}
-	steps := []step{
-		{"a new connection's wait: the head bound from the accept", dlKeepAlive, byHead, "accept", head},
-		{"its first head: still from the accept", dlHeaders, byHead, "accept", head},
-		{"the wait between requests: the idle bound", dlKeepAlive, byIdle, "wait", idle},
-		{"a later head's first byte: the idle bound still, from the wait", dlEarly, byIdle, "wait", idle},
-		{"three bytes: unchanged", dlEarly, byIdle, "wait", idle},
-		{"the fourth byte: the head bound from it", dlHeaders, byHead, "now", head},
-	}
-	c := New(Config{KeepAliveTimeout: timer, RequestHeadersTimeout: timer}).Conn(sc)
-	c.Bound(idle, head)
-	accept := c.start
-	var wait int64
-	sc.look = func(i int) {
-		now := now()
-		if i == 2 {
-			wait = now
-		}
-		if i >= len(steps) {
-			return
-		}
-		defer func() {
-			// The client pauses before its first bytes, and between a
-			// head's first and fourth: so that a deadline from the wrong
-			// moment shows.
-			if i == 0 || i == 2 || i == 3 {
-				time.Sleep(pause)
+	const whole = "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+	for _, sc := range []struct {
+		name       string
+		idle, head time.Duration
+		chunks     []string
+		pauses     []int // the reads that pause before they return
+		steps      []step
+	}{
+		{"both bounds", idle, head,
+			[]string{"GE", "T / HTTP/1.1\r\nHost: a\r\n\r\n", "G", "ET", " / HTTP/1.1\r\n", "Host: a\r\n\r\n"}, []int{0, 2, 3},
+			[]step{
+				{"a new connection's wait: the head bound from the accept", dlKeepAlive, byHead, "accept", head},
+				{"its first head: still from the accept", dlHeaders, byHead, "accept", head},
+				{"the wait between requests: the idle bound", dlKeepAlive, byIdle, "wait", idle},
+				{"a later head's first byte: the idle bound still, from the wait", dlEarly, byIdle, "wait", idle},
+				{"three bytes: unchanged", dlEarly, byIdle, "wait", idle},
+				{"the fourth byte: the head bound from it", dlHeaders, byHead, "now", head},
+			}},
+		{"the idle bound only", idle, 0,
+			[]string{whole, "G", "ET ", "/ HTTP/1.1\r\nHost: a\r\n\r\n"}, []int{1, 2},
+			[]step{
+				{"a new connection's wait: the timer", dlKeepAlive, byTimer, "accept", timer},
+				{"the wait between requests: the idle bound", dlKeepAlive, byIdle, "wait", idle},
+				{"the first byte: the idle bound, from the wait", dlEarly, byIdle, "wait", idle},
+				{"exactly four bytes: the timer, from the first byte", dlHeaders, byTimer, "first", rh},
+			}},
+		{"the head bound only", 0, head,
+			[]string{whole, "G", "ET ", "/ HTTP/1.1\r\nHost: a\r\n\r\n"}, []int{1, 2},
+			[]step{
+				{"a new connection's wait: the head bound from the accept", dlKeepAlive, byHead, "accept", head},
+				{"the wait between requests: the timer", dlKeepAlive, byTimer, "wait", timer},
+				{"the first byte: the timer, not yet the head bound", dlEarly, byTimer, "first", rh},
+				{"the fourth byte: the head bound from it", dlHeaders, byHead, "now", head},
+			}},
+		{"a bound that ties with the timer is the server's", timer, 0,
+			[]string{whole, whole}, nil,
+			[]step{
+				{"a new connection's wait: the timer", dlKeepAlive, byTimer, "accept", timer},
+				{"the wait between requests: the idle bound", dlKeepAlive, byIdle, "wait", timer},
+			}},
+		{"CR and LF after a POST count toward the four bytes", idle, head,
+			[]string{"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nx", "\r\nG", "E", "T / HTTP/1.1\r\nHost: a\r\n\r\n"}, []int{1, 2},
+			[]step{
+				{"a new connection's wait", dlKeepAlive, byHead, "accept", head},
+				{"the wait between requests", dlKeepAlive, byIdle, "wait", idle},
+				{"two skipped and one byte: the idle bound", dlEarly, byIdle, "wait", idle},
+				{"the fourth byte: the head bound from it", dlHeaders, byHead, "now", head},
+			}},
+	} {
+		t.Run(sc.name, func(t *testing.T) {
+			conn := &scriptConn{chunks: sc.chunks}
+			c := New(Config{KeepAliveTimeout: timer, RequestHeadersTimeout: rh}).Conn(conn)
+			c.Bound(sc.idle, sc.head)
+			accept := c.start
+			var wait, first int64
+			conn.look = func(i int) {
+				now := now()
+				if i >= len(sc.steps) {
+					return
+				}
+				if sc.steps[i].dl == dlKeepAlive {
+					wait = now
+				}
+				if sc.steps[i].dl == dlEarly && (i == 0 || sc.steps[i-1].dl != dlEarly) {
+					first = now
+				}
+				defer func() {
+					if slices.Contains(sc.pauses, i) {
+						time.Sleep(pause) // so that a deadline from the wrong moment shows
+					}
+				}()
+				st := sc.steps[i]
+				from := map[string]int64{"accept": accept, "wait": wait, "first": first, "now": now}[st.from]
+				want := from + int64(st.after)
+				if c.dl != st.dl || c.bound != st.by || c.ourDL > want+slack || c.ourDL < want-slack {
+					t.Errorf("%s: dl %d by %d at %v after %s, want dl %d by %d at %v", st.name, c.dl, c.bound,
+						time.Duration(c.ourDL-from), st.from, st.dl, st.by, st.after)
+				}
+				if c.timer() != st.after {
+					t.Errorf("%s: timer() = %v, want %v", st.name, c.timer(), st.after)
+				}
 			}
-		}()
-		st := steps[i]
-		from := map[string]int64{"accept": accept, "wait": wait, "now": now}[st.from]
-		want := from + int64(st.after)
-		if c.dl != st.dl || c.bound != st.by || c.ourDL > want+slack || c.ourDL < want-slack {
-			t.Errorf("%s: dl %d by %d at %v after %s, want dl %d by %d at %v", st.name, c.dl, c.bound,
-				time.Duration(c.ourDL-from), st.from, st.dl, st.by, st.after)
-		}
-		if st.by != byTimer && c.timer() != st.after {
-			t.Errorf("%s: timer() = %v, want %v", st.name, c.timer(), st.after)
-		}
-	}
-	// net/http's reads: the first request, then (its response out) the
-	// second; each read here is one of the script's.
-	buf := make([]byte, 4096)
-	for range sc.chunks {
-		if _, err := c.Read(buf); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if sc.i != len(sc.chunks) || c.dl != dlNone || !c.await {
-		t.Errorf("read %d of %d chunks; dl %d, await %v: the second request did not end", sc.i, len(sc.chunks), c.dl, c.await)
+			buf := make([]byte, 4096)
+			for range sc.chunks {
+				if _, err := c.Read(buf); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if conn.i != len(sc.chunks) || c.dl != dlNone || !c.await {
+				t.Errorf("read %d of %d chunks; dl %d, await %v: the last request did not end", conn.i, len(sc.chunks), c.dl, c.await)
+			}
+		})
 	}
 }
