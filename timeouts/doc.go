@@ -47,8 +47,8 @@
 // while a head is awaited, so the IdleTimeout and ReadHeaderTimeout that
 // Apply sets do not cut a wait it allows (a server's own shorter ones, which
 // Apply keeps, bound its waits too, as net/http would: it never lets a
-// client wait longer than the server alone would); they remain the bounds where the
-// Listener cannot see requests: TLS connections (under crypto/tls it sees
+// client wait longer than the server alone would); they remain the bounds
+// where the Listener cannot see requests: TLS connections (under crypto/tls it sees
 // only records, and passes them through), HTTP/2 (with prior knowledge, or
 // over TLS), hijacked connections, and servers without the Listener. On such
 // a server, the plaintext HTTP/1 requests that reach [Policy.Handler] are

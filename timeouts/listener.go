@@ -39,8 +39,8 @@ import (
 // and on servers without it, and the values Apply sets never cut a wait the
 // Listener allows. A server's own shorter values, which Apply keeps, bound
 // the Listener's waits too, as net/http would run them (see [Policy.Apply]):
-// it never lets a client wait longer than the server alone would. Requests on plaintext HTTP/1
-// connections the Policy does not time are counted in
+// it never lets a client wait longer than the server alone would. Requests
+// on plaintext HTTP/1 connections the Policy does not time are counted in
 // [Stats.UntimedRequests].
 //
 // Over TLS the connection's bytes are records: put the Listener under

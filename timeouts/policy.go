@@ -241,8 +241,10 @@ func orDefault(d, def time.Duration) time.Duration {
 // may serve several servers). An IdleTimeout longer than KeepAliveTimeout,
 // or a ReadHeaderTimeout longer than RequestHeadersTimeout (or either
 // negative: none at all), is an error: net/http would enforce it instead of
-// the timer on the connections the Listener does not time. It chains srv.ConnContext
-// (keeping any function already there) to bound each TCP connection's unsent
+// the timer on the connections the Listener does not time.
+//
+// It chains srv.ConnContext (keeping any function already there), to hand
+// each connection the server's bounds, to bound each TCP connection's unsent
 // bytes, as [Config.MaxUnsentResponseBytes] says, without raising a lower
 // bound the socket already has, to give [Policy.Handler] the connection's
 // deadlines when a ResponseWriter without an Unwrap method hides net/http's,
@@ -253,8 +255,7 @@ func orDefault(d, def time.Duration) time.Duration {
 // them as net/http would.
 //
 // A ReadTimeout or WriteTimeout is an error while the matching minimum rate is
-// on, unless [Config.KeepServerTimeouts] is set (every conflict is reported
-// at once, and srv is then left as it was): a hard limit on a whole
+// on, unless [Config.KeepServerTimeouts] is set: a hard limit on a whole
 // request or response cuts off healthy large uploads, downloads and streams,
 // while the minimum data rates cut off only clients that are too slow. Apply
 // leaves HTTP2.WriteByteTimeout alone: a limit on time without progress would

@@ -63,24 +63,19 @@ func (c *Conn) early() bool {
 
 // waitDeadline returns the deadline of a wait for a request's first byte,
 // timed by KeepAliveTimeout d, and what it stands for: from the accept for
-// the connection's first request, bounded by the server's head bound from
-// the same moment; from now for a later one, bounded by its idle bound.
-// Now is read from the monotonic clock alone, as time since the accept: one
-// reading of the clock rather than time.Now's two.
+// the connection's first request (no byte of it has come: the first one
+// starts its head), bounded by the server's head bound from the same
+// moment; from now for a later one, bounded by its idle bound. Now is read
+// from the monotonic clock alone, as time since the accept: one reading of
+// the clock rather than time.Now's two.
 func (c *Conn) waitDeadline(d time.Duration) (int64, uint8) {
-	if !c.started {
-		at, by := addNanos(c.start, d), uint8(byTimer)
-		sooner(&at, &by, c.start, c.headMS, byHead)
-		return at, by
-	}
-	from := now()
-	at, by := addNanos(from, d), uint8(byTimer)
+	from, bound, name := c.start, c.headMS, uint8(byHead)
 	if c.headed {
+		from, bound, name = now(), c.idleMS, byIdle
 		c.start = from // the wait's start, for an early head's idle bound
-		sooner(&at, &by, from, c.idleMS, byIdle)
-	} else {
-		sooner(&at, &by, c.start, c.headMS, byHead)
 	}
+	at, by := addNanos(from, d), uint8(byTimer)
+	sooner(&at, &by, from, bound, name)
 	return at, by
 }
 

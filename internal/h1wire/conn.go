@@ -49,8 +49,8 @@ type Conn struct {
 	started bool   // a byte of the connection arrived (Read's copy of !fresh)
 	headed  bool   // a head of the connection ended: the next is not its first
 	held    bool   // stash[sp-1], read by the background read, is not parsed yet
-	dl      uint8  // dlNone, dlKeepAlive, dlHeaders: what is on the wrapped Conn
-	bound   uint8  // what ourDL stands for: byTimer, or a bound of the server's (Wire.bounded)
+	dl      uint8  // dlNone, dlKeepAlive, dlHeaders, dlEarly: what is on the wrapped Conn
+	bound   uint8  // what ourDL stands for: byTimer, or a bound of the server's (Conn.Bound)
 	ourDL   int64  // that deadline, kept as deadlines are (nanos)
 	pub     int64  // the body count last published
 	start   int64  // the accept; once a head ended, the start of the wait, then of the head (nanos)

@@ -159,7 +159,7 @@ type Error struct {
 	Trailer bool
 	// Timer is, for a timeout, the timer that ran out: KeepAliveTimeout or
 	// RequestHeadersTimeout, or the server's own bound where that was
-	// sooner (see [Wire.Bound]).
+	// sooner (see [Conn.Bound]).
 	Timer time.Duration
 	// Addr is the client's address.
 	Addr net.Addr

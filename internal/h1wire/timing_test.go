@@ -212,6 +212,9 @@ func TestBoundDeadlines(t *testing.T) {
 		after time.Duration // the deadline, after from
 	}
 	const whole = "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+	// A request, then one whose first byte comes alone and whose fourth
+	// ends the next piece.
+	pieces := []string{whole, "G", "ET ", "/ HTTP/1.1\r\nHost: a\r\n\r\n"}
 	for _, sc := range []struct {
 		name       string
 		idle, head time.Duration
@@ -230,7 +233,7 @@ func TestBoundDeadlines(t *testing.T) {
 				{"the fourth byte: the head bound from it", dlHeaders, byHead, "now", head},
 			}},
 		{"the idle bound only", idle, 0,
-			[]string{whole, "G", "ET ", "/ HTTP/1.1\r\nHost: a\r\n\r\n"}, []int{1, 2},
+			pieces, []int{1, 2},
 			[]step{
 				{"a new connection's wait: the timer", dlKeepAlive, byTimer, "accept", timer},
 				{"the wait between requests: the idle bound", dlKeepAlive, byIdle, "wait", idle},
@@ -238,7 +241,7 @@ func TestBoundDeadlines(t *testing.T) {
 				{"exactly four bytes: the timer, from the first byte", dlHeaders, byTimer, "first", rh},
 			}},
 		{"the head bound only", 0, head,
-			[]string{whole, "G", "ET ", "/ HTTP/1.1\r\nHost: a\r\n\r\n"}, []int{1, 2},
+			pieces, []int{1, 2},
 			[]step{
 				{"a new connection's wait: the head bound from the accept", dlKeepAlive, byHead, "accept", head},
 				{"the wait between requests: the timer", dlKeepAlive, byTimer, "wait", timer},
