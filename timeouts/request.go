@@ -30,6 +30,13 @@ const chunkSize = 64 << 10
 type request struct {
 	mu sync.Mutex
 	state
+	// owned is set, under mu, when the request first gets an alarm, and
+	// outlives recycle: an alarm only ever calls its owner, but one that
+	// fired as finish released it may call it late, while the pool has
+	// handed the request to another. Until then nothing but the handler's
+	// goroutines touches the request, so that a request without a body
+	// ends without the lock (finish, recycle).
+	owned bool
 }
 
 // state is a request's state but its lock, so that a pooled request can be
@@ -108,11 +115,22 @@ func getRequest() *request {
 // with nothing to enforce, or, once q is reused, checks the next request's
 // deadlines, which is harmless (see alarm.fire).
 func (q *request) recycle() {
-	q.mu.Lock()
-	q.state = state{}
-	q.mu.Unlock()
+	if q.owned {
+		q.mu.Lock()
+		q.state = state{}
+		q.mu.Unlock()
+	} else {
+		q.state = state{}
+	}
 	requests.Put(q)
 }
+
+// alone reports whether only the goroutine calling it can touch q: it has
+// no body that another goroutine may read, and no alarm has ever had it as
+// owner, so that the only other goroutines are the handler's, which net/http
+// lets use the ResponseWriter one at a time and not once the handler has
+// returned.
+func (q *request) alone() bool { return q.b == nil && !q.owned }
 
 // bodyRequest is a request with a body, in one allocation: its state, the
 // shallow copy of the request handed on, and the timed body.
@@ -191,9 +209,12 @@ func (q *request) WriteHeader(code int) {
 // BeginWrite starts timing a write of n bytes (0 for a flush): the running
 // deadline moves to max(now + max(grace, n/rate), previous + n/rate).
 func (q *request) BeginWrite(n int64) {
+	if q.alone() && q.untimed(n) {
+		return
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.out.IsOff() || q.hijacked || q.done {
+	if q.untimed(n) {
 		return
 	}
 	if n < 0 {
@@ -202,18 +223,6 @@ func (q *request) BeginWrite(n int64) {
 	q.announced = 0
 	q.unflushed = n > 0
 	q.outBytes += n + q.headerBytes
-	// A write that stays in net/http's buffer cannot block: its bytes
-	// (and the header's) are charged when they leave it, with the next
-	// write that may reach the connection, or at the handler's end. It is
-	// not timed, so the alarm need not know of it, and its EndWrite takes
-	// no lock.
-	if n > 0 && q.knownBuffer && q.buffered+n <= netHTTPBuffer {
-		q.buffered += n
-		q.pending += n + q.headerBytes
-		q.headerBytes = 0
-		q.quiet = true
-		return
-	}
 	q.writing++
 	q.buffered = n
 	q.announced = n
@@ -225,6 +234,29 @@ func (q *request) BeginWrite(n int64) {
 		q.outStart = now
 	}
 	q.arm(now, q.writeBy)
+}
+
+// untimed deals with a write of n bytes (as BeginWrite has them) that is not
+// timed, and reports whether it was one: the response is not policed, or the
+// write stays in net/http's buffer. Such a write cannot block: its bytes (and
+// the header's) are charged when they leave the buffer, with the next write
+// that may reach the connection, or at the handler's end. The alarm need not
+// know of it, and its EndWrite takes no lock.
+func (q *request) untimed(n int64) bool {
+	if q.out.IsOff() || q.hijacked || q.done {
+		return true
+	}
+	if n <= 0 || !q.knownBuffer || q.buffered+n > netHTTPBuffer {
+		return false
+	}
+	q.announced = 0
+	q.unflushed = true
+	q.outBytes += n + q.headerBytes
+	q.buffered += n
+	q.pending += n + q.headerBytes
+	q.headerBytes = 0
+	q.quiet = true
+	return true
 }
 
 // EndWrite stops timing a write. A chunk of a copy that came up short (the
@@ -263,6 +295,7 @@ func (q *request) arm(now, at time.Time) {
 	}
 	if q.alarm == nil {
 		q.alarm = getAlarm(q)
+		q.owned = true
 	}
 	q.armed = at
 	q.alarm.t.Reset(at.Sub(now))
@@ -349,7 +382,10 @@ func (q *request) finish() {
 	if q.b != nil && !q.h2 {
 		q.finishBody()
 	}
-	q.mu.Lock()
+	lock := !q.alone()
+	if lock {
+		q.mu.Lock()
+	}
 	inViolated := q.inViolation != nil
 	policeOut := !q.out.IsOff() && !q.hijacked && q.outViolation == nil
 	var deadline time.Time
@@ -369,7 +405,9 @@ func (q *request) finish() {
 	a := q.alarm
 	q.alarm = nil
 	q.done = true
-	q.mu.Unlock()
+	if lock {
+		q.mu.Unlock()
+	}
 	if a != nil {
 		a.release()
 	}
