@@ -12,6 +12,7 @@ import (
 type alarm struct {
 	t     *time.Timer
 	owner atomic.Pointer[request]
+	calls atomic.Int32 // fire calls under way
 }
 
 var alarms sync.Pool
@@ -31,13 +32,22 @@ func getAlarm(q *request) *alarm {
 // reaches the alarm's next owner, only makes that owner check its deadlines,
 // which is harmless: check acts only on deadlines that have passed.
 func (a *alarm) fire() {
+	a.calls.Add(1)
 	if q := a.owner.Load(); q != nil {
 		q.check()
 	}
+	a.calls.Add(-1)
 }
 
-func (a *alarm) release() {
+// release gives the alarm back, and reports whether its owner is then free
+// of it: no call of fire was under way, so that none can reach the owner
+// later. A call counts itself before it looks for the owner, and release
+// looks at the count after taking the owner away, so that a call it does not
+// see finds no owner.
+func (a *alarm) release() (free bool) {
 	a.owner.Store(nil)
 	a.t.Stop()
+	free = a.calls.Load() == 0
 	alarms.Put(a)
+	return free
 }

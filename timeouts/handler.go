@@ -89,6 +89,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer pattern.HandBack(r, q.r)
 	}
 	q.p, q.in, q.out, q.h2 = p, p.in, p.out, r.ProtoMajor >= 2 // HTTP/3's streams too
+	q.outOff.Store(p.out.IsOff())
 	var deadlines bool
 	q.knownBuffer, deadlines = inspect(w)
 	q.w.Reset(w, q)

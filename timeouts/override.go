@@ -39,6 +39,7 @@ func setRate(w http.ResponseWriter, rate Rate, response bool) error {
 			rate = q.p.out
 		}
 		q.out = rate.withDefaults()
+		q.outOff.Store(q.out.IsOff())
 		return nil
 	}
 	if rate == (Rate{}) {

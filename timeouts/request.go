@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/windhover/windhover/internal/clock"
@@ -26,17 +27,18 @@ const chunkSize = 64 << 10
 // request is the state of one policed request. Reads and writes of the
 // handler's goroutines and the alarm's goroutine meet under mu; headerBytes
 // and quiet, which only the goroutine writing the response touches, are
-// the exceptions.
+// exceptions, and so is all of a request that no other goroutine can reach
+// (alone).
 type request struct {
 	mu sync.Mutex
 	state
-	// owned is set, under mu, when the request first gets an alarm, and
-	// outlives recycle: an alarm only ever calls its owner, but one that
-	// fired as finish released it may call it late, while the pool has
-	// handed the request to another. Until then nothing but the handler's
-	// goroutines touches the request, so that a request without a body
-	// ends without the lock (finish, recycle).
-	owned bool
+	// Whether an alarm may call the request, which then takes the lock
+	// for good (alone). alarmed is set, under mu, when the request gets an
+	// alarm, and cleared as finish gives it back free (alarm.release).
+	// haunted is set if an alarm was calling the request as finish gave it
+	// back: that call may come late, once the pool has handed the request
+	// on, and is never known to be over. Both outlive recycle.
+	alarmed, haunted bool
 }
 
 // state is a request's state but its lock, so that a pooled request can be
@@ -60,6 +62,7 @@ type state struct {
 	inViolation *RateError
 
 	out          Rate
+	outOff       atomic.Bool // out.IsOff(), for a write without the lock (alone)
 	outBytes     int64
 	outStart     time.Time
 	writeBy      time.Time // the running deadline of the writes
@@ -110,12 +113,13 @@ func getRequest() *request {
 }
 
 // recycle clears q, whose handler has returned and which finish has ended,
-// and gives it back to the pool. The lock guards the clearing from an alarm
-// that fired as finish released it: its check then finds a cleared request
-// with nothing to enforce, or, once q is reused, checks the next request's
-// deadlines, which is harmless (see alarm.fire).
+// and gives it back to the pool. Unless q is alone, the lock guards the
+// clearing from an alarm that was calling as finish gave it back: its check
+// then finds a cleared request with nothing to enforce, or, once q is
+// reused, checks the next request's deadlines, which is harmless (see
+// alarm.fire).
 func (q *request) recycle() {
-	if q.owned {
+	if !q.alone() {
 		q.mu.Lock()
 		q.state = state{}
 		q.mu.Unlock()
@@ -125,12 +129,14 @@ func (q *request) recycle() {
 	requests.Put(q)
 }
 
-// alone reports whether only the goroutine calling it can touch q: it has
-// no body that another goroutine may read, and no alarm has ever had it as
-// owner, so that the only other goroutines are the handler's, which net/http
-// lets use the ResponseWriter one at a time and not once the handler has
-// returned.
-func (q *request) alone() bool { return q.b == nil && !q.owned }
+// alone reports whether only the handler's goroutines can touch q, which
+// net/http lets use the ResponseWriter one at a time and not once the
+// handler has returned: q has no body that another goroutine may read, and
+// no alarm may call it. A write that stays in net/http's buffer and the end
+// of the request then take no lock (BeginWrite, finish, recycle). The one
+// other thing a handler's goroutine may do beside a write, switch the
+// response rate, is seen through outOff.
+func (q *request) alone() bool { return q.b == nil && !q.alarmed && !q.haunted }
 
 // bodyRequest is a request with a body, in one allocation: its state, the
 // shallow copy of the request handed on, and the timed body.
@@ -243,7 +249,7 @@ func (q *request) BeginWrite(n int64) {
 // that may reach the connection, or at the handler's end. The alarm need not
 // know of it, and its EndWrite takes no lock.
 func (q *request) untimed(n int64) bool {
-	if q.out.IsOff() || q.hijacked || q.done {
+	if q.outOff.Load() || q.hijacked || q.done {
 		return true
 	}
 	if n <= 0 || !q.knownBuffer || q.buffered+n > netHTTPBuffer {
@@ -295,7 +301,7 @@ func (q *request) arm(now, at time.Time) {
 	}
 	if q.alarm == nil {
 		q.alarm = getAlarm(q)
-		q.owned = true
+		q.alarmed = true
 	}
 	q.armed = at
 	q.alarm.t.Reset(at.Sub(now))
@@ -305,7 +311,8 @@ func (q *request) arm(now, at time.Time) {
 // passed it records and reports the violation, then cuts the operation; for
 // what is still pending it arms the alarm again. The cut is made under mu,
 // so that it cannot reach a ResponseWriter whose handler has returned:
-// finish takes mu before it returns.
+// finish takes mu before it returns, as a request an alarm may call is not
+// alone.
 func (q *request) check() {
 	q.mu.Lock()
 	q.armed = time.Time{}
@@ -409,7 +416,11 @@ func (q *request) finish() {
 		q.mu.Unlock()
 	}
 	if a != nil {
-		a.release()
+		if a.release() {
+			q.alarmed = false
+		} else {
+			q.haunted = true
+		}
 	}
 
 	if inViolated && !q.w.Committed() {
