@@ -33,6 +33,7 @@ func getAlarm(q *request) *alarm {
 // which is harmless: check acts only on deadlines that have passed.
 func (a *alarm) fire() {
 	a.calls.Add(1)
+	a.step("fire counted")
 	if q := a.owner.Load(); q != nil {
 		q.check()
 	}
@@ -43,11 +44,23 @@ func (a *alarm) fire() {
 // of it: no call of fire was under way, so that none can reach the owner
 // later. A call counts itself before it looks for the owner, and release
 // looks at the count after taking the owner away, so that a call it does not
-// see finds no owner.
+// see finds no owner, or the alarm's next (which may be the same request in
+// a later use, alarmed again).
 func (a *alarm) release() (free bool) {
 	a.owner.Store(nil)
+	a.step("release took owner")
 	a.t.Stop()
 	free = a.calls.Load() == 0
 	alarms.Put(a)
 	return free
+}
+
+// testHookAlarm, set by a test, runs at the named steps of fire and
+// release, so that the test can run another goroutine between two steps.
+var testHookAlarm atomic.Pointer[func(a *alarm, step string)]
+
+func (a *alarm) step(name string) {
+	if h := testHookAlarm.Load(); h != nil {
+		(*h)(a, name)
+	}
 }

@@ -2,14 +2,18 @@ package timeouts
 
 import (
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/windhover/windhover/internal/clock"
+	"github.com/windhover/windhover/internal/rw"
 	"github.com/windhover/windhover/internal/testserver"
 )
 
@@ -67,9 +71,10 @@ func TestAloneUntilAlarmed(t *testing.T) {
 }
 
 // TestLateAlarmMeetsLock runs a late call of an alarm (check, under the
-// request's lock) beside each lock-free step of the request it was calling
-// as it was given back, now handed on by the pool: under the race detector
-// each must meet it at the lock.
+// request's lock) beside the end of the request it was calling as it was
+// given back, now handed on by the pool: under the race detector the two
+// must meet at the lock. (A buffered write of that request touches nothing
+// such a call reads; TestAlarmMeetsBufferedWrite covers the write.)
 func TestLateAlarmMeetsLock(t *testing.T) {
 	pol, err := New(Config{})
 	require.NoError(t, err)
@@ -77,7 +82,6 @@ func TestLateAlarmMeetsLock(t *testing.T) {
 		name string
 		do   func(q *request)
 	}{
-		{"a buffered write", func(q *request) { q.BeginWrite(6); q.EndWrite(6, nil) }},
 		{"finish", func(q *request) { q.finish() }},
 		{"recycle", func(q *request) { q.finish(); q.recycle() }},
 	} {
@@ -170,4 +174,141 @@ func TestAlarmMeetsBufferedWrite(t *testing.T) {
 	wg.Wait()
 	assert.EqualValues(t, 1, pol.Stats().ResponseRateViolations)
 	q.finish()
+}
+
+// deadlineConn counts the deadlines put on it.
+type deadlineConn struct {
+	net.Conn
+	puts atomic.Int32
+}
+
+func (c *deadlineConn) SetReadDeadline(time.Time) error  { c.puts.Add(1); return nil }
+func (c *deadlineConn) SetWriteDeadline(time.Time) error { c.puts.Add(1); return nil }
+
+// TestLateViolationCutsNothingNext lets an alarm find a read and a write
+// past their deadlines and report them, and, while the first report is under
+// way, the request end and its state be cleared and taken by the next
+// request, on another connection: both reports name the request checked,
+// and the cuts that follow them are not for the next one.
+func TestLateViolationCutsNothingNext(t *testing.T) {
+	reporting, reported := make(chan struct{}), make(chan struct{})
+	var named []*http.Request
+	pol, err := New(Config{OnReject: func(r *http.Request, _ error) {
+		named = append(named, r)
+		if len(named) == 1 {
+			close(reporting)
+			<-reported
+		}
+	}})
+	require.NoError(t, err)
+	q := new(request)
+	begin(q, pol)
+	a := alarmed(q)
+	first, second := httptest.NewRequest("GET", "/first", nil), httptest.NewRequest("GET", "/second", nil)
+	now := clock.Now()
+	q.mu.Lock()
+	q.r, q.conn, q.in = first, &deadlineConn{}, pol.in
+	q.readStart, q.readBy = now.Add(-time.Minute), now.Add(-time.Second)
+	q.writing, q.outStart, q.writeBy = 1, now.Add(-time.Minute), now.Add(-time.Second)
+	q.mu.Unlock()
+	fired := make(chan struct{})
+	go func() {
+		a.fire()
+		close(fired)
+	}()
+	<-reporting
+	q.EndWrite(6, nil)
+	q.finish()
+	assert.False(t, q.alone(), "given back while calling")
+	q.clear() // as recycle does, for the pool's next request
+
+	begin(q, pol)
+	next := &deadlineConn{}
+	q.mu.Lock()
+	q.r, q.conn = second, next
+	q.mu.Unlock()
+	close(reported)
+	<-fired
+	assert.Equal(t, []*http.Request{first, first}, named, "the reports name the request checked")
+	assert.Zero(t, next.puts.Load(), "the next request's connection cut")
+	st := pol.Stats()
+	assert.EqualValues(t, 1, st.BodyRateViolations)
+	assert.EqualValues(t, 1, st.ResponseRateViolations)
+}
+
+// TestResponseRateSwitchedOn times a write once the handler switches on a
+// response rate its Policy has off, and not before: what a write without the
+// lock reads of the rate follows both.
+func TestResponseRateSwitchedOn(t *testing.T) {
+	pol, err := New(Config{MinResponseDataRate: Off})
+	require.NoError(t, err)
+	ran := false
+	h := pol.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q, ok := rw.Find[*request](w)
+		require.True(t, ok)
+		_, _ = w.Write(make([]byte, 64<<10))
+		assert.Nil(t, q.alarm, "a write under the Policy's rate, off, is not timed")
+		require.NoError(t, SetMinResponseDataRate(w, Rate{BytesPerSecond: 240, GracePeriod: time.Second}))
+		_, _ = w.Write(make([]byte, 64<<10))
+		assert.NotNil(t, q.alarm, "switched on, a write is timed")
+		ran = true
+	}))
+	h.ServeHTTP(testserver.NewNopWriter(), httptest.NewRequest("GET", "/", nil))
+	assert.True(t, ran)
+}
+
+// hookAlarm runs f at a's steps named step until the test ends.
+func hookAlarm(t *testing.T, a *alarm, step string, f func()) {
+	h := func(b *alarm, name string) {
+		if b == a && name == step {
+			f()
+		}
+	}
+	testHookAlarm.Store(&h)
+	t.Cleanup(func() { testHookAlarm.Store(nil) })
+}
+
+// TestReleaseDuringFire gives an alarm back between the two steps of each
+// side of the free-release rule: a call of fire that has counted itself,
+// not yet looked for the owner, keeps the owner from being free; a call
+// that comes after release took the owner away finds none and lets it go
+// free.
+func TestReleaseDuringFire(t *testing.T) {
+	pol, err := New(Config{})
+	require.NoError(t, err)
+	t.Run("fire counted", func(t *testing.T) {
+		q := new(request)
+		begin(q, pol)
+		a := alarmed(q)
+		counted, proceed, fired := make(chan struct{}), make(chan struct{}), make(chan struct{})
+		hookAlarm(t, a, "fire counted", func() {
+			close(counted)
+			<-proceed
+		})
+		go func() {
+			a.fire()
+			close(fired)
+		}()
+		<-counted
+		q.finish()
+		close(proceed)
+		<-fired
+		assert.False(t, q.alone(), "given back while a call was under way")
+	})
+	t.Run("release took owner", func(t *testing.T) {
+		q := new(request)
+		begin(q, pol)
+		a := alarmed(q)
+		hookAlarm(t, a, "release took owner", func() {
+			done := make(chan struct{})
+			go func() {
+				a.fire()
+				close(done)
+			}()
+			<-done
+		})
+		q.finish()
+		assert.True(t, q.alone(), "the call came after the owner was taken away")
+		assert.False(t, q.armed.IsZero(), "the call reached the request")
+	})
 }

@@ -39,6 +39,10 @@ type request struct {
 	// back: that call may come late, once the pool has handed the request
 	// on, and is never known to be over. Both outlive recycle.
 	alarmed, haunted bool
+	// uses counts the times the request was cleared for the pool, so that
+	// a call of check that let go of the lock to report knows, taking it
+	// again, whether the request is still the one it checked.
+	uses uint64
 }
 
 // state is a request's state but its lock, so that a pooled request can be
@@ -113,20 +117,28 @@ func getRequest() *request {
 }
 
 // recycle clears q, whose handler has returned and which finish has ended,
-// and gives it back to the pool. Unless q is alone, the lock guards the
+// and gives it back to the pool.
+func (q *request) recycle() {
+	q.clear()
+	requests.Put(q)
+}
+
+// clear clears q for its next use. Unless q is alone, the lock guards the
 // clearing from an alarm that was calling as finish gave it back: its check
 // then finds a cleared request with nothing to enforce, or, once q is
 // reused, checks the next request's deadlines, which is harmless (see
-// alarm.fire).
-func (q *request) recycle() {
+// alarm.fire); a check that reported a violation of the cleared request
+// cuts nothing (uses).
+func (q *request) clear() {
 	if !q.alone() {
 		q.mu.Lock()
 		q.state = state{}
+		q.uses++
 		q.mu.Unlock()
 	} else {
 		q.state = state{}
+		q.uses++
 	}
-	requests.Put(q)
 }
 
 // alone reports whether only the handler's goroutines can touch q, which
@@ -344,6 +356,7 @@ func (q *request) check() {
 			q.p.respViolations.Add(1)
 		}
 	}
+	p, r, use := q.p, q.r, q.uses
 	q.mu.Unlock()
 	if bodyErr == nil && respErr == nil {
 		return
@@ -351,15 +364,17 @@ func (q *request) check() {
 
 	// Report before cutting, so that a log line comes before its effects.
 	if bodyErr != nil {
-		q.report(bodyErr)
+		report(p, r, bodyErr)
 	}
 	if respErr != nil {
-		q.report(respErr)
+		report(p, r, respErr)
 	}
 
+	// The request may have ended meanwhile, and even been handed to the
+	// next one by the pool: the cut is then not for it.
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.done || q.hijacked {
+	if q.uses != use || q.done || q.hijacked {
 		return
 	}
 	if bodyErr != nil {
@@ -375,9 +390,10 @@ func (q *request) check() {
 	}
 }
 
-func (q *request) report(err *RateError) {
-	if f := q.p.onReject; f != nil {
-		f(q.r, err)
+// report gives err, a violation of request r under p, to p's OnReject.
+func report(p *Policy, r *http.Request, err *RateError) {
+	if f := p.onReject; f != nil {
+		f(r, err)
 	}
 }
 
