@@ -312,3 +312,37 @@ func TestReleaseDuringFire(t *testing.T) {
 		assert.False(t, q.armed.IsZero(), "the call reached the request")
 	})
 }
+
+// TestUntimedWrites holds the writes that are not timed to the three kinds
+// there are, and no other: any write once the request has ended, and a
+// write that stays in net/http's buffer only when the writer under the
+// handler is net/http's own (another wrapper may flush each write).
+func TestUntimedWrites(t *testing.T) {
+	pol, err := New(Config{})
+	require.NoError(t, err)
+	for _, c := range []struct {
+		name  string
+		set   func(q *request)
+		n     int64
+		timed bool
+	}{
+		{"small into net/http's buffer", func(*request) {}, 6, false},
+		{"past net/http's buffer", func(*request) {}, netHTTPBuffer + 1, true},
+		{"a flush", func(*request) {}, 0, true},
+		{"a copy of unknown size", func(*request) {}, -1, true},
+		{"small under another wrapper", func(q *request) { q.knownBuffer = false }, 6, true},
+		{"after the request ended", func(q *request) { q.done = true }, netHTTPBuffer + 1, false},
+		{"after a hijack", func(q *request) { q.hijacked = true }, netHTTPBuffer + 1, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			q := new(request)
+			begin(q, pol)
+			c.set(q)
+			q.BeginWrite(c.n)
+			assert.Equal(t, c.timed, q.alarm != nil, "timed")
+			if q.alarm != nil {
+				q.alarm.release()
+			}
+		})
+	}
+}
