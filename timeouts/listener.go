@@ -98,18 +98,20 @@ func (p *Policy) time(c net.Conn) net.Conn {
 }
 
 // timed reports whether p times the heads of c, a connection net/http is
-// about to serve: whether it carries a wrapper p's Wire times. TLS
-// connections are not plaintext HTTP/1: the server's deadlines time them by
-// design.
-func (p *Policy) timed(c net.Conn) bool {
+// about to serve: whether it carries a wrapper p's Wire times, which it
+// returns (nil if none). TLS connections are not plaintext HTTP/1: the
+// server's deadlines time them by design.
+func (p *Policy) timed(c net.Conn) (*h1wire.Conn, bool) {
 	if p.wire == nil {
-		return true
+		return nil, true
 	}
 	if _, ok := netconn.Find[*tls.Conn](c); ok {
-		return true
+		return nil, true
 	}
-	wc, ok := netconn.Find[*h1wire.Conn](c)
-	return ok && p.wire.Times(wc)
+	if wc, ok := netconn.Find[*h1wire.Conn](c); ok && p.wire.Times(wc) {
+		return wc, true
+	}
+	return nil, false
 }
 
 // decide counts nothing (the Wire does) and reports e to OnReject.

@@ -13,7 +13,6 @@ import (
 
 	"github.com/windhover/windhover/internal/connctx"
 	"github.com/windhover/windhover/internal/h1wire"
-	"github.com/windhover/windhover/internal/netconn"
 	"github.com/windhover/windhover/internal/stripe"
 	"github.com/windhover/windhover/internal/tracer"
 )
@@ -272,7 +271,7 @@ func (p *Policy) Apply(srv *http.Server) error {
 	// stricter than its timers: net/http uses ReadTimeout where the others
 	// are zero.
 	idle, head := cmp.Or(srv.IdleTimeout, srv.ReadTimeout), cmp.Or(srv.ReadHeaderTimeout, srv.ReadTimeout)
-	bounded := p.wire != nil && (idle > 0 || head > 0)
+	bounded := idle > 0 || head > 0
 	if p.keepAlive > 0 && srv.IdleTimeout == 0 {
 		srv.IdleTimeout = stricter(p.keepAlive, srv.ReadTimeout)
 	}
@@ -288,10 +287,11 @@ func (p *Policy) Apply(srv *http.Server) error {
 		if next != nil {
 			ctx = next(ctx, c)
 		}
-		if bounded {
-			p.bound(c, idle, head)
+		wc, timed := p.timed(c)
+		if wc != nil && bounded {
+			wc.Bound(idle, head) // before the server reads from c
 		}
-		if !p.timed(c) {
+		if !timed {
 			return connctx.With(ctx, connctx.Conn, &untimedConn{p: p, c: c})
 		}
 		if servedConn(ctx) == c {
@@ -338,14 +338,6 @@ func longer(field string, d time.Duration, timer string, limit time.Duration, wh
 	}
 	return fmt.Errorf("windhover/timeouts: http.Server.%s = %s is longer than Config.%s = %v, and would stand for it on %s; set it to %v or less (0: Apply sets it), or %s",
 		field, value, timer, limit, where, limit, instead)
-}
-
-// bound tells the Conn that p's Wire times under c, if any, its server's own
-// bounds, before the server reads from it.
-func (p *Policy) bound(c net.Conn, idle, head time.Duration) {
-	if wc, ok := netconn.Find[*h1wire.Conn](c); ok && p.wire.Times(wc) {
-		wc.Bound(idle, head)
-	}
 }
 
 // stricter returns d, or the server's fallback if that is shorter: net/http
