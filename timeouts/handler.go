@@ -89,7 +89,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer pattern.HandBack(r, q.r)
 	}
 	q.p, q.in, q.out, q.h2 = p, p.in, p.out, r.ProtoMajor >= 2 // HTTP/3's streams too
-	q.outOff.Store(p.out.IsOff())
+	if p.out.IsOff() {
+		q.outOff.Store(true) // a request's state starts cleared: false
+	}
 	var deadlines bool
 	q.knownBuffer, deadlines = inspect(w)
 	q.w.Reset(w, q)
