@@ -76,6 +76,9 @@ func TestAloneUntilAlarmed(t *testing.T) {
 // must meet at the lock. (A buffered write of that request touches nothing
 // such a call reads; TestAlarmMeetsBufferedWrite covers the write.)
 func TestLateAlarmMeetsLock(t *testing.T) {
+	if !raceEnabled {
+		t.Skip("only the race detector tells a missing lock here")
+	}
 	pol, err := New(Config{})
 	require.NoError(t, err)
 	for _, step := range []struct {
