@@ -322,6 +322,60 @@ func BenchmarkConnSequential(b *testing.B) {
 	}
 }
 
+// realDeadlines is a connection whose bytes come from another (a loopConn or
+// a seqConn: no system call) and whose deadlines are those of a TCP
+// connection on loopback: each one set costs what it costs a server, the
+// runtime poller's lock and, for a new time, a timer modified.
+type realDeadlines struct {
+	net.Conn
+	tcp net.Conn
+}
+
+func (c *realDeadlines) SetDeadline(t time.Time) error      { return c.tcp.SetDeadline(t) }
+func (c *realDeadlines) SetReadDeadline(t time.Time) error  { return c.tcp.SetReadDeadline(t) }
+func (c *realDeadlines) SetWriteDeadline(t time.Time) error { return c.tcp.SetWriteDeadline(t) }
+
+// BenchmarkConnDeadlines is BenchmarkConn and BenchmarkConnSequential over a
+// connection whose deadlines cost what a socket's do, where the Conn's work
+// on the deadlines net/http asks for pays for itself: it puts on the socket
+// only those a read or write runs under (see deadline). "timeouts": the
+// server's own IdleTimeout and ReadHeaderTimeout ask for a deadline a
+// minute away, read from the clock as net/http reads it (one reading for
+// both, which spares the bare connection a timer a request); "none": the
+// server has no timeouts and asks only for none, so the Conn's own timers,
+// Kestrel's, are the only ones.
+func BenchmarkConnDeadlines(b *testing.B) {
+	for _, client := range []string{"pipelined", "sequential"} {
+		for _, server := range []string{"timeouts", "none"} {
+			for _, arm := range []string{"bare", "wire"} {
+				b.Run(client+"/"+server+"/"+arm, func(b *testing.B) {
+					_, tcp := testserver.TCPPair(b)
+					var c net.Conn = &realDeadlines{Conn: newLoopConn(), tcp: tcp}
+					if client == "sequential" {
+						c = &realDeadlines{Conn: &seqConn{}, tcp: tcp}
+					}
+					if arm == "wire" {
+						c = New(Config{}).Conn(c)
+					}
+					deadline := func() time.Time { return time.Now().Add(time.Minute) }
+					if server == "none" {
+						deadline = func() time.Time { return time.Time{} }
+					}
+					serve := newPipelined(c).serve
+					if client == "sequential" {
+						buf := make([]byte, 4096)
+						serve = func(t time.Time) { sequential(c, buf, t) }
+					}
+					b.ReportAllocs()
+					for b.Loop() {
+						serve(deadline())
+					}
+				})
+			}
+		}
+	}
+}
+
 // TestAllocs guards the Conn's budget: no allocation per request at the
 // default limits, pipelined or not, once the connection's first reads are
 // done.
