@@ -128,7 +128,9 @@
 // with a space or a tab (obsolete line folding; 400), an HTTP/1.1 request
 // without Host, with two, or with one that is not a host ("Host: a=b"; 400),
 // an absolute-form target whose host differs from Host (400), "*" as the
-// target of a method other than OPTIONS (400), HTTP/1.2 to HTTP/1.9 (505).
+// target of a method other than OPTIONS (400), HTTP/1.2 to HTTP/1.9 (505),
+// an HTTP/1.0 POST or PUT with neither Content-Length nor Transfer-Encoding
+// (400, Kestrel's LengthRequiredHttp10).
 // A chunked body whose framing is broken fails its Read, and gets 400 if the
 // handler writes nothing. Each has its [Reason]. A request with a body is
 // never an upgrade, as in Kestrel.

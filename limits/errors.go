@@ -85,6 +85,10 @@ const (
 	// cannot be read); the body's Read fails, and the client gets 400 if
 	// the handler wrote nothing.
 	ReasonInvalidChunkedBody
+	// ReasonLengthRequired: an HTTP/1.0 POST or PUT with neither
+	// Content-Length nor Transfer-Encoding, which net/http would serve with
+	// an empty body; 400, as Kestrel answers it (LengthRequiredHttp10).
+	ReasonLengthRequired
 
 	numReasons
 )
@@ -115,6 +119,7 @@ var reasonNames = [numReasons]string{
 	ReasonInvalidTarget:           "invalid_target",
 	ReasonHTTPVersionNotSupported: "http_version_not_supported",
 	ReasonInvalidChunkedBody:      "invalid_chunked_body",
+	ReasonLengthRequired:          "length_required",
 }
 
 // String returns the reason's snake_case label, such as "body_too_large".
@@ -150,6 +155,7 @@ var (
 	ErrInvalidTarget           = errors.New("windhover/limits: request target not allowed for the method")
 	ErrHTTPVersionNotSupported = errors.New("windhover/limits: HTTP version not supported")
 	ErrInvalidChunkedBody      = errors.New("windhover/limits: malformed chunked request body")
+	ErrLengthRequired          = errors.New("windhover/limits: HTTP/1.0 POST or PUT without Content-Length")
 )
 
 var sentinels = [numReasons]error{
@@ -175,6 +181,7 @@ var sentinels = [numReasons]error{
 	ReasonInvalidTarget:           ErrInvalidTarget,
 	ReasonHTTPVersionNotSupported: ErrHTTPVersionNotSupported,
 	ReasonInvalidChunkedBody:      ErrInvalidChunkedBody,
+	ReasonLengthRequired:          ErrLengthRequired,
 }
 
 // Errors about the per-request body limit, returned by [SetMaxRequestBodySize].

@@ -198,7 +198,7 @@ func (r Reason) Status() int {
 		return http.StatusRequestHeaderFieldsTooLarge
 	case ReasonBodyTooLarge:
 		return http.StatusRequestEntityTooLarge
-	case ReasonObsFold, ReasonInvalidHost, ReasonHostMismatch, ReasonInvalidTarget, ReasonInvalidChunkedBody:
+	case ReasonObsFold, ReasonInvalidHost, ReasonHostMismatch, ReasonInvalidTarget, ReasonInvalidChunkedBody, ReasonLengthRequired:
 		return http.StatusBadRequest
 	case ReasonHTTPVersionNotSupported:
 		return http.StatusHTTPVersionNotSupported

@@ -416,7 +416,7 @@ func TestReasonLabels(t *testing.T) {
 		assert.ErrorIs(t, &Error{Reason: r}, r.sentinel())
 	}
 	assert.Equal(t, "concurrency_limit request_queue_full request_queue_timeout request_queue_canceled rate_limited rate_store_failed "+
-		"obs_fold invalid_host host_mismatch invalid_target http_version_not_supported invalid_chunked_body",
+		"obs_fold invalid_host host_mismatch invalid_target http_version_not_supported invalid_chunked_body length_required",
 		strings.Join(labels, " "), "labels are stable")
 	for r := range numReasons {
 		assert.NotEmpty(t, reasonNames[r], "reason %d has a name", r)
@@ -429,7 +429,7 @@ func TestReasonLabels(t *testing.T) {
 	assert.Equal(t, map[string][]string{
 		"limits": {"connection_limit", "connection_queue_full", "connection_queue_timeout", "client_connection_limit", "upgrade_limit",
 			"upgrades_disabled", "request_line_too_long", "too_many_headers", "headers_too_large", "body_too_large",
-			"obs_fold", "invalid_host", "host_mismatch", "invalid_target", "http_version_not_supported", "invalid_chunked_body"},
+			"obs_fold", "invalid_host", "host_mismatch", "invalid_target", "http_version_not_supported", "invalid_chunked_body", "length_required"},
 		"concurrency": {"concurrency_limit", "request_queue_full", "request_queue_timeout", "request_queue_canceled"},
 		"rate":        {"rate_limited", "rate_store_failed"},
 	}, policies, "each reason belongs to the limiter that refuses for it")

@@ -53,6 +53,7 @@ var wireReasons = [h1wire.NumReasons]Reason{
 	h1wire.ReasonInvalidTarget:      ReasonInvalidTarget,
 	h1wire.ReasonHTTPVersion:        ReasonHTTPVersionNotSupported,
 	h1wire.ReasonInvalidChunkedBody: ReasonInvalidChunkedBody,
+	h1wire.ReasonLengthRequired:     ReasonLengthRequired,
 
 	h1wire.ReasonRequestHeadersTimeout: numReasons,
 	h1wire.ReasonKeepAliveTimeout:      numReasons,

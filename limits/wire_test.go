@@ -178,6 +178,10 @@ func TestWireBadRequests(t *testing.T) {
 			"GET * HTTP/1.1\r\nHost: a\r\n\r\n", ReasonInvalidTarget},
 		{"HTTP/1.5", "GET / HTTP/1.0\r\n\r\n",
 			"GET / HTTP/1.5\r\nHost: a\r\n\r\n", ReasonHTTPVersionNotSupported},
+		{"HTTP/1.0 POST without a length", "POST / HTTP/1.0\r\nContent-Length: 0\r\n\r\n",
+			"POST / HTTP/1.0\r\n\r\n", ReasonLengthRequired},
+		{"HTTP/1.0 PUT without a length", "PUT / HTTP/1.1\r\nHost: a\r\n\r\n",
+			"PUT / HTTP/1.0\r\n\r\n", ReasonLengthRequired},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s, lim, rs := wireServer(t, Config{}, okHandler)

@@ -124,6 +124,18 @@ func TestLimits(t *testing.T) {
 			why:  ReasonInvalidTarget,
 		},
 		{
+			name: "an HTTP/1.0 POST says its length",
+			pass: "POST / HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n",
+			fail: "POST / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+			why:  ReasonLengthRequired,
+		},
+		{
+			name: "an HTTP/1.0 PUT says its length, an HTTP/1.1 one need not",
+			pass: "PUT / HTTP/1.1\r\nHost: a\r\n\r\n",
+			fail: "PUT / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+			why:  ReasonLengthRequired,
+		},
+		{
 			name: "HTTP versions",
 			pass: "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
 			fail: "GET / HTTP/1.2\r\nHost: a\r\n\r\n",

@@ -77,6 +77,11 @@
 //     authority-form target of a method other than CONNECT, which net/http
 //     serves.
 //   - 505 for HTTP/1.2 to HTTP/1.9, which net/http serves as HTTP/1.1.
+//   - 400 for an HTTP/1.0 POST or PUT with neither Content-Length nor
+//     Transfer-Encoding (Http1MessageBody.For, LengthRequiredHttp10), which
+//     net/http serves with an empty body. Kestrel's 411 (LengthRequired) is
+//     for HTTP/1.1 in its older releases only: today an HTTP/1.1 request
+//     without either field has no body, for Kestrel as for net/http.
 //
 // Other malformed heads are net/http's to answer (it answers 400, 431, 501
 // or 505 and closes, as Kestrel does); the Conn only makes sure it never

@@ -58,6 +58,12 @@ const (
 	// much framing for the data, trailers net/http cannot read); a read
 	// error, never answered by the wrapper.
 	ReasonInvalidChunkedBody
+	// ReasonLengthRequired: an HTTP/1.0 POST or PUT with neither
+	// Content-Length nor Transfer-Encoding, which net/http serves with an
+	// empty body and Kestrel refuses (its LengthRequiredHttp10); 400. An
+	// HTTP/1.1 request without either has no body, for Kestrel as for
+	// net/http.
+	ReasonLengthRequired
 
 	numReasons
 )
@@ -77,6 +83,7 @@ var reasonNames = [numReasons]string{
 	ReasonInvalidTarget:         "invalid_target",
 	ReasonHTTPVersion:           "http_version",
 	ReasonInvalidChunkedBody:    "invalid_chunked_body",
+	ReasonLengthRequired:        "length_required",
 }
 
 // String returns the reason's snake_case label, such as "obs_fold".
@@ -108,6 +115,7 @@ var statuses = [numReasons]int{
 	ReasonInvalidTarget:         400,
 	ReasonHTTPVersion:           505,
 	ReasonInvalidChunkedBody:    400,
+	ReasonLengthRequired:        400,
 }
 
 // The sentinel errors, one per [Reason]. An [*Error] matches its reason's
@@ -124,6 +132,7 @@ var (
 	ErrInvalidTarget         = errors.New("windhover/h1wire: request target not allowed for the method")
 	ErrHTTPVersion           = errors.New("windhover/h1wire: HTTP version not supported")
 	ErrInvalidChunkedBody    = errors.New("windhover/h1wire: malformed chunked body")
+	ErrLengthRequired        = errors.New("windhover/h1wire: HTTP/1.0 POST or PUT without Content-Length")
 )
 
 var sentinels = [numReasons]error{
@@ -138,6 +147,7 @@ var sentinels = [numReasons]error{
 	ReasonInvalidTarget:         ErrInvalidTarget,
 	ReasonHTTPVersion:           ErrHTTPVersion,
 	ReasonInvalidChunkedBody:    ErrInvalidChunkedBody,
+	ReasonLengthRequired:        ErrLengthRequired,
 }
 
 // Error is one decision of the wrapper: a head it answered, a connection it

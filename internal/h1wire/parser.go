@@ -52,6 +52,7 @@ const (
 	fHTTP10                       // HTTP/1.0
 	fPRI                          // "PRI * HTTP/2.0", the HTTP/2 preface's first line
 	fPOST                         //
+	fPUT                          //
 	fCONNECT                      //
 	fOPTIONS                      //
 	fAbsolute                     // an absolute-form target; target holds its authority
@@ -573,6 +574,8 @@ func (p *parser) requestLine(l []byte) event {
 	switch string(method) {
 	case "POST":
 		p.flags |= fPOST
+	case "PUT":
+		p.flags |= fPUT
 	case "CONNECT":
 		p.flags |= fCONNECT
 	case "OPTIONS":
@@ -698,6 +701,11 @@ func (p *parser) headEnd() event {
 	if p.flags&fPRI == 0 && p.s.checks {
 		if ev := p.checkHost(); ev != evMore {
 			return ev
+		}
+		// Kestrel frames the body next (Http1MessageBody.For), and
+		// refuses an HTTP/1.0 POST or PUT that says nothing of its length.
+		if p.flags&fHTTP10 != 0 && p.flags&(fPOST|fPUT) != 0 && p.cls == 0 && p.tes == 0 {
+			return p.reject(ReasonLengthRequired, -1, -1)
 		}
 	}
 	// net/http ignores Transfer-Encoding in HTTP/1.0, and answers 501 to
