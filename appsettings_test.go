@@ -152,6 +152,7 @@ func TestParseConfigRefused(t *testing.T) {
 		{`{"Kestrel":{"Limits":{"KeepAliveTimeout":"soon"}}}`, `Kestrel.Limits.KeepAliveTimeout: "soon" is not a TimeSpan`},
 		{`{"Kestrel":{"Limits":{"KeepAliveTimeout":130}}}`, "Kestrel.Limits.KeepAliveTimeout: 130 is not a duration"},
 		{`{"Kestrel":{"Limits":{"MinRequestBodyDataRate":{"BytesPerSecond":0}}}}`, "Kestrel.Limits.MinRequestBodyDataRate.BytesPerSecond = 0: must be positive"},
+		{`{"Kestrel":{"Limits":{"MinResponseDataRate":{"BytesPerSecond":0}}}}`, "Kestrel.Limits.MinResponseDataRate.BytesPerSecond = 0: must be positive"},
 		{`{"Kestrel":{"Limits":{"MinResponseDataRate":{"GracePeriod":"00:00:05"}}}}`, "Kestrel.Limits.MinResponseDataRate.BytesPerSecond = (missing)"},
 		{`{"Kestrel":{"Limits":{"MinResponseDataRate":{"BytesPerSecond":1,"Grace":"00:00:05"}}}}`, "Kestrel.Limits.MinResponseDataRate.Grace: not a setting windhover knows"},
 		{`{"Kestrel":{"Limits":{"MaxRequestHeaderCount":"100"}}}`, "Kestrel.Limits.MaxRequestHeaderCount: got a JSON string, want int"},

@@ -159,6 +159,55 @@ func TestWireHeaderCount(t *testing.T) {
 	assert.EqualValues(t, 101, rs.all()[0].err.Size)
 }
 
+// TestWireRepeatedFieldsCount: each field line counts, however many share a
+// name (net/http merges them into one key): 100 lines, 99 of them one name,
+// pass the default limit, and 101 get 431.
+func TestWireRepeatedFieldsCount(t *testing.T) {
+	head := func(n int) string {
+		return "GET / HTTP/1.1\r\nHost: a\r\n" + strings.Repeat("X: v\r\n", n-1)
+	}
+	s, lim, rs := wireServer(t, Config{}, okHandler)
+	c := dial(t, s.Addr())
+	c.Send(t, head(DefaultMaxRequestHeaderCount)+"\r\n")
+	res, _ := c.Response(t)
+	assert.Equal(t, 200, res.StatusCode, "100 lines, 99 of one name, pass")
+
+	c = dial(t, s.Addr())
+	c.Send(t, head(DefaultMaxRequestHeaderCount+1)+"\r\n")
+	expectWireAnswer(t, c, lim, rs, ReasonTooManyHeaders)
+	assert.EqualValues(t, 101, rs.all()[0].err.Size)
+}
+
+// TestWireFoldedLines: the heads with which net/http's joining of folded
+// lines passed the limits (500 folded lines against 100 fields; 600 of
+// 37,243 bytes against 32,768) get 400 at their first folded line, as in
+// Kestrel, which refuses a field line that starts with whitespace; and the
+// answer comes at that line, before the head ends.
+func TestWireFoldedLines(t *testing.T) {
+	const fold = " continued\r\n"                  // 12 bytes
+	long := " " + strings.Repeat("v", 59) + "\r\n" // 62 bytes
+	last := " " + strings.Repeat("v", 87) + "\r\n" // 90 bytes
+	for _, tt := range []struct {
+		name, head string
+		size       int // the field lines' bytes, -1 for a head sent in part
+	}{
+		{"500 folded lines", "GET / HTTP/1.1\r\nHost: a\r\nX: 0\r\n" + strings.Repeat(fold, 500) + "\r\n", 9 + 6 + 500*len(fold)},
+		{"600 folded lines of 37,243 bytes", "GET / HTTP/1.1\r\nHost: a\r\nX: 0\r\n" + strings.Repeat(long, 599) + last + "\r\n", 37243},
+		{"before the head ends", "GET / HTTP/1.1\r\nHost: a\r\nX: 0\r\n" + fold, -1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.size > 0 {
+				lines := tt.head[strings.Index(tt.head, "\r\n")+2 : len(tt.head)-2]
+				require.Equal(t, tt.size, len(lines), "the field lines' bytes")
+			}
+			s, lim, rs := wireServer(t, Config{}, okHandler)
+			c := dial(t, s.Addr())
+			c.Send(t, tt.head)
+			expectWireAnswer(t, c, lim, rs, ReasonObsFold)
+		})
+	}
+}
+
 // TestWireBadRequests: Kestrel's refusals of malformed heads that net/http
 // would serve, each answered on the wire and the connection closed.
 func TestWireBadRequests(t *testing.T) {

@@ -241,6 +241,34 @@ func TestHTTP1BurstThenStallClosesConnection(t *testing.T) {
 	assert.True(t, c.ClosedByPeer(t))
 }
 
+// TestDefaultRateBurstThenStall is the attack at Kestrel's defaults (240
+// bytes per second after a 5 s grace period): a client that announces 30 MB,
+// sends 1 MB at once and then nothing. Measured as an average since the
+// body's start, as Kestrel measures it, the megabyte would buy over an hour;
+// with the credit bounded to a grace period ahead of the rate, the
+// connection gets 408 and is closed within a few grace periods.
+func TestDefaultRateBurstThenStall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes one default grace period, 5 s")
+	}
+	t.Parallel()
+	pol, err := New(Config{})
+	require.NoError(t, err)
+	s := serve(t, pol, newReadAll(), h1)
+	c := testserver.Dial(t, s.Addr())
+	start := time.Now()
+	c.Send(t, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 30000000\r\n\r\n"+strings.Repeat("a", 1<<20))
+	res, body := c.Response(t)
+	elapsed := time.Since(start)
+	assert.GreaterOrEqual(t, elapsed, 5*time.Second, "not before the grace period")
+	assert.Less(t, elapsed, 15*time.Second, "not the hour the megabyte would buy on average")
+	assert.Equal(t, 408, res.StatusCode)
+	assert.Equal(t, "Request Timeout\n", body)
+	assert.True(t, res.Close)
+	assert.True(t, c.ClosedByPeer(t))
+	assert.EqualValues(t, 1, pol.Stats().BodyRateViolations)
+}
+
 // TestSteadyAfterBurstNotCut sends a burst and then twice the rate: the
 // credit is bounded, but a client that keeps the rate never runs out of it.
 func TestSteadyAfterBurstNotCut(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -87,6 +88,36 @@ func TestAnnouncedBodyNeverSent(t *testing.T) {
 				assert.EqualValues(t, 1, pol.Stats().UnreadBodies)
 			})
 		}
+	}
+}
+
+// TestIgnoredBodyDrainBoundary: an unread rest of 4,095 bytes is drained
+// and the connection kept; one of 4,096 (net/http's read buffer, the stash)
+// gets "Connection: close", with the same answer.
+func TestIgnoredBodyDrainBoundary(t *testing.T) {
+	for _, tt := range []struct {
+		size  int
+		close bool
+	}{{stashSize - 1, false}, {stashSize, true}} {
+		t.Run(strconv.Itoa(tt.size), func(t *testing.T) {
+			pol, err := New(Config{})
+			require.NoError(t, err)
+			s := serve(t, pol, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.WriteString(w, "ignored")
+			}), h1)
+			c := testserver.Dial(t, s.Addr())
+			c.Send(t, "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: "+strconv.Itoa(tt.size)+"\r\n\r\n"+strings.Repeat("a", tt.size))
+			res, body := c.Response(t)
+			assert.Equal(t, 200, res.StatusCode)
+			assert.Equal(t, "ignored", body)
+			assert.Equal(t, tt.close, res.Close, "Connection: close")
+			if !tt.close {
+				c.Send(t, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+				res, body = c.Response(t)
+				assert.Equal(t, 200, res.StatusCode, "the next request on the kept connection")
+				assert.Equal(t, "ignored", body)
+			}
+		})
 	}
 }
 
