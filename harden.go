@@ -398,11 +398,23 @@ func (s *Server) apply(srv *http.Server, cfg Config, app http.Handler) error {
 	}
 	measured := s.met.Handler(h)
 	s.share(measured)
-	srv.Handler = grown{s.group.Handler(measured)}
+	srv.Handler = grown{next: s.group.Handler(measured), logf: errorLog(srv)}
 	if tlsConfig != nil {
 		srv.TLSConfig = s.met.TLSConfig(srv.TLSConfig)
 	}
 	return nil
+}
+
+// errorLog returns a Printf to srv's ErrorLog, or the log package's where
+// it has none when called, as net/http logs a handler's panic.
+func errorLog(srv *http.Server) func(format string, args ...any) {
+	return func(format string, args ...any) {
+		if l := srv.ErrorLog; l != nil {
+			l.Printf(format, args...)
+			return
+		}
+		log.Printf(format, args...)
+	}
 }
 
 // share turns on the sharing of the clock's readings in h, and counts it.
@@ -783,14 +795,19 @@ func (s *Server) Stats() Stats {
 	return st
 }
 
-// grown is the composed handler, on a stack grown for it at once when the
-// request came on a new goroutine (HTTP/2 and HTTP/3 streams): see
-// internal/stack.
-type grown struct{ next http.Handler }
+// grown is the composed handler, served on a worker goroutine whose stack
+// has grown already when the request came on a new goroutine (HTTP/2 and
+// HTTP/3 streams): see internal/stack. logf reports a panic's stack on the
+// worker, before the panic is raised again on the stream's goroutine.
+type grown struct {
+	next http.Handler
+	logf func(format string, args ...any)
+}
 
 func (g grown) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.ProtoMajor >= 2 {
-		stack.Grow()
+		stack.Serve(g.next, w, r, g.logf)
+		return
 	}
 	g.next.ServeHTTP(w, r)
 }

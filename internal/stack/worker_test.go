@@ -1,0 +1,196 @@
+package stack
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// goid returns the calling goroutine's number.
+func goid() string {
+	b := make([]byte, 64)
+	b = b[:runtime.Stack(b, false)]
+	return string(bytes.Fields(b)[1])
+}
+
+func request() (http.ResponseWriter, *http.Request) {
+	return httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil)
+}
+
+// TestServeHandsOver: the handler runs on another goroutine, and Serve
+// returns once it has returned; a worker serves the next request.
+func TestServeHandsOver(t *testing.T) {
+	var ids []string
+	done := false
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(10 * time.Millisecond)
+		ids = append(ids, goid())
+		done = true
+	})
+	for range 3 {
+		done = false
+		w, r := request()
+		Serve(h, w, r, nil)
+		if !done {
+			t.Fatal("Serve returned before the handler")
+		}
+	}
+	if ids[0] == goid() {
+		t.Fatal("the handler ran on the calling goroutine")
+	}
+	if ids[1] != ids[0] || ids[2] != ids[0] {
+		t.Fatalf("served on goroutines %v: want one worker for requests one after another", ids)
+	}
+}
+
+// TestServeConcurrent: requests at once each get a worker, and their own
+// writer and request.
+func TestServeConcurrent(t *testing.T) {
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for i := range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rec := httptest.NewRecorder()
+			r := httptest.NewRequest("GET", fmt.Sprintf("/%d", i), nil)
+			Serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				time.Sleep(time.Millisecond)
+				_, _ = w.Write([]byte(r.URL.Path))
+			}), rec, r, nil)
+			if got := rec.Body.String(); got != fmt.Sprintf("/%d", i) {
+				errs <- fmt.Errorf("request %d answered %q", i, got)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+type panicValue struct{ s string }
+
+// panicky panics with v.
+//
+//go:noinline
+func panicky(v any) http.Handler {
+	return http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic(v) })
+}
+
+// TestServePanic: a panic is raised again on the calling goroutine with the
+// same value, after the worker's stack, which shows where it came from, has
+// been logged; http.ErrAbortHandler, which net/http does not log, is not
+// logged either. The worker goes on serving.
+func TestServePanic(t *testing.T) {
+	for _, v := range []any{&panicValue{"boom"}, http.ErrAbortHandler, errors.New("e")} {
+		var logs []string
+		logf := func(format string, args ...any) { logs = append(logs, fmt.Sprintf(format, args...)) }
+		got := func() (p any) {
+			defer func() { p = recover() }()
+			w, r := request()
+			Serve(panicky(v), w, r, logf)
+			return nil
+		}()
+		if got != v {
+			t.Fatalf("raised %v, want %v itself", got, v)
+		}
+		if v == http.ErrAbortHandler {
+			if len(logs) != 0 {
+				t.Fatalf("logged %q for ErrAbortHandler", logs)
+			}
+		} else if len(logs) != 1 || !strings.Contains(logs[0], "windhover: panic serving") || !strings.Contains(logs[0], "stack.panicky") {
+			t.Fatalf("logged %q, want the worker's stack, with the handler in it", logs)
+		}
+		served := false
+		w, r := request()
+		Serve(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { served = true }), w, r, logf)
+		if !served {
+			t.Fatal("not served after a panic")
+		}
+	}
+}
+
+// TestServeGoexit: a handler that calls runtime.Goexit ends the calling
+// goroutine too, which runs its deferred calls and nothing after Serve.
+func TestServeGoexit(t *testing.T) {
+	ended := make(chan bool)
+	go func() {
+		after := false
+		defer func() { ended <- after }()
+		w, r := request()
+		Serve(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { runtime.Goexit() }), w, r, nil)
+		after = true
+	}()
+	select {
+	case after := <-ended:
+		if after {
+			t.Fatal("the calling goroutine went on after Serve")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the calling goroutine waits for ever")
+	}
+	served := false
+	w, r := request()
+	Serve(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { served = true }), w, r, nil)
+	if !served {
+		t.Fatal("not served after a Goexit")
+	}
+}
+
+// TestMain shortens the workers' idle timeout, so that those of one test
+// have ended before TestServeIdleWorkersEnd counts goroutines.
+func TestMain(m *testing.M) {
+	idleTimeout.Store(int64(100 * time.Millisecond))
+	m.Run()
+}
+
+// settled waits until the number of goroutines stays the same for three
+// idle timeouts, and returns it.
+func settled(t *testing.T) int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	n := runtime.NumGoroutine()
+	for stable := 0; stable < 3; {
+		time.Sleep(time.Duration(idleTimeout.Load()))
+		if m := runtime.NumGoroutine(); m == n {
+			stable++
+		} else {
+			n, stable = m, 0
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("goroutines still coming and going: %d", n)
+		}
+	}
+	return n
+}
+
+// TestServeIdleWorkersEnd: requests at once start workers, which end once
+// idle for the idle timeout.
+func TestServeIdleWorkersEnd(t *testing.T) {
+	before := settled(t)
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w, r := request()
+			Serve(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { time.Sleep(5 * time.Millisecond) }), w, r, nil)
+		}()
+	}
+	wg.Wait()
+	if n := runtime.NumGoroutine(); n < before+20 {
+		t.Fatalf("%d goroutines after 20 requests at once, %d before: want their 20 workers", n, before)
+	}
+	if n := settled(t); n > before {
+		t.Fatalf("%d goroutines, %d before the requests: idle workers did not end", n, before)
+	}
+}

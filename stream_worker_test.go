@@ -1,0 +1,76 @@
+package windhover_test
+
+import (
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/windhover/windhover"
+	"github.com/windhover/windhover/internal/testserver"
+)
+
+// TestHardenStreamPanic: an HTTP/2 stream's handler runs on a worker
+// goroutine (internal/stack). A panic there still resets the stream, as
+// net/http does for a handler's panic, and is logged to the server's
+// ErrorLog with the worker's stack, which names the handler that panicked;
+// http.ErrAbortHandler is not logged; the server goes on serving. Over
+// HTTP/1 nothing changes: net/http's own report only.
+func TestHardenStreamPanic(t *testing.T) {
+	for _, p := range []testserver.Proto{testserver.H2C, testserver.H2, testserver.H1} {
+		t.Run(string(p), func(t *testing.T) {
+			var logs testserver.SyncBuffer
+			mux := http.NewServeMux()
+			mux.HandleFunc("/panic", panicWithBoom)
+			mux.HandleFunc("/abort", func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) })
+			mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok")) })
+			ts := testserver.Start(t, mux, p, func(ts *httptest.Server) {
+				_, err := windhover.Harden(ts.Config, windhover.Config{})
+				require.NoError(t, err)
+				ts.Config.ErrorLog = log.New(&logs, "", 0)
+			})
+
+			res, err := ts.Client.Get(ts.URL + "/panic")
+			if err == nil {
+				res.Body.Close()
+			}
+			require.Error(t, err, "the stream or connection is reset")
+			require.Eventually(t, func() bool { return strings.Contains(logs.String(), "panic serving") }, 5*time.Second, 10*time.Millisecond)
+			if p.IsHTTP2() {
+				assert.Contains(t, logs.String(), "windhover: panic serving", "the worker's report")
+				assert.Contains(t, logs.String(), "boom-"+string(p))
+				assert.Contains(t, logs.String(), "windhover_test.panicWithBoom", "the worker's stack names the handler")
+			} else {
+				assert.NotContains(t, logs.String(), "windhover: panic serving", "HTTP/1 is served on its own goroutine")
+			}
+
+			before := logs.String()
+			res, err = ts.Client.Get(ts.URL + "/abort")
+			if err == nil {
+				res.Body.Close()
+			}
+			require.Error(t, err)
+			code, body := ts.Get(t, "/", nil)
+			assert.Equal(t, 200, code)
+			assert.Equal(t, "ok", body)
+			assert.Equal(t, before, logs.String(), "ErrAbortHandler is not logged")
+		})
+	}
+}
+
+// panicWithBoom panics with a value naming the protocol.
+func panicWithBoom(w http.ResponseWriter, r *http.Request) {
+	proto := "h1"
+	switch {
+	case r.ProtoMajor == 2 && r.TLS != nil:
+		proto = "h2"
+	case r.ProtoMajor == 2:
+		proto = "h2c"
+	}
+	panic("boom-" + proto)
+}
