@@ -117,6 +117,15 @@
 // packages composed by hand, with handlers of your own between them, read
 // the clock each for itself.
 //
+// An HTTP/2 or HTTP/3 request, which net/http (or quic-go) serves on a new
+// goroutine whose stack starts small, is handed by Harden to a worker
+// goroutine whose stack has grown already, where the chain and the
+// application run: growing a new stack on every request cost more than
+// the two goroutine switches (see the README's "Cost"). A panic there is
+// logged to the server's ErrorLog with the worker's stack, and raised again
+// with the same value on the stream's goroutine, where net/http resets the
+// stream as it does for any handler's panic.
+//
 // Every policy counts its decisions in atomic counters offered as a Stats
 // snapshot, and takes an optional callback for each refusal; the hot path
 // pays an atomic add, and only the metrics package depends on Prometheus.
