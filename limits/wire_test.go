@@ -136,46 +136,39 @@ func TestWireHeadersTotalSize(t *testing.T) {
 	expectWireAnswer(t, c, lim, rs, ReasonHeadersTooLarge)
 }
 
-// TestWireHeaderCount: every field line counts, an empty Host included:
+// TestWireHeaderCount: every field line counts, an empty Host included, and
+// each of the lines that share a name (net/http merges them into one key):
 // 100 pass, the 101st gets 431 before the head ends.
 func TestWireHeaderCount(t *testing.T) {
-	head := func(n int) string {
-		var b strings.Builder
-		b.WriteString("GET / HTTP/1.1\r\nHost:\r\n")
-		for i := range n - 1 {
-			fmt.Fprintf(&b, "X-%d: v\r\n", i)
-		}
-		return b.String()
+	for _, tt := range []struct {
+		name string
+		line func(i int) string // the field line after Host
+		host string
+	}{
+		{"distinct names, an empty Host", func(i int) string { return fmt.Sprintf("X-%d: v\r\n", i) }, "Host:\r\n"},
+		{"one name repeated", func(int) string { return "X: v\r\n" }, "Host: a\r\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			head := func(n int) string {
+				var b strings.Builder
+				b.WriteString("GET / HTTP/1.1\r\n" + tt.host)
+				for i := range n - 1 {
+					b.WriteString(tt.line(i))
+				}
+				return b.String()
+			}
+			s, lim, rs := wireServer(t, Config{}, okHandler)
+			c := dial(t, s.Addr())
+			c.Send(t, head(DefaultMaxRequestHeaderCount)+"\r\n")
+			res, _ := c.Response(t)
+			assert.Equal(t, 200, res.StatusCode, "100 field lines pass")
+
+			c = dial(t, s.Addr())
+			c.Send(t, head(DefaultMaxRequestHeaderCount+1))
+			expectWireAnswer(t, c, lim, rs, ReasonTooManyHeaders)
+			assert.EqualValues(t, 101, rs.all()[0].err.Size)
+		})
 	}
-	s, lim, rs := wireServer(t, Config{}, okHandler)
-	c := dial(t, s.Addr())
-	c.Send(t, head(DefaultMaxRequestHeaderCount)+"\r\n")
-	res, _ := c.Response(t)
-	assert.Equal(t, 200, res.StatusCode, "100 field lines with an empty Host pass")
-
-	c = dial(t, s.Addr())
-	c.Send(t, head(DefaultMaxRequestHeaderCount+1))
-	expectWireAnswer(t, c, lim, rs, ReasonTooManyHeaders)
-	assert.EqualValues(t, 101, rs.all()[0].err.Size)
-}
-
-// TestWireRepeatedFieldsCount: each field line counts, however many share a
-// name (net/http merges them into one key): 100 lines, 99 of them one name,
-// pass the default limit, and 101 get 431.
-func TestWireRepeatedFieldsCount(t *testing.T) {
-	head := func(n int) string {
-		return "GET / HTTP/1.1\r\nHost: a\r\n" + strings.Repeat("X: v\r\n", n-1)
-	}
-	s, lim, rs := wireServer(t, Config{}, okHandler)
-	c := dial(t, s.Addr())
-	c.Send(t, head(DefaultMaxRequestHeaderCount)+"\r\n")
-	res, _ := c.Response(t)
-	assert.Equal(t, 200, res.StatusCode, "100 lines, 99 of one name, pass")
-
-	c = dial(t, s.Addr())
-	c.Send(t, head(DefaultMaxRequestHeaderCount+1)+"\r\n")
-	expectWireAnswer(t, c, lim, rs, ReasonTooManyHeaders)
-	assert.EqualValues(t, 101, rs.all()[0].err.Size)
 }
 
 // TestWireFoldedLines: the heads with which net/http's joining of folded
