@@ -122,6 +122,17 @@ type Config struct {
 	// not refused by it.
 	MetricsPath string
 
+	// StreamGoroutines, if true, has each HTTP/2 and HTTP/3 request served
+	// on the goroutine net/http (or quic-go) started for its stream, as
+	// they serve it, rather than on one of the Server's workers, goroutines
+	// whose stacks have grown already (see the package documentation). Set
+	// it if a handler relies on its goroutine ending with its request: one
+	// that returns with the goroutine locked to its OS thread
+	// (runtime.LockOSThread) to have the thread thrown away, say. It costs
+	// the growth of each stream's stack, about a tenth of the CPU time of a
+	// server of small responses over h2c.
+	StreamGoroutines bool
+
 	// OnReject, if set, is called with every refusal of every policy: the
 	// request (nil for a connection refused before any request) and an
 	// error that [RefusalOf] describes. It is called after the callback the
@@ -398,7 +409,11 @@ func (s *Server) apply(srv *http.Server, cfg Config, app http.Handler) error {
 	}
 	measured := s.met.Handler(h)
 	s.share(measured)
-	srv.Handler = grown{next: s.group.Handler(measured), logf: errorLog(srv)}
+	g := grown{next: s.group.Handler(measured), logf: errorLog(srv)}
+	if !cfg.StreamGoroutines {
+		g.workers = new(stack.Pool)
+	}
+	srv.Handler = g
 	if tlsConfig != nil {
 		srv.TLSConfig = s.met.TLSConfig(srv.TLSConfig)
 	}
@@ -800,13 +815,14 @@ func (s *Server) Stats() Stats {
 // HTTP/3 streams): see internal/stack. logf reports a panic's stack on the
 // worker, before the panic is raised again on the stream's goroutine.
 type grown struct {
-	next http.Handler
-	logf func(format string, args ...any)
+	next    http.Handler
+	workers *stack.Pool // nil with Config.StreamGoroutines
+	logf    func(format string, args ...any)
 }
 
 func (g grown) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.ProtoMajor >= 2 {
-		stack.Serve(g.next, w, r, g.logf)
+	if r.ProtoMajor >= 2 && g.workers != nil {
+		g.workers.Serve(g.next, w, r, g.logf)
 		return
 	}
 	g.next.ServeHTTP(w, r)

@@ -40,7 +40,11 @@ func TestHardenStreamPanic(t *testing.T) {
 				res.Body.Close()
 			}
 			require.Error(t, err, "the stream or connection is reset")
-			require.Eventually(t, func() bool { return strings.Contains(logs.String(), "panic serving") }, 5*time.Second, 10*time.Millisecond)
+			netHTTPLine := "http: panic serving" // net/http's own report
+			if p.IsHTTP2() {
+				netHTTPLine = "http2: panic serving"
+			}
+			require.Eventually(t, func() bool { return strings.Contains(logs.String(), netHTTPLine) }, 5*time.Second, 10*time.Millisecond)
 			if p.IsHTTP2() {
 				assert.Contains(t, logs.String(), "windhover: panic serving", "the worker's report")
 				assert.Contains(t, logs.String(), "boom-"+string(p))
@@ -73,4 +77,26 @@ func panicWithBoom(w http.ResponseWriter, r *http.Request) {
 		proto = "h2c"
 	}
 	panic("boom-" + proto)
+}
+
+// TestHardenStreamGoroutines: with Config.StreamGoroutines an HTTP/2 stream's
+// handler runs on the stream's own goroutine, as net/http runs it: a panic
+// is net/http's alone to report.
+func TestHardenStreamGoroutines(t *testing.T) {
+	var logs testserver.SyncBuffer
+	mux := http.NewServeMux()
+	mux.HandleFunc("/panic", panicWithBoom)
+	ts := testserver.Start(t, mux, testserver.H2C, func(ts *httptest.Server) {
+		_, err := windhover.Harden(ts.Config, windhover.Config{StreamGoroutines: true})
+		require.NoError(t, err)
+		ts.Config.ErrorLog = log.New(&logs, "", 0)
+	})
+	res, err := ts.Client.Get(ts.URL + "/panic")
+	if err == nil {
+		res.Body.Close()
+	}
+	require.Error(t, err)
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "http2: panic serving") }, 5*time.Second, 10*time.Millisecond)
+	assert.Contains(t, logs.String(), "windhover_test.panicWithBoom", "net/http's stack is the handler's")
+	assert.NotContains(t, logs.String(), "windhover: panic serving")
 }

@@ -4,43 +4,69 @@ import (
 	"net/http"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// Serve serves r with h on a worker goroutine whose stack has grown already,
-// and waits for it to finish: an HTTP/2 stream's goroutine, new for each
-// request, then never grows its stack, which costs more than handing the
-// request over (see the package documentation). A panic in h is raised
-// again on the calling goroutine with the same value, after logf (if not
-// nil) has been given the worker's stack, which the panic raised again no
-// longer shows; a handler that calls runtime.Goexit ends the calling
-// goroutine too.
+// A Pool serves requests on its workers: goroutines that serve one request
+// after another, each with the stack it grew for the first. The zero Pool is
+// ready to use. A server has a Pool of its own, so that its workers are
+// started by its own goroutines (and inherit their profiler labels).
+type Pool struct {
+	mu   sync.Mutex
+	idle []*worker // the workers waiting for a request, the most recent last
+}
+
+// A worker is a goroutine of a Pool.
+type worker struct {
+	jobs chan *job // its next request; one at most
+}
+
+// Serve serves r with h on one of p's workers, and waits for it to finish:
+// the calling goroutine, an HTTP/2 stream's, new for each request, then never
+// grows its stack, which costs more than the handover (see the package
+// documentation). The most recently idle worker takes the request, so that
+// after a burst the workers it started and no longer needs go idle and end.
 //
-// A worker is the goroutine of one request at a time. Between requests it
-// is unlocked from its OS thread (a handler that locked it and returned
-// would otherwise leave it locked for the next); profiler labels a handler
-// set with pprof.SetGoroutineLabels and did not restore stay on it, as
-// pprof.Do restores them. A worker idle for ten seconds ends.
-func Serve(h http.Handler, w http.ResponseWriter, r *http.Request, logf func(format string, args ...any)) {
+// A panic in h is raised again on the calling goroutine with the same value,
+// after logf (if not nil) has been given the worker's stack, which the panic
+// raised again no longer shows; http.ErrAbortHandler, which net/http does not
+// log, is not given to logf. A handler that calls runtime.Goexit ends the
+// calling goroutine too.
+//
+// A worker is the goroutine of one request at a time. After each it undoes
+// one runtime.LockOSThread the handler left (a goroutine of net/http's that
+// ends locked to its thread takes the thread with it; a worker goes on, on
+// that thread if the handler locked it twice). Profiler labels a handler set
+// with pprof.SetGoroutineLabels and did not restore stay on the worker, as
+// pprof.Do restores them; labels set on the calling goroutine do not reach
+// the handler. A worker idle for ten seconds ends.
+func (p *Pool) Serve(h http.Handler, w http.ResponseWriter, r *http.Request, logf func(format string, args ...any)) {
 	j := jobs.Get().(*job)
 	j.h, j.w, j.r = h, w, r
-	select {
-	case idle <- j:
-	default:
-		go work(j)
+	p.mu.Lock()
+	if n := len(p.idle); n > 0 {
+		wk := p.idle[n-1]
+		p.idle[n-1] = nil
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+		wk.jobs <- j
+	} else {
+		p.mu.Unlock()
+		go p.work(j)
 	}
 	<-j.done
-	p, panicked, exited, stack := j.p, j.panicked, j.exited, j.stack
+	v, panicked, exited, stack := j.p, j.panicked, j.exited, j.stack
 	*j = job{done: j.done}
 	jobs.Put(j)
 	switch {
 	case panicked:
-		if p != http.ErrAbortHandler && logf != nil {
-			logf("windhover: panic serving %v: %v\n%s", r.RemoteAddr, p, stack)
+		if v != http.ErrAbortHandler && logf != nil {
+			logf("windhover: panic serving %v: %v\n%s", r.RemoteAddr, v, stack)
 		}
-		panic(p)
+		panic(v)
 	case exited:
 		runtime.Goexit()
 	}
@@ -64,42 +90,52 @@ type job struct {
 	done     chan struct{}
 }
 
-var (
-	// idle hands a job to a worker waiting for one.
-	idle = make(chan *job)
-	jobs = sync.Pool{New: func() any { return &job{done: make(chan struct{}, 1)} }}
-)
+var jobs = sync.Pool{New: func() any { return &job{done: make(chan struct{}, 1)} }}
 
-// work is a worker's goroutine, from its first job on. Its frame holds a
-// pad below which every request runs: the stack grows to the chain's size
-// once, and the garbage collector, which shrinks a stack a quarter used,
-// leaves it.
-//
-//go:noinline
-func work(j *job) {
-	var pad [8 << 10]byte
-	serveJobs(j, pad[:])
-}
-
-//go:noinline
-func serveJobs(j *job, pad []byte) {
-	_ = pad[len(pad)-1]
+// work is a worker's goroutine, from its first job on.
+func (p *Pool) work(j *job) {
+	wk := &worker{jobs: make(chan *job, 1)}
 	t := time.NewTimer(time.Duration(idleTimeout.Load()))
 	defer t.Stop()
 	for {
 		if !run(j) {
 			return // runtime.Goexit: the goroutine ends
 		}
-		j.done <- struct{}{}
+		// Idle before the caller hears of the end, so that a request it
+		// serves next finds the worker waiting (it touches nothing of j
+		// after the send).
 		runtime.UnlockOSThread()
+		p.mu.Lock()
+		p.idle = append(p.idle, wk)
+		p.mu.Unlock()
 		t.Reset(time.Duration(idleTimeout.Load()))
+		j.done <- struct{}{}
 		select {
-		case j = <-idle:
+		case j = <-wk.jobs:
 		case <-t.C:
-			return
+			if p.leave(wk) {
+				return
+			}
+			j = <-wk.jobs // a Serve took the worker as it timed out
 		}
 	}
 }
+
+// leave takes wk out of the idle workers, and reports false if it is no
+// longer among them: a Serve took it, and its job is on the way.
+func (p *Pool) leave(wk *worker) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if i := slices.Index(p.idle, wk); i >= 0 {
+		p.idle = slices.Delete(p.idle, i, i+1)
+		return true
+	}
+	return false
+}
+
+// maxStack bounds the worker's stack logged for a panic, as net/http bounds
+// the one it logs.
+const maxStack = 64 << 10
 
 // run serves j, and reports false if the handler called runtime.Goexit,
 // after telling the waiting goroutine so.
@@ -112,6 +148,9 @@ func run(j *job) (ok bool) {
 			j.panicked, ok = true, true
 			if j.p != http.ErrAbortHandler {
 				j.stack = debug.Stack()
+				if len(j.stack) > maxStack {
+					j.stack = j.stack[:maxStack]
+				}
 			}
 			return
 		}

@@ -27,6 +27,7 @@ func request() (http.ResponseWriter, *http.Request) {
 // TestServeHandsOver: the handler runs on another goroutine, and Serve
 // returns once it has returned; a worker serves the next request.
 func TestServeHandsOver(t *testing.T) {
+	var p Pool
 	var ids []string
 	done := false
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -37,7 +38,7 @@ func TestServeHandsOver(t *testing.T) {
 	for range 3 {
 		done = false
 		w, r := request()
-		Serve(h, w, r, nil)
+		p.Serve(h, w, r, nil)
 		if !done {
 			t.Fatal("Serve returned before the handler")
 		}
@@ -53,6 +54,7 @@ func TestServeHandsOver(t *testing.T) {
 // TestServeConcurrent: requests at once each get a worker, and their own
 // writer and request.
 func TestServeConcurrent(t *testing.T) {
+	var p Pool
 	var wg sync.WaitGroup
 	errs := make(chan error, 100)
 	for i := range 100 {
@@ -61,7 +63,7 @@ func TestServeConcurrent(t *testing.T) {
 			defer wg.Done()
 			rec := httptest.NewRecorder()
 			r := httptest.NewRequest("GET", fmt.Sprintf("/%d", i), nil)
-			Serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p.Serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				time.Sleep(time.Millisecond)
 				_, _ = w.Write([]byte(r.URL.Path))
 			}), rec, r, nil)
@@ -91,13 +93,14 @@ func panicky(v any) http.Handler {
 // been logged; http.ErrAbortHandler, which net/http does not log, is not
 // logged either. The worker goes on serving.
 func TestServePanic(t *testing.T) {
+	var pool Pool
 	for _, v := range []any{&panicValue{"boom"}, http.ErrAbortHandler, errors.New("e")} {
 		var logs []string
 		logf := func(format string, args ...any) { logs = append(logs, fmt.Sprintf(format, args...)) }
-		got := func() (p any) {
-			defer func() { p = recover() }()
+		got := func() (raised any) {
+			defer func() { raised = recover() }()
 			w, r := request()
-			Serve(panicky(v), w, r, logf)
+			pool.Serve(panicky(v), w, r, logf)
 			return nil
 		}()
 		if got != v {
@@ -112,7 +115,7 @@ func TestServePanic(t *testing.T) {
 		}
 		served := false
 		w, r := request()
-		Serve(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { served = true }), w, r, logf)
+		pool.Serve(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { served = true }), w, r, logf)
 		if !served {
 			t.Fatal("not served after a panic")
 		}
@@ -122,12 +125,13 @@ func TestServePanic(t *testing.T) {
 // TestServeGoexit: a handler that calls runtime.Goexit ends the calling
 // goroutine too, which runs its deferred calls and nothing after Serve.
 func TestServeGoexit(t *testing.T) {
+	var p Pool
 	ended := make(chan bool)
 	go func() {
 		after := false
 		defer func() { ended <- after }()
 		w, r := request()
-		Serve(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { runtime.Goexit() }), w, r, nil)
+		p.Serve(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { runtime.Goexit() }), w, r, nil)
 		after = true
 	}()
 	select {
@@ -140,7 +144,7 @@ func TestServeGoexit(t *testing.T) {
 	}
 	served := false
 	w, r := request()
-	Serve(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { served = true }), w, r, nil)
+	p.Serve(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { served = true }), w, r, nil)
 	if !served {
 		t.Fatal("not served after a Goexit")
 	}
@@ -176,6 +180,7 @@ func settled(t *testing.T) int {
 // TestServeIdleWorkersEnd: requests at once start workers, which end once
 // idle for the idle timeout.
 func TestServeIdleWorkersEnd(t *testing.T) {
+	var p Pool
 	before := settled(t)
 	var wg sync.WaitGroup
 	for range 20 {
@@ -183,7 +188,7 @@ func TestServeIdleWorkersEnd(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			w, r := request()
-			Serve(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { time.Sleep(5 * time.Millisecond) }), w, r, nil)
+			p.Serve(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { time.Sleep(5 * time.Millisecond) }), w, r, nil)
 		}()
 	}
 	wg.Wait()
@@ -192,5 +197,50 @@ func TestServeIdleWorkersEnd(t *testing.T) {
 	}
 	if n := settled(t); n > before {
 		t.Fatalf("%d goroutines, %d before the requests: idle workers did not end", n, before)
+	}
+}
+
+// TestServeBusyWorkerStays: a worker that gets a request every quarter idle
+// timeout goes on serving them, its timer restarted with each.
+func TestServeBusyWorkerStays(t *testing.T) {
+	var p Pool
+	var ids []string
+	h := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { ids = append(ids, goid()) })
+	for range 6 {
+		w, r := request()
+		p.Serve(h, w, r, nil)
+		time.Sleep(time.Duration(idleTimeout.Load()) / 4)
+	}
+	for _, id := range ids {
+		if id != ids[0] {
+			t.Fatalf("served on goroutines %v: want the one worker throughout", ids)
+		}
+	}
+}
+
+// TestServeBurstWorkersEnd: after a burst, requests one at a time go to the
+// most recently idle worker, so the others go idle for the idle timeout and
+// end, however often the requests come.
+func TestServeBurstWorkersEnd(t *testing.T) {
+	var p Pool
+	before := settled(t)
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w, r := request()
+			p.Serve(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { time.Sleep(5 * time.Millisecond) }), w, r, nil)
+		}()
+	}
+	wg.Wait()
+	h := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+	for end := time.Now().Add(5 * time.Duration(idleTimeout.Load())); time.Now().Before(end); {
+		w, r := request()
+		p.Serve(h, w, r, nil)
+		time.Sleep(time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before+2 {
+		t.Fatalf("%d goroutines, %d before the burst: the burst's workers still serve in turn", n, before)
 	}
 }
