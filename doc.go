@@ -118,13 +118,16 @@
 // the clock each for itself.
 //
 // An HTTP/2 or HTTP/3 request, which net/http (or quic-go) serves on a new
-// goroutine whose stack starts small, is handed by Harden to a worker
-// goroutine whose stack has grown already, where the chain and the
-// application run: growing a new stack on every request cost more than
-// the two goroutine switches (see the README's "Cost"). A panic there is
-// logged to the server's ErrorLog with the worker's stack, and raised again
-// with the same value on the stream's goroutine, where net/http resets the
-// stream as it does for any handler's panic.
+// goroutine whose stack starts small, is handed by Harden to one of the
+// Server's worker goroutines, whose stack has grown already, where the chain
+// and the application run: growing a new stack on every request cost more
+// than the two goroutine switches (see the README's "Cost"). A panic there
+// is logged to the server's ErrorLog with the worker's stack, and raised
+// again with the same value on the stream's goroutine, where net/http resets
+// the stream as it does for any handler's panic; runtime.Goexit ends the
+// stream's goroutine too. A handler that relies on its goroutine ending
+// with the request (one that returns locked to its OS thread to have the
+// thread thrown away) needs Config.StreamGoroutines.
 //
 // Every policy counts its decisions in atomic counters offered as a Stats
 // snapshot, and takes an optional callback for each refusal; the hot path

@@ -11,9 +11,9 @@
 // Growing it once at the top of the chain, where few frames are on it, cost
 // about 9% of examples/server's CPU under h2load (16 streams on each of 16
 // connections, 2026-12-08), 4.6 us a request where bare net/http, whose
-// ServeMux makes the stack grow, spent 2.1 us. [Serve] hands the request
-// to a worker instead, a goroutine that serves one request after another
-// with the stack it grew for the first: the handover costs two goroutine
-// switches, which the same measurement puts well below the growth (see
-// the README's "Cost").
+// ServeMux makes the stack grow, spent 2.1 us. [Pool.Serve] hands the
+// request to a worker instead, a goroutine that serves one request after
+// another with the stack it grew for the first: the handover costs two
+// goroutine switches, which the same measurement puts well below the growth
+// (see the README's "Cost").
 package stack
