@@ -3,7 +3,6 @@ package stack
 import (
 	"net/http"
 	"runtime"
-	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -41,8 +40,10 @@ type worker struct {
 // ends locked to its thread takes the thread with it; a worker goes on, on
 // that thread if the handler locked it twice). Profiler labels a handler set
 // with pprof.SetGoroutineLabels and did not restore stay on the worker, as
-// pprof.Do restores them; labels set on the calling goroutine do not reach
-// the handler. A worker idle for ten seconds ends.
+// pprof.Do restores them. A worker starts with the profiler labels of the
+// goroutine that started it, a stream's of the same server, and keeps them:
+// labels set on a later request's goroutine do not reach its handler. A
+// worker idle for ten seconds ends.
 func (p *Pool) Serve(h http.Handler, w http.ResponseWriter, r *http.Request, logf func(format string, args ...any)) {
 	j := jobs.Get().(*job)
 	j.h, j.w, j.r = h, w, r
@@ -96,11 +97,19 @@ var jobs = sync.Pool{New: func() any { return &job{done: make(chan struct{}, 1)}
 func (p *Pool) work(j *job) {
 	wk := &worker{jobs: make(chan *job, 1)}
 	t := time.NewTimer(time.Duration(idleTimeout.Load()))
-	defer t.Stop()
-	for {
-		if !run(j) {
-			return // runtime.Goexit: the goroutine ends
+	busy := true // serving j, whose caller waits
+	defer func() {
+		t.Stop()
+		if busy {
+			// The handler called runtime.Goexit (perhaps with a panic
+			// in its deferred calls, which run recovered): the worker
+			// ends, and so must the caller.
+			j.exited = true
+			j.done <- struct{}{}
 		}
+	}()
+	for {
+		run(j)
 		// Idle before the caller hears of the end, so that a request it
 		// serves next finds the worker waiting (it touches nothing of j
 		// after the send).
@@ -109,6 +118,7 @@ func (p *Pool) work(j *job) {
 		p.idle = append(p.idle, wk)
 		p.mu.Unlock()
 		t.Reset(time.Duration(idleTimeout.Load()))
+		busy = false
 		j.done <- struct{}{}
 		select {
 		case j = <-wk.jobs:
@@ -118,6 +128,7 @@ func (p *Pool) work(j *job) {
 			}
 			j = <-wk.jobs // a Serve took the worker as it timed out
 		}
+		busy = true
 	}
 }
 
@@ -137,26 +148,16 @@ func (p *Pool) leave(wk *worker) bool {
 // the one it logs.
 const maxStack = 64 << 10
 
-// run serves j, and reports false if the handler called runtime.Goexit,
-// after telling the waiting goroutine so.
-func run(j *job) (ok bool) {
+// run serves j, recovering a panic into it.
+func run(j *job) {
 	defer func() {
-		if ok {
-			return
-		}
 		if j.p = recover(); j.p != nil {
-			j.panicked, ok = true, true
+			j.panicked = true
 			if j.p != http.ErrAbortHandler {
-				j.stack = debug.Stack()
-				if len(j.stack) > maxStack {
-					j.stack = j.stack[:maxStack]
-				}
+				j.stack = make([]byte, maxStack)
+				j.stack = j.stack[:runtime.Stack(j.stack, false)]
 			}
-			return
 		}
-		j.exited = true
-		j.done <- struct{}{}
 	}()
 	j.h.ServeHTTP(j.w, j.r)
-	return true
 }

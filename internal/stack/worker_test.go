@@ -244,3 +244,66 @@ func TestServeBurstWorkersEnd(t *testing.T) {
 		t.Fatalf("%d goroutines, %d before the burst: the burst's workers still serve in turn", n, before)
 	}
 }
+
+// TestServeGoexitThenPanic: a handler that calls runtime.Goexit and panics
+// in one of its deferred calls still ends the calling goroutine, which
+// reports the panic, rather than leave it waiting.
+func TestServeGoexitThenPanic(t *testing.T) {
+	var p Pool
+	raised := make(chan any, 1)
+	go func() {
+		defer func() { raised <- recover() }()
+		w, r := request()
+		p.Serve(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+			defer panic("late")
+			runtime.Goexit()
+		}), w, r, nil)
+	}()
+	select {
+	case v := <-raised:
+		if v != "late" {
+			t.Fatalf("raised %v, want the deferred call's panic", v)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the calling goroutine waits for ever")
+	}
+}
+
+// TestServeIdleBeforeReturn: when Serve returns, its worker waits among the
+// idle already, for the next request the caller may serve at once.
+func TestServeIdleBeforeReturn(t *testing.T) {
+	var p Pool
+	h := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+	for i := range 2000 {
+		w, r := request()
+		p.Serve(h, w, r, nil)
+		p.mu.Lock()
+		n := len(p.idle)
+		p.mu.Unlock()
+		if n != 1 {
+			t.Fatalf("request %d: %d idle workers when Serve returned, want 1", i, n)
+		}
+	}
+}
+
+// TestServeTakenAsItTimesOut: a worker whose idle timeout passes as a Serve
+// takes it serves that request rather than end and leave it waiting.
+func TestServeTakenAsItTimesOut(t *testing.T) {
+	defer func(d int64) { idleTimeout.Store(d) }(idleTimeout.Load())
+	idleTimeout.Store(int64(20 * time.Microsecond))
+	var p Pool
+	h := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 5000 {
+			w, r := request()
+			p.Serve(h, w, r, nil)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("a request waits for ever")
+	}
+}
