@@ -412,6 +412,7 @@ func (s *Server) apply(srv *http.Server, cfg Config, app http.Handler) error {
 	g := grown{next: s.group.Handler(measured), logf: errorLog(srv)}
 	if !cfg.StreamGoroutines {
 		g.workers = new(stack.Pool)
+		srv.RegisterOnShutdown(g.workers.Close)
 	}
 	srv.Handler = g
 	if tlsConfig != nil {

@@ -1,9 +1,13 @@
 package windhover_test
 
 import (
+	"context"
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -99,4 +103,37 @@ func TestHardenStreamGoroutines(t *testing.T) {
 	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "http2: panic serving") }, 5*time.Second, 10*time.Millisecond)
 	assert.Contains(t, logs.String(), "windhover_test.panicWithBoom", "net/http's stack is the handler's")
 	assert.NotContains(t, logs.String(), "windhover: panic serving")
+}
+
+// TestHardenShutdownEndsWorkers: a server shut down leaves no stream worker
+// behind, without waiting for their idle timeout, so that a goroutine leak
+// check after Shutdown passes. It runs in a child process of its own, where
+// no other test's server has workers.
+func TestHardenShutdownEndsWorkers(t *testing.T) {
+	if os.Getenv("WINDHOVER_TEST_WORKERS_CHILD") == "" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHardenShutdownEndsWorkers$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "WINDHOVER_TEST_WORKERS_CHILD=1")
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "the child process:\n%s", out)
+		require.Contains(t, string(out), "PASS")
+		return
+	}
+	workers := func() int {
+		buf := make([]byte, 1<<20)
+		return strings.Count(string(buf[:runtime.Stack(buf, true)]), "stack.(*Pool).work(")
+	}
+	ts := testserver.Start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok")) }), testserver.H2C,
+		func(ts *httptest.Server) {
+			_, err := windhover.Harden(ts.Config, windhover.Config{})
+			require.NoError(t, err)
+		})
+	for range 3 {
+		code, _ := ts.Get(t, "/", nil)
+		require.Equal(t, 200, code)
+	}
+	require.Positive(t, workers(), "the requests were served on workers")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, ts.Config.Shutdown(ctx))
+	require.Eventually(t, func() bool { return workers() == 0 }, 2*time.Second, 10*time.Millisecond, "workers left after Shutdown")
 }

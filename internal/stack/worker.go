@@ -14,8 +14,23 @@ import (
 // ready to use. A server has a Pool of its own, so that its workers are
 // started by its own goroutines (and inherit their profiler labels).
 type Pool struct {
-	mu   sync.Mutex
-	idle []*worker // the workers waiting for a request, the most recent last
+	mu     sync.Mutex
+	idle   []*worker // the workers waiting for a request, the most recent last
+	closed bool      // Close was called: a worker ends with its request
+}
+
+// Close ends p's idle workers, and has every other end once its request is
+// served, so that a server shut down leaves none behind (a goroutine leak
+// check after Shutdown finds none). Serve works on after Close, each
+// request on a new worker that ends with it.
+func (p *Pool) Close() {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle, p.closed = nil, true
+	p.mu.Unlock()
+	for _, wk := range idle {
+		wk.jobs <- nil
+	}
 }
 
 // A worker is a goroutine of a Pool.
@@ -115,18 +130,27 @@ func (p *Pool) work(j *job) {
 		// after the send).
 		runtime.UnlockOSThread()
 		p.mu.Lock()
-		p.idle = append(p.idle, wk)
+		closed := p.closed
+		if !closed {
+			p.idle = append(p.idle, wk)
+		}
 		p.mu.Unlock()
 		t.Reset(time.Duration(idleTimeout.Load()))
 		busy = false
 		j.done <- struct{}{}
+		if closed {
+			return
+		}
 		select {
 		case j = <-wk.jobs:
 		case <-t.C:
 			if p.leave(wk) {
 				return
 			}
-			j = <-wk.jobs // a Serve took the worker as it timed out
+			j = <-wk.jobs // a Serve took the worker as it timed out, or Close did
+		}
+		if j == nil {
+			return // Close
 		}
 		busy = true
 	}

@@ -307,3 +307,70 @@ func TestServeTakenAsItTimesOut(t *testing.T) {
 		t.Fatal("a request waits for ever")
 	}
 }
+
+// workers counts the goroutines in a Pool's work.
+func workers() int {
+	buf := make([]byte, 1<<20)
+	return strings.Count(string(buf[:runtime.Stack(buf, true)]), "stack.(*Pool).work(")
+}
+
+// TestPoolClose: Close ends the idle workers at once, and a busy one once its
+// request is served; Serve goes on working after it, each request on a
+// worker that ends with it.
+func TestPoolClose(t *testing.T) {
+	defer func(d int64) { idleTimeout.Store(d) }(idleTimeout.Load())
+	idleTimeout.Store(int64(time.Hour))
+	var p Pool
+	release := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range 11 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w, r := request()
+			p.Serve(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+				if i == 0 {
+					<-release // busy through Close
+				} else {
+					time.Sleep(5 * time.Millisecond)
+				}
+			}), w, r, nil)
+		}()
+	}
+	require := func(want int, what string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for workers() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d workers, want %d", what, workers(), want)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	require(11, "before Close")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		p.mu.Lock()
+		n := len(p.idle)
+		p.mu.Unlock()
+		if n == 10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d idle workers, want 10", n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	p.Close()
+	require(1, "after Close, one request still served")
+	close(release)
+	wg.Wait()
+	require(0, "after its request")
+	served := false
+	w, r := request()
+	p.Serve(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { served = true }), w, r, nil)
+	if !served {
+		t.Fatal("not served after Close")
+	}
+	require(0, "after a request served after Close")
+}
