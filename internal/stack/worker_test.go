@@ -177,13 +177,10 @@ func settled(t *testing.T) int {
 	return n
 }
 
-// TestServeIdleWorkersEnd: requests at once start workers, which end once
-// idle for the idle timeout.
-func TestServeIdleWorkersEnd(t *testing.T) {
-	var p Pool
-	before := settled(t)
+// burst serves n requests of 5 ms at once on p.
+func burst(p *Pool, n int) {
 	var wg sync.WaitGroup
-	for range 20 {
+	for range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -192,6 +189,14 @@ func TestServeIdleWorkersEnd(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestServeIdleWorkersEnd: requests at once start workers, which end once
+// idle for the idle timeout.
+func TestServeIdleWorkersEnd(t *testing.T) {
+	var p Pool
+	before := settled(t)
+	burst(&p, 20)
 	if n := runtime.NumGoroutine(); n < before+20 {
 		t.Fatalf("%d goroutines after 20 requests at once, %d before: want their 20 workers", n, before)
 	}
@@ -224,16 +229,7 @@ func TestServeBusyWorkerStays(t *testing.T) {
 func TestServeBurstWorkersEnd(t *testing.T) {
 	var p Pool
 	before := settled(t)
-	var wg sync.WaitGroup
-	for range 50 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w, r := request()
-			p.Serve(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { time.Sleep(5 * time.Millisecond) }), w, r, nil)
-		}()
-	}
-	wg.Wait()
+	burst(&p, 50)
 	h := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
 	for end := time.Now().Add(5 * time.Duration(idleTimeout.Load())); time.Now().Before(end); {
 		w, r := request()
