@@ -177,15 +177,20 @@ func settled(t *testing.T) int {
 	return n
 }
 
-// burst serves n requests of 5 ms at once on p.
+// burst serves n requests at once on p, each on a worker of its own: none
+// returns before all have begun.
 func burst(p *Pool, n int) {
-	var wg sync.WaitGroup
+	var started, wg sync.WaitGroup
+	started.Add(n)
 	for range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			w, r := request()
-			p.Serve(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { time.Sleep(5 * time.Millisecond) }), w, r, nil)
+			p.Serve(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+				started.Done()
+				started.Wait()
+			}), w, r, nil)
 		}()
 	}
 	wg.Wait()
@@ -206,15 +211,18 @@ func TestServeIdleWorkersEnd(t *testing.T) {
 }
 
 // TestServeBusyWorkerStays: a worker that gets a request every quarter idle
-// timeout goes on serving them, its timer restarted with each.
+// timeout goes on serving them for longer than the timeout, its timer
+// restarted with each.
 func TestServeBusyWorkerStays(t *testing.T) {
+	defer func(d int64) { idleTimeout.Store(d) }(idleTimeout.Load())
+	idleTimeout.Store(int64(time.Second)) // a margin for a loaded machine
 	var p Pool
 	var ids []string
 	h := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { ids = append(ids, goid()) })
 	for range 6 {
 		w, r := request()
 		p.Serve(h, w, r, nil)
-		time.Sleep(time.Duration(idleTimeout.Load()) / 4)
+		time.Sleep(time.Duration(idleTimeout.Load()) / 4) // 1.5 timeouts in all
 	}
 	for _, id := range ids {
 		if id != ids[0] {
@@ -317,7 +325,9 @@ func TestPoolClose(t *testing.T) {
 	defer func(d int64) { idleTimeout.Store(d) }(idleTimeout.Load())
 	idleTimeout.Store(int64(time.Hour))
 	var p Pool
-	release := make(chan struct{})
+	var started sync.WaitGroup // all 11 at once: 11 workers
+	started.Add(11)
+	others, release := make(chan struct{}), make(chan struct{})
 	var wg sync.WaitGroup
 	for i := range 11 {
 		wg.Add(1)
@@ -325,14 +335,16 @@ func TestPoolClose(t *testing.T) {
 			defer wg.Done()
 			w, r := request()
 			p.Serve(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+				started.Done()
 				if i == 0 {
 					<-release // busy through Close
 				} else {
-					time.Sleep(5 * time.Millisecond)
+					<-others
 				}
 			}), w, r, nil)
 		}()
 	}
+	started.Wait()
 	require := func(want int, what string) {
 		t.Helper()
 		deadline := time.Now().Add(5 * time.Second)
@@ -344,6 +356,7 @@ func TestPoolClose(t *testing.T) {
 		}
 	}
 	require(11, "before Close")
+	close(others)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		p.mu.Lock()
