@@ -74,13 +74,13 @@ func (p *Pool) Serve(h http.Handler, w http.ResponseWriter, r *http.Request, log
 		go p.work(j)
 	}
 	<-j.done
-	v, panicked, exited, stack := j.p, j.panicked, j.exited, j.stack
+	v, exited, trace := j.p, j.exited, j.trace
 	*j = job{done: j.done}
 	jobs.Put(j)
 	switch {
-	case panicked:
+	case v != nil: // recover gives every panic a value (panic(nil) a *runtime.PanicNilError)
 		if v != http.ErrAbortHandler && logf != nil {
-			logf("windhover: panic serving %v: %v\n%s", r.RemoteAddr, v, stack)
+			logf("windhover: panic serving %v: %v\n%s", r.RemoteAddr, v, trace)
 		}
 		panic(v)
 	case exited:
@@ -96,14 +96,13 @@ func init() { idleTimeout.Store(int64(10 * time.Second)) }
 
 // A job is one request handed to a worker, and how it ended.
 type job struct {
-	h        http.Handler
-	w        http.ResponseWriter
-	r        *http.Request
-	panicked bool
-	p        any    // the panic's value
-	stack    []byte // the worker's stack at the panic
-	exited   bool   // the handler called runtime.Goexit
-	done     chan struct{}
+	h      http.Handler
+	w      http.ResponseWriter
+	r      *http.Request
+	p      any    // the panic's value, if the handler panicked
+	trace  []byte // the worker's stack at the panic
+	exited bool   // the handler called runtime.Goexit
+	done   chan struct{}
 }
 
 var jobs = sync.Pool{New: func() any { return &job{done: make(chan struct{}, 1)} }}
@@ -175,12 +174,9 @@ const maxStack = 64 << 10
 // run serves j, recovering a panic into it.
 func run(j *job) {
 	defer func() {
-		if j.p = recover(); j.p != nil {
-			j.panicked = true
-			if j.p != http.ErrAbortHandler {
-				j.stack = make([]byte, maxStack)
-				j.stack = j.stack[:runtime.Stack(j.stack, false)]
-			}
+		if j.p = recover(); j.p != nil && j.p != http.ErrAbortHandler {
+			j.trace = make([]byte, maxStack)
+			j.trace = j.trace[:runtime.Stack(j.trace, false)]
 		}
 	}()
 	j.h.ServeHTTP(j.w, j.r)
