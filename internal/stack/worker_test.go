@@ -24,6 +24,43 @@ func request() (http.ResponseWriter, *http.Request) {
 	return httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil)
 }
 
+// mustServe fails the test unless p serves a request, after what.
+func mustServe(t *testing.T, p *Pool, what string) {
+	t.Helper()
+	served := false
+	w, r := request()
+	p.Serve(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { served = true }), w, r, nil)
+	if !served {
+		t.Fatal("not served " + what)
+	}
+}
+
+// serveAside serves h on p from a goroutine of its own, and reports what
+// that goroutine's deferred call recovered and whether it went on after
+// Serve; it fails the test if Serve does not end within 5 s.
+func serveAside(t *testing.T, p *Pool, h http.Handler) (raised any, after bool) {
+	t.Helper()
+	type end struct {
+		raised any
+		after  bool
+	}
+	ended := make(chan end, 1)
+	go func() {
+		var e end
+		defer func() { e.raised = recover(); ended <- e }()
+		w, r := request()
+		p.Serve(h, w, r, nil)
+		e.after = true
+	}()
+	select {
+	case e := <-ended:
+		return e.raised, e.after
+	case <-time.After(5 * time.Second):
+		t.Fatal("the calling goroutine waits for ever")
+		return nil, false
+	}
+}
+
 // TestServeHandsOver: the handler runs on another goroutine, and Serve
 // returns once it has returned; a worker serves the next request.
 func TestServeHandsOver(t *testing.T) {
@@ -113,12 +150,7 @@ func TestServePanic(t *testing.T) {
 		} else if len(logs) != 1 || !strings.Contains(logs[0], "windhover: panic serving") || !strings.Contains(logs[0], "stack.panicky") {
 			t.Fatalf("logged %q, want the worker's stack, with the handler in it", logs)
 		}
-		served := false
-		w, r := request()
-		pool.Serve(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { served = true }), w, r, logf)
-		if !served {
-			t.Fatal("not served after a panic")
-		}
+		mustServe(t, &pool, "after a panic")
 	}
 }
 
@@ -126,28 +158,11 @@ func TestServePanic(t *testing.T) {
 // goroutine too, which runs its deferred calls and nothing after Serve.
 func TestServeGoexit(t *testing.T) {
 	var p Pool
-	ended := make(chan bool)
-	go func() {
-		after := false
-		defer func() { ended <- after }()
-		w, r := request()
-		p.Serve(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { runtime.Goexit() }), w, r, nil)
-		after = true
-	}()
-	select {
-	case after := <-ended:
-		if after {
-			t.Fatal("the calling goroutine went on after Serve")
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the calling goroutine waits for ever")
+	raised, after := serveAside(t, &p, http.HandlerFunc(func(http.ResponseWriter, *http.Request) { runtime.Goexit() }))
+	if after || raised != nil {
+		t.Fatalf("the calling goroutine went on after Serve (%v) or panicked (%v)", after, raised)
 	}
-	served := false
-	w, r := request()
-	p.Serve(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { served = true }), w, r, nil)
-	if !served {
-		t.Fatal("not served after a Goexit")
-	}
+	mustServe(t, &p, "after a Goexit")
 }
 
 // TestMain shortens the workers' idle timeout, so that those of one test
@@ -254,22 +269,12 @@ func TestServeBurstWorkersEnd(t *testing.T) {
 // reports the panic, rather than leave it waiting.
 func TestServeGoexitThenPanic(t *testing.T) {
 	var p Pool
-	raised := make(chan any, 1)
-	go func() {
-		defer func() { raised <- recover() }()
-		w, r := request()
-		p.Serve(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
-			defer panic("late")
-			runtime.Goexit()
-		}), w, r, nil)
-	}()
-	select {
-	case v := <-raised:
-		if v != "late" {
-			t.Fatalf("raised %v, want the deferred call's panic", v)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the calling goroutine waits for ever")
+	raised, _ := serveAside(t, &p, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		defer panic("late")
+		runtime.Goexit()
+	}))
+	if raised != "late" {
+		t.Fatalf("raised %v, want the deferred call's panic", raised)
 	}
 }
 
@@ -322,6 +327,12 @@ func workers() int {
 // request is served; Serve goes on working after it, each request on a
 // worker that ends with it.
 func TestPoolClose(t *testing.T) {
+	// The other tests' workers end first, under the short timeout.
+	for deadline := time.Now().Add(5 * time.Second); workers() != 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d workers of other tests left", workers())
+		}
+	}
 	defer func(d int64) { idleTimeout.Store(d) }(idleTimeout.Load())
 	idleTimeout.Store(int64(time.Hour))
 	var p Pool
@@ -375,11 +386,6 @@ func TestPoolClose(t *testing.T) {
 	close(release)
 	wg.Wait()
 	require(0, "after its request")
-	served := false
-	w, r := request()
-	p.Serve(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { served = true }), w, r, nil)
-	if !served {
-		t.Fatal("not served after Close")
-	}
+	mustServe(t, &p, "after Close")
 	require(0, "after a request served after Close")
 }
