@@ -194,10 +194,15 @@ func settled(t *testing.T) int {
 
 // burst serves n requests at once on p, each on a worker of its own: none
 // returns before all have begun.
-func burst(p *Pool, n int) {
+func burst(p *Pool, n int) { start(p, n, nil).Wait() }
+
+// start begins n requests at once on p, each on a worker of its own, which
+// call then with their index once all have begun; it returns what to wait
+// on for their end.
+func start(p *Pool, n int, then func(i int)) *sync.WaitGroup {
 	var started, wg sync.WaitGroup
 	started.Add(n)
-	for range n {
+	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -205,10 +210,13 @@ func burst(p *Pool, n int) {
 			p.Serve(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 				started.Done()
 				started.Wait()
+				if then != nil {
+					then(i)
+				}
 			}), w, r, nil)
 		}()
 	}
-	wg.Wait()
+	return &wg
 }
 
 // TestServeIdleWorkersEnd: requests at once start workers, which end once
@@ -323,50 +331,35 @@ func workers() int {
 	return strings.Count(string(buf[:runtime.Stack(buf, true)]), "stack.(*Pool).work(")
 }
 
+// waitWorkers waits up to 5 s for the process to have want workers.
+func waitWorkers(t *testing.T, want int, what string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for workers() != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d workers, want %d", what, workers(), want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // TestPoolClose: Close ends the idle workers at once, and a busy one once its
 // request is served; Serve goes on working after it, each request on a
 // worker that ends with it.
 func TestPoolClose(t *testing.T) {
-	// The other tests' workers end first, under the short timeout.
-	for deadline := time.Now().Add(5 * time.Second); workers() != 0; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d workers of other tests left", workers())
-		}
-	}
+	waitWorkers(t, 0, "the other tests' workers, under the short timeout")
 	defer func(d int64) { idleTimeout.Store(d) }(idleTimeout.Load())
 	idleTimeout.Store(int64(time.Hour))
 	var p Pool
-	var started sync.WaitGroup // all 11 at once: 11 workers
-	started.Add(11)
 	others, release := make(chan struct{}), make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range 11 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w, r := request()
-			p.Serve(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
-				started.Done()
-				if i == 0 {
-					<-release // busy through Close
-				} else {
-					<-others
-				}
-			}), w, r, nil)
-		}()
-	}
-	started.Wait()
-	require := func(want int, what string) {
-		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for workers() != want {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: %d workers, want %d", what, workers(), want)
-			}
-			time.Sleep(5 * time.Millisecond)
+	wg := start(&p, 11, func(i int) {
+		if i == 0 {
+			<-release // busy through Close
+		} else {
+			<-others
 		}
-	}
-	require(11, "before Close")
+	})
+	waitWorkers(t, 11, "before Close")
 	close(others)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -382,10 +375,10 @@ func TestPoolClose(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	p.Close()
-	require(1, "after Close, one request still served")
+	waitWorkers(t, 1, "after Close, one request still served")
 	close(release)
 	wg.Wait()
-	require(0, "after its request")
+	waitWorkers(t, 0, "after its request")
 	mustServe(t, &p, "after Close")
-	require(0, "after a request served after Close")
+	waitWorkers(t, 0, "after a request served after Close")
 }
